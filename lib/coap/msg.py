@@ -1,0 +1,287 @@
+"""CoAP message codec (RFC 7252 framing, option numbers of RFC 7252/7641/7959), over memoryview."""
+from micropython import const
+
+# message types
+CON = const(0)
+NON = const(1)
+ACK = const(2)
+RST = const(3)
+
+# method and response codes: class << 5 | detail
+EMPTY = const(0)
+GET = const(1)
+POST = const(2)
+PUT = const(3)
+DELETE = const(4)
+CREATED = const(0x41)  # 2.01
+DELETED = const(0x42)  # 2.02
+VALID = const(0x43)  # 2.03
+CHANGED = const(0x44)  # 2.04
+CONTENT = const(0x45)  # 2.05
+CONTINUE = const(0x5F)  # 2.31
+BAD_REQUEST = const(0x80)  # 4.00
+UNAUTHORIZED = const(0x81)  # 4.01
+BAD_OPTION = const(0x82)  # 4.02
+NOT_FOUND = const(0x84)  # 4.04
+METHOD_NOT_ALLOWED = const(0x85)  # 4.05
+NOT_ACCEPTABLE = const(0x86)  # 4.06
+REQUEST_ENTITY_INCOMPLETE = const(0x88)  # 4.08
+PRECONDITION_FAILED = const(0x8C)  # 4.12
+REQUEST_ENTITY_TOO_LARGE = const(0x8D)  # 4.13
+UNSUPPORTED_CONTENT_FORMAT = const(0x8F)  # 4.15
+INTERNAL_SERVER_ERROR = const(0xA0)  # 5.00
+SERVICE_UNAVAILABLE = const(0xA3)  # 5.03
+
+# option numbers
+IF_MATCH = const(1)
+URI_HOST = const(3)
+ETAG = const(4)
+IF_NONE_MATCH = const(5)
+OBSERVE = const(6)
+URI_PORT = const(7)
+LOCATION_PATH = const(8)
+URI_PATH = const(11)
+CONTENT_FORMAT = const(12)
+MAX_AGE = const(14)
+URI_QUERY = const(15)
+ACCEPT = const(17)
+LOCATION_QUERY = const(20)
+BLOCK2 = const(23)
+BLOCK1 = const(27)
+SIZE2 = const(28)
+PROXY_URI = const(35)
+SIZE1 = const(60)
+
+_PAYLOAD_MARKER = const(0xFF)
+
+
+class DecodeError(ValueError):
+    """The only exception decode() raises: the datagram is not a well-formed CoAP message."""
+
+
+def is_request(code):
+    return 1 <= code <= 31
+
+
+def is_response(code):
+    return code >= 64
+
+
+def code_str(code):
+    return "%d.%02d" % (code >> 5, code & 31)
+
+
+def uint_bytes(v):
+    """Option value of an unsigned integer in the fewest bytes (0 -> empty)."""
+    n = 0
+    t = v
+    while t:
+        n += 1
+        t >>= 8
+    return v.to_bytes(n, "big") if n else b""
+
+
+def uint_value(b):
+    v = 0
+    for x in b:
+        v = (v << 8) | x
+    return v
+
+
+def block_value(num, more, szx):
+    return (num << 4) | (8 if more else 0) | szx
+
+
+def block_parts(v):
+    """Block option value -> (num, more, szx); size is 16 << szx."""
+    return v >> 4, bool(v & 8), v & 7
+
+
+class Message:
+    __slots__ = ("type", "code", "mid", "token", "opts", "payload")
+
+    def __init__(self, type=CON, code=EMPTY, mid=0, token=b"", payload=b""):
+        self.type = type
+        self.code = code
+        self.mid = mid
+        self.token = token
+        self.opts = []  # [number, value] pairs kept in number order (stable for repeats)
+        self.payload = payload
+
+    def add(self, num, value):
+        """Append an option; value may be int (encoded as uint), str or bytes."""
+        if isinstance(value, int):
+            value = uint_bytes(value)
+        elif isinstance(value, str):
+            value = value.encode()
+        opts = self.opts
+        i = len(opts)
+        while i and opts[i - 1][0] > num:
+            i -= 1
+        opts.insert(i, (num, value))
+        return self
+
+    def remove(self, num):
+        self.opts = [o for o in self.opts if o[0] != num]
+
+    def opt(self, num, default=None):
+        for n, v in self.opts:
+            if n == num:
+                return v
+        return default
+
+    def uint(self, num, default=None):
+        v = self.opt(num)
+        return default if v is None else uint_value(v)
+
+    def all(self, num):
+        return [v for n, v in self.opts if n == num]
+
+    def strs(self, num):
+        return [bytes(v).decode() for n, v in self.opts if n == num]
+
+    def path(self):
+        return self.strs(URI_PATH)
+
+    def query(self):
+        return self.strs(URI_QUERY)
+
+    def set_path(self, path):
+        """Uri-Path options from '/a/b' or a list of segments."""
+        if isinstance(path, str):
+            path = [p for p in path.split("/") if p]
+        for seg in path:
+            self.add(URI_PATH, seg)
+        return self
+
+    def encoded_len(self):
+        n = 4 + len(self.token)
+        last = 0
+        for num, val in self.opts:
+            d = num - last
+            ln = len(val)
+            n += 1 + len(val) + (0 if d < 13 else 1 if d < 269 else 2) + (
+                0 if ln < 13 else 1 if ln < 269 else 2)
+            last = num
+        if self.payload:
+            n += 1 + len(self.payload)
+        return n
+
+    def encode_into(self, buf, off=0):
+        """Write the message into bytearray buf at off; returns the end offset."""
+        tkl = len(self.token)
+        if tkl > 8:
+            raise ValueError("token > 8 bytes")
+        buf[off] = 0x40 | (self.type << 4) | tkl
+        buf[off + 1] = self.code
+        buf[off + 2] = (self.mid >> 8) & 0xFF
+        buf[off + 3] = self.mid & 0xFF
+        off += 4
+        buf[off:off + tkl] = self.token
+        off += tkl
+        last = 0
+        for num, val in self.opts:
+            d = num - last
+            last = num
+            ln = len(val)
+            h = off
+            off += 1
+            if d < 13:
+                dn = d
+            elif d < 269:
+                dn = 13
+                buf[off] = d - 13
+                off += 1
+            else:
+                dn = 14
+                buf[off] = (d - 269) >> 8
+                buf[off + 1] = (d - 269) & 0xFF
+                off += 2
+            if ln < 13:
+                ln_n = ln
+            elif ln < 269:
+                ln_n = 13
+                buf[off] = ln - 13
+                off += 1
+            else:
+                ln_n = 14
+                buf[off] = (ln - 269) >> 8
+                buf[off + 1] = (ln - 269) & 0xFF
+                off += 2
+            buf[h] = (dn << 4) | ln_n
+            buf[off:off + ln] = val
+            off += ln
+        if self.payload:
+            buf[off] = _PAYLOAD_MARKER
+            off += 1
+            pl = len(self.payload)
+            buf[off:off + pl] = self.payload
+            off += pl
+        return off
+
+    def encode(self):
+        buf = bytearray(self.encoded_len())
+        self.encode_into(buf)
+        return bytes(buf)
+
+    def __repr__(self):
+        return "<%s %s mid=%d tok=%s %s %r %dB>" % (
+            ("CON", "NON", "ACK", "RST")[self.type], code_str(self.code), self.mid,
+            bytes(self.token).hex(), "/".join(self.path()), self.query(), len(self.payload))
+
+
+def _ext(mv, i, end, nib):
+    """Extended delta/length: returns (value, new index)."""
+    if nib < 13:
+        return nib, i
+    if nib == 13:
+        if i >= end:
+            raise DecodeError("truncated option")
+        return mv[i] + 13, i + 1
+    if nib == 14:
+        if i + 1 >= end:
+            raise DecodeError("truncated option")
+        return ((mv[i] << 8) | mv[i + 1]) + 269, i + 2
+    raise DecodeError("option nibble 15")
+
+
+def decode(data):
+    """Parse a datagram; option values and the payload are memoryview slices of data."""
+    mv = memoryview(data)
+    end = len(mv)
+    if end < 4:
+        raise DecodeError("short header")
+    b0 = mv[0]
+    if b0 >> 6 != 1:
+        raise DecodeError("version")
+    tkl = b0 & 0x0F
+    if tkl > 8:
+        raise DecodeError("token length")
+    i = 4 + tkl
+    if i > end:
+        raise DecodeError("truncated token")
+    m = Message(
+        (b0 >> 4) & 3, mv[1], (mv[2] << 8) | mv[3], bytes(mv[4:i]), b"")
+    code = m.code
+    if code == EMPTY and end != 4:
+        raise DecodeError("empty message with content")
+    if (code >> 5) in (1, 6, 7):
+        raise DecodeError("reserved code class")
+    opts = m.opts
+    num = 0
+    while i < end:
+        h = mv[i]
+        i += 1
+        if h == _PAYLOAD_MARKER:
+            if i >= end:
+                raise DecodeError("payload marker without payload")
+            m.payload = mv[i:end]
+            break
+        d, i = _ext(mv, i, end, h >> 4)
+        ln, i = _ext(mv, i, end, h & 0x0F)
+        if i + ln > end:
+            raise DecodeError("truncated option value")
+        num += d
+        opts.append((num, mv[i:i + ln]))
+        i += ln
+    return m

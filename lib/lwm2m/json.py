@@ -1,0 +1,166 @@
+"""LwM2M 1.0 JSON content format (11543): entries to bytes, bytes to (path, kind, value)."""
+import binascii
+import json as _json
+
+from lwm2m.errors import CodecError
+from lwm2m.text import check_int, fmt_float, parse_objlnk
+
+
+def _jstr(s):
+    # by hand: the two interpreters' json.dumps disagree on non-ASCII, we want one byte form
+    out = ['"']
+    for c in s:
+        if c == '"' or c == "\\":
+            out.append("\\" + c)
+        elif c < " ":
+            out.append("\\u%04x" % ord(c))
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
+
+
+def _entry(name, typ, value):
+    s = "{" if name == "" else '{"n":' + _jstr(name) + ","
+    if typ == "i" or typ == "t":
+        return s + '"v":%d}' % int(value)
+    if typ == "f":
+        v = float(value)
+        if v != v or v in (float("inf"), float("-inf")):
+            raise CodecError("JSON has no inf/nan")
+        return s + '"v":' + fmt_float(v) + "}"
+    if typ == "s":
+        if not isinstance(value, str):
+            value = bytes(value).decode()
+        return s + '"sv":' + _jstr(value) + "}"
+    if typ == "b":
+        return s + ('"bv":true}' if value else '"bv":false}')
+    if typ == "l":
+        return s + '"ov":"%d:%d"}' % (value[0], value[1])
+    if typ == "o":
+        b64 = binascii.b2a_base64(bytes(value)).decode().strip()
+        return s + '"sv":' + _jstr(b64) + "}"
+    raise CodecError("type %s has no JSON value" % typ)
+
+
+def encode(base_name, entries):
+    """JSON payload from bn (e.g. "/3/0/", or None) and [(name relative to bn, type, value)]."""
+    parts = [_entry(name, typ, value) for name, typ, value in entries]
+    head = "{" if not base_name else '{"bn":' + _jstr(base_name) + ","
+    return (head + '"e":[' + ",".join(parts) + "]}").encode()
+
+
+def _path(s):
+    out = []
+    for seg in s.split("/"):
+        if seg == "":
+            continue
+        for c in seg:
+            if c not in "0123456789":
+                raise CodecError("JSON name is not a numeric path")
+        v = int(seg)
+        if v > 0xFFFF:
+            raise CodecError("path id out of range")
+        out.append(v)
+    return out
+
+
+_KINDS = ("v", "sv", "bv", "ov")
+
+
+def decode(data, base_path):
+    """JSON payload -> [(path tuple of ints, kind 'v'|'sv'|'bv'|'ov', value)].
+
+    Names are joined to "bn" when the payload has one, else to base_path (the request URI ids)."""
+    try:
+        s = data if isinstance(data, str) else bytes(data).decode("utf-8")
+        doc = _json.loads(s)
+    except (ValueError, UnicodeError, TypeError):
+        raise CodecError("malformed JSON")
+    if not isinstance(doc, dict):
+        raise CodecError("JSON payload is not an object")
+    ents = doc.get("e")
+    if not isinstance(ents, list):
+        raise CodecError('JSON payload has no "e" array')
+    bn = doc.get("bn")
+    if bn is None:
+        prefix = list(base_path)
+    elif isinstance(bn, str):
+        prefix = _path(bn)
+    else:
+        raise CodecError("bn is not a string")
+    out = []
+    for e in ents:
+        if not isinstance(e, dict):
+            raise CodecError("JSON entry is not an object")
+        name = e.get("n", "")
+        if not isinstance(name, str):
+            raise CodecError("n is not a string")
+        path = tuple(prefix + _path(name))
+        if len(path) > 4:
+            raise CodecError("path too deep")
+        kind = None
+        for k in _KINDS:
+            if k in e:
+                if kind is not None:
+                    raise CodecError("entry has two values")
+                kind = k
+        if kind is None:
+            raise CodecError("entry has no value")
+        v = e[kind]
+        if kind == "v":
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise CodecError("v is not a number")
+            if v != v or v - v != 0:  # CPython's json accepts NaN and Infinity
+                raise CodecError("v is not finite")
+        elif kind == "bv":
+            if not isinstance(v, bool):
+                raise CodecError("bv is not a boolean")
+        elif not isinstance(v, str):
+            raise CodecError(kind + " is not a string")
+        elif kind == "ov":
+            v = parse_objlnk(v)
+        out.append((path, kind, v))
+    return out
+
+
+def coerce(typ, kind, value):
+    """Value of resource type typ from a decoded (kind, value); CodecError on a mismatch."""
+    if typ == "i" or typ == "t":
+        if kind == "v":
+            if isinstance(value, int):
+                return check_int(value)
+            if value == int(value):
+                return check_int(int(value))
+        raise CodecError("expected an integer")
+    if typ == "f":
+        if kind == "v":
+            return float(value)
+        raise CodecError("expected a number")
+    if typ == "s":
+        if kind == "sv":
+            return value
+        raise CodecError("expected a string")
+    if typ == "b":
+        if kind == "bv":
+            return value
+        raise CodecError("expected a boolean")
+    if typ == "l":
+        if kind == "ov":
+            return value
+        raise CodecError("expected an objlnk")
+    if typ == "o":
+        if kind == "sv":
+            # both interpreters' decoders skip junk characters: check first
+            body = value.rstrip("=")
+            if len(value) % 4 or len(value) - len(body) > 2:
+                raise CodecError("bad base64")
+            for c in body:
+                if not ("A" <= c <= "Z" or "a" <= c <= "z" or "0" <= c <= "9" or c in "+/"):
+                    raise CodecError("bad base64")
+            try:
+                return binascii.a2b_base64(value)
+            except (ValueError, TypeError):
+                raise CodecError("bad base64")
+        raise CodecError("expected base64 in sv")
+    raise CodecError("type %s has no JSON value" % typ)
