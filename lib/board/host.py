@@ -1,0 +1,157 @@
+"""Host backends: fake ADC/pins, a RAM esp32.Partition, and the Platform for CPython/unix port."""
+import gc
+import sys
+
+REBOOT_EXIT = 3  # reboot() exits the process with this code; a supervisor restarts it
+
+
+class FakeADC:
+    """read_u16() returns `value`, or the next item of `seq` (the last one repeats)."""
+
+    def __init__(self, value=0, seq=None):
+        self.value = value
+        self._seq = list(seq) if seq else []
+        self.reads = 0
+
+    def read_u16(self):
+        self.reads += 1
+        if self._seq:
+            self.value = self._seq.pop(0)
+        return self.value
+
+
+class FakePin:
+    """machine.Pin subset: value() / value(v); `seq` feeds successive reads like FakeADC."""
+
+    def __init__(self, value=0, seq=None):
+        self._v = value
+        self._seq = list(seq) if seq else []
+
+    def value(self, v=None):
+        if v is not None:
+            self._v = 1 if v else 0
+            return None
+        if self._seq:
+            self._v = self._seq.pop(0)
+        return self._v
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+
+class RamPartition:
+    """The esp32.Partition interface over a bytearray; records writes, boots and confirms."""
+
+    confirms = 0  # mark_app_valid_cancel_rollback() calls, class-wide like the real one
+
+    def __init__(self, size=1024 * 1024, block_size=4096):
+        if size % block_size:
+            raise ValueError("size must be a multiple of block_size")
+        self.block_size = block_size
+        self.data = bytearray(size)
+        erased = b"\xff" * block_size
+        for s in range(0, size, block_size):
+            self.data[s:s + block_size] = erased  # erased flash, without a size-long temporary
+        self.boot = False
+        self.erases = 0
+        self.writes = 0
+
+    def _span(self, block_num, n):
+        start = block_num * self.block_size
+        if block_num < 0 or start + n > len(self.data):
+            raise OSError(22)
+        return start
+
+    def readblocks(self, block_num, buf, offset=0):
+        start = self._span(block_num, offset + len(buf)) + offset
+        buf[:] = self.data[start:start + len(buf)]
+
+    def writeblocks(self, block_num, buf, offset=None):
+        start = self._span(block_num, len(buf) + (offset or 0))
+        if offset is None:
+            # like the real 2-arg form: erase the sectors covered, then program
+            self.erases += 1
+            for i in range(start, start + len(buf)):
+                self.data[i] = 0xFF
+        else:
+            start += offset
+        for i in range(len(buf)):
+            self.data[start + i] &= buf[i]  # NOR flash programming only clears bits
+        self.writes += 1
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return len(self.data) // self.block_size
+        if op == 5:
+            return self.block_size
+        if op == 6:
+            s = arg * self.block_size
+            self.data[s:s + self.block_size] = b"\xff" * self.block_size
+            return 0
+        return 0 if op in (1, 2, 3) else None
+
+    def set_boot(self):
+        self.boot = True
+
+    @classmethod
+    def mark_app_valid_cancel_rollback(cls):
+        cls.confirms += 1
+
+
+def _mem(name):
+    fn = getattr(gc, name, None)
+    return fn() if fn else 0
+
+
+class Platform:
+    """Device values and hooks for the host; the same attributes the board Platforms have."""
+
+    manufacturer = "MicroPython"
+
+    def __init__(self, root="/tmp/lwm2m", serial="HOST-0001", battery=None, power=None,
+                 factory_reset=None, ip="127.0.0.1"):
+        from .power import PowerSource
+
+        self.model = sys.platform
+        self.serial = serial
+        v = sys.implementation.version
+        self.firmware_version = "%s %d.%d.%d" % (sys.implementation.name, v[0], v[1], v[2])
+        self.root = root
+        self.battery = battery
+        self.power = power if power is not None else PowerSource(battery=battery,
+                                                                 ext_code=0)
+        self._factory_reset = factory_reset
+        self._ip = ip
+
+    def mem_free(self):
+        """Free heap in bytes (0 where the interpreter cannot tell, e.g. CPython)."""
+        return _mem("mem_free")
+
+    def mem_total(self):
+        return _mem("mem_free") + _mem("mem_alloc")
+
+    def fwstore(self):
+        from .fwstore import BundleStore
+
+        return BundleStore(self.root + "/fw")
+
+    def wdt(self, timeout_ms):
+        return None  # no watchdog on the host
+
+    def wifi_connect(self, ssid=None, password=None, timeout_ms=0):
+        return True  # the host is already on a network
+
+    def rssi(self):
+        return None
+
+    def ifconfig(self):
+        return (self._ip, "255.0.0.0", self._ip, self._ip)
+
+    def reboot(self):
+        raise SystemExit(REBOOT_EXIT)
+
+    def factory_reset(self):
+        """Run the hook (e.g. Store.wipe), then reboot."""
+        if self._factory_reset is not None:
+            self._factory_reset()
+        self.reboot()

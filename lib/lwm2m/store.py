@@ -1,0 +1,291 @@
+"""Flash-backed record store: atomic, checksummed, power-cut safe persistence of named values.
+
+Each record is one file `<root>/<name>.rec` holding a 13-byte header - magic b"LWMR", format
+version (1 byte), payload length and CRC32 of the payload (both uint32 little-endian) - followed
+by a JSON payload. A save writes `<name>.tmp`, flushes, syncs where the port can, then renames it
+over `<name>.rec`; a torn or partial file fails the length/CRC check and is ignored, so after a
+power cut at any byte a load sees either the old or the new value.
+
+JSON cannot carry bytes or non-string keys, so values are escaped: bytes -> {"$b": "<hex>"}, a dict
+whose keys are not all strings (or that could be mistaken for an escape) -> {"$d": [[k, v], ...]}.
+Tuples come back as lists.
+"""
+import binascii
+import json
+import os
+
+_MAGIC = b"LWMR"
+_VERSION = 1
+_HDR = 13
+MISSING = "missing"
+CORRUPT = "corrupt"
+
+
+class OsFs:
+    """The filesystem interface Store uses, over os and open(); tests pass a fake instead."""
+
+    def open(self, path, mode):
+        return open(path, mode)
+
+    def rename(self, a, b):
+        os.rename(a, b)
+
+    def remove(self, path):
+        os.remove(path)
+
+    def listdir(self, path):
+        return os.listdir(path)
+
+    def stat(self, path):
+        return os.stat(path)
+
+    def mkdir(self, path):
+        os.mkdir(path)
+
+    def sync(self):
+        # littlefs and FAT on the boards commit on close; os.sync() exists only on some ports.
+        fn = getattr(os, "sync", None)
+        if fn:
+            fn()
+
+
+def _key_order(item):
+    return (isinstance(item[0], str), item[0])
+
+
+def _pack(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return {"$b": binascii.hexlify(bytes(v)).decode()}
+    if isinstance(v, (list, tuple)):
+        return [_pack(x) for x in v]
+    if isinstance(v, dict):
+        plain = True
+        for k in v:
+            if not isinstance(k, str) or k[:1] == "$":
+                plain = False
+        if plain:
+            return {k: _pack(x) for k, x in v.items()}
+        items = []
+        for k, x in v.items():
+            if isinstance(k, bool) or not isinstance(k, (str, int)):
+                raise TypeError("store: dict keys must be str or int")
+            items.append([k, _pack(x)])
+        # A fixed order, so an equal dict packs to an equal list whatever its insertion history.
+        items.sort(key=_key_order)
+        return {"$d": items}
+    raise TypeError("store: cannot persist %s" % type(v).__name__)
+
+
+def _unpack(v):
+    if isinstance(v, list):
+        return [_unpack(x) for x in v]
+    if isinstance(v, dict):
+        if len(v) == 1:
+            if "$b" in v:
+                return binascii.unhexlify(v["$b"])
+            if "$d" in v:
+                return {k: _unpack(x) for k, x in v["$d"]}
+        return {k: _unpack(x) for k, x in v.items()}
+    return v
+
+
+def _same(a, b):
+    # == alone treats True == 1 == 1.0, and the store must keep the type it was given.
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return False
+        for i in range(len(a)):
+            if not _same(a[i], b[i]):
+                return False
+        return True
+    if isinstance(a, dict):
+        if len(a) != len(b):
+            return False
+        for k in a:
+            if k not in b or not _same(a[k], b[k]):
+                return False
+        return True
+    return a == b
+
+
+def _u32(b, i):
+    return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)
+
+
+def _le32(n):
+    return bytes((n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, (n >> 24) & 0xFF))
+
+
+def _valid_name(name):
+    if not name or not isinstance(name, str) or len(name) > 40:
+        return False
+    for c in name:
+        if not (c.isalpha() or c.isdigit() or c in "_-"):
+            return False
+    return True
+
+
+class Store:
+    """Named records under one directory. load() never raises on bad data; save() skips no-ops."""
+
+    max_record = 16 * 1024  # a header claiming more is corrupt, not a reason to run out of heap
+
+    def __init__(self, root, fs=None):
+        self.root = root.rstrip("/") or "/"
+        self.fs = fs if fs is not None else OsFs()
+        self.last_error = None
+
+    def _path(self, name, ext):
+        if not _valid_name(name):
+            raise ValueError("store: bad record name %r" % (name,))
+        return "%s/%s%s" % (self.root, name, ext)
+
+    def _read(self, path):
+        """Payload bytes of a complete record file, or None (self.last_error says why)."""
+        try:
+            f = self.fs.open(path, "rb")
+        except OSError:
+            self.last_error = MISSING
+            return None
+        try:
+            hdr = f.read(_HDR)
+            if not hdr or len(hdr) < _HDR or hdr[:4] != _MAGIC or hdr[4] != _VERSION:
+                self.last_error = CORRUPT
+                return None
+            n = _u32(hdr, 5)
+            if n > self.max_record:
+                self.last_error = CORRUPT
+                return None
+            data = f.read(n) if n else b""
+            if data is None or len(data) != n or f.read(1):
+                self.last_error = CORRUPT
+                return None
+            if binascii.crc32(data) & 0xFFFFFFFF != _u32(hdr, 9):
+                self.last_error = CORRUPT
+                return None
+            return data
+        except OSError:
+            self.last_error = CORRUPT
+            return None
+        finally:
+            f.close()
+
+    def _load_raw(self, name):
+        """(packed JSON value, present) after recovering an interrupted commit."""
+        rec = self._path(name, ".rec")
+        data = self._read(rec)
+        err = self.last_error
+        if data is None:
+            tmp = self._path(name, ".tmp")
+            data = self._read(tmp)
+            if data is None:
+                self.last_error = err
+                return None, False
+            # Only a complete new record survives as a lone .tmp (cut between remove and rename
+            # on a filesystem whose rename does not replace), so finish that commit now.
+            try:
+                self._commit(tmp, rec)
+            except OSError:
+                pass
+        try:
+            v = json.loads(data.decode())
+        except (ValueError, UnicodeError):
+            self.last_error = CORRUPT
+            return None, False
+        self.last_error = None
+        return v, True
+
+    def load(self, name):
+        """The stored value, or None when missing or corrupt (self.last_error: MISSING/CORRUPT)."""
+        v, ok = self._load_raw(name)
+        if not ok:
+            return None
+        try:
+            return _unpack(v)
+        except (ValueError, TypeError, KeyError):
+            self.last_error = CORRUPT
+            return None
+
+    def _commit(self, tmp, rec):
+        try:
+            self.fs.rename(tmp, rec)
+        except OSError:
+            # FAT-style rename refuses to replace; load() recovers the lone .tmp if cut here.
+            try:
+                self.fs.remove(rec)
+            except OSError:
+                pass
+            self.fs.rename(tmp, rec)
+
+    def save(self, name, value):
+        """Persist value; False (nothing written) when it equals what is already stored."""
+        packed = _pack(value)
+        old, ok = self._load_raw(name)
+        if ok and _same(old, packed):
+            return False
+        payload = json.dumps(packed).encode()
+        if len(payload) > self.max_record:
+            raise ValueError("store: record %s too large" % name)
+        tmp = self._path(name, ".tmp")
+        rec = self._path(name, ".rec")
+        try:
+            self.fs.mkdir(self.root)
+        except OSError:
+            pass
+        f = self.fs.open(tmp, "wb")
+        try:
+            f.write(_MAGIC + bytes((_VERSION,)) + _le32(len(payload))
+                    + _le32(binascii.crc32(payload) & 0xFFFFFFFF))
+            f.write(payload)
+            f.flush()
+        finally:
+            f.close()
+        sync = getattr(self.fs, "sync", None)
+        if sync:
+            sync()
+        self._commit(tmp, rec)
+        if sync:
+            sync()
+        self.last_error = None
+        return True
+
+    def remove(self, name):
+        """Delete a record; the .tmp goes first so a cut never resurrects a stale value."""
+        for ext in (".tmp", ".rec"):
+            try:
+                self.fs.remove(self._path(name, ext))
+            except OSError:
+                pass
+
+    def names(self):
+        """Sorted names of the records that load."""
+        try:
+            files = self.fs.listdir(self.root)
+        except OSError:
+            return []
+        out = []
+        for f in files:
+            stem = f[:-4]
+            if f[-4:] in (".rec", ".tmp") and _valid_name(stem) and stem not in out:
+                if f[-4:] == ".rec" or (stem + ".rec") not in files:
+                    out.append(stem)
+        out = [n for n in out if self._load_raw(n)[1]]
+        out.sort()
+        return out
+
+    def wipe(self):
+        """Factory reset: remove every record file (and stray temp files)."""
+        try:
+            files = self.fs.listdir(self.root)
+        except OSError:
+            return
+        for f in files:
+            if f[-4:] == ".tmp":
+                self.fs.remove("%s/%s" % (self.root, f))
+        for f in files:
+            if f[-4:] == ".rec":
+                self.fs.remove("%s/%s" % (self.root, f))
