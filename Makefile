@@ -46,7 +46,7 @@ run: venv peers
 	$(VPY) tools/run_demo.py
 
 bench: venv peers
-	$(VPY) tools/bench.py
+	$(VPY) tools/bench_coap.py
 
 deploy: venv
 	$(VPY) tools/deploy.py --port $(PORT) $(if $(MPYFILES),--mpy,)

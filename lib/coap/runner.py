@@ -1,0 +1,238 @@
+"""I/O runner: owns the UDP socket(s), polls them and drives a sans-I/O coap Endpoint with ticks_ms."""
+import select
+import socket
+import time
+
+from micropython import const
+
+_DEFAULT_PORT = const(5683)
+_DEFAULT_SECURE_PORT = const(5684)
+_EAGAIN = const(11)
+_ETIMEDOUT = const(110)
+
+
+def split_uri(uri):
+    """'coap://host:port/...' -> (scheme, host, port, path); raises ValueError on anything else."""
+    if not isinstance(uri, str):
+        raise ValueError("expected coap:// or coaps:// URI, got %r" % (uri,))
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme not in ("coap", "coaps"):
+        raise ValueError("expected coap:// or coaps:// URI, got %r" % (uri,))
+    i = 0
+    n = len(rest)
+    while i < n and rest[i] not in "/?#":
+        i += 1
+    auth = rest[:i]
+    path = rest[i:]
+    port = _DEFAULT_SECURE_PORT if scheme == "coaps" else _DEFAULT_PORT
+    if auth.startswith("["):
+        # IPv6 literal: the colons inside the brackets are not the port separator
+        host, b, tail = auth[1:].partition("]")
+        if not b or (tail and not tail.startswith(":")):
+            raise ValueError("bad IPv6 host in %r" % uri)
+        ports = tail[1:] if tail else None
+    else:
+        host, c, ports = auth.partition(":")
+        if not c:
+            ports = None
+    if not host or "@" in auth:
+        raise ValueError("missing or bad host in %r" % uri)
+    if ports is not None:
+        if not ports or not ports.isdigit() or not 0 < int(ports) < 65536:
+            raise ValueError("bad port in %r" % uri)
+        port = int(ports)
+    return scheme, host, port, path
+
+
+def peer_key(addr):
+    """A hashable peer from any socket address, equal for getaddrinfo and recvfrom results."""
+    if isinstance(addr, (bytes, bytearray, memoryview)):
+        return bytes(addr)  # unix port: raw sockaddr, recvfrom and getaddrinfo agree byte for byte
+    if len(addr) == 2:
+        return (addr[0], addr[1])
+    return (addr[0], addr[1], 0, addr[3])  # IPv6: flowinfo varies between calls, scope does not
+
+
+def resolve(uri, family=socket.AF_INET):
+    """coap[s]://host:port -> (scheme, host, port, peer) where peer is what the runner will report."""
+    scheme, host, port, _ = split_uri(uri)
+    for ai in socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM):
+        if ai[0] == family:
+            return scheme, host, port, peer_key(ai[-1])
+    raise OSError("no IPv4 address for %s" % host)
+
+
+def _bind_addr(port, family):
+    host = "::" if family != socket.AF_INET else "0.0.0.0"
+    return socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
+
+
+class UdpTransport:
+    """One unconnected non-blocking UDP socket. The interface every transport has:
+    .sock (pollable), recv(buf) -> (data, peer) or None when drained, send(data, peer), close(),
+    service(now) -> ms until it next needs a call, or None (handshakes, for DTLS)."""
+
+    def __init__(self, local_port=0, family=socket.AF_INET):
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        except (OSError, AttributeError):
+            pass
+        s.bind(_bind_addr(local_port, family))
+        s.setblocking(False)
+        self.sock = s
+        self.local_port = local_port
+        self._into = getattr(s, "recvfrom_into", None)  # CPython has it, MicroPython ports do not
+
+    def recv(self, buf):
+        try:
+            if self._into is not None:
+                n, addr = self._into(buf)
+                # a fresh exact-size copy: handlers may keep the decoded request (separate
+                # responses) and its options are views into this data, so the buffer can't be lent
+                return bytes(memoryview(buf)[:n]), peer_key(addr)
+            data, addr = self.sock.recvfrom(len(buf))
+            return data, peer_key(addr)
+        except OSError as e:
+            if e.args and e.args[0] in (_EAGAIN, _ETIMEDOUT):
+                return None
+            raise
+
+    def send(self, data, peer):
+        self.sock.sendto(data, peer)
+
+    def service(self, now):
+        return None
+
+    def close(self):
+        self.sock.close()
+
+
+class Runner:
+    """Loop: poll the transports, feed datagrams to the endpoint, run timers, send what it queued.
+
+    hooks: callables hook(now) -> ms until the hook wants to run again (or None); the LwM2M client
+    adds its timers here. feed: called once per iteration (watchdog). log: callable(str) or None.
+    Peers route to the UDP transport unless route(peer, transport) says otherwise (DTLS seam: one
+    transport with its own connected socket per coaps server, added with add_transport).
+    """
+
+    max_wait_ms = 1000  # longest sleep in one poll, so until() and the watchdog run at least this often
+    rx_size = 1280
+
+    def __init__(self, endpoint, local_port=0, log=None):
+        self.ep = endpoint
+        self.udp = UdpTransport(local_port)
+        self.hooks = []
+        self.feed = None
+        self.log = log
+        self.sent = 0
+        self.received = 0
+        self._buf = bytearray(self.rx_size)
+        self._transports = []
+        self._routes = {}
+        self._poll = select.poll()
+        self._due = None
+        self._stop = False
+        self.add_transport(self.udp)
+
+    def add_transport(self, t):
+        self._transports.append(t)
+        self._poll.register(t.sock, select.POLLIN)
+        return t
+
+    def remove_transport(self, t):
+        if t in self._transports:
+            self._transports.remove(t)
+            try:
+                self._poll.unregister(t.sock)
+            except (OSError, KeyError, ValueError):
+                pass
+        for p in [p for p, v in self._routes.items() if v is t]:
+            del self._routes[p]
+
+    def route(self, peer, t):
+        self._routes[peer] = t
+
+    def add_hook(self, fn):
+        self.hooks.append(fn)
+        self._due = None  # the new hook may want to run before the current deadline
+
+    def sendto(self, data, peer):
+        try:
+            self._routes.get(peer, self.udp).send(data, peer)
+            self.sent += 1
+        except OSError as e:
+            # dropped: CON retransmission recovers, a lost NON was allowed to be lost
+            if self.log:
+                self.log("runner: send to %r failed: %r" % (peer, e))
+
+    def flush(self):
+        out = self.ep.out
+        while out:
+            data, peer = out.pop(0)
+            self.sendto(data, peer)
+
+    def _receive(self, now):
+        buf = self._buf
+        for t in self._transports:
+            for _ in range(32):  # bounded so a flood can't starve timers
+                try:
+                    got = t.recv(buf)
+                except OSError as e:
+                    if self.log:
+                        self.log("runner: recv failed: %r" % (e,))
+                    break
+                if got is None:
+                    break
+                self.received += 1
+                self.ep.receive(got[0], got[1], now)
+
+    def _timers(self, now):
+        nxt = self.ep.tick(now)
+        for fn in self.hooks:
+            n = fn(now)
+            if n is not None and (nxt is None or n < nxt):
+                nxt = n
+        for t in self._transports:
+            n = t.service(now)
+            if n is not None and (nxt is None or n < nxt):
+                nxt = n
+        self._due = None if nxt is None else time.ticks_add(now, max(0, nxt))
+
+    def run_once(self, timeout_ms=None):
+        """One iteration: wait for input or the next deadline, receive, run timers, send."""
+        now = time.ticks_ms()
+        if self._due is None:
+            self._timers(now)
+        self.flush()
+        wait = self.max_wait_ms if timeout_ms is None else timeout_ms
+        if self._due is not None:
+            wait = max(0, min(wait, time.ticks_diff(self._due, now)))
+        events = self._poll.poll(wait)
+        now = time.ticks_ms()
+        if events:
+            self._receive(now)
+        self._timers(now)
+        self.flush()
+        if self.feed is not None:
+            self.feed()
+        return len(events)
+
+    def run(self, until=None):
+        self._stop = False
+        while not self._stop:
+            if until is not None and until():
+                break
+            self.run_once()
+
+    def stop(self):
+        self._stop = True
+
+    def close(self):
+        for t in list(self._transports):
+            self.remove_transport(t)
+            try:
+                t.close()
+            except OSError:
+                pass

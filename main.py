@@ -1,0 +1,128 @@
+"""Application entry, the same on a board and on the host: config, network, watchdog, client."""
+import sys
+
+_BOARD = sys.platform in ("esp32", "rp2")
+
+
+def _lib_on_path():
+    # a board has /lib on sys.path already; `micropython main.py` in a board-like dir does not
+    import os
+    try:
+        os.stat("lib")
+    except OSError:
+        return
+    if "lib" not in sys.path:
+        sys.path.insert(0, "lib")
+
+
+def _print_exc(e):
+    try:
+        from sys import print_exception
+    except ImportError:
+        import traceback
+
+        def print_exception(e):
+            traceback.print_exception(type(e), e, e.__traceback__)
+    print_exception(e)
+
+
+def _platform():
+    """board.platform() on a board (created here with no arguments, shared with the client)."""
+    if not _BOARD:
+        return None  # the host is online already and has no watchdog
+    try:
+        import board
+    except ImportError:
+        raise RuntimeError("main: lib/board is missing; it brings up Wi-Fi and the watchdog")
+    return board.platform()
+
+
+def _network(plat, cfg):
+    if plat is None:
+        return
+    w = cfg["wifi"]
+    if w is None:
+        raise RuntimeError("main: config.json has no wifi section; a board needs one")
+    if not plat.wifi_connect(w["ssid"], w["password"]):
+        raise RuntimeError("main: wifi %r did not come up" % w["ssid"])
+
+
+def _watchdog(plat, cfg):
+    """Arm the hardware watchdog; returns the feed callable the runner calls every iteration."""
+    ms = cfg["watchdog_ms"]
+    if plat is None or not ms:
+        return None
+    w = plat.wdt(ms)
+    return None if w is None else w.feed
+
+
+def _reset(plat):
+    if plat is not None:
+        plat.reboot()
+    import machine  # lib/board failed to load, so reset the only way left
+    machine.reset()
+
+
+def serve_core(cfg, feed=None):
+    """Stand-in until lwm2m.client exists: a CoAP endpoint answering GET /.well-known/core."""
+    from coap import msg as M
+    from coap.endpoint import Endpoint
+    from coap.runner import Runner
+
+    def handler(req, peer, now):
+        if req.path() == [".well-known", "core"]:
+            if req.code != M.GET:
+                return M.Message(code=M.METHOD_NOT_ALLOWED)
+            r = M.Message(code=M.CONTENT, payload=b"</.well-known/core>")
+            r.add(M.CONTENT_FORMAT, 40)
+            return r
+        return M.Message(code=M.NOT_FOUND)
+
+    r = Runner(Endpoint(handler), cfg["local_port"], log=print)
+    r.feed = feed
+    print("main: %s serving CoAP on port %d (no lwm2m.client yet)" % (
+        cfg["endpoint"], cfg["local_port"]))
+    try:
+        r.run()
+    finally:
+        r.close()
+
+
+def _app():
+    try:
+        from lwm2m.client import run
+    except ImportError as e:
+        if "lwm2m.client" not in str(e):
+            raise  # the client exists but one of its imports is broken: that is fatal
+        return serve_core
+    return run
+
+
+def main(path="config.json"):
+    _lib_on_path()
+    from lwm2m.config import ConfigError, load
+    try:
+        cfg = load(path)
+    except ConfigError as e:
+        print(e)
+        return 2
+    plat = None
+    try:
+        plat = _platform()
+        _network(plat, cfg)
+        feed = _watchdog(plat, cfg)
+        _app()(cfg, feed=feed)
+    except KeyboardInterrupt:
+        print("main: interrupted")
+        return 130
+    except Exception as e:
+        print("main: fatal error:", repr(e))
+        _print_exc(e)
+        if _BOARD:
+            _reset(plat)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

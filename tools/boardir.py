@@ -1,0 +1,62 @@
+"""Lays out a board-like directory (lib/, boot.py, main.py, config.json) for the unix port.
+
+    python tools/boardir.py DEST [CONFIG.json] [--endpoint NAME] [--server URI]
+Then: cd DEST && micropython main.py
+"""
+import json
+import os
+import shutil
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+DEFAULT_CONFIG = {
+    "endpoint": "host-1",
+    "servers": [{"uri": "coap://127.0.0.1:5683", "ssid": 1, "lifetime": 300, "binding": "U"}],
+    "queue_mode": False, "local_port": 0, "data_dir": "data", "log": "info",
+}
+
+
+def make_board_dir(dest, config=None, top=TOP):
+    """Fill dest (created if needed) as a board's filesystem; returns dest. A previous lib/ in
+    dest is replaced, so the copy always matches the tree; config.json is written as given."""
+    os.makedirs(dest, exist_ok=True)
+    lib = os.path.join(dest, "lib")
+    if os.path.isdir(lib):
+        shutil.rmtree(lib)
+    shutil.copytree(os.path.join(top, "lib"), lib,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("boot.py", "main.py"):
+        shutil.copy2(os.path.join(top, name), os.path.join(dest, name))
+    cfg = DEFAULT_CONFIG if config is None else config
+    with open(os.path.join(dest, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+        f.write("\n")
+    return dest
+
+
+def main(argv):
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dest")
+    ap.add_argument("config", nargs="?", help="config.json to copy (default: a local NoSec one)")
+    ap.add_argument("--endpoint", help="override the endpoint name")
+    ap.add_argument("--server", help="override the single server URI")
+    a = ap.parse_args(argv)
+    if a.config:
+        with open(a.config) as f:
+            cfg = json.load(f)
+    else:
+        cfg = json.loads(json.dumps(DEFAULT_CONFIG))
+    if a.endpoint:
+        cfg["endpoint"] = a.endpoint
+    if a.server:
+        cfg["servers"] = [{"uri": a.server, "ssid": 1}]
+    make_board_dir(a.dest, cfg)
+    print("board dir ready: cd %s && %s main.py" % (a.dest, os.path.join(TOP, ".venv/bin/micropython")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
