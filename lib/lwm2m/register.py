@@ -1,0 +1,309 @@
+"""Registration interface: one sans-I/O Register/Update/Deregister state machine per server."""
+import time
+from micropython import const
+from coap import msg as m
+
+_CF_LINK = const(40)
+_DEFAULT_LIFETIME = const(86400)  # what the server assumes when we send no lt (seed 004)
+_MARGIN_MAX = const(60000)  # Update at most this long before expiry ...
+_MARGIN_MIN = const(1000)  # ... and never less than this
+_MAXSPAN = const(1 << 28)  # longest single ticks wait (ticks_diff is exact up to 2**29)
+
+
+def _rand(n):
+    import os
+
+    return int.from_bytes(os.urandom(4), "big") % n
+
+
+def update_interval_ms(lifetime_s):
+    """ms from a successful Register/Update to the next Update: lifetime minus 10% of it, the
+    margin clamped to [1 s, 60 s] (room for a few CON retransmissions), never sooner than 1 s."""
+    lt = (lifetime_s if lifetime_s is not None else _DEFAULT_LIFETIME) * 1000
+    margin = min(max(lt // 10, _MARGIN_MIN), _MARGIN_MAX)
+    return min(max(lt - margin, _MARGIN_MIN), _MAXSPAN)
+
+
+def binding_param(binding, queue):
+    """1.0 `b=` value: the binding letters with Q after U when queue mode is on."""
+    b = (binding or "U").replace("Q", "")
+    if queue:
+        b = b[0] + "Q" + b[1:]
+    return b
+
+
+def location_segments(resp):
+    """Location-Path as segments; accepts several options or one option holding 'rd/5a'."""
+    out = []
+    for v in resp.all(m.LOCATION_PATH):
+        for s in bytes(v).decode().split("/"):
+            if s:
+                out.append(s)
+    return out
+
+
+class Registration:
+    """Registration with one server. Drive with tick(now); read `state`, `registered`, `awake`."""
+
+    backoff_base_ms = 2000
+    backoff_cap_ms = 300000
+    queue_window_ms = 93000  # stay reachable this long after the last exchange in queue mode
+
+    def __init__(self, ep, peer, name, params, links, rand=None, on_registered=None,
+                 on_deregistered=None, on_lost=None, on_sleep=None, on_wake=None, ssid=None):
+        self.ep = ep
+        self.peer = peer
+        self.name = name
+        self.ssid = ssid
+        self._params = params  # () -> (lifetime_s|None, binding, queue_mode)
+        self._links = links  # () -> link-format bytes of objects and instances
+        self._rand = rand or _rand
+        self.on_registered = on_registered  # (reg, now): new registration; drop old observations
+        self.on_deregistered = on_deregistered  # (reg, now)
+        self.on_lost = on_lost  # (reg, now): registration no longer valid (Update failed)
+        self.on_sleep = on_sleep  # (reg, now): queue mode window closed, stop listening
+        self.on_wake = on_wake  # (reg, now): queue mode Update succeeded, send held notifications
+        self.state = "idle"
+        self.loc = []
+        self.failures = 0  # consecutive failed Registers (client falls back to bootstrap on this)
+        self.awake = False
+        self._sent = None  # (lt, b, links) as the server knows them
+        self._at = None  # next action deadline
+        self._rest = 0  # ms still to wait after _at (waits longer than _MAXSPAN)
+        self._idle_at = None  # queue mode: when the reachability window closes
+        self._h = None
+        self._gen = 0
+        self._again = False
+        self._dereg_cb = None
+        self._disable_ms = None
+
+    @property
+    def registered(self):
+        return self.state in ("registered", "updating")
+
+    @property
+    def location(self):
+        return "/" + "/".join(self.loc) if self.loc else None
+
+    def _arm(self, now, ms):
+        span = min(ms, _MAXSPAN)
+        self._at = time.ticks_add(now, span)
+        self._rest = ms - span
+
+    def _cancel(self):
+        self._gen += 1
+        if self._h is not None:
+            self._h.cancel()
+            self._h = None
+
+    def _send(self, req, now, done):
+        gen = self._gen + 1
+        self._gen = gen
+
+        def cb(resp, t):
+            if gen == self._gen:
+                self._h = None
+                done(resp, t)
+
+        self._at = None
+        self.awake = True  # listen for the answer
+        self._idle_at = None
+        try:
+            self._h = self.ep.request(req, self.peer, now, cb)
+        except Exception:  # endpoint full: count it as a failed exchange, retried by back-off
+            self._gen += 1
+            done(None, now)
+
+    def _queue(self):
+        return bool(self._params()[2])
+
+    # --- public operations -------------------------------------------------------------------
+
+    def start(self, now):
+        """Register now (also restarts a stopped or deregistered machine)."""
+        if self.state in ("registering", "deregistering"):
+            return
+        self._register(now)
+
+    def _register(self, now):
+        lt, binding, queue = self._params()
+        b = binding_param(binding, queue)
+        links = bytes(self._links())
+        req = m.Message(m.CON, m.POST)
+        req.add(m.URI_PATH, "rd")
+        req.add(m.URI_QUERY, "ep=" + self.name)
+        if lt is not None:
+            req.add(m.URI_QUERY, "lt=%d" % lt)
+        req.add(m.URI_QUERY, "lwm2m=1.0")
+        req.add(m.URI_QUERY, "b=" + b)
+        req.add(m.CONTENT_FORMAT, _CF_LINK)
+        req.payload = links
+        self.state = "registering"
+        self._again = False
+        self._send(req, now, lambda r, t: self._on_register(r, t, (lt, b, links)))
+
+    def _on_register(self, resp, now, sent):
+        loc = location_segments(resp) if resp is not None and resp.code == m.CREATED else None
+        if not loc:
+            self.failures += 1
+            self.state = "backoff"
+            self.loc = []
+            self._arm(now, self.backoff_ms(self.failures))
+            self.awake = False
+            return
+        self.failures = 0
+        self.loc = loc
+        self._sent = sent
+        self.state = "registered"
+        self._registered_at(now, self.on_registered)
+
+    def _registered_at(self, now, cb):
+        self._arm(now, update_interval_ms(self._sent[0]))
+        self._idle_at = time.ticks_add(now, self.queue_window_ms)
+        if self._again:
+            self._again = False
+            self._at = now
+            self._rest = 0
+        if cb:
+            cb(self, now)
+
+    def backoff_ms(self, n):
+        """Delay before Register attempt n+1 after n failures: base * 2**(n-1) capped, +-25%."""
+        d = self.backoff_base_ms
+        for _ in range(n - 1):
+            d *= 2
+            if d >= self.backoff_cap_ms:
+                d = self.backoff_cap_ms
+                break
+        return d * (750 + self._rand(501)) // 1000
+
+    def trigger_update(self, now):
+        """Registration Update Trigger (/1/x/8), Lifetime write, object list change: Update now."""
+        if self.state == "registered":
+            self._update(now)
+        elif self.state in ("updating", "registering"):
+            self._again = True
+
+    def wake(self, now):
+        """Queue mode: something needs the server while asleep; an Update re-opens the window."""
+        if self.state == "registered" and not self.awake:
+            self._update(now)
+
+    def activity(self, now):
+        """Any exchange with this server (request from it, notification to it): keep awake."""
+        if self.registered and self.awake:
+            self._idle_at = time.ticks_add(now, self.queue_window_ms)
+
+    def update_message(self):
+        """Update request with only what changed since the last Register/Update; (req, sent)."""
+        lt, binding, queue = self._params()
+        b = binding_param(binding, queue)
+        links = bytes(self._links())
+        old_lt, old_b, old_links = self._sent
+        req = m.Message(m.CON, m.POST)
+        for s in self.loc:
+            req.add(m.URI_PATH, s)
+        if lt != old_lt:
+            # an absent Lifetime means 86400 to the server, so say that when it disappears
+            req.add(m.URI_QUERY, "lt=%d" % (lt if lt is not None else _DEFAULT_LIFETIME))
+        if b != old_b:
+            req.add(m.URI_QUERY, "b=" + b)
+        if links != old_links:
+            req.add(m.CONTENT_FORMAT, _CF_LINK)
+            req.payload = links
+        return req, (lt, b, links)
+
+    def _update(self, now):
+        req, sent = self.update_message()
+        self.state = "updating"
+        self._send(req, now, lambda r, t: self._on_update(r, t, sent))
+
+    def _on_update(self, resp, now, sent):
+        if resp is not None and resp.code == m.CHANGED:
+            self._sent = sent
+            self.state = "registered"
+            self._registered_at(now, self.on_wake if self._queue() else None)
+            return
+        # 4.04: the server forgot us; None: no answer, the registration may have lapsed. Either
+        # way the safe move is a fresh Register, which replaces whatever the server still holds.
+        self.state = "lost"
+        self.loc = []
+        if self.on_lost:
+            self.on_lost(self, now)
+        self._register(now)
+
+    def deregister(self, now, cb=None):
+        """DELETE the registration; cb(now) once done (at once when there is none)."""
+        self._cancel()
+        self._at = None
+        self._dereg_cb = cb
+        if not self.loc:
+            self._stopped(None, now)
+            return
+        req = m.Message(m.CON, m.DELETE)
+        for s in self.loc:
+            req.add(m.URI_PATH, s)
+        self.state = "deregistering"
+        self._send(req, now, self._stopped)
+
+    def _stopped(self, resp, now):
+        was = self.loc
+        self.loc = []
+        self._sent = None
+        self.awake = False
+        self._idle_at = None
+        ms = self._disable_ms
+        self._disable_ms = None
+        if ms is None:
+            self.state = "deregistered"
+        else:
+            self.state = "disabled"
+            self._arm(now, ms)
+        if was and self.on_deregistered:
+            self.on_deregistered(self, now)
+        cb, self._dereg_cb = self._dereg_cb, None
+        if cb:
+            cb(now)
+
+    def disable(self, now, timeout_s=None):
+        """Server Disable (/1/x/4): deregister, keep silent timeout_s (default 86400), Register."""
+        self._disable_ms = (86400 if timeout_s is None else timeout_s) * 1000
+        self.deregister(now)
+
+    def stop(self, now):
+        """Forget the server without a message (account deleted); start() revives it."""
+        self._cancel()
+        self._disable_ms = None
+        self._dereg_cb = None
+        self._stopped(None, now)
+        self._at = None
+        self.state = "idle"
+
+    def tick(self, now):
+        """Run due timers; returns ms until the next deadline or None."""
+        at = self._at
+        if at is not None and time.ticks_diff(now, at) >= 0:
+            if self._rest > 0:
+                self._arm(now, self._rest)
+            else:
+                self._at = None
+                st = self.state
+                if st == "registered":
+                    self._update(now)
+                elif st in ("backoff", "disabled"):
+                    self._register(now)
+        idle = self._idle_at
+        if (idle is not None and self.awake and self.state == "registered"
+                and time.ticks_diff(now, idle) >= 0):
+            self._idle_at = None
+            if self._queue():
+                self.awake = False
+                if self.on_sleep:
+                    self.on_sleep(self, now)
+        best = None
+        for t in (self._at, self._idle_at if self.awake and self._queue() else None):
+            if t is not None:
+                d = max(0, time.ticks_diff(t, now))
+                if best is None or d < best:
+                    best = d
+        return best
