@@ -1,0 +1,130 @@
+"""Access control (object 2): servers' rights on object instances, owners, unbootstrapping."""
+from micropython import const
+
+from lwm2m.model import CREATED, MAX_ID, WRITTEN
+
+# ACL bits (/2/x/2 values)
+R = const(1)
+W = const(2)
+E = const(4)
+D = const(8)
+C = const(16)
+FULL = const(31)
+
+
+class Acl:
+    def __init__(self, registry):
+        self.reg = registry
+
+    def single(self):
+        """One server (or none): it may do everything, ACL instances are not consulted."""
+        return len(self.reg.servers()) <= 1
+
+    def find(self, oid, iid):
+        """The Access Control instance governing /oid/iid, or None."""
+        aco = self.reg.obj(2)
+        if aco is None:
+            return None
+        for k in aco.iids():
+            v = aco.insts[k].vals
+            if v.get(0) == oid and v.get(1) == iid:
+                return aco.insts[k]
+        return None
+
+    def rights(self, ssid, oid, iid):
+        """ACL bits server ssid holds on /oid/iid (LwM2M 1.0 E.2 / seed 003 8.2.3.1)."""
+        if self.single():
+            return FULL
+        if oid == 2:
+            aco = self.reg.obj(2)
+            a = aco.inst(iid) if aco is not None else None
+            if a is None:
+                return R  # existence is then told by 4.04, as for any readable instance
+            # every server may read an ACL; only its owner may change or delete it
+            return R | W | D if a.vals.get(3) == ssid else R
+        a = self.find(oid, iid)
+        if a is None:
+            return 0
+        acl = a.vals.get(2) or {}
+        if ssid in acl:
+            return acl[ssid]
+        if 0 in acl:
+            return acl[0]
+        if a.vals.get(3) == ssid:
+            return FULL
+        return 0
+
+    def allowed(self, ssid, oid, iid, bit):
+        return bool(self.rights(ssid, oid, iid) & bit)
+
+    def can_create(self, ssid, oid):
+        if self.single():
+            return True
+        if oid == 2:
+            return False  # ACL instances come from the bootstrap server or with a Create
+        return bool(self.rights(ssid, oid, MAX_ID) & C)
+
+    def created(self, ssid, oid, iid):
+        """A server created /oid/iid: it becomes the owner, with an ACL instance for it."""
+        aco = self.reg.obj(2)
+        if aco is None or oid == 2 or not ssid:
+            return
+        a = aco.add(None, {0: oid, 1: iid, 2: {ssid: R | W | E | D}, 3: ssid})
+        self.reg.emit(CREATED, 2, a.iid)
+        self.reg.changed(2)
+
+    def deleted(self, oid, iid):
+        """/oid/iid is gone: drop the ACL instances that governed it."""
+        aco = self.reg.obj(2)
+        if aco is None or oid == 2:
+            return
+        for k in aco.iids():
+            v = aco.insts[k].vals
+            if v.get(0) == oid and v.get(1) == iid:
+                self.reg.delete(2, k)
+
+    def remove_server(self, ssid):
+        """Seed 001 D.2.2: instances only ssid could reach go (with their ACL); elsewhere its
+        entries go and ownership passes to the server with most of Write+Delete (ties: lowest
+        SSID). Observations, registration and the /0 /1 instances are the caller's part."""
+        aco = self.reg.obj(2)
+        if aco is None:
+            return
+        others = [s for s in self.reg.servers() if s != ssid]
+        for k in aco.iids():
+            a = aco.insts.get(k)
+            if a is None:
+                continue
+            v = a.vals
+            acl = v.get(2) or {}
+            oid = v.get(0)
+            iid = v.get(1)
+            if v.get(3) == ssid and not [s for s in acl if s != ssid]:
+                o = self.reg.obj(oid)
+                if o is not None and o.deletable and oid != 0 and iid in o.insts:
+                    self.reg.delete(oid, iid)
+                self.reg.delete(2, k)
+                continue
+            touched = False
+            if ssid in acl:
+                acl = dict(acl)
+                del acl[ssid]
+                v[2] = acl
+                touched = True
+            if v.get(3) == ssid:
+                best = None
+                score = -1
+                cands = others + [s for s in acl if s and s != ssid and s not in others]
+                for s in sorted(cands):
+                    r = acl.get(s, acl.get(0, 0))
+                    n = (1 if r & W else 0) + (1 if r & D else 0)
+                    if n > score:
+                        best = s
+                        score = n
+                if best is not None:
+                    v[3] = best
+                    touched = True
+            if touched:
+                self.reg.emit(WRITTEN, 2, k)
+                self.reg.changed(2, k)
+

@@ -1,0 +1,398 @@
+"""Device management interface: Read/Write/Execute/Create/Delete/Discover/Write-Attributes."""
+from coap import msg as M
+from lwm2m import content as ct
+from lwm2m import link
+from lwm2m.acl import D, E, R, W, Acl
+from lwm2m.errors import (BadRequest, LwM2MError, MethodNotAllowed, NotFound, Unauthorized,
+                          UnsupportedFormat)
+from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
+
+_ATTR_ORDER = ("pmin", "pmax", "gt", "lt", "st")
+
+
+class Attrs:
+    """Write-Attributes table: (ssid, path tuple) -> {name: value}; read by the reporting layer."""
+
+    def __init__(self):
+        self.t = {}
+
+    def get(self, ssid, path):
+        return self.t.get((ssid, tuple(path)))
+
+    def set(self, ssid, path, attrs):
+        if attrs:
+            self.t[(ssid, tuple(path))] = attrs
+        else:
+            self.t.pop((ssid, tuple(path)), None)
+
+    def effective(self, ssid, path):
+        """Attributes in force on path: object, then instance, then resource level override."""
+        out = {}
+        path = tuple(path)
+        for n in range(1, len(path) + 1):
+            d = self.t.get((ssid, path[:n]))
+            if d:
+                out.update(d)
+        return out
+
+    def drop(self, ssid=None, path=None):
+        """Forget a server's attributes, or everything at and below path."""
+        path = tuple(path) if path is not None else None
+        for k in list(self.t):
+            if (ssid is not None and k[0] == ssid) or (path is not None
+                                                       and k[1][:len(path)] == path):
+                del self.t[k]
+
+
+def parse_path(segs):
+    """Uri-Path segments (or '/3/0') -> list of ints; NotFound for anything else."""
+    if isinstance(segs, str):
+        segs = [s for s in segs.split("/") if s]
+    if len(segs) > 4:
+        raise NotFound("path too deep")
+    out = []
+    for s in segs:
+        if not s or len(s) > 5:
+            raise NotFound("bad path")
+        for c in s:
+            if c not in "0123456789":
+                raise NotFound("bad path")
+        v = int(s)
+        if v >= MAX_ID and len(out) != 3:
+            raise NotFound("bad path")
+        out.append(v)
+    return out
+
+
+def _resp(code, fmt=None, payload=b""):
+    m = M.Message(M.ACK, code)
+    if fmt is not None:
+        m.add(M.CONTENT_FORMAT, fmt)
+    m.payload = payload
+    return m
+
+
+class DM:
+    def __init__(self, registry, acl=None):
+        self.reg = registry
+        self.acl = acl if acl is not None else Acl(registry)
+        self.attrs = Attrs()
+
+    def handle(self, req, ssid, now=0):
+        """Answer one DM request from server ssid; never raises."""
+        try:
+            return self._dispatch(req, ssid)
+        except LwM2MError as e:
+            return _resp(e.code)
+        except Exception:  # a driver fault must not take the client down
+            return _resp(M.INTERNAL_SERVER_ERROR)
+
+    def _dispatch(self, req, ssid):
+        path = parse_path(req.path())
+        if path and path[0] == 0:
+            raise NotFound("security")  # object 0 does not exist for DM servers
+        code = req.code
+        n = len(path)
+        if code == M.GET:
+            acc = req.uint(M.ACCEPT)
+            if acc == ct.LINK:
+                return _resp(M.CONTENT, ct.LINK, self.discover(path, ssid))
+            fmt, pl = self.read(path, ssid, acc)
+            return _resp(M.CONTENT, fmt, pl)
+        fmt = req.uint(M.CONTENT_FORMAT)
+        if code == M.PUT:
+            if fmt is None and not req.payload:
+                return self._write_attrs(path, ssid, req.query())
+            if n == 3:
+                o, inst = self._target(path, ssid, W)
+                if o.blocks is not None and path[2] in o.blocks:
+                    return self._block_write(o, inst, path[2], req, fmt)
+            return self._write(path, ssid, fmt, req.payload, True)
+        if code == M.POST:
+            if n == 1:
+                return self._create(path, ssid, fmt, req.payload)
+            if n == 2:
+                return self._write(path, ssid, fmt, req.payload, False)
+            if n == 3:
+                return self._execute(path, ssid, req.payload)
+        elif code == M.DELETE and n == 2:
+            return self._delete(path, ssid)
+        raise MethodNotAllowed("operation")
+
+    # lookups, in the order that leaks nothing: object, ACL, instance, resource, access type
+    def _obj(self, oid):
+        o = self.reg.obj(oid)
+        if o is None or oid == 0:
+            raise NotFound("object")
+        return o
+
+    def _target(self, path, ssid, bit):
+        o = self._obj(path[0])
+        if not self.acl.allowed(ssid, o.oid, path[1], bit):
+            raise Unauthorized("acl")
+        inst = o.inst(path[1])
+        if inst is None:
+            raise NotFound("instance")
+        return o, inst
+
+    def _rdef(self, o, inst, rid):
+        r = o.rdef(rid)
+        if r is None or not o.present(inst, rid):
+            raise NotFound("resource")
+        return r
+
+    def _inst_values(self, o, inst):
+        out = []
+        for r in o.defn[RESS]:
+            rid = r[RID]
+            if "R" in r[OPS] and o.present(inst, rid):
+                out.append((rid, r[TYPE], o.value(inst, rid)))
+        return out
+
+    def read(self, path, ssid, accept=None):
+        """(content format, payload) of a Read; raises LwM2MError. Also used for notifications."""
+        if isinstance(path, str):
+            path = parse_path(path)
+        n = len(path)
+        if n == 0:
+            raise MethodNotAllowed("read /")
+        if n == 1:
+            o = self._obj(path[0])
+            fmt = ct.choose(accept, False, None)
+            data = []
+            for iid in o.iids():
+                if self.acl.allowed(ssid, o.oid, iid, R):
+                    data.append((iid, self._inst_values(o, o.insts[iid])))
+        else:
+            o, inst = self._target(path, ssid, R)
+            if n == 2:
+                fmt = ct.choose(accept, False, None)
+                data = self._inst_values(o, inst)
+            else:
+                r = self._rdef(o, inst, path[2])
+                if "R" not in r[OPS]:
+                    raise MethodNotAllowed("not readable")
+                v = o.value(inst, path[2])
+                if n == 4:
+                    if not r[MULTI] or path[3] not in v:
+                        raise NotFound("resource instance")
+                    v = v[path[3]]
+                fmt = ct.choose(accept, n == 4 or not r[MULTI], r[TYPE])
+                data = (r[TYPE], v)
+        return (fmt if accept is None else accept), ct.encode(fmt, path[0], path, data)
+
+    read_for_observe = read
+
+    def observe_read(self, ssid, path, accept=None):
+        """(format, payload, number or None) for lwm2m.report: the number feeds gt/lt/st."""
+        fmt, pl = self.read(path, ssid, accept)
+        v = self.current(path) if len(path) > 2 else None
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            v = None
+        return fmt, pl, v
+
+    def current(self, path):
+        """Python value at a resource path (no ACL; for gt/lt/st checks), or None."""
+        o = self.reg.obj(path[0])
+        inst = o.inst(path[1]) if o is not None else None
+        if inst is None or len(path) < 3 or not o.present(inst, path[2]):
+            return None
+        v = o.value(inst, path[2])
+        if len(path) == 4:
+            return v.get(path[3]) if isinstance(v, dict) else None
+        return v
+
+    def _check_write(self, o, res):
+        for rid, v in res:
+            if "W" not in o.rdef(rid)[OPS]:
+                raise MethodNotAllowed("resource %d not writable" % rid)
+
+    def _write(self, path, ssid, fmt, payload, replace):
+        n = len(path)
+        if n < 2 or n > 3:
+            raise MethodNotAllowed("write here")
+        o, inst = self._target(path, ssid, W)
+        if n == 3:
+            r = o.rdef(path[2])
+            if r is None:
+                raise NotFound("resource")
+            if "W" not in r[OPS]:
+                raise MethodNotAllowed("not writable")
+        res = ct.decode(o, path, ct.TEXT if fmt is None else fmt, payload)[0][1]
+        self._check_write(o, res)
+        if n == 2 and replace:
+            got = [x[0] for x in res]
+            for r in o.defn[RESS]:
+                if r[MAND] and "W" in r[OPS] and r[RID] not in got:
+                    raise BadRequest("mandatory resource missing")
+            drop = [r[RID] for r in o.defn[RESS]
+                    if "W" in r[OPS] and r[RID] not in got and r[RID] in inst.vals]
+        else:
+            drop = ()
+        self._apply(o, inst, res, drop, not replace)
+        return _resp(M.CHANGED)
+
+    def _apply(self, o, inst, res, drop, merge):
+        saved = dict(inst.vals)
+        try:
+            for rid in drop:
+                del inst.vals[rid]
+            for rid, v in res:
+                if merge and isinstance(v, dict) and isinstance(inst.vals.get(rid), dict):
+                    m = dict(inst.vals[rid])
+                    m.update(v)
+                    v = m
+                o.store(inst, rid, v)
+        except Exception:
+            inst.vals = saved
+            raise
+        for rid, v in res:
+            self.reg.changed(o.oid, inst.iid, rid)
+        for rid in drop:
+            self.reg.changed(o.oid, inst.iid, rid)
+        self.reg.emit(WRITTEN, o.oid, inst.iid)
+
+    def _block_write(self, o, inst, rid, req, fmt):
+        if "W" not in o.rdef(rid)[OPS]:
+            raise MethodNotAllowed("not writable")
+        if fmt is not None and ct.canon(fmt) != ct.OPAQUE:
+            raise UnsupportedFormat("package is opaque")
+        b1 = req.uint(M.BLOCK1)
+        if b1 is None:
+            off, last = 0, True
+        else:
+            num, more, szx = M.block_parts(b1)
+            off, last = num << (szx + 4), not more
+        o.blocks[rid](inst.iid, off, req.payload, last)
+        if last:
+            self.reg.changed(o.oid, inst.iid, rid)
+        return _resp(M.CHANGED)
+
+    def _execute(self, path, ssid, args):
+        o, inst = self._target(path, ssid, E)
+        r = self._rdef(o, inst, path[2])
+        if r[OPS] != "E":
+            raise MethodNotAllowed("not executable")
+        o.execute(inst, path[2], bytes(args))
+        return _resp(M.CHANGED)
+
+    def _create(self, path, ssid, fmt, payload):
+        o = self._obj(path[0])
+        if not self.acl.can_create(ssid, o.oid):
+            raise Unauthorized("acl")
+        groups = ct.decode(o, path, ct.TLV if fmt is None else fmt, payload)
+        if len(groups) != 1:
+            raise BadRequest("one instance per Create")
+        iid, res = groups[0]
+        if iid is None:
+            iid = o.free_iid()
+        if iid in o.insts or (o.insts and not o.defn[OMULTI]):
+            raise BadRequest("instance exists")
+        for rid, v in res:
+            if o.rdef(rid)[OPS] == "E":
+                raise MethodNotAllowed("executable resource in Create")
+        got = [x[0] for x in res]
+        for r in o.defn[RESS]:
+            if r[MAND] and r[OPS] != "E" and r[RID] not in got and not (
+                    o.defaults and r[RID] in o.defaults) and not (
+                    o.binds and r[RID] in o.binds):
+                raise BadRequest("mandatory resource missing")
+        inst = o.add(iid)
+        try:
+            for rid, v in res:
+                o.store(inst, rid, v)
+        except Exception:
+            del o.insts[iid]
+            raise
+        self.reg.emit(CREATED, o.oid, iid)
+        self.reg.changed(o.oid)
+        self.acl.created(ssid, o.oid, iid)
+        m = _resp(M.CREATED)
+        m.add(M.LOCATION_PATH, str(o.oid))
+        m.add(M.LOCATION_PATH, str(iid))
+        return m
+
+    def _delete(self, path, ssid):
+        o, inst = self._target(path, ssid, D)
+        if not o.deletable:
+            raise MethodNotAllowed("instance may not be deleted")
+        self.reg.delete(o.oid, inst.iid)
+        self.acl.deleted(o.oid, inst.iid)
+        self.attrs.drop(path=path)
+        return _resp(M.DELETED)
+
+    def _links(self, ssid, o, inst, out, own):
+        p = (o.oid, inst.iid)
+        out.append(("/%d/%d" % p, self._attr_list(ssid, p, own)))
+        for r in o.defn[RESS]:
+            rid = r[RID]
+            if o.present(inst, rid):
+                a = []
+                if r[MULTI]:
+                    a.append(("dim", len(o.value(inst, rid))))
+                rp = p + (rid,)
+                out.append(("/%d/%d/%d" % rp, a + self._attr_list(ssid, rp, own)))
+
+    def _attr_list(self, ssid, path, own):
+        d = self.attrs.get(ssid, path) if own else self.attrs.effective(ssid, path)
+        return [(k, d[k]) for k in _ATTR_ORDER if d and k in d]
+
+    def discover(self, path, ssid):
+        """Link-format payload of a Discover: attributes set at each level; for a single
+        resource, the attributes in force (inherited)."""
+        if isinstance(path, str):
+            path = parse_path(path)
+        n = len(path)
+        out = []
+        if n == 0:
+            for oid in self.reg.oids():
+                if oid == 0:
+                    continue
+                o = self.reg.objs[oid]
+                iids = [i for i in o.iids() if self.acl.allowed(ssid, oid, i, R)]
+                if not iids:
+                    out.append(("/%d" % oid, []))
+                for i in iids:
+                    out.append(("/%d/%d" % (oid, i), []))
+        elif n == 1:
+            o = self._obj(path[0])
+            out.append(("/%d" % o.oid, self._attr_list(ssid, path, True)))
+            for iid in o.iids():
+                if self.acl.allowed(ssid, o.oid, iid, R):
+                    self._links(ssid, o, o.insts[iid], out, True)
+        elif n == 2:
+            o, inst = self._target(path, ssid, R)
+            self._links(ssid, o, inst, out, True)
+        elif n == 3:
+            o, inst = self._target(path, ssid, R)
+            r = self._rdef(o, inst, path[2])
+            a = [("dim", len(o.value(inst, path[2])))] if r[MULTI] else []
+            out.append(("/%d/%d/%d" % tuple(path), a + self._attr_list(ssid, path, False)))
+        else:
+            raise MethodNotAllowed("discover resource instance")
+        return link.encode(out)
+
+    def _write_attrs(self, path, ssid, query):
+        n = len(path)
+        if n == 0 or n == 4:
+            raise MethodNotAllowed("attributes here")
+        o = self._obj(path[0])
+        r = None
+        if n > 1:
+            o, inst = self._target(path, ssid, R)
+            if n == 3:
+                r = self._rdef(o, inst, path[2])
+        a = link.parse_attrs(query)
+        a.pop("cancel", None)
+        if not a:
+            raise BadRequest("no attributes")
+        if ("gt" in a or "lt" in a or "st" in a) and (
+                r is None or r[TYPE] not in "if"):
+            raise BadRequest("gt/lt/st need a numeric resource")
+        d = dict(self.attrs.get(ssid, path) or {})
+        d.update(a)
+        if "pmin" in d and "pmax" in d and d["pmin"] > d["pmax"]:
+            raise BadRequest("pmin > pmax")
+        self.attrs.set(ssid, path, d)
+        return _resp(M.CHANGED)
+

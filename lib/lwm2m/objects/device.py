@@ -1,0 +1,118 @@
+"""LwM2M Device object (3): values from the board Platform; Reboot/Factory Reset are deferred."""
+import time
+
+DEF = (3, "Device", False, True, (
+    (0, "Manufacturer", "R", False, False, "s"),
+    (1, "Model Number", "R", False, False, "s"),
+    (2, "Serial Number", "R", False, False, "s"),
+    (3, "Firmware Version", "R", False, False, "s"),
+    (4, "Reboot", "E", False, True, "e"),
+    (5, "Factory Reset", "E", False, False, "e"),
+    (6, "Available Power Sources", "R", True, False, "i"),
+    (7, "Power Source Voltage", "R", True, False, "i"),
+    (8, "Power Source Current", "R", True, False, "i"),
+    (9, "Battery Level", "R", False, False, "i"),
+    (10, "Memory Free", "R", False, False, "i"),
+    (11, "Error Code", "R", True, True, "i"),
+    (12, "Reset Error Code", "E", False, False, "e"),
+    (13, "Current Time", "RW", False, False, "t"),
+    (14, "UTC Offset", "RW", False, False, "s"),
+    (15, "Timezone", "RW", False, False, "s"),
+    (16, "Supported Binding and Modes", "R", False, True, "s"),
+    (17, "Device Type", "R", False, False, "s"),
+    (18, "Hardware Version", "R", False, False, "s"),
+    (19, "Software Version", "R", False, False, "s"),
+    (20, "Battery Status", "R", False, False, "i"),
+    (21, "Memory Total", "R", False, False, "i"),
+))
+
+# platform attribute -> resource, for the plain string values
+_STRS = ((0, "manufacturer"), (1, "model"), (2, "serial"), (3, "firmware_version"),
+         (17, "device_type"), (18, "hardware_version"), (19, "software_version"))
+
+
+def _epoch():
+    # some ports count from 2000-01-01; LwM2M time is Unix time
+    return 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+
+class Device:
+    """Object 3 instance 0. A server's Reboot/Factory Reset sets .pending ("reboot" or
+    "factory_reset"): the runner acts after the 2.04 is out (and may deregister first)."""
+
+    def __init__(self, registry, platform=None, binding="U", on_execute=None):
+        self.reg = registry
+        self.p = platform
+        self.pending = None
+        self.on_execute = on_execute  # fn(name) right after .pending is set
+        self.time_offset = 0  # s added to the clock after a server wrote Current Time
+        o = self.obj = registry.add(DEF)
+        o.deletable = False
+        v = {11: {0: 0}, 14: "+00:00", 15: "UTC", 16: binding}
+        for rid, name in _STRS:
+            x = getattr(platform, name, None)
+            if isinstance(x, str):
+                v[rid] = x
+        o.add(0, v)
+        o.bind(0, 4, exe=self._reboot)
+        o.bind(0, 5, exe=self._reset)
+        o.bind(0, 12, exe=self._reset_errors)
+        o.bind(0, 13, get=self.now, set=self.set_time)
+        if platform is not None:
+            if hasattr(platform, "mem_free"):
+                o.bind(0, 10, get=lambda: platform.mem_free() // 1024)
+            if hasattr(platform, "mem_total"):
+                o.bind(0, 21, get=lambda: platform.mem_total() // 1024)
+            bat = getattr(platform, "battery", None)
+            if bat is not None:
+                o.bind(0, 9, get=bat.level)
+                o.bind(0, 20, get=bat.status)
+            pw = getattr(platform, "power", None)
+            if pw is not None:
+                o.bind(0, 6, get=lambda: _d(pw.available()))
+                o.bind(0, 7, get=lambda: _d(pw.voltages()))
+                o.bind(0, 8, get=lambda: _d(pw.currents()))
+
+    def now(self):
+        return int(time.time()) + _epoch() + self.time_offset
+
+    def set_time(self, t):
+        setter = getattr(self.p, "set_time", None)
+        if setter is not None:
+            setter(t)
+            self.time_offset = 0
+        else:
+            self.time_offset += t - self.now()
+
+    def _reboot(self, args):
+        self._request("reboot")
+
+    def _reset(self, args):
+        self._request("factory_reset")
+
+    def _request(self, name):
+        self.pending = name
+        if self.on_execute is not None:
+            self.on_execute(name)
+
+    def _reset_errors(self, args):
+        self.obj.insts[0].vals[11] = {0: 0}
+        self.reg.changed(3, 0, 11)
+
+    def error(self, code):
+        """Application/driver reports an error code (1..8 per the spec, or vendor codes)."""
+        errs = self.obj.insts[0].vals[11]
+        if errs == {0: 0}:
+            errs = {}
+        if code not in errs.values():
+            errs[len(errs)] = code
+        self.obj.insts[0].vals[11] = errs
+        self.reg.changed(3, 0, 11)
+
+
+def _d(seq):
+    return {i: v for i, v in enumerate(seq)}
+
+
+def make(registry, platform=None, **kw):
+    return Device(registry, platform, **kw)
