@@ -5,6 +5,7 @@ import time
 from micropython import const
 
 from coap import block, observe
+from coap.retry import urandom_int as _rand
 from coap.msg import (CON, NON, ACK, RST, EMPTY, BLOCK1, BLOCK2, BAD_OPTION, NOT_FOUND,
                       INTERNAL_SERVER_ERROR, Message, DecodeError, decode)
 
@@ -23,12 +24,6 @@ _WAITING = const(2)  # ACKed, separate response still to come
 
 # critical options we understand in a request; others get 4.02 (RFC 7252 5.4.1)
 _KNOWN_CRITICAL = (1, 3, 5, 7, 11, 15, 17, 23, 27)
-
-
-def _urandom(n):
-    import os
-
-    return int.from_bytes(os.urandom(4), "big") % n
 
 
 def _empty(typ, mid):
@@ -78,7 +73,7 @@ class Endpoint:
 
     def __init__(self, handler=None, rand=None):
         self.handler = handler
-        self.rand = rand or _urandom
+        self.rand = rand or _rand
         self.out = []
         self.errors = 0  # internal faults swallowed so receive()/tick() never raise
         self.last_error = None

@@ -2,15 +2,10 @@
 import time
 from micropython import const
 from coap import msg as m
+from coap.retry import backoff_ms, urandom_int as _rand
 
 _CF_LINK = const(40)
 _MAXSPAN = const(1 << 28)  # longest single ticks wait (ticks_diff is exact up to 2**29)
-
-
-def _rand(n):
-    import os
-
-    return int.from_bytes(os.urandom(4), "big") % n
 
 
 def _path_ints(req):
@@ -119,14 +114,9 @@ class Bootstrap:
             self._h.cancel()
             self._h = None
         self.failures += 1
-        d = self.backoff_base_ms
-        for _ in range(self.failures - 1):
-            d *= 2
-            if d >= self.backoff_cap_ms:
-                d = self.backoff_cap_ms
-                break
         self.state = "backoff"
-        self._at = time.ticks_add(now, d * (750 + self._rand(501)) // 1000)
+        d = backoff_ms(self.failures, self.backoff_base_ms, self.backoff_cap_ms, self._rand)
+        self._at = time.ticks_add(now, d)
 
     def handle(self, req, peer, now):
         """A request from the network; returns the response, or None when it is not for us."""

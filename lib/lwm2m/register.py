@@ -2,18 +2,13 @@
 import time
 from micropython import const
 from coap import msg as m
+from coap.retry import backoff_ms, urandom_int as _rand
 
 _CF_LINK = const(40)
 _DEFAULT_LIFETIME = const(86400)  # what the server assumes when we send no lt (seed 004)
 _MARGIN_MAX = const(60000)  # Update at most this long before expiry ...
 _MARGIN_MIN = const(1000)  # ... and never less than this
 _MAXSPAN = const(1 << 28)  # longest single ticks wait (ticks_diff is exact up to 2**29)
-
-
-def _rand(n):
-    import os
-
-    return int.from_bytes(os.urandom(4), "big") % n
 
 
 def update_interval_ms(lifetime_s):
@@ -169,13 +164,7 @@ class Registration:
 
     def backoff_ms(self, n):
         """Delay before Register attempt n+1 after n failures: base * 2**(n-1) capped, +-25%."""
-        d = self.backoff_base_ms
-        for _ in range(n - 1):
-            d *= 2
-            if d >= self.backoff_cap_ms:
-                d = self.backoff_cap_ms
-                break
-        return d * (750 + self._rand(501)) // 1000
+        return backoff_ms(n, self.backoff_base_ms, self.backoff_cap_ms, self._rand)
 
     def trigger_update(self, now):
         """Registration Update Trigger (/1/x/8), Lifetime write, object list change: Update now."""
