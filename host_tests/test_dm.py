@@ -471,3 +471,37 @@ def test_other_methods():
     assert call(dm, M.POST, "/3/0/6/0").code == M.METHOD_NOT_ALLOWED
     assert call(dm, 5, "/3/0").code == M.METHOD_NOT_ALLOWED  # FETCH is not 1.0
     assert call(dm, M.PUT, "/", cf=0, payload=b"1").code == M.METHOD_NOT_ALLOWED
+
+
+def _blocks(code, path, cf, body, size):
+    out = []
+    for i in range(0, len(body), size):
+        m = req(code, path, cf=cf, payload=body[i:i + size])
+        m.add(M.BLOCK1, M.block_value(i // size, i + size < len(body), 0))
+        out.append(m)
+    return out
+
+
+def test_block1_write_is_applied_once_on_the_last_block():
+    reg, dm, dev, fw = setup()
+    uri = b"coap://example.com/firmware/" + b"a" * 80 + b".bin"
+    seen = []
+    fw.on_package_uri = seen.append
+    codes = [dm.handle(m, 1, 0).code for m in _blocks(M.PUT, "/5/0/1", 0, uri, 16)]
+    assert codes == [M.CHANGED] * len(codes)
+    assert seen == [uri.decode()]
+    assert bytes(call(dm, M.GET, "/5/0/1").payload) == uri
+
+
+def test_block1_partial_tlv_update_and_size_limit():
+    reg, dm, dev, fw = setup()
+    body = hexb("C1 02 0F C2 03 02 58 C4 05 00 01 51 80")  # pmin 15, pmax 600, timeout 86400
+    for m in _blocks(M.POST, "/1/0", 11542, body, 16 if len(body) > 16 else 8):
+        r = dm.handle(m, 1, 0)
+    assert r.code == M.CHANGED
+    o = reg.obj(1)
+    assert (o.get(0, 2), o.get(0, 3), o.get(0, 5)) == (15, 600, 86400)
+    dm.max_body = 20
+    codes = [dm.handle(m, 1, 0).code for m in _blocks(M.PUT, "/5/0/1", 0, b"x" * 40, 16)]
+    assert codes == [M.CHANGED, M.REQUEST_ENTITY_TOO_LARGE, M.REQUEST_ENTITY_INCOMPLETE]
+    assert bytes(call(dm, M.GET, "/5/0/1").payload) == b""

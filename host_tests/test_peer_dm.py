@@ -834,3 +834,21 @@ def test_zz_secret_never_left_the_app(single):
     for out in SEEN:
         assert SECRET not in out and SECRET.hex().encode() not in out
         assert b"PSK-never-leaks" not in out
+
+
+def test_block1_write_of_a_long_package_uri(single):
+    _, base = single
+    uri = "coap://example.com/firmware/" + "a" * 80 + ".bin"  # 112 bytes: 4 blocks of 32
+    r = coap(base, "/5/0/1", "-b", "32", "-m", "put", "-t", "0", "-e", uri)
+    assert [m.code for m in r.recv] == ["2.31"] * 3 + ["2.04"]
+    assert coap(base, "/5/0/1").payload == uri.encode()
+
+
+def test_block1_partial_update_tlv(single):
+    _, base = single
+    body = (tlv(RES, 2, tint(15)) + tlv(RES, 3, tint(600)) + tlv(RES, 5, tint(86400))
+            + tlv(RES, 7, b"UQ"))  # 21 bytes: 2 blocks of 16
+    r = coap_bin(base, "/1/0", "post", TLV_CF, body, "-b", "16")
+    assert [m.code for m in r.recv] == ["2.31", "2.04"]
+    res = resources(read_tlv(base, "/1/0"))
+    assert (ival(res[2]), ival(res[3]), ival(res[5]), res[7]) == (15, 600, 86400, b"UQ")

@@ -3,8 +3,8 @@ from coap import msg as M
 from lwm2m import content as ct
 from lwm2m import link
 from lwm2m.acl import D, E, R, W, Acl
-from lwm2m.errors import (BadRequest, LwM2MError, MethodNotAllowed, NotFound, Unauthorized,
-                          UnsupportedFormat)
+from lwm2m.errors import (BadRequest, Incomplete, LwM2MError, MethodNotAllowed, NotFound,
+                          TooLarge, Unauthorized, UnsupportedFormat)
 from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
 
 _ATTR_ORDER = ("pmin", "pmax", "gt", "lt", "st")
@@ -77,6 +77,9 @@ class DM:
         self.reg = registry
         self.acl = acl if acl is not None else Acl(registry)
         self.attrs = Attrs()
+        self._b1 = None  # (key, bytearray): one Block1 write being collected
+
+    max_body = 4096  # largest write collected from Block1 blocks (streamed resources excepted)
 
     def handle(self, req, ssid, now=0):
         """Answer one DM request from server ssid; never raises."""
@@ -107,17 +110,47 @@ class DM:
                 o, inst = self._target(path, ssid, W)
                 if o.blocks is not None and path[2] in o.blocks:
                     return self._block_write(o, inst, path[2], req, fmt)
-            return self._write(path, ssid, fmt, req.payload, True)
-        if code == M.POST:
+            body = self._body(req, ssid, path)
+            if body is None:
+                return _resp(M.CHANGED)  # the endpoint answers 2.31 Continue
+            return self._write(path, ssid, fmt, body, True)
+        if code == M.POST and n < 3:
+            body = self._body(req, ssid, path)
+            if body is None:
+                return _resp(M.CHANGED)
             if n == 1:
-                return self._create(path, ssid, fmt, req.payload)
+                return self._create(path, ssid, fmt, body)
             if n == 2:
-                return self._write(path, ssid, fmt, req.payload, False)
+                return self._write(path, ssid, fmt, body, False)
+        if code == M.POST:
             if n == 3:
                 return self._execute(path, ssid, req.payload)
         elif code == M.DELETE and n == 2:
             return self._delete(path, ssid)
         raise MethodNotAllowed("operation")
+
+    def _body(self, req, ssid, path):
+        """Payload of a write or create. Block1 blocks (in order: the endpoint checks) are
+        collected up to max_body; None until the last block, so the write stays atomic."""
+        v = req.uint(M.BLOCK1)
+        if v is None:
+            return req.payload
+        num, more, _ = M.block_parts(v)
+        key = (ssid, req.code, tuple(path))
+        b1 = self._b1
+        if num == 0:
+            b1 = self._b1 = (key, bytearray())
+        elif b1 is None or b1[0] != key:
+            raise Incomplete("block1")  # a continuation whose start we dropped or never saw
+        buf = b1[1]
+        if len(buf) + len(req.payload) > self.max_body:
+            self._b1 = None
+            raise TooLarge("body")
+        buf.extend(req.payload)
+        if more:
+            return None
+        self._b1 = None
+        return bytes(buf)
 
     # lookups, in the order that leaks nothing: object, ACL, instance, resource, access type
     def _obj(self, oid):

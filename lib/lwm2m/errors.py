@@ -29,5 +29,13 @@ class NotAcceptable(LwM2MError):
     code = 0x86  # 4.06
 
 
+class Incomplete(LwM2MError):
+    code = 0x88  # 4.08
+
+
+class TooLarge(LwM2MError):
+    code = 0x8D  # 4.13
+
+
 class UnsupportedFormat(LwM2MError):
     code = 0x8F  # 4.15
