@@ -1,0 +1,354 @@
+"""The LwM2M client: objects 0-5, store, bootstrap, one registration per server, DM, reporting.
+
+Application objects go into `client.registry` before start(); values reach observers through
+client.changed(oid, iid, rid):
+
+    from lwm2m.client import Client
+    from lwm2m.model import object_def, resource
+    c = Client(cfg, platform)
+    t = c.registry.add(object_def(3303, "Temperature", (resource(5700, "Value", "R", "f"),)))
+    t.add(0, {5700: 21.5}); c.start(now)        # later: t.set(0, 5700, 22.0) notifies too
+
+run(cfg, feed) is the whole program on a board: main.py calls it after the network is up.
+"""
+import time
+
+from micropython import const
+
+from coap import msg as M
+from coap.endpoint import Endpoint
+from lwm2m import accounts
+from lwm2m.acl import Acl
+from lwm2m.bsops import BsOps
+from lwm2m.dm import DM, parse_path
+from lwm2m.log import Log
+from lwm2m.model import CREATED, DELETED, Registry
+from lwm2m.objects import access, connmon, device, firmware, security, server
+from lwm2m.report import Reporter
+from lwm2m.servers import Servers
+from lwm2m.store import Store
+
+_POLL_MS = const(10000)  # battery / power source sampling period
+BS_AFTER_FAILURES = 3  # consecutive failed Registers on every server -> client-initiated bootstrap
+
+# board driver report names -> /3/0 resources
+_BATTERY = {"voltage": (7,), "level": (9,), "status": (20,)}
+_POWER = {"sources": (6, 7, 8)}
+
+
+def _resolve(uri):
+    from coap.runner import resolve
+
+    return resolve(uri)
+
+
+def _min(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a < b else b
+
+
+class Client(Servers):
+    """An LwM2M 1.0 client over one coap.endpoint.Endpoint (self.ep); see the module docstring."""
+
+    def __init__(self, cfg, platform=None, store=None, rand=None, log=None):
+        self.cfg = cfg
+        self.name = cfg["endpoint"]
+        self.queue = bool(cfg.get("queue_mode"))
+        self.platform = platform
+        self.rand = rand
+        self.log = log if log is not None else Log(cfg.get("log", "info"), None)
+        self.store = store if store is not None else Store(cfg.get("data_dir", "data"))
+        self.resolve = _resolve  # uri -> (scheme, host, port, peer); tests may replace it
+        # coaps:// seam: fn(account, host, port, peer) sets up the DTLS transport for that peer
+        self.transport_factory = None
+        reg = self.registry = Registry()
+        security.make(reg)
+        server.make(reg, disable=self._x_disable, update=self._x_update)
+        access.make(reg)
+        self.device = device.make(reg, platform, binding="UQ" if self.queue else "U",
+                                  on_execute=self._x_device)
+        connmon.make(reg, platform)
+        self.firmware = firmware.make(reg)
+        self.acl = Acl(reg)
+        self.dm = DM(reg, self.acl)
+        self.bsops = BsOps(reg, self.acl)
+        self.ep = Endpoint(self._handle, rand)
+        self.reporter = Reporter(self.ep, self.dm.observe_read, self.dm.attrs.effective,
+                                 self._defaults, storing=self._storing, wake=self._wake,
+                                 log=self.log.warn)
+        reg.listener = self.reporter.changed
+        self.regs = {}  # ssid -> Registration
+        self.accts = {}  # ssid -> accounts.Account the registration was made for
+        self.bs = None
+        self.bs_acct = None
+        self.stopped = False
+        self.started = False
+        self._pending = []  # executes run after their 2.04 is out: ("disable"|"update", ssid)
+        self._device_op = None
+        self._halt = None  # ("reboot"|"factory_reset"|"shutdown", state)
+        self._dirty = False  # objects 0-2 changed: save
+        self._sync = False  # accounts may have changed: reconcile registrations
+        self._links = False  # instances created/deleted: Update where the list changed
+        self._check = False  # /1 written: lifetime Update, new default periods
+        self._resync_at = None
+        self._poll_at = None
+        self._bookkeeping = None
+
+    # ---- set-up ------------------------------------------------------------------------------
+    def _provision(self):
+        why = accounts.load(self.registry, self.store)
+        if why is None:
+            self.log.info("accounts loaded from the store (%d server(s)%s)" % (
+                len(accounts.servers(self.registry)),
+                ", bootstrap" if accounts.bootstrap(self.registry) else ""))
+            return False
+        self.log.info("store: accounts %s, factory bootstrap from config" % why)
+        accounts.factory(self.registry, self.cfg)
+        accounts.save(self.registry, self.store)
+        return True
+
+    def start(self, now):
+        """Load or provision the accounts, then register (or bootstrap when nothing is usable)."""
+        if self.started:
+            return
+        self.started = True
+        self._provision()
+        self.registry.watch(self._on_data)
+        self._reconcile(now)
+        if not self.regs:
+            if self.bs is not None:
+                self.log.info("no usable server account: bootstrap from %s" % self.bs_acct.uri)
+                self.bs.start(now)
+            else:
+                self.log.error("no server account and no bootstrap server: nothing to do")
+        self._poll_at = now
+
+    def _on_data(self, kind, oid, iid):
+        if oid in (0, 1, 2):
+            self._dirty = True
+        if oid in (0, 1):
+            self._sync = True
+        if oid == 1:
+            self._check = True
+        if kind in (CREATED, DELETED) and oid != 0:
+            self._links = True
+
+    # ---- executes (deferred until the 2.04 is out) -----------------------------------------
+    def _ssid_of(self, iid):
+        return self.registry.obj(1).get(iid, 0)
+
+    def _x_disable(self, iid, args):
+        self._pending.append(("disable", self._ssid_of(iid)))
+
+    def _x_update(self, iid, args):
+        self._pending.append(("update", self._ssid_of(iid)))
+
+    def _x_device(self, name):
+        self._device_op = name
+
+    # ---- requests from the network ---------------------------------------------------------
+    def _handle(self, req, peer, now):
+        bs = self.bs
+        if bs is not None and peer == bs.peer:
+            # bootstrapping, or server-initiated while unregistered: Bootstrap decides
+            resp = bs.handle(req, peer, now)
+            if resp is not None:
+                return resp
+        r = None
+        for x in self.regs.values():
+            if x.peer == peer:
+                r = x
+                break
+        if r is None:
+            return M.Message(code=M.UNAUTHORIZED)
+        if r.state == "disabled" or self._halt is not None:
+            return None  # silent: an empty ACK and no answer
+        ssid = r.ssid
+        resp = self.dm.handle(req, ssid, now)
+        code = req.code
+        if code == M.GET:
+            if (req.uint(M.OBSERVE) == 0 and resp.code == M.CONTENT
+                    and req.uint(M.ACCEPT) != 40):
+                o = self.ep.observe(req, peer, self.reporter.remove)
+                if o is not None:
+                    self.reporter.add(ssid, o, parse_path(req.path()), req.uint(M.ACCEPT), now)
+        elif code == M.PUT and resp.code == M.CHANGED and req.uint(M.CONTENT_FORMAT) is None \
+                and not req.payload:
+            self.reporter.refresh(ssid)
+        r.activity(now)
+        return resp
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def changed(self, oid, iid=None, rid=None):
+        """Application/driver API: this value changed (free when nobody observes it)."""
+        self.registry.changed(oid, iid, rid)
+
+    def _poll(self, now):
+        self._poll_at = time.ticks_add(now, _POLL_MS)
+        p = self.platform
+        for attr, table in (("battery", _BATTERY), ("power", _POWER)):
+            drv = getattr(p, attr, None)
+            fn = getattr(drv, "poll", None)
+            if fn is None:
+                continue
+            try:
+                fn(lambda what: self._report(table, what))
+            except Exception as e:  # a flaky sensor must not stop the client
+                self.log.warn("%s poll failed: %r" % (attr, e))
+
+    def _report(self, table, what):
+        for rid in table.get(what, ()):
+            self.registry.changed(3, 0, rid)
+
+    def _run_pending(self, now):
+        while self._pending:
+            op, ssid = self._pending.pop(0)
+            r = self.regs.get(ssid)
+            if r is None:
+                continue
+            if op == "update":
+                r.trigger_update(now)
+            else:
+                t = accounts.server_value(self.registry, ssid, 5)
+                t = server.DISABLE_TIMEOUT if t is None else t
+                self.log.info("server %d disabled for %d s" % (ssid, t))
+                r.disable(now, t)
+        if self._device_op is not None and self._halt is None:
+            op, self._device_op = self._device_op, None
+            self.log.info("%s requested by a server" % op.replace("_", " "))
+            self._stop_all(now, op)
+
+    def _stop_all(self, now, why):
+        left = [r for r in self.regs.values() if r.location]
+        state = [len(left), time.ticks_add(now, 5000), False]
+        self._halt = (why, state)
+
+        def one(t):
+            state[0] -= 1
+
+        for r in left:
+            r.deregister(now, one)
+
+    def shutdown(self, now):
+        """Deregister from every server; `stopped` turns True once they answered (or ~5 s)."""
+        if self._halt is None:
+            self._stop_all(now, "shutdown")
+
+    def _halting(self, now):
+        why, st = self._halt
+        if st[0] > 0 and time.ticks_diff(now, st[1]) < 0:
+            return min(1000, time.ticks_diff(st[1], now))
+        if not st[2]:
+            st[2] = True  # one more pass so the runner flushes what is queued (the 2.04)
+            return 0
+        self.stopped = True
+        if why == "shutdown":
+            return None
+        p = self.platform
+        if why == "factory_reset":
+            self.log.info("factory reset: store wiped")
+            self.store.wipe()
+        if p is not None:
+            p.reboot()
+        return None
+
+    def tick(self, now):
+        """Run everything due; returns ms until the next deadline (or None)."""
+        if self.stopped:
+            return None
+        if not self.started:
+            self.start(now)
+        nxt = self.ep.tick(now)
+        self._run_pending(now)
+        if self._halt is not None:
+            self._flush()
+            return _min(self._halting(now), nxt)
+        bs = self.bs
+        active = bs is not None and bs.active
+        if (self._sync or (self._resync_at is not None
+                           and time.ticks_diff(now, self._resync_at) >= 0)) and not active:
+            self._reconcile(now, self._sync == "fresh")
+            if self.bs is not None and not self.bs.active and not self.regs:
+                self.log.info("no usable server account: bootstrap")
+                self.bs.start(now)
+        if self._check:
+            self._check = False
+            self.reporter.refresh()
+            for ssid, r in self.regs.items():
+                sent = getattr(r, "_sent", None)  # what the server knows (register.py)
+                if r.registered and sent and self._params(ssid)[0] != sent[0]:
+                    r.trigger_update(now)
+        if self._links:
+            self._links = False
+            links = bytes(self.registry.objects_links())
+            for r in self.regs.values():
+                sent = getattr(r, "_sent", None)
+                if r.registered and sent and sent[2] != links:
+                    r.trigger_update(now)
+        bs = self.bs
+        active = bs is not None and bs.active
+        if bs is not None:
+            nxt = _min(bs.tick(now), nxt)
+            active = bs.active
+        if not active:
+            failing = bool(self.regs)
+            for r in self.regs.values():
+                if r.state == "idle":
+                    r.start(now)
+                nxt = _min(r.tick(now), nxt)
+                if r.failures < BS_AFTER_FAILURES:
+                    failing = False
+            if failing and bs is not None:
+                self.log.warn("registration failed on every server: bootstrap")
+                bs.start(now)
+        nxt = _min(self.reporter.tick(now), nxt)
+        if self._poll_at is not None:
+            d = time.ticks_diff(self._poll_at, now)
+            if d <= 0:
+                self._poll(now)
+                d = _POLL_MS
+            nxt = _min(d, nxt)
+        if self._resync_at is not None:
+            nxt = _min(max(0, time.ticks_diff(self._resync_at, now)), nxt)
+        self._flush()
+        if self._pending or self._device_op or (self._sync and not (
+                self.bs is not None and self.bs.active)):
+            nxt = 0  # work queued by a callback: come straight back (never while bootstrapping)
+        nxt = _min(self.ep.tick(now), nxt)
+        return nxt
+
+    def _flush(self):
+        if self._dirty:
+            self._save()
+        for r in self.regs.values():
+            if bool(r.location) != (str(r.ssid) in (self._bookkeeping or {})):
+                self._note()
+                break
+
+
+def run(cfg, feed=None):
+    """The whole client on a board or the unix port; returns after SIGINT once deregistered."""
+    import board
+    from coap.runner import Runner
+
+    log = Log(cfg.get("log", "info"))
+    plat = board.platform(root=cfg["data_dir"])
+    client = Client(cfg, plat, log=log)
+    runner = Runner(client.ep, cfg.get("local_port", 0), log=log.warn)
+    runner.feed = feed
+    runner.add_hook(client.tick)
+    log.info("%s starting (local port %d, data in %s)" % (
+        cfg["endpoint"], cfg.get("local_port", 0), cfg["data_dir"]))
+    try:
+        try:
+            runner.run(lambda: client.stopped)
+        except KeyboardInterrupt:
+            log.info("interrupted: deregistering")
+            client.shutdown(time.ticks_ms())
+            runner.run(lambda: client.stopped)
+        log.info("stopped")
+    finally:
+        runner.close()

@@ -1,0 +1,173 @@
+"""Server accounts at run time: registrations per account, the bootstrap machine, callbacks."""
+import time
+
+from micropython import const
+
+from lwm2m import accounts
+from lwm2m.bootstrap import Bootstrap
+from lwm2m.register import Registration, binding_param
+
+_RETRY_MS = const(30000)  # unresolvable server host: try again this often
+
+
+class Servers:
+    """Part of lwm2m.client.Client (a mixin, to keep each module readable): it expects the
+    attributes Client.__init__ sets (registry, ep, reporter, acl, dm, bsops, store, log, ...)."""
+
+    # ---- accounts and registrations -------------------------------------------------------
+    def _reconcile(self, now, fresh=False):
+        """Match the registrations (and the bootstrap machine) to the accounts in objects 0/1.
+        fresh: drop every registration first (after a bootstrap)."""
+        self._sync = False
+        self._resync_at = None
+        have = {a.ssid: a for a in accounts.servers(self.registry)}
+        for ssid in list(self.regs):
+            a = have.get(ssid)
+            if fresh or a is None or not a.same_link(self.accts[ssid]):
+                self._drop_server(ssid, now, a is None)
+        for ssid, a in have.items():
+            if ssid not in self.regs:
+                self._add_server(a, now)
+        b = accounts.bootstrap(self.registry)
+        if b is None:
+            if self.bs is not None and not self.bs.active:
+                self.bs = self.bs_acct = None
+        elif self.bs is None or not b.same_link(self.bs_acct) or self.bs.peer is None:
+            self._make_bootstrap(b, now)
+
+    def _add_server(self, a, now):
+        try:
+            scheme, host, port, peer = self.resolve(a.uri)
+        except (OSError, ValueError) as e:
+            self.log.error("server %d: cannot resolve %s (%r); retrying" % (a.ssid, a.uri, e))
+            self._resync_at = time.ticks_add(now, _RETRY_MS)
+            return
+        if scheme == "coaps":
+            self._secure(a, host, port, peer)
+        ssid = a.ssid
+        r = Registration(self.ep, peer, self.name, lambda: self._params(ssid),
+                         self.registry.objects_links, rand=self.rand,
+                         on_registered=self._on_registered, on_deregistered=self._on_offline,
+                         on_lost=self._on_lost, on_sleep=self._on_offline,
+                         on_wake=self._on_wake, ssid=ssid)
+        r.uri = a.uri
+        self.regs[ssid] = r
+        self.accts[ssid] = a
+        self.reporter.server_offline(ssid)
+        if self.bs is None or not self.bs.active:
+            r.start(now)
+
+    def _secure(self, a, host, port, peer):
+        if self.transport_factory is None:
+            self.log.warn("%s: no DTLS transport wired; sending in the clear will fail" % a.uri)
+        else:
+            self.transport_factory(a, host, port, peer)
+
+    def _drop_server(self, ssid, now, gone):
+        """A changed account re-registers; a deleted one is unbootstrapped (seed 001 D.2.2)."""
+        r = self.regs.pop(ssid)
+        self.accts.pop(ssid, None)
+        r.stop(now)
+        self.reporter.cancel_server(ssid)
+        if gone:
+            self.acl.remove_server(ssid)
+            self.dm.attrs.drop(ssid=ssid)
+            self.log.info("server %d account removed: registration, observations and ACLs "
+                          "dropped" % ssid)
+
+    def _make_bootstrap(self, b, now):
+        try:
+            scheme, host, port, peer = self.resolve(b.uri)
+        except (OSError, ValueError) as e:
+            self.log.error("bootstrap server %s: cannot resolve (%r); retrying" % (b.uri, e))
+            self._resync_at = time.ticks_add(now, _RETRY_MS)
+            return
+        if scheme == "coaps":
+            self._secure(b, host, port, peer)
+        reg = self.registry
+        iid = b.sec
+        self.bs_acct = b
+        self.bs = Bootstrap(
+            self.ep, self.name, peer, self.bsops.write, self.bsops.delete, self.bsops.discover,
+            self.bsops.usable, hold_off=lambda: accounts.sec_value(reg, iid, 11),
+            account_timeout=lambda: accounts.sec_value(reg, iid, 12), purge=self._purge_bs,
+            registered=self._any_registered, rand=self.rand, on_finished=self._bs_finished)
+
+    def _purge_bs(self):
+        b = self.bs_acct
+        if b is not None and b.sec in self.registry.obj(0).insts:
+            self.log.info("bootstrap account timeout: bootstrap account removed")
+            self.registry.delete(0, b.sec)
+        self.bs_acct = None
+
+    def _bs_finished(self, now):
+        self.log.info("bootstrap finished: %d server account(s)" % len(
+            accounts.servers(self.registry)))
+        self._save()
+        self._sync = "fresh"
+
+    def _any_registered(self):
+        for r in self.regs.values():
+            if r.registered:
+                return True
+        return False
+
+    def _params(self, ssid):
+        reg = self.registry
+        lt = accounts.server_value(reg, ssid, 1)
+        b = accounts.server_value(reg, ssid, 7, "U") or "U"
+        return lt, b, self.queue or "Q" in b
+
+    def _defaults(self, ssid):
+        reg = self.registry
+        return accounts.server_value(reg, ssid, 2), accounts.server_value(reg, ssid, 3)
+
+    def _storing(self, ssid):
+        return accounts.server_value(self.registry, ssid, 6, True) is not False
+
+    def _wake(self, ssid, now):
+        r = self.regs.get(ssid)
+        if r is not None:
+            r.wake(now)
+
+    # ---- registration callbacks ---------------------------------------------------------------
+    def _on_registered(self, r, now):
+        self.reporter.cancel_server(r.ssid)  # a new registration starts without observations
+        self.reporter.server_online(r.ssid, now)
+        lt, b, q = self._params(r.ssid)
+        self.log.info("registered with %s as %s (lt=%s b=%s)" % (
+            r.uri, r.location, "-" if lt is None else lt, binding_param(b, q)))
+        self._note()
+
+    def _on_lost(self, r, now):
+        self.reporter.server_offline(r.ssid)
+        self.log.warn("registration with %s lost; registering again" % r.uri)
+
+    def _on_offline(self, r, now):
+        self.reporter.server_offline(r.ssid)
+        if r.state in ("deregistered", "disabled"):
+            self.log.info("deregistered from %s" % r.uri)
+
+    def _on_wake(self, r, now):
+        self.reporter.server_online(r.ssid, now)
+
+    def _note(self):
+        """Registration bookkeeping in the store (where each server has us registered)."""
+        loc = {}
+        for ssid, r in self.regs.items():
+            if r.location:
+                loc[str(ssid)] = r.location
+        if loc != self._bookkeeping:
+            self._bookkeeping = loc
+            try:
+                self.store.save("registrations", loc)
+            except (OSError, ValueError) as e:
+                self.log.error("store: cannot save registrations (%r)" % (e,))
+
+    def _save(self):
+        self._dirty = False
+        try:
+            if accounts.save(self.registry, self.store):
+                self.log.debug("store: accounts saved")
+        except (OSError, ValueError) as e:
+            self.log.error("store: cannot save accounts (%r)" % (e,))
