@@ -1,0 +1,631 @@
+"""Firmware Update (/5) state machine: push, pull with resume, failures, update/reboot/confirm."""
+import binascii
+import gc
+import hashlib
+import os
+
+from board.fwstore import BundleStore, NoSpace, PartitionStore, boot_apply, write_bundle
+from board.host import RamPartition
+from lwm2m import fwupdate as fw
+from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
+from lwm2m.store import Store
+from util import FakeClock, raises
+
+K = 1024
+
+
+def _image(n, seed=b"fw"):
+    """n pseudo-random bytes (no period a misplaced block could hide in)."""
+    out = bytearray(n)
+    d = hashlib.sha256(seed).digest()
+    for i in range(0, n, 32):
+        d = hashlib.sha256(d).digest()
+        k = min(32, n - i)
+        out[i:i + k] = d[:k]
+    return out
+
+
+def _pkg(img, name="app", version="1.2.3", digest=None, length=None):
+    d = digest if digest is not None else hashlib.sha256(img).digest()
+    return fw.make_header(len(img) if length is None else length, d, name, version) + img
+
+
+def _rmtree(p):
+    try:
+        mode = os.stat(p)[0]
+    except OSError:
+        return
+    if mode & 0x4000:
+        for n in os.listdir(p):
+            _rmtree(p + "/" + n)
+        os.rmdir(p)
+    else:
+        os.remove(p)
+
+
+def _root(tag):
+    r = "/tmp/lwm2m_fw_%s_%d" % (tag, binascii.crc32(os.urandom(8)) & 0xFFFFFF)
+    _rmtree(r)
+    return r
+
+
+class FakeStorage:
+    """fwstore interface; keeps the bytes (or only a hash) and what was called."""
+
+    def __init__(self, capacity=None, keep=True):
+        self.capacity = capacity
+        self.keep = keep
+        self.data = bytearray()
+        self.writes = []
+        self.calls = []
+        self.sha = None
+        self.off = 0
+        self.peak = 0
+        self.base = None
+        self.confirm_ret = None
+
+    @property
+    def offset(self):
+        return self.off
+
+    def begin(self, total=None):
+        self.calls.append(("begin", total))
+        if self.capacity is not None and total is not None and total > self.capacity:
+            raise NoSpace("too big")
+        self.sha = hashlib.sha256()
+        self.data = bytearray()
+        self.off = 0
+
+    def write(self, data):
+        if self.capacity is not None and self.off + len(data) > self.capacity:
+            raise NoSpace("full")
+        self.writes.append(len(data))
+        self.sha.update(data)
+        if self.keep:
+            self.data.extend(data)
+        self.off += len(data)
+        if self.base is not None:
+            gc.collect()
+            self.peak = max(self.peak, gc.mem_alloc() - self.base)
+
+    def finish(self):
+        self.calls.append(("finish",))
+        return self.off, binascii.hexlify(self.sha.digest()).decode()
+
+    def abort(self):
+        self.calls.append(("abort",))
+        self.off = 0
+
+    def apply(self):
+        self.calls.append(("apply",))
+
+    def confirm(self):
+        self.calls.append(("confirm",))
+        return self.confirm_ret
+
+
+class CountingStore(Store):
+    def __init__(self, root):
+        Store.__init__(self, root)
+        self.saves = 0
+
+    def save(self, name, value):
+        self.saves += 1
+        return Store.save(self, name, value)
+
+
+def _make(storage=None, root=None, **kw):
+    reports = []
+    storage = storage if storage is not None else FakeStorage()
+    store = CountingStore(root or _root("s"))
+    u = fw.FwUpdate(storage, store, report=reports.append, **kw)
+    u.reports = reports
+    return u, storage, store
+
+
+def _push(u, pkg, bs=K, total=None):
+    mv = memoryview(pkg)
+    n = len(pkg)
+    for off in range(0, n, bs):
+        u.package_block(off, mv[off:off + bs], off + bs >= n, total)
+
+
+def test_push_256k_raw_streams_per_block():
+    img = _image(256 * K)
+    u, st, store = _make()
+    seen = []
+    u._report = lambda rid: seen.append((rid, u.get(rid)))
+    try:
+        assert (u.get(3), u.get(5)) == (0, 0)
+        mv = memoryview(img)
+        u.package_block(0, mv[:K], False)
+        assert seen == [(3, 1)] and st.off == K  # written through on the first block
+        for off in range(K, len(img), K):
+            u.package_block(off, mv[off:off + K], off + K == len(img))
+            if off == 128 * K:
+                assert st.off == 129 * K and u.get(3) == 1
+        assert seen == [(3, 1), (3, 2)]
+        assert st.data == img and st.writes == [K] * 256
+        assert u.length == 256 * K and u.sha256 == binascii.hexlify(hashlib.sha256(img).digest()).decode()
+        assert store.saves <= 3  # state changes only, not per block
+        assert store.load("fw")["state"] == 2
+    finally:
+        _rmtree(store.root)
+
+
+def test_push_with_header_strips_it_and_sets_names():
+    img = _image(20 * K + 7)
+    u, st, store = _make()
+    try:
+        _push(u, _pkg(img, "sensor-app", "2.0.1"), total=len(img) + fw.HDR_LEN)
+        assert u.get(3) == 2 and u.get(5) == 0
+        assert st.data == img and ("begin", len(img)) in st.calls
+        assert (u.get(6), u.get(7)) == ("sensor-app", "2.0.1")
+        assert u.reports == [3, 3, 6, 7]
+    finally:
+        _rmtree(store.root)
+
+
+def test_push_header_split_over_tiny_blocks():
+    img = _image(1000)
+    u, st, store = _make()
+    try:
+        _push(u, _pkg(img, "n", "v"), bs=16)  # szx 0: the header arrives in 8 pieces
+        assert u.get(3) == 2 and st.data == img and u.get(6) == "n"
+        u2, st2, store2 = _make()
+        _push(u2, b"abc", bs=16)  # raw and shorter than the magic
+        assert u2.get(3) == 2 and st2.data == b"abc"
+        _rmtree(store2.root)
+    finally:
+        _rmtree(store.root)
+
+
+def test_integrity_failure_result_5():
+    img = _image(8 * K)
+    flipped = bytearray(_pkg(img))
+    flipped[5000] ^= 1  # one bit of the image changed on the way
+    for pkg in (_pkg(img, digest=b"\x01" * 32), flipped, _pkg(img, length=len(img) + 1),
+                _pkg(img, length=len(img) - 1)):
+        u, st, store = _make()
+        try:
+            _push(u, pkg)  # the whole package arrived: the Write itself succeeds
+            assert (u.get(3), u.get(5)) == (0, 5)
+            assert u.reports == [3, 3, 5] and st.calls[-1] == ("abort",)
+            assert store.load("fw")["result"] == 5
+            raises(MethodNotAllowed, u.execute_update, 0)
+        finally:
+            _rmtree(store.root)
+
+
+def test_size1_mismatch_and_unsupported_header_version():
+    img = _image(4 * K)
+    u, st, store = _make()
+    try:
+        raises(LwM2MError, u.package_block, 0, _pkg(img)[:K], False, len(img))
+        assert (u.get(3), u.get(5)) == (0, 5)
+        bad = bytearray(_pkg(img))
+        bad[7] = ord("2")  # LWM2MFW2
+        raises(LwM2MError, u.package_block, 0, bytes(bad[:K]), False)
+        assert (u.get(3), u.get(5)) == (0, 6)
+        raises(BadRequest, u.package_block, K, bytes(bad[K:2 * K]), False)  # stopped
+    finally:
+        _rmtree(store.root)
+
+
+def test_no_space_result_2():
+    u, st, store = _make(FakeStorage(capacity=4 * K))
+    img = _image(8 * K)
+    try:
+        mv = memoryview(img)
+        for off in range(0, 4 * K, K):
+            u.package_block(off, mv[off:off + K], False)
+        e = raises(TooLarge, u.package_block, 4 * K, mv[4 * K:5 * K], False)
+        assert e.code == 0x8D
+        assert (u.get(3), u.get(5)) == (0, 2) and u.reports == [3, 3, 5]
+        raises(BadRequest, u.package_block, 5 * K, mv[5 * K:6 * K], False)
+        # known up front from Size1: refused at the first block
+        raises(TooLarge, u.package_block, 0, mv[:K], False, 8 * K)
+        assert (u.get(3), u.get(5)) == (0, 2) and ("begin", 8 * K) in st.calls
+        # a new push resets the result to 0 and succeeds
+        _push(u, img[:2 * K])
+        assert (u.get(3), u.get(5)) == (2, 0)
+    finally:
+        _rmtree(store.root)
+
+
+def test_out_of_sequence_is_bad_request():
+    u, st, store = _make()
+    try:
+        raises(BadRequest, u.package_block, K, b"x" * K, False)  # Idle
+        u.package_block(0, b"a" * K, False)
+        raises(BadRequest, u.package_block, 2 * K, b"c" * K, False)
+        raises(BadRequest, u.package_block, 0 + 0 * K + 512, b"c" * K, False)
+        u.package_block(K, b"b" * K, True)
+        assert u.get(3) == 2 and st.data == b"a" * K + b"b" * K
+    finally:
+        _rmtree(store.root)
+
+
+def test_cancel_by_empty_package_and_empty_uri():
+    u, st, store = _make()
+    try:
+        u.package_block(0, b"a" * K, False)
+        assert u.get(3) == 1
+        u.package_block(0, b"", True)
+        assert (u.get(3), u.get(5)) == (0, 0) and st.calls[-1] == ("abort",)
+        raises(BadRequest, u.package_block, K, b"b" * K, True)
+        _push(u, b"z" * 3000)
+        assert u.get(3) == 2
+        u.write_uri("", 0)
+        assert (u.get(3), u.get(5)) == (0, 0) and st.calls[-1] == ("abort",)
+        raises(MethodNotAllowed, u.execute_update, 0)
+        assert store.load("fw")["state"] == 0
+    finally:
+        _rmtree(store.root)
+
+
+class FakeNet:
+    """download(uri, start_block, sink, done, now, peer) serving `data` in 16<<szx blocks."""
+
+    def __init__(self, data, szx=6):
+        self.data = data
+        self.szx = szx
+        self.starts = []
+        self.live = None
+
+    def __call__(self, uri, start_block, sink, done, now, peer):
+        self.starts.append((uri, start_block, peer))
+        self.live = [start_block << (self.szx + 4), sink, done, False]
+        return self
+
+    def cancel(self):
+        self.live[3] = True
+
+    def serve(self, nblocks, now, end=True):
+        """Deliver up to nblocks; then done(2.05) at the end, or done(None) if end is False."""
+        off, sink, done, cancelled = self.live
+        bs = 16 << self.szx
+        mv = memoryview(self.data)
+        for _ in range(nblocks):
+            if off >= len(self.data) or self.live[3]:
+                break
+            sink(off, mv[off:off + bs])
+            off += bs
+        self.live[0] = off
+        if self.live[3]:
+            return
+        if off >= len(self.data) and end:
+            done(0x45, now)
+        elif not end:
+            done(None, now)
+
+
+def test_pull_resume_after_loss():
+    img = _image(256 * K)
+    pkg = _pkg(img, "p", "9")
+    net = FakeNet(pkg)
+    clk = FakeClock(1000)
+    u, st, store = _make(download=net, rand=lambda n: 250, resolve=lambda h, p: (h, p, "r"))
+    try:
+        u.write_uri("coap://fw.example:5699/fw/img?v=2", clk.now)
+        assert u.get(3) == 1 and u.get(1) == "coap://fw.example:5699/fw/img?v=2"
+        assert net.starts == [("coap://fw.example:5699/fw/img?v=2", 0, ("fw.example", 5699, "r"))]
+        saves = store.saves
+        net.serve(100, clk.now, end=False)  # connection lost after 100 blocks
+        assert u.get(3) == 1 and u.get(5) == 0 and u.offset == 100 * K
+        assert store.load("fw")["offset"] == 100 * K and store.saves == saves + 1
+        assert u.tick(clk.now) == 2000  # back-off with zero jitter
+        assert u.tick(clk.advance(1999)) == 1 and len(net.starts) == 1
+        assert u.tick(clk.advance(1)) is None
+        assert net.starts[-1][1] == 100  # resumes at the next block
+        net.serve(10000, clk.now)
+        assert (u.get(3), u.get(5)) == (2, 0) and st.data == img
+        assert u.reports == [3, 3, 6, 7] and u.tick(clk.now) is None
+    finally:
+        _rmtree(store.root)
+
+
+def test_pull_resume_when_server_shrank_blocks():
+    img = _image(40 * K + 100)
+    net = FakeNet(bytes(img), szx=5)  # the server answers with 512-byte blocks
+    clk = FakeClock()
+    u, st, store = _make(download=net, rand=lambda n: 250)
+    try:
+        u.write_uri("coap://[::1]/a%20b", clk.now)
+        net.serve(21, clk.now, end=False)  # 10.5 of our 1024-byte blocks
+        clk.advance(u.tick(clk.now))
+        u.tick(clk.now)
+        assert net.starts[-1][1] == 10  # asks for block 10 of 1024 ...
+        net.live[0] = 10 * K  # ... and the server starts there again in 512s
+        net.serve(10000, clk.now)
+        assert u.get(3) == 2 and st.data == img  # the overlap was skipped, not written twice
+    finally:
+        _rmtree(store.root)
+
+
+def test_pull_repeated_failures_result_4():
+    net = FakeNet(_image(8 * K))
+    clk = FakeClock()
+    u, st, store = _make(download=net, rand=lambda n: 250, tries=3)
+    try:
+        u.write_uri("coap://h/f", clk.now)
+        net.serve(0, clk.now, end=False)
+        assert u.tick(clk.now) == 2000
+        clk.advance(2000)
+        u.tick(clk.now)
+        net.serve(0, clk.now, end=False)
+        assert u.tick(clk.now) == 4000  # doubled
+        clk.advance(4000)
+        u.tick(clk.now)
+        net.serve(0, clk.now, end=False)
+        assert (u.get(3), u.get(5)) == (0, 4) and u.tick(clk.now) is None
+        assert len(net.starts) == 3 and st.calls[-1] == ("abort",)
+    finally:
+        _rmtree(store.root)
+
+
+def test_pull_progress_resets_failure_count_and_cancel():
+    net = FakeNet(_image(20 * K))
+    clk = FakeClock()
+    u, st, store = _make(download=net, rand=lambda n: 250, tries=2)
+    try:
+        u.write_uri("coap://h/f", clk.now)
+        for _ in range(4):  # each attempt gets somewhere: never gives up
+            net.serve(2, clk.now, end=False)
+            clk.advance(u.tick(clk.now))
+            u.tick(clk.now)
+        assert u.get(3) == 1 and net.starts[-1][1] == 8
+        raises(MethodNotAllowed, u.write_uri, "coap://h/other", clk.now)
+        u.write_uri("", clk.now)  # cancel: the live transfer is dropped
+        assert (u.get(3), u.get(5)) == (0, 0) and net.live[3] and u.get(1) == ""
+        assert u.tick(clk.now) is None
+    finally:
+        _rmtree(store.root)
+
+
+def test_pull_4xx_is_invalid_uri_and_dns_failure_retries():
+    net = FakeNet(b"")
+    u, st, store = _make(download=net)
+    try:
+        u.write_uri("coap://h/missing", 0)
+        net.live[2](0x84, 0)  # 4.04
+        assert (u.get(3), u.get(5)) == (0, 7)
+
+        def bad_resolve(h, p):
+            raise OSError(-2)
+
+        u2, st2, store2 = _make(download=net, resolve=bad_resolve, rand=lambda n: 250, tries=2)
+        u2.write_uri("coap://nowhere/x", 0)
+        assert u2.get(3) == 1 and u2.tick(0) == 2000
+        u2.tick(2000)
+        assert (u2.get(3), u2.get(5)) == (0, 4)
+        _rmtree(store2.root)
+    finally:
+        _rmtree(store.root)
+
+
+def test_uri_errors_7_and_9_and_protocol_support():
+    net = FakeNet(b"x")
+    u, st, store = _make(download=net)
+    try:
+        for bad in ("coap//h/x", "coap://", "coap://h:99999/x", "coap://h:12a/", "ftp://h/x",
+                    "coap://[::1/x", "coap://h/x#frag", "coap://h/%zz", "coap://h/" + "a" * 260):
+            u.write_uri(bad, 0)
+            assert (u.get(3), u.get(5)) == (0, 7), bad
+        for bad in ("http://h/x", "https://h/x", "coaps://h/x"):
+            u.write_uri(bad, 0)
+            assert (u.get(3), u.get(5)) == (0, 9), bad
+        assert net.starts == [] and u.get(8) == {0: 0} and u.get(9) == 2
+        raises(NotFound, u.get, 4)
+        u2, st2, store2 = _make(download=net, coaps=True)
+        assert u2.get(8) == {0: 0, 1: 1}
+        u2.write_uri("coaps://h/x", 0)
+        assert u2.get(3) == 1 and net.starts[-1][1] == 0
+        _rmtree(store2.root)
+    finally:
+        _rmtree(store.root)
+
+
+def test_parse_uri():
+    assert fw.parse_uri("coap://h/a/b?x=1&y") == ("coap", "h", 5683, ["a", "b"], ["x=1", "y"])
+    assert fw.parse_uri("coaps://[fe80::1]:7000/%41%20z") == ("coaps", "fe80::1", 7000, ["A z"], [])
+    assert fw.parse_uri("COAP://10.0.0.1") == ("coap", "10.0.0.1", 5683, [], [])
+
+
+def test_update_only_when_downloaded():
+    net = FakeNet(_image(4 * K))
+    u, st, store = _make(download=net)
+    try:
+        e = raises(MethodNotAllowed, u.execute_update, 0)
+        assert e.code == 0x85
+        u.write_uri("coap://h/f", 0)
+        raises(MethodNotAllowed, u.execute_update, 0)
+        net.serve(100, 0)
+        assert u.get(3) == 2
+        u.execute_update(0)
+        assert u.get(3) == 3 and ("apply",) in st.calls
+        raises(MethodNotAllowed, u.execute_update, 0)
+        raises(MethodNotAllowed, u.package_block, 0, b"x", True)
+        raises(MethodNotAllowed, u.write_uri, "coap://h/g", 0)
+        raises(MethodNotAllowed, u.write_uri, "", 0)
+    finally:
+        _rmtree(store.root)
+
+
+def test_update_reboot_confirm_partition():
+    RamPartition.confirms = 0
+    part = RamPartition(size=512 * K)
+    img = _image(256 * K)
+    boots = []
+    root = _root("p")
+    u = fw.FwUpdate(PartitionStore(part), Store(root), reboot=lambda: boots.append(1))
+    try:
+        u.on_boot(0)
+        assert (u.get(3), u.get(5)) == (0, 0)
+        _push(u, _pkg(img, "esp-app", "3.1"))
+        assert u.get(3) == 2 and bytes(part.data[:len(img)]) == img
+        u.execute_update(0)
+        assert boots == [1] and part.boot and RamPartition.confirms == 0
+        assert Store(root).load("fw")["state"] == 3
+        # the reboot: a new process over the same store and partition
+        reports = []
+        u = fw.FwUpdate(PartitionStore(part), Store(root), report=reports.append)
+        u.on_boot(0)
+        assert (u.get(3), u.get(5), u.get(6), u.get(7)) == (3, 0, "esp-app", "3.1")
+        assert RamPartition.confirms == 0
+        u.on_registered(0)
+        assert RamPartition.confirms == 1 and reports == [3, 5]
+        assert (u.get(3), u.get(5), u.get(6), u.get(7)) == (0, 1, "esp-app", "3.1")
+        u.on_registered(0)
+        assert RamPartition.confirms == 1  # once per update, not per registration
+        u = fw.FwUpdate(PartitionStore(part), Store(root))
+        u.on_boot(0)
+        assert (u.get(3), u.get(5), u.get(6), u.get(7)) == (0, 1, "esp-app", "3.1")
+    finally:
+        _rmtree(root)
+
+
+def test_rollback_result_8_and_boot_mid_download():
+    root = _root("r")
+    try:
+        u = fw.FwUpdate(FakeStorage(), Store(root))
+        _push(u, _pkg(_image(K), "a", "1"))
+        u.execute_update(0)
+        st = FakeStorage()
+        u = fw.FwUpdate(st, Store(root), rollback=lambda: True)
+        u.on_boot(0)
+        assert (u.get(3), u.get(5), u.get(6)) == (0, 8, "a")
+        u.on_registered(0)
+        assert u.get(5) == 8 and ("confirm",) not in st.calls
+        # power lost while downloading: nothing to resume from, connection lost
+        u.package_block(0, b"x" * K, False)
+        u = fw.FwUpdate(FakeStorage(), Store(root))
+        u.on_boot(0)
+        assert (u.get(3), u.get(5)) == (0, 4)
+    finally:
+        _rmtree(root)
+
+
+def test_bundle_store_apply_confirm_and_rollback():
+    root = _root("b")
+    app = root + "/app"
+    stage = root + "/stage"
+    os.mkdir(root)
+    os.mkdir(app)
+    with open(app + "/main.py", "w") as f:
+        f.write("old")
+
+    class Buf:
+        def __init__(self):
+            self.b = bytearray()
+
+        def write(self, d):
+            self.b.extend(d)
+
+    try:
+        for fail in (False, True):
+            out = Buf()
+            # lib/ first: fwstore.unpack_bundle does not create dest itself for a top-level file
+            write_bundle(out, [("lib/x.py", _image(3000)), ("main.py", b"new%d" % fail)])
+            u = fw.FwUpdate(BundleStore(stage), Store(root + "/db"))
+            _push(u, _pkg(bytes(out.b), "bundle", "v%d" % fail), bs=512)
+            assert u.get(3) == 2
+            u.execute_update(0)
+            assert boot_apply(stage, app) == "applied"
+            with open(app + "/main.py") as f:
+                assert f.read() == "new%d" % fail
+            if fail:  # the new app never registers: the trial runs out and boot rolls back
+                assert boot_apply(stage, app, max_boots=2) == "trial"
+                assert boot_apply(stage, app, max_boots=2) == "rolledback"
+            u = fw.FwUpdate(BundleStore(stage), Store(root + "/db"))
+            u.on_boot(0)
+            if fail:
+                assert (u.get(3), u.get(5)) == (0, 8)
+                with open(app + "/main.py") as f:
+                    assert f.read() == "new0"
+            else:
+                assert u.get(3) == 3
+                u.on_registered(0)
+                assert (u.get(3), u.get(5), u.get(7)) == (0, 1, "v0")
+    finally:
+        _rmtree(root)
+
+
+def test_confirm_false_means_not_applied():
+    root = _root("c")
+    try:
+        u = fw.FwUpdate(FakeStorage(), Store(root))
+        _push(u, b"img")
+        u.execute_update(0)
+        st = FakeStorage()
+        st.confirm_ret = False
+        u = fw.FwUpdate(st, Store(root), rollback=False)
+        u.on_boot(0)
+        u.on_registered(0)
+        assert (u.get(3), u.get(5)) == (0, 8)
+    finally:
+        _rmtree(root)
+
+
+def test_push_peak_memory_stays_small():
+    img = _image(256 * K)
+    st = FakeStorage(keep=False)
+    u, st, store = _make(st)
+    try:
+        mv = memoryview(img)
+        u.package_block(0, mv[:K], False)  # record and first state save before measuring
+        if hasattr(gc, "mem_alloc"):
+            gc.collect()
+            st.base = gc.mem_alloc()
+        for off in range(K, len(img), K):
+            u.package_block(off, mv[off:off + K], off + K == len(img))
+        assert u.get(3) == 2 and st.writes == [K] * 256
+        assert st.peak < 16 * K, st.peak  # 0 on CPython: no gc.mem_alloc
+    finally:
+        _rmtree(store.root)
+
+
+def test_coap_download_builds_block2_get():
+    from coap import msg as m
+
+    calls = []
+
+    class Ep:
+        def download(self, msg, peer, now, sink, done, szx=6, start_block=0):
+            calls.append((msg, peer, now, szx, start_block))
+            return "h"
+
+    dl = fw.coap_download(Ep(), szx=5)
+    assert dl("coap://h:5700/fw/a%2Fb?x=1", 7, None, None, 99, None) == "h"
+    msg, peer, now, szx, start = calls[0]
+    assert msg.code == m.GET and msg.path() == ["fw", "a/b"] and msg.query() == ["x=1"]
+    assert (peer, now, szx, start) == (("h", 5700), 99, 5, 7)
+    dl("coap://h/x", 0, None, None, 1, "peer")
+    assert calls[1][1] == "peer"
+
+
+def test_apply_failure_8_and_out_of_ram_3():
+    from board.fwstore import FwError
+
+    class Bad(FakeStorage):
+        def apply(self):
+            raise FwError("set_boot failed")
+
+        def write(self, data):
+            if self.oom:
+                raise MemoryError()
+            FakeStorage.write(self, data)
+
+    st = Bad()
+    st.oom = False
+    boots = []
+    u, st, store = _make(st, reboot=lambda: boots.append(1))
+    try:
+        _push(u, b"i" * 3000)
+        u.execute_update(0)
+        assert (u.get(3), u.get(5)) == (0, 8) and boots == [] and u.reports == [3, 3, 3, 3, 5]
+        st.oom = True
+        raises(LwM2MError, u.package_block, 0, b"j" * K, False)
+        assert (u.get(3), u.get(5)) == (0, 3)
+    finally:
+        _rmtree(store.root)

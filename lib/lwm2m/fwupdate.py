@@ -1,0 +1,495 @@
+"""Firmware Update (/5) state machine: push and pull streamed into fwstore, update, reboot, confirm.
+
+Sans-I/O: the storage driver, the record store, the Block2 downloader and the reboot are passed
+in; `now` is ms ticks. State /5/0/3 and Update Result /5/0/5 follow LwM2M 1.0.2 E.6:
+Idle -(package block / URI)-> Downloading -(complete, verified)-> Downloaded -(Update)-> Updating
+-(reboot, first registration)-> Idle with result 1. Download failures (2 no space, 3 out of RAM,
+4 connection lost, 5 integrity, 6 package type, 7 invalid URI, 9 protocol) and update failures
+(8, also a rollback seen at boot) go back to Idle with that result; an empty package or URI
+cancels to Idle with result 0. An operation that is no trigger in the current state (Update
+outside Downloaded, a URI while Downloading, anything while Updating) raises MethodNotAllowed.
+
+Optional package header, 128 bytes, stripped before the image reaches storage:
+    0   8  b"LWM2MFW1" (another b"LWM2MFW?" version: unsupported package type, result 6)
+    8   4  image length, uint32 little-endian
+    12  32 SHA-256 of the image (raw digest)
+    44  42 PkgName, UTF-8, NUL-padded
+    86  42 PkgVersion, UTF-8, NUL-padded
+The image's length and SHA-256 from storage.finish() must match the header (else result 5).
+Without a header the package goes to storage as is and finish() does the checking (BundleStore
+verifies the bundle's own SHA-256 trailer, PartitionStore reads the image back).
+"""
+import binascii
+import time
+
+from micropython import const
+
+from board.fwstore import FwError, NoSpace
+from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
+
+IDLE = const(0)
+DOWNLOADING = const(1)
+DOWNLOADED = const(2)
+UPDATING = const(3)
+
+R_INITIAL = const(0)
+R_SUCCESS = const(1)
+R_NO_SPACE = const(2)
+R_NO_RAM = const(3)
+R_CONN_LOST = const(4)
+R_INTEGRITY = const(5)
+R_BAD_TYPE = const(6)
+R_BAD_URI = const(7)
+R_FAILED = const(8)
+R_BAD_PROTOCOL = const(9)
+
+HDR_LEN = const(128)
+MAGIC = b"LWM2MFW1"
+_NAME_LEN = const(42)
+RECORD = "fw"
+_ATTR = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}
+
+
+def make_header(length, digest, name="", version=""):
+    """The 128-byte package header for an image of `length` bytes with SHA-256 `digest` (raw)."""
+    n = name.encode()
+    v = version.encode()
+    if len(digest) != 32 or len(n) > _NAME_LEN or len(v) > _NAME_LEN:
+        raise ValueError("header field too long")
+    h = bytearray(HDR_LEN)
+    h[0:8] = MAGIC
+    h[8:12] = bytes((length & 0xFF, (length >> 8) & 0xFF, (length >> 16) & 0xFF, length >> 24))
+    h[12:44] = digest
+    h[44:44 + len(n)] = n
+    h[86:86 + len(v)] = v
+    return bytes(h)
+
+
+def _field(h, a):
+    b = bytes(h[a:a + _NAME_LEN])
+    i = b.find(b"\0")
+    return (b if i < 0 else b[:i]).decode()
+
+
+def _unquote(s):
+    parts = s.split("%")
+    out = bytearray(parts[0].encode())
+    for p in parts[1:]:
+        if len(p) < 2 or p[0] in "+-" or p[1] in "+-":
+            raise ValueError("uri")
+        out.append(int(p[:2], 16))  # ValueError on a bad escape: invalid URI
+        out.extend(p[2:].encode())
+    return out.decode()
+
+
+def parse_uri(uri):
+    """(scheme, host, port, [path segment], [query]) of a coap(s) URI; ValueError if malformed."""
+    if len(uri) > 255 or "#" in uri or " " in uri:
+        raise ValueError("uri")
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        raise ValueError("uri")
+    scheme = scheme.lower()
+    rest, _, query = rest.partition("?")
+    auth, _, path = rest.partition("/")
+    if auth[:1] == "[":
+        host, sep, port = auth[1:].partition("]")
+        if not sep or port[:1] not in ("", ":"):
+            raise ValueError("uri")
+        port = port[1:]
+    else:
+        host, _, port = auth.partition(":")
+    if not host or "@" in host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise ValueError("uri")
+    port = int(port) if port else (5684 if scheme == "coaps" else 5683)
+    segs = [_unquote(p) for p in path.split("/")] if path else []
+    qs = [_unquote(q) for q in query.split("&")] if query else []
+    return scheme, host, port, segs, qs
+
+
+def _fw_error(result):
+    e = FwError("package")
+    e.result = result
+    return e
+
+
+class FwUpdate:
+    """Object /5 instance 0 behind the data model; see the module docstring for the states."""
+
+    def __init__(self, storage, store, resolve=None, download=None, report=None, reboot=None,
+                 coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000,
+                 rand=None, szx=6):
+        self.storage = storage
+        self.store = store
+        self._resolve = resolve  # (host, port) -> peer; OSError counts as a lost connection
+        self._download = download  # (uri, start_block, sink, done, now, peer) -> handle
+        self._report = report
+        self._reboot = reboot
+        self._rollback = rollback
+        self.coaps = coaps
+        self.tries, self.retry_ms, self.retry_cap_ms, self.szx = tries, retry_ms, retry_cap_ms, szx
+        if rand is None:
+            from coap.retry import urandom_int as rand
+        self._rand = rand
+        self.state, self.result = IDLE, R_INITIAL
+        self.pkg_name = self.pkg_version = self.uri = self.sha256 = ""
+        self.length = 0
+        self.pending = False  # an applied image awaits its first registration
+        self._gen = 0  # bumped per download attempt: callbacks of an older one are ignored
+        self._at = 0
+        self._reset()
+
+    def _reset(self):
+        self._got = 0  # package bytes consumed, header included
+        self._hdr = bytearray()  # the first bytes until header-or-raw is decided (<= 128)
+        self._decided = False
+        self._exp = None  # (length, digest, name, version) from a header
+        self._total = None
+        self._pull = False
+        self._fails = 0
+        self._deadline = None
+        self._handle = None
+
+
+    def get(self, rid):
+        """Value of a readable resource of /5/0 (8 as {riid: protocol})."""
+        a = _ATTR.get(rid)
+        if a is not None:
+            return getattr(self, a)
+        if rid == 8:
+            return {0: 0, 1: 1} if self.coaps else {0: 0}
+        if rid == 9:
+            return 2  # push (Package) and pull (Package URI)
+        raise NotFound("no such resource")
+
+    @property
+    def offset(self):
+        return self._got
+
+
+    def _persist(self):
+        self.store.save(RECORD, {
+            "state": self.state, "result": self.result, "pkg_name": self.pkg_name,
+            "pkg_version": self.pkg_version, "uri": self.uri, "offset": self._got,
+            "length": self.length, "sha256": self.sha256})
+
+    def _set(self, state, result=None):
+        """Persist first, then tell observers, so what they read has reached flash."""
+        ds = state != self.state
+        dr = result is not None and result != self.result
+        self.state = state
+        if result is not None:
+            self.result = result
+        self._persist()
+        if self._report is not None:
+            if ds:
+                self._report(3)
+            if dr:
+                self._report(5)
+
+    def _stop(self):
+        h = self._handle
+        self._handle = None
+        self._deadline = None
+        if h is not None and hasattr(h, "cancel"):
+            h.cancel()  # the endpoint's Download.cancel() calls no done()
+        self._gen += 1
+        self.storage.abort()
+
+    def _fail(self, result):
+        self._stop()
+        self._reset()
+        self._set(IDLE, result)
+
+    def cancel(self):
+        """Empty Package or empty Package URI: drop any transfer or stored package, back to Idle."""
+        if self.state == UPDATING:
+            raise MethodNotAllowed("updating")
+        self._stop()
+        self._reset()
+        self._set(IDLE, R_INITIAL)
+
+    def _start(self, pull, total):
+        self._stop()
+        self._reset()
+        self._pull = pull
+        self._total = total
+        self._set(DOWNLOADING, R_INITIAL)
+
+
+    def _begin(self, size):
+        self.storage.begin(size)
+        self._decided = True
+
+    def _feed(self, data):
+        """Stream package bytes (at offset self._got) into storage; only the header is held."""
+        mv = memoryview(data)
+        n = len(mv)
+        i = 0
+        if not self._decided:
+            h = self._hdr
+            if len(h) < 8:
+                i = min(8 - len(h), n)
+                h.extend(mv[:i])
+                if len(h) == 8:
+                    if h[:7] != MAGIC[:7]:
+                        # a raw package: what the magic test held back goes first, then the
+                        # whole chunk, so storage sees the blocks as they came
+                        self._begin(self._total)
+                        pre = 8 - i
+                        if pre:
+                            self.storage.write(h[:pre])
+                        self._hdr = bytearray()
+                        i = 0
+                    elif h[7] != MAGIC[7]:
+                        raise _fw_error(R_BAD_TYPE)
+            if not self._decided and len(h) >= 8:
+                k = min(HDR_LEN - len(h), n - i)
+                h.extend(mv[i:i + k])
+                i += k
+                if len(h) == HDR_LEN:
+                    size = h[8] | (h[9] << 8) | (h[10] << 16) | (h[11] << 24)
+                    try:
+                        self._exp = (size, bytes(h[12:44]), _field(h, 44), _field(h, 86))
+                    except UnicodeError:
+                        raise _fw_error(R_INTEGRITY)
+                    if self._total is not None and self._total != HDR_LEN + size:
+                        raise _fw_error(R_INTEGRITY)
+                    self._begin(size)
+                    self._hdr = bytearray()
+        if i < n:
+            self.storage.write(mv[i:])
+        self._got += n
+
+    def _complete(self):
+        """All bytes are in: finish, check against the header, and land in Downloaded."""
+        if not self._decided:
+            self._begin(self._total)  # a raw package shorter than the magic
+            if self._hdr:
+                self.storage.write(self._hdr)
+            self._hdr = bytearray()
+        length, sha = self.storage.finish()
+        exp = self._exp
+        if exp is not None:
+            if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
+                raise _fw_error(R_INTEGRITY)
+            self.pkg_name = exp[2]
+            self.pkg_version = exp[3]
+        self.length = length
+        self.sha256 = sha
+        self._deadline = None
+        self._handle = None
+        self._set(DOWNLOADED)
+        if self._report is not None and exp is not None:
+            self._report(6)
+            self._report(7)
+
+    def _guard(self, fn, *args):
+        """Run a stream step; a failure ends the transfer with its Update Result, then re-raises."""
+        try:
+            fn(*args)
+        except NoSpace:
+            self._fail(R_NO_SPACE)
+            raise
+        except MemoryError:
+            self._fail(R_NO_RAM)
+            raise
+        except FwError as e:
+            self._fail(e.result)
+            raise
+
+
+    def package_block(self, offset, data, last, total=None):
+        """One Block1 chunk of a Package write (the whole value when there was no Block1).
+        total: Size1 when the server sent it. Raises an LwM2MError for the response code."""
+        if offset == 0 and last and not len(data):
+            self.cancel()
+            return
+        if offset == 0:
+            if self.state == UPDATING or (self.state == DOWNLOADING and self._pull):
+                raise MethodNotAllowed("busy")
+            self._start(False, total)
+        elif self.state != DOWNLOADING or self._pull or offset != self._got:
+            raise BadRequest("block out of sequence")
+        try:
+            self._guard(self._feed, data)
+            if last:
+                self._guard(self._complete)
+        except NoSpace:
+            raise TooLarge("no space for the package")  # 4.13 stops the server's Block1 run
+        except (FwError, MemoryError):
+            if not last:
+                raise LwM2MError("package rejected")  # stop sending; /5/0/5 says why
+            # a whole package was received: the Write succeeded, /5/0/5 carries the failure
+
+
+    def write_uri(self, uri, now):
+        """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download."""
+        if not uri:
+            self.cancel()
+            if self.uri:
+                self.uri = ""
+                self._persist()
+            return
+        if self.state in (DOWNLOADING, UPDATING):
+            raise MethodNotAllowed("busy")
+        self._stop()
+        self._reset()
+        self.uri = uri
+        try:
+            scheme = parse_uri(uri)[0]
+        except ValueError:
+            return self._set(IDLE, R_BAD_URI)
+        if scheme in ("http", "https") or (scheme == "coaps" and not self.coaps):
+            return self._set(IDLE, R_BAD_PROTOCOL)
+        if scheme not in ("coap", "coaps"):
+            return self._set(IDLE, R_BAD_URI)
+        if self._download is None:
+            return self._set(IDLE, R_BAD_PROTOCOL)  # built without a downloader: push only
+        self._start(True, None)
+        self._attempt(now)
+
+    def _attempt(self, now):
+        self._deadline = None
+        self._gen += 1
+        gen = self._gen
+        self._at = self._got
+        start = self._got >> (self.szx + 4)
+
+        def sink(offset, data):
+            if gen != self._gen:
+                raise ValueError("stale transfer")
+            skip = self._got - offset
+            if skip < 0:
+                raise ValueError("gap in download")  # ends the attempt: retried as a loss
+            if skip < len(data):
+                self._guard(self._feed, memoryview(data)[skip:])
+
+        def done(code, now):
+            if gen != self._gen:
+                return
+            self._handle = None
+            if code is not None and code >> 5 == 2:
+                try:
+                    self._guard(self._complete)
+                except (FwError, MemoryError):
+                    pass
+            elif code is not None and code >> 5 == 4:
+                self._fail(R_BAD_URI)  # 4.04 and friends: nothing to fetch there
+            else:
+                self._lost(now)
+
+        peer = None
+        try:
+            if self._resolve is not None:
+                _, host, port, _, _ = parse_uri(self.uri)
+                peer = self._resolve(host, port)
+            h = self._download(self.uri, start, sink, done, now, peer)
+        except OSError:
+            self._lost(now)
+            return
+        if gen == self._gen and self.state == DOWNLOADING:
+            self._handle = h
+
+    def _lost(self, now):
+        self._handle = None
+        if self._got > self._at:
+            self._fails = 0  # it moved forward: only attempts that get nowhere count
+        self._fails += 1
+        if self._fails >= self.tries:
+            self._fail(R_CONN_LOST)
+            return
+        from coap.retry import backoff_ms
+
+        d = backoff_ms(self._fails, self.retry_ms, self.retry_cap_ms, self._rand)
+        self._deadline = time.ticks_add(now, d)
+        self._persist()  # the resume offset, once per failure rather than once per block
+
+    def tick(self, now):
+        """Runs the download retry timer; ms until the next deadline, or None."""
+        if self._deadline is None:
+            return None
+        d = time.ticks_diff(self._deadline, now)
+        if d <= 0:
+            self._attempt(now)
+            if self._deadline is None:
+                return None
+            d = max(0, time.ticks_diff(self._deadline, now))
+        return d
+
+
+    def execute_update(self, now=None):
+        """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots."""
+        if self.state != DOWNLOADED:
+            raise MethodNotAllowed("no downloaded package")
+        if self.length <= 0 or len(self.sha256) != 64:
+            self._fail(R_INTEGRITY)
+            return
+        self._set(UPDATING, R_INITIAL)
+        try:
+            self.storage.apply()
+        except (FwError, OSError):
+            self._fail(R_FAILED)
+            return
+        if self._reboot is not None:
+            self._reboot()
+
+    def _rolled_back(self):
+        rb = self._rollback
+        if rb is None:
+            br = getattr(self.storage, "boot_result", None)
+            return br is not None and br() in ("rolledback", "failed")
+        return rb() if callable(rb) else bool(rb)
+
+    def on_boot(self, now=None):
+        """Restore the persisted record at start-up and settle what the reboot decided."""
+        rec = self.store.load(RECORD)
+        if not isinstance(rec, dict):
+            return
+        st = rec.get("state", IDLE)
+        res = rec.get("result", R_INITIAL)
+        self.state = st if st in (IDLE, DOWNLOADING, DOWNLOADED, UPDATING) else IDLE
+        self.result = res if isinstance(res, int) and 0 <= res <= 9 else R_INITIAL
+        self.pkg_name = str(rec.get("pkg_name") or "")
+        self.pkg_version = str(rec.get("pkg_version") or "")
+        self.uri = str(rec.get("uri") or "")
+        self.length = rec.get("length") or 0
+        self.sha256 = str(rec.get("sha256") or "")
+        self._reset()
+        if self.state == UPDATING:
+            if self._rolled_back():
+                self._set(IDLE, R_FAILED)
+            else:
+                self.pending = True  # result waits for on_registered()
+        elif self.state == DOWNLOADING:
+            # the storage driver's running hash died with the old process: nothing to resume
+            self.storage.abort()
+            self._set(IDLE, R_CONN_LOST)
+
+    def on_registered(self, now=None):
+        """First successful registration since boot: confirm the new image, result 1."""
+        if not self.pending:
+            return
+        self.pending = False
+        try:
+            ok = self.storage.confirm() is not False  # BundleStore: False = nothing on trial
+        except (FwError, OSError):
+            ok = False
+        self._set(IDLE, R_SUCCESS if ok else R_FAILED)
+
+
+def coap_download(ep, szx=6):
+    """A download callable for FwUpdate over a coap.endpoint.Endpoint (GET with Block2)."""
+    from coap import msg as m
+
+    def download(uri, start_block, sink, done, now, peer):
+        _, host, port, segs, qs = parse_uri(uri)
+        req = m.Message(m.CON, m.GET, 0, b"", b"")
+        for s in segs:
+            req.add(m.URI_PATH, s)
+        for q in qs:
+            req.add(m.URI_QUERY, q)
+        return ep.download(req, peer if peer is not None else (host, port), now, sink, done,
+                           szx=szx, start_block=start_block)
+
+    return download
