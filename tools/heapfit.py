@@ -83,10 +83,11 @@ def scenario(board, kib):
         return False, "scenario timed out"
 
 
-def smallest(lo=16, hi=512, step=4, log=None):
-    """{'kib': smallest passing size or None, 'tried': [(kib, ok, why)], 'runs': n, 's': secs}."""
+def smallest(lo=16, hi=512, step=4, log=None, mpy=False):
+    """{'kib': smallest passing size or None, 'tried': [(kib, ok, why)], 'runs': n, 's': secs}.
+    mpy=True runs lib/ as precompiled .mpy, as a deployed board does."""
     t0 = time.monotonic()
-    board = B.Board(B.config([5683], log="warn"))  # each run writes its servers' ports
+    board = B.Board(B.config([5683], log="warn"), mpy=mpy)  # each run writes its servers' ports
     tried = []
 
     def run(k):
@@ -132,8 +133,9 @@ def main(argv):
     ap.add_argument("--lo", type=int, default=16)
     ap.add_argument("--hi", type=int, default=512)
     ap.add_argument("--step", type=int, default=4)
+    ap.add_argument("--mpy", action="store_true", help="lib/ as precompiled .mpy, as on a board")
     a = ap.parse_args(argv)
-    r = smallest(a.lo, a.hi, a.step, log=print)
+    r = smallest(a.lo, a.hi, a.step, log=print, mpy=a.mpy)
     if r["kib"] is None:
         print("heapfit: the scenario does not pass even at %dK" % a.hi)
         return 1

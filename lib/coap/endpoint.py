@@ -425,6 +425,9 @@ class Endpoint:
                         self._complete(owner, None, now)
                     elif owner is not None:
                         owner.tx = None
-                        observe.drop(self, owner, True)
+                        if owner.on_timeout is not None:
+                            self._call(owner.on_timeout, owner)
+                        else:
+                            observe.drop(self, owner, True)
             return self._tick(now)  # callbacks may have started new timers
         return nxt

@@ -8,9 +8,15 @@ _SEQ_MASK = const(0xFFFFFF)  # Observe values are 24-bit
 
 
 class Observation:
-    """One registered observer; ctx is a free slot for the layer above."""
+    """One registered observer; ctx is a free slot for the layer above.
 
-    __slots__ = ("peer", "token", "seq", "ctx", "on_cancel", "active", "mid", "tx", "szx")
+    on_timeout: when set, a CON notification that is never ACKed calls on_timeout(obs) and the
+    observation stays (the layer above checks the peer another way); when None it is dropped
+    and on_cancel runs, as RFC 7641 4.5 says. Some servers in the field never ACK notifications.
+    """
+
+    __slots__ = ("peer", "token", "seq", "ctx", "on_cancel", "on_timeout", "active", "mid", "tx",
+                 "szx")
 
     def __init__(self, peer, token, seq, on_cancel, szx):
         self.peer = peer
@@ -18,6 +24,7 @@ class Observation:
         self.seq = seq
         self.ctx = None
         self.on_cancel = on_cancel
+        self.on_timeout = None
         self.active = True
         self.mid = -1  # MID of the last NON notification, so an RST to it cancels
         self.tx = None  # in-flight CON notification
