@@ -133,21 +133,40 @@ class Runner:
         self._routes = {}
         self._poll = select.poll()
         self._due = None
+        self._woken = False
         self._stop = False
         self.add_transport(self.udp)
 
     def add_transport(self, t):
+        """Polls t.sock (None: not yet); a transport whose socket changes (DTLS: a new one per
+        handshake) gets on_sock set so the poller follows it."""
         self._transports.append(t)
-        self._poll.register(t.sock, select.POLLIN)
+        if hasattr(t, "on_sock"):
+            t.on_sock = self._resock
+        if t.sock is not None:
+            self._poll.register(t.sock, select.POLLIN)
+        self._due = None  # its service() may want to run before the current deadline
         return t
+
+    def _resock(self, old, new):
+        if old is not None:
+            try:
+                self._poll.unregister(old)
+            except (OSError, KeyError, ValueError):
+                pass
+        if new is not None:
+            self._poll.register(new, select.POLLIN)
 
     def remove_transport(self, t):
         if t in self._transports:
             self._transports.remove(t)
-            try:
-                self._poll.unregister(t.sock)
-            except (OSError, KeyError, ValueError):
-                pass
+            if hasattr(t, "on_sock"):
+                t.on_sock = None
+            if t.sock is not None:
+                try:
+                    self._poll.unregister(t.sock)
+                except (OSError, KeyError, ValueError):
+                    pass
         for p in [p for p, v in self._routes.items() if v is t]:
             del self._routes[p]
 
@@ -157,6 +176,11 @@ class Runner:
     def add_hook(self, fn):
         self.hooks.append(fn)
         self._due = None  # the new hook may want to run before the current deadline
+
+    def wake(self):
+        """Run the timers and hooks again before the next wait (a transport event needs them)."""
+        self._due = None
+        self._woken = True
 
     def sendto(self, data, peer):
         try:
@@ -189,6 +213,7 @@ class Runner:
                 self.ep.receive(got[0], got[1], now)
 
     def _timers(self, now):
+        self._woken = False
         nxt = self.ep.tick(now)
         for fn in self.hooks:
             n = fn(now)
@@ -198,6 +223,8 @@ class Runner:
             n = t.service(now)
             if n is not None and (nxt is None or n < nxt):
                 nxt = n
+        if self._woken:
+            nxt = 0  # woken while the timers ran (a transport failed in service()): once more
         self._due = None if nxt is None else time.ticks_add(now, max(0, nxt))
 
     def run_once(self, timeout_ms=None):
@@ -207,7 +234,9 @@ class Runner:
             self._timers(now)
         self.flush()
         wait = self.max_wait_ms if timeout_ms is None else timeout_ms
-        if self._due is not None:
+        if self._woken:
+            wait = 0  # a transport event during flush(): its hook must not wait for the deadline
+        elif self._due is not None:
             wait = max(0, min(wait, time.ticks_diff(self._due, now)))
         events = self._poll.poll(wait)
         now = time.ticks_ms()

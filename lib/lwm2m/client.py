@@ -340,6 +340,8 @@ def run(cfg, feed=None):
     runner = Runner(client.ep, cfg.get("local_port", 0), log=log.warn)
     runner.feed = feed
     runner.add_hook(client.tick)
+    from lwm2m.secure import make_transport_factory  # after add_hook: its hook runs after tick
+    client.transport_factory = make_transport_factory(runner, client, log)
     log.info("%s starting (local port %d, data in %s)" % (
         cfg["endpoint"], cfg.get("local_port", 0), cfg["data_dir"]))
     try:
