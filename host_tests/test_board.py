@@ -396,3 +396,36 @@ def test_fakes():
     part.readblocks(1, buf)
     assert buf[0] == 0x01 and buf[1] == 0x0F
     raises(OSError, part.writeblocks, 2, buf)
+
+
+def test_unpack_creates_dest_for_a_top_level_first_entry():
+    d = _tmp()
+    try:
+        files = {"main.py": b"print('top')\n", "lwm2m/a.py": b"A = 3\n"}
+        with open(d + "/b.bundle", "wb") as f:
+            write_bundle(f, [("main.py", files["main.py"]), ("lwm2m/a.py", files["lwm2m/a.py"])])
+        # neither dest nor its parent exists yet: unpack makes both
+        assert fwstore.unpack_bundle(d + "/b.bundle", d + "/x/new") == 2
+        assert _tree(d + "/x/new") == files
+    finally:
+        _rmtree(d)
+
+
+def test_bundle_store_capacity_file():
+    d = _tmp()
+    try:
+        root = d + "/fw"
+        os.mkdir(root)
+        with open(root + "/capacity", "w") as f:
+            f.write("1000\n")
+        st = BundleStore(root)
+        assert st.capacity == 1000
+        raises(NoSpace, st.begin, 1001)
+        st.begin(None)
+        st.write(b"x" * 1000)
+        raises(NoSpace, st.write, b"y")
+        st.abort()
+        assert BundleStore(root, capacity=5).capacity == 5  # an explicit cap wins
+        assert BundleStore(d + "/none").capacity is None
+    finally:
+        _rmtree(d)

@@ -525,8 +525,8 @@ def test_bundle_store_apply_confirm_and_rollback():
     try:
         for fail in (False, True):
             out = Buf()
-            # lib/ first: fwstore.unpack_bundle does not create dest itself for a top-level file
-            write_bundle(out, [("lib/x.py", _image(3000)), ("main.py", b"new%d" % fail)])
+            # a top-level file first: unpack_bundle creates dest itself
+            write_bundle(out, [("main.py", b"new%d" % fail), ("lib/x.py", _image(3000))])
             u = fw.FwUpdate(BundleStore(stage), Store(root + "/db"))
             _push(u, _pkg(bytes(out.b), "bundle", "v%d" % fail), bs=512)
             assert u.get(3) == 2
@@ -629,3 +629,153 @@ def test_apply_failure_8_and_out_of_ram_3():
         assert (u.get(3), u.get(5)) == (0, 3)
     finally:
         _rmtree(store.root)
+
+
+def test_fwpkg_helpers_and_old_names():
+    from lwm2m import fwpkg
+
+    assert fw.make_header is fwpkg.make_header and fw.parse_uri is fwpkg.parse_uri
+    assert fw.coap_download is fwpkg.coap_download
+    h = fwpkg.make_header(0x01020304, bytes(range(32)), "nm", "v1")
+    assert len(h) == 128 and h[:12] == b"LWM2MFW1\x04\x03\x02\x01" and h[12:44] == bytes(range(32))
+    assert fwpkg.field(h, 44) == "nm" and fwpkg.field(h, 86) == "v1"
+    raises(ValueError, fwpkg.make_header, 1, b"short")
+    raises(ValueError, fwpkg.make_header, 1, bytes(32), "n" * 43)
+    import sys
+
+    # coaps only where DTLS works: MicroPython with coap.dtls and its tls module
+    if sys.implementation.name != "micropython":
+        assert fwpkg.coaps_supported() is False
+    s = fwpkg.MemStore()
+    assert s.save("a", {"x": 1}) and not s.save("a", {"x": 1}) and s.load("a") == {"x": 1}
+    s.remove("a")
+    assert s.load("a") is None
+
+
+def _dm_fw(fu):
+    from lwm2m.dm import DM
+    from lwm2m.model import Registry
+    from lwm2m.objects import firmware
+
+    reg = Registry()
+    seen = []
+    reg.listener = lambda oid, iid, rid: seen.append((oid, iid, rid))
+    obj = firmware.make(reg, fu)
+    return reg, DM(reg), obj, seen
+
+
+def _req(code, path, payload=b"", cf=None, b1=None):
+    from coap import msg as m
+
+    r = m.Message(m.CON, code, 1, b"", payload).set_path(path)
+    if cf is not None:
+        r.add(m.CONTENT_FORMAT, cf)
+    if b1 is not None:
+        r.add(m.BLOCK1, b1)
+    return r
+
+
+def test_object_is_the_engine_through_dm():
+    from coap import msg as m
+
+    boots = []
+    u, st, store = _make(reboot=lambda: boots.append(1))
+    try:
+        reg, dm, obj, seen = _dm_fw(u)
+        assert obj.fu is u and bytes(dm.handle(_req(m.GET, "/5/0/3"), 1).payload) == b"0"
+        img = _image(3000)
+        pkg = _pkg(img, "nm", "9.9")
+        for off in range(0, len(pkg), 1024):
+            more = off + 1024 < len(pkg)
+            r = dm.handle(_req(m.PUT, "/5/0/0", pkg[off:off + 1024], 42,
+                               m.block_value(off // 1024, more, 6)), 1)
+            assert r.code == m.CHANGED
+            assert u.get(3) == (1 if more else 2)
+        assert bytes(st.data) == img  # header stripped, image streamed into storage
+        assert u.reports == [3, 3, 6, 7]  # Idle->Downloading->Downloaded, then the names
+        assert bytes(dm.handle(_req(m.GET, "/5/0/6"), 1).payload) == b"nm"
+        assert bytes(dm.handle(_req(m.GET, "/5/0/7"), 1).payload) == b"9.9"
+        assert bytes(dm.handle(_req(m.GET, "/5/0/9"), 1).payload) == b"2"
+        # Protocol Support: CoAP only when the engine has no DTLS
+        from lwm2m import tlv
+
+        r = dm.handle(_req(m.GET, "/5/0/8"), 1)
+        assert r.code == m.CONTENT and tlv.decode(bytes(r.payload))[0][0] == tlv.MULTI_RES
+        assert dm.handle(_req(m.POST, "/5/0/2"), 1).code == m.CHANGED
+        assert u.get(3) == 3 and boots == [1] and ("apply",) in st.calls
+        assert dm.handle(_req(m.POST, "/5/0/2"), 1).code == m.METHOD_NOT_ALLOWED
+        # a write while Updating: the engine's 4.05 is the response code
+        assert dm.handle(_req(m.PUT, "/5/0/0", b"x", 42), 1).code == m.METHOD_NOT_ALLOWED
+    finally:
+        _rmtree(store.root)
+
+
+def test_object_uri_write_and_errors_through_dm():
+    from coap import msg as m
+
+    calls = []
+    u, st, store = _make(download=lambda *a: calls.append(a) or "h")
+    try:
+        reg, dm, obj, seen = _dm_fw(u)
+        assert dm.handle(_req(m.PUT, "/5/0/1", b"coap://127.0.0.1:9/fw", 0), 1).code == m.CHANGED
+        assert u.get(3) == 1 and calls and calls[0][0] == "coap://127.0.0.1:9/fw"
+        assert bytes(dm.handle(_req(m.GET, "/5/0/1"), 1).payload) == b"coap://127.0.0.1:9/fw"
+        # another URI while downloading: 4.05 from the engine; "" cancels to Idle
+        assert dm.handle(_req(m.PUT, "/5/0/1", b"coap://h/x", 0), 1).code == \
+            m.METHOD_NOT_ALLOWED
+        assert dm.handle(_req(m.PUT, "/5/0/1", b"", 0), 1).code == m.CHANGED
+        assert (u.get(3), u.get(5), u.get(1)) == (0, 0, "")
+        assert dm.handle(_req(m.PUT, "/5/0/1", b"http://h/x", 0), 1).code == m.CHANGED
+        assert (u.get(3), u.get(5)) == (0, 9)
+        assert dm.handle(_req(m.PUT, "/5/0/1", b"coap://h:99999/x", 0), 1).code == m.CHANGED
+        assert (u.get(3), u.get(5)) == (0, 7)
+        # a block out of sequence: 4.00 from the engine
+        assert dm.handle(_req(m.PUT, "/5/0/0", b"y" * 16, 42, m.block_value(3, True, 0)), 1).code \
+            == m.BAD_REQUEST
+    finally:
+        _rmtree(store.root)
+
+
+def test_default_object_without_a_board():
+    from lwm2m.model import Registry
+    from lwm2m.objects import firmware
+
+    reg = Registry()
+    seen = []
+    reg.listener = lambda oid, iid, rid: seen.append((oid, iid, rid))
+    o = firmware.make(reg)
+    o._block(0, 0, b"abc", True)
+    assert seen == [(5, 0, 3), (5, 0, 3)]  # reports go to the registry when none was given
+    assert (o.state, o.result, o.fu.length) == (2, 0, 3)
+    assert o.fu.sha256 == binascii.hexlify(hashlib.sha256(b"abc").digest()).decode()
+
+
+def test_for_client_wiring():
+    from lwm2m import fwpkg
+
+    root = _root("w")
+
+    class Plat:
+        def fwstore(self):
+            return BundleStore(root + "/fw")
+
+    class C:
+        platform = Plat()
+        store = Store(root + "/db")
+        ep = None
+        rand = None
+        ops = []
+
+        def _x_device(self, name):
+            self.ops.append(name)
+
+    try:
+        c = C()
+        u = fwpkg.for_client(c)
+        assert isinstance(u.storage, BundleStore) and u.store is c.store
+        u._reboot()
+        assert c.ops == ["reboot"]  # deferred like Device Reboot: 2.04 first, then Deregister
+        c.platform = None
+        assert isinstance(fwpkg.for_client(c).storage, fwpkg.SinkStorage)
+    finally:
+        _rmtree(root)

@@ -217,6 +217,20 @@ def test_bootstrap_delete_and_discover():
     assert sorted(reg.obj(0).insts) == [0]
 
 
+def test_bootstrap_delete_root_keeps_board_backed_singletons():
+    reg, bs = _bs_setup()
+    connmon.make(reg)
+    reg.objs.pop(5)
+    firmware.make(reg)
+    security.add(reg, "coap://a", ssid=101, iid=1)
+    server.add(reg, 101, iid=0)
+    bs.delete(())
+    assert reg.obj(1).insts == {} and sorted(reg.obj(0).insts) == [0]
+    assert sorted(reg.obj(3).insts) == [0] and sorted(reg.obj(4).insts) == [0]
+    assert sorted(reg.obj(5).insts) == [0]  # firmware update still reachable after bootstrap
+    raises(BadRequest, bs.delete, (5, 0))
+
+
 def test_bootstrap_delete_server_cleans_acl():
     from lwm2m.acl import Acl
     reg, bs = _bs_setup()

@@ -11,7 +11,9 @@ Bundle format (BundleStore), all lines ASCII and ending in a single b"\\n":
     <exactly that many bytes>
     ... more path/length/bytes entries ...
     END <lowercase hex SHA-256 of every byte before this trailer line>
-Nothing may follow the trailer. boot.py calls boot_apply(root, app_dir) at every boot: a staged
+Nothing may follow the trailer. Paths are relative to app_dir, which boot.py makes "lib" (the
+whole application; boot.py and main.py are small launchers that no update replaces, so a swap is
+one directory rename). boot.py calls boot_apply(root, app_dir) at every boot: a staged
 bundle marked by apply() is unpacked into <root>/new, then swapped in with renames (the old app
 dir becomes <root>/prev), journalled so a power cut at any point resumes on the next boot. The new
 app runs on trial: each boot counts in <root>/trial, and after max_boots boots without confirm()
@@ -245,9 +247,7 @@ def unpack_bundle(path, dest=None):
             left = int(size)
             out = None
             if dest is not None:
-                d = name.rpartition("/")[0]
-                if d:
-                    _makedirs(dest + "/" + d)
+                _makedirs((dest + "/" + name).rpartition("/")[0])  # dest itself too
                 out = open(dest + "/" + name, "wb")
             try:
                 while left:
@@ -269,6 +269,10 @@ class BundleStore:
 
     def __init__(self, root, capacity=None, reserve=16384):
         self.root = root
+        if capacity is None:
+            # a <root>/capacity file (decimal bytes) caps it too: a knob for simulated boards
+            c = _read(root + "/capacity")
+            capacity = int(c) if c and c.isdigit() else None
         self.capacity = capacity
         self.reserve = reserve
         self._f = None

@@ -65,8 +65,9 @@ class BsOps:
         return o.oid == 0 and o.insts[iid].vals.get(1) is True
 
     def delete(self, path):
-        """Bootstrap Delete of /, an object or an instance. Device /3/0 and the bootstrap
-        account survive a wide delete; naming them directly answers 4.00."""
+        """Bootstrap Delete of /, an object or an instance. Board-backed singletons (Device /3/0,
+        Connectivity Monitoring /4/0, Firmware Update /5/0) and the bootstrap account survive a
+        wide delete; naming them directly answers 4.00."""
         path = list(path)
         n = len(path)
         if n > 2:

@@ -9,12 +9,8 @@ Idle -(package block / URI)-> Downloading -(complete, verified)-> Downloaded -(U
 cancels to Idle with result 0. An operation that is no trigger in the current state (Update
 outside Downloaded, a URI while Downloading, anything while Updating) raises MethodNotAllowed.
 
-Optional package header, 128 bytes, stripped before the image reaches storage:
-    0   8  b"LWM2MFW1" (another b"LWM2MFW?" version: unsupported package type, result 6)
-    8   4  image length, uint32 little-endian
-    12  32 SHA-256 of the image (raw digest)
-    44  42 PkgName, UTF-8, NUL-padded
-    86  42 PkgVersion, UTF-8, NUL-padded
+An optional 128-byte package header (layout: lwm2m.fwpkg.make_header) is stripped before
+storage sees the image; another b"LWM2MFW?" version is an unsupported package type (result 6).
 The image's length and SHA-256 from storage.finish() must match the header (else result 5).
 Without a header the package goes to storage as is and finish() does the checking (BundleStore
 verifies the bundle's own SHA-256 trailer, PartitionStore reads the image back).
@@ -26,6 +22,8 @@ from micropython import const
 
 from board.fwstore import FwError, NoSpace
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
+from lwm2m.fwpkg import HDR_LEN, MAGIC, field as _field, parse_uri
+from lwm2m.fwpkg import coap_download, make_header  # noqa: F401 (the old import path)
 
 IDLE = const(0)
 DOWNLOADING = const(1)
@@ -43,68 +41,8 @@ R_BAD_URI = const(7)
 R_FAILED = const(8)
 R_BAD_PROTOCOL = const(9)
 
-HDR_LEN = const(128)
-MAGIC = b"LWM2MFW1"
-_NAME_LEN = const(42)
 RECORD = "fw"
 _ATTR = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}
-
-
-def make_header(length, digest, name="", version=""):
-    """The 128-byte package header for an image of `length` bytes with SHA-256 `digest` (raw)."""
-    n = name.encode()
-    v = version.encode()
-    if len(digest) != 32 or len(n) > _NAME_LEN or len(v) > _NAME_LEN:
-        raise ValueError("header field too long")
-    h = bytearray(HDR_LEN)
-    h[0:8] = MAGIC
-    h[8:12] = bytes((length & 0xFF, (length >> 8) & 0xFF, (length >> 16) & 0xFF, length >> 24))
-    h[12:44] = digest
-    h[44:44 + len(n)] = n
-    h[86:86 + len(v)] = v
-    return bytes(h)
-
-
-def _field(h, a):
-    b = bytes(h[a:a + _NAME_LEN])
-    i = b.find(b"\0")
-    return (b if i < 0 else b[:i]).decode()
-
-
-def _unquote(s):
-    parts = s.split("%")
-    out = bytearray(parts[0].encode())
-    for p in parts[1:]:
-        if len(p) < 2 or p[0] in "+-" or p[1] in "+-":
-            raise ValueError("uri")
-        out.append(int(p[:2], 16))  # ValueError on a bad escape: invalid URI
-        out.extend(p[2:].encode())
-    return out.decode()
-
-
-def parse_uri(uri):
-    """(scheme, host, port, [path segment], [query]) of a coap(s) URI; ValueError if malformed."""
-    if len(uri) > 255 or "#" in uri or " " in uri:
-        raise ValueError("uri")
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
-        raise ValueError("uri")
-    scheme = scheme.lower()
-    rest, _, query = rest.partition("?")
-    auth, _, path = rest.partition("/")
-    if auth[:1] == "[":
-        host, sep, port = auth[1:].partition("]")
-        if not sep or port[:1] not in ("", ":"):
-            raise ValueError("uri")
-        port = port[1:]
-    else:
-        host, _, port = auth.partition(":")
-    if not host or "@" in host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
-        raise ValueError("uri")
-    port = int(port) if port else (5684 if scheme == "coaps" else 5683)
-    segs = [_unquote(p) for p in path.split("/")] if path else []
-    qs = [_unquote(q) for q in query.split("&")] if query else []
-    return scheme, host, port, segs, qs
 
 
 def _fw_error(result):
@@ -150,7 +88,6 @@ class FwUpdate:
         self._deadline = None
         self._handle = None
 
-
     def get(self, rid):
         """Value of a readable resource of /5/0 (8 as {riid: protocol})."""
         a = _ATTR.get(rid)
@@ -165,7 +102,6 @@ class FwUpdate:
     @property
     def offset(self):
         return self._got
-
 
     def _persist(self):
         self.store.save(RECORD, {
@@ -215,7 +151,6 @@ class FwUpdate:
         self._pull = pull
         self._total = total
         self._set(DOWNLOADING, R_INITIAL)
-
 
     def _begin(self, size):
         self.storage.begin(size)
@@ -298,7 +233,6 @@ class FwUpdate:
             self._fail(e.result)
             raise
 
-
     def package_block(self, offset, data, last, total=None):
         """One Block1 chunk of a Package write (the whole value when there was no Block1).
         total: Size1 when the server sent it. Raises an LwM2MError for the response code."""
@@ -321,7 +255,6 @@ class FwUpdate:
             if not last:
                 raise LwM2MError("package rejected")  # stop sending; /5/0/5 says why
             # a whole package was received: the Write succeeded, /5/0/5 carries the failure
-
 
     def write_uri(self, uri, now):
         """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download."""
@@ -417,7 +350,6 @@ class FwUpdate:
             d = max(0, time.ticks_diff(self._deadline, now))
         return d
 
-
     def execute_update(self, now=None):
         """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots."""
         if self.state != DOWNLOADED:
@@ -478,18 +410,3 @@ class FwUpdate:
         self._set(IDLE, R_SUCCESS if ok else R_FAILED)
 
 
-def coap_download(ep, szx=6):
-    """A download callable for FwUpdate over a coap.endpoint.Endpoint (GET with Block2)."""
-    from coap import msg as m
-
-    def download(uri, start_block, sink, done, now, peer):
-        _, host, port, segs, qs = parse_uri(uri)
-        req = m.Message(m.CON, m.GET, 0, b"", b"")
-        for s in segs:
-            req.add(m.URI_PATH, s)
-        for q in qs:
-            req.add(m.URI_QUERY, q)
-        return ep.download(req, peer if peer is not None else (host, port), now, sink, done,
-                           szx=szx, start_block=start_block)
-
-    return download

@@ -138,6 +138,7 @@ class Servers:
         self.log.info("registered with %s as %s (lt=%s b=%s)" % (
             r.uri, r.location, "-" if lt is None else lt, binding_param(b, q)))
         self._note()
+        self.fw.on_registered(now)  # a new image confirms itself on its first registration
 
     def _on_lost(self, r, now):
         self.reporter.server_offline(r.ssid)

@@ -15,6 +15,7 @@ ETHERNET = 41
 def make(registry, platform=None, bearer=WLAN):
     """Object 4 instance 0, values from platform.rssi() and platform.ifconfig() when given."""
     o = registry.add(DEF)
+    o.deletable = False  # board-backed: a bootstrap Delete "/" wipes accounts, not the radio
     o.add(0, {0: bearer, 1: {0: bearer}, 2: 0, 4: {0: "0.0.0.0"}})
     if platform is not None:
         if hasattr(platform, "rssi"):

@@ -1,0 +1,186 @@
+"""Firmware package helpers for /5: the package header, coap(s) URIs, the Block2 downloader."""
+import sys
+
+from micropython import const
+
+HDR_LEN = const(128)
+MAGIC = b"LWM2MFW1"
+NAME_LEN = const(42)
+
+
+def make_header(length, digest, name="", version=""):
+    """The 128-byte package header for an image of `length` bytes with SHA-256 `digest` (raw):
+        0   8  b"LWM2MFW1"
+        8   4  image length, uint32 little-endian
+        12  32 SHA-256 of the image (raw digest)
+        44  42 PkgName, UTF-8, NUL-padded
+        86  42 PkgVersion, UTF-8, NUL-padded"""
+    n = name.encode()
+    v = version.encode()
+    if len(digest) != 32 or len(n) > NAME_LEN or len(v) > NAME_LEN:
+        raise ValueError("header field too long")
+    h = bytearray(HDR_LEN)
+    h[0:8] = MAGIC
+    h[8:12] = bytes((length & 0xFF, (length >> 8) & 0xFF, (length >> 16) & 0xFF, length >> 24))
+    h[12:44] = digest
+    h[44:44 + len(n)] = n
+    h[86:86 + len(v)] = v
+    return bytes(h)
+
+
+def field(h, a):
+    """A NUL-padded UTF-8 header field at offset a; UnicodeError if it is not UTF-8."""
+    b = bytes(h[a:a + NAME_LEN])
+    i = b.find(b"\0")
+    return (b if i < 0 else b[:i]).decode()
+
+
+def _unquote(s):
+    parts = s.split("%")
+    out = bytearray(parts[0].encode())
+    for p in parts[1:]:
+        if len(p) < 2 or p[0] in "+-" or p[1] in "+-":
+            raise ValueError("uri")
+        out.append(int(p[:2], 16))  # ValueError on a bad escape: invalid URI
+        out.extend(p[2:].encode())
+    return out.decode()
+
+
+def parse_uri(uri):
+    """(scheme, host, port, [path segment], [query]) of a coap(s) URI; ValueError if malformed."""
+    if len(uri) > 255 or "#" in uri or " " in uri:
+        raise ValueError("uri")
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        raise ValueError("uri")
+    scheme = scheme.lower()
+    rest, _, query = rest.partition("?")
+    auth, _, path = rest.partition("/")
+    if auth[:1] == "[":
+        host, sep, port = auth[1:].partition("]")
+        if not sep or port[:1] not in ("", ":"):
+            raise ValueError("uri")
+        port = port[1:]
+    else:
+        host, _, port = auth.partition(":")
+    if not host or "@" in host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise ValueError("uri")
+    port = int(port) if port else (5684 if scheme == "coaps" else 5683)
+    segs = [_unquote(p) for p in path.split("/")] if path else []
+    qs = [_unquote(q) for q in query.split("&")] if query else []
+    return scheme, host, port, segs, qs
+
+
+def coap_download(ep, szx=6):
+    """A download callable for FwUpdate over a coap.endpoint.Endpoint (GET with Block2)."""
+    from coap import msg as m
+
+    def download(uri, start_block, sink, done, now, peer):
+        _, host, port, segs, qs = parse_uri(uri)
+        req = m.Message(m.CON, m.GET, 0, b"", b"")
+        for s in segs:
+            req.add(m.URI_PATH, s)
+        for q in qs:
+            req.add(m.URI_QUERY, q)
+        return ep.download(req, peer if peer is not None else (host, port), now, sink, done,
+                           szx=szx, start_block=start_block)
+
+    return download
+
+
+def coaps_supported():
+    """True where a coaps:// pull can work: MicroPython (its tls module) with lib/coap/dtls.py."""
+    if sys.implementation.name != "micropython":
+        return False
+    if "coap.dtls" in sys.modules:
+        return True
+    try:
+        import tls  # noqa: F401 (what coap.dtls is built on)
+        import coap
+    except ImportError:
+        return False
+    # look for the module rather than import it: compiling it costs more heap than it is worth
+    d = getattr(coap, "__path__", None) or coap.__file__.rpartition("/")[0]
+    if not isinstance(d, str):
+        d = d[0]
+    import os
+
+    for ext in (".py", ".mpy"):
+        try:
+            os.stat(d + "/dtls" + ext)
+            return True
+        except OSError:
+            pass
+    return False
+
+
+class SinkStorage:
+    """fwstore interface that only hashes: /5 for a model with no board storage behind it."""
+
+    def __init__(self):
+        self._sha = None
+        self.offset = 0
+
+    def begin(self, total_size=None):
+        import hashlib
+
+        self._sha = hashlib.sha256()
+        self.offset = 0
+
+    def write(self, data):
+        self._sha.update(data)
+        self.offset += len(data)
+
+    def finish(self):
+        import binascii
+
+        return self.offset, binascii.hexlify(self._sha.digest()).decode()
+
+    def abort(self):
+        self._sha = None
+        self.offset = 0
+
+    def apply(self):
+        pass
+
+    def confirm(self):
+        return False  # nothing was ever switched to
+
+
+class MemStore:
+    """lwm2m.store.Store interface in RAM (the /5 record of a model without a filesystem)."""
+
+    def __init__(self):
+        self.d = {}
+
+    def load(self, name):
+        return self.d.get(name)
+
+    def save(self, name, value):
+        if self.d.get(name) == value:
+            return False
+        self.d[name] = value
+        return True
+
+    def remove(self, name):
+        self.d.pop(name, None)
+
+
+def _peer(host, port):
+    from coap.runner import resolve
+
+    return resolve("coap://%s:%d" % ("[%s]" % host if ":" in host else host, port))[3]
+
+
+def for_client(client):
+    """The FwUpdate behind /5 of a lwm2m.client.Client: the platform's fwstore (a hashing sink
+    without one), the client's record store, pulls over client.ep, and a reboot that goes the
+    Device reboot way (the 2.04 of Update out first, then Deregister, then platform.reboot())."""
+    from lwm2m.fwupdate import FwUpdate
+
+    p = client.platform
+    st = p.fwstore() if getattr(p, "fwstore", None) is not None else None
+    return FwUpdate(st if st is not None else SinkStorage(), client.store, resolve=_peer,
+                    download=coap_download(client.ep),
+                    reboot=lambda: client._x_device("reboot"), coaps=coaps_supported(),
+                    rand=client.rand)

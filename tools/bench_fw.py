@@ -1,0 +1,249 @@
+"""Firmware transfer benchmark on the unix port: push/pull throughput and peak heap growth.
+
+    .venv/bin/python tools/bench_fw.py [--heap KIB] [--size KIB]
+A board-like dir (tools/boardir.py) runs the client through a probe script (fw_probe.py, written
+next to main.py) that wraps board.fwstore.BundleStore: after every block written to storage it
+runs gc.collect() and records gc.mem_alloc(), so the peak is the live heap while a block is in
+flight (garbage excluded); the base is gc.mem_alloc() after gc.collect() right after the first
+registration. Against tools/lwm2m_server.LwM2MServer on loopback: a 256 KB package pushed with
+Block1 (1024-byte blocks) to /5/0/0, then pulled with Block2 from a second server's Package URI.
+Throughput is package bytes / wall time from the first request to State Downloaded, measured in
+a separate run without the probe's gc work. Environment (from tools/bench.py): LWM2M_MIN_HEAPSIZE_K
+(smallest heap of tools/heapfit.py; the transfer is re-run at that + 16K), LWM2M_BENCH_QUICK.
+"""
+import asyncio
+import hashlib
+import io
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(TOOLS)
+for _p in (TOOLS, os.path.join(TOP, "lib"), os.path.join(TOOLS, "cpy")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import lwm2m_server as L  # noqa: E402
+from boardir import make_board_dir  # noqa: E402
+
+EP = "fw-bench"
+K = 1024
+
+PROBE = r'''
+import gc
+import sys
+sys.path.insert(0, "lib")
+import board.fwstore as S
+import lwm2m.fwupdate as F
+
+MEASURE = %(measure)r
+st = {"base": None, "peak": 0}
+
+
+def say(*a):
+    print("fwprobe:", *a)
+    try:
+        sys.stdout.flush()
+    except AttributeError:
+        pass
+
+
+_reg = F.FwUpdate.on_registered
+
+
+def on_registered(self, now=None):
+    _reg(self, now)
+    if st["base"] is None:
+        gc.collect()
+        st["base"] = gc.mem_alloc()
+        say("base", st["base"])
+
+
+F.FwUpdate.on_registered = on_registered
+_begin, _write, _finish = S.BundleStore.begin, S.BundleStore.write, S.BundleStore.finish
+
+
+def begin(self, total=None):
+    st["peak"] = 0
+    say("begin")
+    _begin(self, total)
+
+
+def write(self, data):
+    _write(self, data)
+    if MEASURE:
+        gc.collect()
+        a = gc.mem_alloc()
+        if a > st["peak"]:
+            st["peak"] = a
+
+
+def finish(self):
+    r = _finish(self)
+    say("finish", r[0], st["peak"])
+    return r
+
+
+S.BundleStore.begin, S.BundleStore.write, S.BundleStore.finish = begin, write, finish
+import main
+main.main()
+'''
+
+
+def micropython():
+    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return cand if os.path.exists(cand) else shutil.which("micropython")
+
+
+def _blob(n):
+    out = bytearray()
+    d = hashlib.sha256(b"bench").digest()
+    while len(out) < n:
+        d = hashlib.sha256(d).digest()
+        out += d
+    return bytes(out[:n])
+
+
+def package(size):
+    """A header + bundle package of about `size` bytes (BundleStore only stages bundles)."""
+    from board.fwstore import write_bundle
+    from lwm2m.fwpkg import make_header
+
+    b = io.BytesIO()
+    write_bundle(b, [("blob.bin", _blob(size - 128 - 80))])
+    body = b.getvalue()
+    return make_header(len(body), hashlib.sha256(body).digest(), "bench", "1") + body
+
+
+class Proc:
+    def __init__(self, argv, cwd):
+        import subprocess
+
+        self.lines = []
+        self.cond = threading.Condition()
+        self.p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            with self.cond:
+                self.lines.append((time.monotonic(), line.rstrip("\n")))
+                self.cond.notify_all()
+
+    def wait(self, prefix, timeout, start=0):
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for i in range(start, len(self.lines)):
+                    if self.lines[i][1].startswith(prefix):
+                        return i, self.lines[i]
+                if time.monotonic() > end or self.p.poll() is not None:
+                    raise RuntimeError("no %r from the client:\n%s" % (
+                        prefix, "\n".join(x[1] for x in self.lines[-30:])))
+                self.cond.wait(0.2)
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(5)
+
+
+async def scenario(heap_k, measure, size):
+    """{'push_s', 'pull_s', 'base', 'push_peak', 'pull_peak', 'bytes'} for one client run."""
+    srv = await L.LwM2MServer().start()
+    fs = await L.LwM2MServer(fw_block_size=1024).start()
+    d = tempfile.mkdtemp(prefix="lwm2m-fwbench-")
+    p = None
+    try:
+        make_board_dir(d, {"endpoint": EP, "local_port": 0, "data_dir": "data", "log": "warn",
+                           "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1}]})
+        with open(os.path.join(d, "fw_probe.py"), "w") as f:
+            f.write(PROBE % {"measure": measure})
+        p = Proc([micropython(), "-X", "heapsize=%dK" % heap_k, "fw_probe.py"], d)
+        try:
+            await srv.wait_registered(EP, 20)
+        except asyncio.TimeoutError:
+            raise RuntimeError("no registration at heapsize %dK:\n%s" % (
+                heap_k, "\n".join(x[1] for x in p.lines[-20:])))
+        _, (_, base) = await asyncio.to_thread(p.wait, "fwprobe: base", 20)
+        pkg = package(size)
+        out = {"base": int(base.split()[-1]), "bytes": len(pkg)}
+        t0 = time.monotonic()
+        r = await srv.push_firmware(EP, pkg, block_size=1024, timeout=30)
+        if r.code != "2.04":
+            raise RuntimeError("push: %s" % r.code)
+        i, (t1, line) = await asyncio.to_thread(p.wait, "fwprobe: finish", 60)
+        out["push_s"] = t1 - t0
+        if int(line.split()[-2]) != len(pkg) - 128:
+            raise RuntimeError("push stored %s bytes" % line.split()[-2])
+        out["push_peak"] = int(line.split()[-1])
+        uri = fs.serve_file("pkg.bin", pkg)
+        t0 = time.monotonic()
+        r = await srv.write(EP, "/5/0/1", uri)
+        if r.code != "2.04":
+            raise RuntimeError("write /5/0/1: %s" % r.code)
+        _, (t1, line) = await asyncio.to_thread(p.wait, "fwprobe: finish", 120, i + 1)
+        out["pull_s"] = t1 - t0
+        if int(line.split()[-2]) != len(pkg) - 128:
+            raise RuntimeError("pull stored %s bytes" % line.split()[-2])
+        out["pull_peak"] = int(line.split()[-1])
+        if (await srv.read(EP, "/5/0/3")).payload != b"2":
+            raise RuntimeError("pull did not end in Downloaded")
+        return out
+    finally:
+        if p is not None:
+            p.kill()
+        await srv.stop()
+        await fs.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main(argv):
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--heap", type=int, default=1024, help="-X heapsize in KiB (default 1024)")
+    ap.add_argument("--size", type=int, default=256, help="package size in KiB (default 256)")
+    a = ap.parse_args(argv)
+    size = a.size * K
+    speed = asyncio.run(scenario(a.heap, False, size))
+    mem = asyncio.run(scenario(a.heap, True, size))
+    rows = [
+        ("firmware push throughput (Block1 PUT /5/0/0, loopback)",
+         "%.1f KB/s" % (speed["bytes"] / K / speed["push_s"]),
+         "%d B in %.2f s, 1024-byte blocks, -X heapsize=%dK" % (
+             speed["bytes"], speed["push_s"], a.heap)),
+        ("firmware pull throughput (Block2 GET of Package URI, loopback)",
+         "%.1f KB/s" % (speed["bytes"] / K / speed["pull_s"]),
+         "%d B in %.2f s, 1024-byte blocks" % (speed["bytes"], speed["pull_s"])),
+        ("peak heap growth during a 256 KB transfer (above registered level)",
+         "%d / %d B" % (mem["push_peak"] - mem["base"], mem["pull_peak"] - mem["base"]),
+         "push / pull; gc.mem_alloc() after gc.collect() per stored block, base %d B; "
+         "limit 16384 B: %s" % (mem["base"], "ok" if max(mem["push_peak"], mem["pull_peak"])
+                                 - mem["base"] < 16 * K else "EXCEEDED")),
+    ]
+    mk = os.environ.get("LWM2M_MIN_HEAPSIZE_K")
+    if mk and mk.isdigit():
+        h = int(mk) + 16
+        try:
+            asyncio.run(scenario(h, False, size))
+            rows.append(("256 KB transfer at the smallest heapsize + 16K", "passed",
+                         "push and pull at -X heapsize=%dK" % h))
+        except Exception as e:
+            rows.append(("256 KB transfer at the smallest heapsize + 16K", "FAILED",
+                         "-X heapsize=%dK: %s" % (h, str(e).splitlines()[0])))
+    w = max(len(r[0]) for r in rows)
+    print("%-*s  %-14s  %s" % (w, "measurement", "value", "how"))
+    print("-" * (w + 40))
+    for r in rows:
+        print("%-*s  %-14s  %s" % (w, r[0], r[1], r[2]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
