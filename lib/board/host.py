@@ -3,6 +3,7 @@ import gc
 import sys
 
 REBOOT_EXIT = 3  # reboot() exits the process with this code; a supervisor restarts it
+SIM_BATTERY_ENV = "LWM2M_SIM_BATTERY"  # "<start mV>[,<mV lost per minute>]" gives the host a battery
 
 
 class FakeADC:
@@ -98,6 +99,61 @@ class RamPartition:
         cls.confirms += 1
 
 
+class SimBattery:
+    """A battery discharging linearly with time (the Battery interface): something for observers
+    to watch on the host. clock: ms ticks source, time.ticks_ms by default."""
+
+    def __init__(self, start_mv=4000, mv_per_min=600, floor_mv=3300, clock=None):
+        if clock is None:
+            import time
+
+            clock = time.ticks_ms
+        self._clock = clock
+        self._t0 = clock()
+        self.start_mv = start_mv
+        self.mv_per_min = mv_per_min
+        self.floor_mv = floor_mv
+        self._last = None
+
+    def millivolts(self):
+        import time
+
+        el = time.ticks_diff(self._clock(), self._t0)
+        return max(self.floor_mv, self.start_mv - el * self.mv_per_min // 60000)
+
+    def level(self):
+        from .battery import percent
+
+        return percent(self.millivolts())
+
+    def status(self):
+        from .battery import LOW, NORMAL
+
+        return LOW if self.level() <= 10 else NORMAL
+
+    def poll(self, report):
+        """Call report("voltage"/"level"/"status") for each value that changed since the last poll."""
+        now = (self.millivolts(), self.level(), self.status())
+        last = self._last
+        self._last = now
+        if last is None:
+            return
+        for i, what in enumerate(("voltage", "level", "status")):
+            if now[i] != last[i]:
+                report(what)
+
+
+def sim_battery(spec):
+    """SimBattery from "<start mV>[,<mV per minute>]" (the LWM2M_SIM_BATTERY value); None if empty."""
+    if not spec:
+        return None
+    parts = spec.split(",")
+    if len(parts) > 2:
+        raise ValueError("%s: <start mV>[,<mV per minute>]" % SIM_BATTERY_ENV)
+    start = int(parts[0])
+    return SimBattery(start, int(parts[1])) if len(parts) > 1 else SimBattery(start)
+
+
 def _mem(name):
     fn = getattr(gc, name, None)
     return fn() if fn else 0
@@ -117,6 +173,10 @@ class Platform:
         v = sys.implementation.version
         self.firmware_version = "%s %d.%d.%d" % (sys.implementation.name, v[0], v[1], v[2])
         self.root = root
+        if battery is None:
+            import os
+
+            battery = sim_battery(os.getenv(SIM_BATTERY_ENV))
         self.battery = battery
         self.power = power if power is not None else PowerSource(battery=battery,
                                                                  ext_code=0)
