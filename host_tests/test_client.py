@@ -36,8 +36,8 @@ _dirs = [0]
 
 def tmpdir():
     _dirs[0] += 1
-    base = "/tmp/lwm2m-test-client-%d-%d" % (os.getpid() if hasattr(os, "getpid") else 0,
-                                             _dirs[0])
+    uniq = os.getpid() if hasattr(os, "getpid") else int.from_bytes(os.urandom(4), "big")
+    base = "/tmp/lwm2m-test-client-%d-%d" % (uniq, _dirs[0])
     rmtree(base)
     os.mkdir(base)
     return base

@@ -500,13 +500,13 @@ def test_observe_con_give_up_with_on_timeout_keeps_observation():
     ep, h, obs, r = observed()
     ep.rand = zero
     timeouts = []
-    obs.on_timeout = timeouts.append
+    obs.on_timeout = lambda o, now: timeouts.append((o, now))
     ep.notify(obs, M.CONTENT, b"a", 0, 0, con=True)
     take(ep)
     for t in (2000, 6000, 14000, 30000, 62000):
         ep.tick(t)
     take(ep)
-    assert timeouts == [obs] and obs.active and h.cancelled == [] and ep.observations == [obs]
+    assert timeouts == [(obs, 62000)] and obs.active and h.cancelled == [] and ep.observations == [obs]
     assert ep.notify(obs, M.CONTENT, b"b", 0, 63000) is True
     n, = msgs(ep)
     assert bytes(n.payload) == b"b" and n.type == M.NON

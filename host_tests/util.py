@@ -22,5 +22,7 @@ class FakeClock:
         self.now = start
 
     def advance(self, ms):
-        self.now = (self.now + ms) & ((1 << 30) - 1)
+        import time
+
+        self.now = time.ticks_add(self.now, ms)  # the port's own wrap (2**30, or more on 64-bit)
         return self.now

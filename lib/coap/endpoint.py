@@ -65,7 +65,7 @@ class _Exchange:
 
 class Endpoint:
     dedup_size = 16  # remembered (peer, MID) of received requests and CON responses
-    max_observations = 8
+    max_observations = 32  # all servers together; lwm2m.report bounds each server further
     max_block1 = 4  # concurrent Block1 transfers we receive
     max_exchanges = 16  # our own requests, in flight plus queued
     max_szx = 6  # largest block we send or accept: 16 << 6 = 1024 bytes
@@ -426,7 +426,7 @@ class Endpoint:
                     elif owner is not None:
                         owner.tx = None
                         if owner.on_timeout is not None:
-                            self._call(owner.on_timeout, owner)
+                            self._call(owner.on_timeout, owner, now)
                         else:
                             observe.drop(self, owner, True)
             return self._tick(now)  # callbacks may have started new timers

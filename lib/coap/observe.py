@@ -10,7 +10,7 @@ _SEQ_MASK = const(0xFFFFFF)  # Observe values are 24-bit
 class Observation:
     """One registered observer; ctx is a free slot for the layer above.
 
-    on_timeout: when set, a CON notification that is never ACKed calls on_timeout(obs) and the
+    on_timeout: when set, a CON notification that is never ACKed calls on_timeout(obs, now); the
     observation stays (the layer above checks the peer another way); when None it is dropped
     and on_cancel runs, as RFC 7641 4.5 says. Some servers in the field never ACK notifications.
     """

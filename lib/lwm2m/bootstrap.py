@@ -8,9 +8,9 @@ _CF_LINK = const(40)
 _MAXSPAN = const(1 << 28)  # longest single ticks wait (ticks_diff is exact up to 2**29)
 
 
-def _path_ints(req):
+def _path_ints(segs):
     out = []
-    for s in req.path():
+    for s in segs:
         if not s:
             continue
         try:
@@ -133,9 +133,13 @@ class Bootstrap:
             self.done = False
             self.state = "bootstrapping"
         self._at = time.ticks_add(now, self.timeout_ms)
-        path = _path_ints(req)
-        if code == m.POST and req.path() == ["bs"]:
+        try:
+            segs = req.path()
+        except UnicodeError:  # a Uri-Path that is not UTF-8
+            return _answer(m.BAD_REQUEST)
+        if code == m.POST and segs == ["bs"]:
             return self._finish(now)
+        path = _path_ints(segs)
         if path is None:
             return _answer(m.BAD_REQUEST)
         try:

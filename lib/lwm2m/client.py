@@ -17,7 +17,7 @@ from micropython import const
 
 from coap import msg as M
 from coap.endpoint import Endpoint
-from lwm2m import accounts
+from lwm2m import accounts, fwpkg
 from lwm2m.acl import Acl
 from lwm2m.bsops import BsOps
 from lwm2m.dm import DM, parse_path
@@ -71,11 +71,12 @@ class Client(Servers):
         self.device = device.make(reg, platform, binding="UQ" if self.queue else "U",
                                   on_execute=self._x_device)
         connmon.make(reg, platform)
-        self.firmware = firmware.make(reg)
         self.acl = Acl(reg)
         self.dm = DM(reg, self.acl)
         self.bsops = BsOps(reg, self.acl)
         self.ep = Endpoint(self._handle, rand)
+        self.fw = fwpkg.for_client(self)  # firmware update engine behind /5
+        self.firmware = firmware.make(reg, self.fw)
         self.reporter = Reporter(self.ep, self.dm.observe_read, self.dm.attrs.effective,
                                  self._defaults, storing=self._storing, wake=self._wake,
                                  log=self.log.warn)
@@ -116,6 +117,7 @@ class Client(Servers):
             return
         self.started = True
         self._provision()
+        self.fw.on_boot(now)
         self.registry.watch(self._on_data)
         self._reconcile(now)
         if not self.regs:
@@ -174,12 +176,21 @@ class Client(Servers):
                     and req.uint(M.ACCEPT) != 40):
                 o = self.ep.observe(req, peer, self.reporter.remove)
                 if o is not None:
+                    o.on_timeout = self._notify_timeout
                     self.reporter.add(ssid, o, parse_path(req.path()), req.uint(M.ACCEPT), now)
         elif code == M.PUT and resp.code == M.CHANGED and req.uint(M.CONTENT_FORMAT) is None \
                 and not req.payload:
             self.reporter.refresh(ssid)
         r.activity(now)
         return resp
+
+    def _notify_timeout(self, obs, now):
+        """A CON notification was never ACKed. Some servers never ACK them (lwm2m-node-lib), so
+        keep the observation and check the server with an Update instead: a failed Update
+        registers again, which clears this server's observations anyway."""
+        for r in self.regs.values():
+            if r.peer == obs.peer:
+                r.trigger_update(now)
 
     # ---- the loop ------------------------------------------------------------------------------
     def changed(self, oid, iid=None, rid=None):
@@ -305,6 +316,7 @@ class Client(Servers):
                 self.log.warn("registration failed on every server: bootstrap")
                 bs.start(now)
         nxt = _min(self.reporter.tick(now), nxt)
+        nxt = _min(self.fw.tick(now), nxt)
         if self._poll_at is not None:
             d = time.ticks_diff(self._poll_at, now)
             if d <= 0:

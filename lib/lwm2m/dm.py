@@ -87,6 +87,8 @@ class DM:
             return self._dispatch(req, ssid)
         except LwM2MError as e:
             return _resp(e.code)
+        except UnicodeError:  # a Uri-Path or Uri-Query that is not UTF-8
+            return _resp(M.BAD_REQUEST)
         except Exception:  # a driver fault must not take the client down
             return _resp(M.INTERNAL_SERVER_ERROR)
 

@@ -30,7 +30,7 @@ class Reporter:
     """Observations of all servers. changed() only marks (it may run inside a DM handler); the
     notification goes out from the next tick(now), so the runner ticks after handling events."""
 
-    max_obs = 32  # per server
+    max_obs = 16  # per server
     max_stored = 16  # stored notifications per offline server, oldest dropped first
 
     def __init__(self, ep, read, attrs, defaults, storing=None, wake=None, log=None):

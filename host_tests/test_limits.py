@@ -1,0 +1,199 @@
+# Resource limits: floods of distinct requests / observations / notifications stay bounded, and
+# 10,000 requests through the composed client leave the heap flat (MicroPython: gc.mem_alloc()).
+import gc
+
+from coap import msg as M
+from coap.endpoint import Endpoint
+from lwm2m.report import Reporter
+from test_client import CLIENT, TEMP, URI, Net, cfg, tmpdir
+
+PEER = ("10.0.0.1", 5683)
+
+
+def _mem():
+    gc.collect()
+    gc.collect()
+    fn = getattr(gc, "mem_alloc", None)
+    return fn() if fn else None
+
+
+def _get(mid, tok, path="/3/0/0", typ=M.CON, observe=None):
+    m = M.Message(typ, M.GET, mid, tok)
+    if observe is not None:
+        m.add(M.OBSERVE, observe)
+    m.set_path(path)
+    return m.encode()
+
+
+def test_dedup_cache_bounded_under_flood_of_distinct_requests():
+    seen = []
+    ep = Endpoint(lambda req, peer, now: (seen.append(req.mid), M.Message(code=M.CONTENT))[1])
+    for i in range(3000):
+        peer = ("10.0.%d.%d" % (i >> 8 & 255, i & 255), 5683 + (i % 7))
+        ep.receive(_get(i & 0xFFFF, bytes((i & 255,))), peer, 1000)
+        assert len(ep._dedup) <= ep.dedup_size
+        ep.out.clear()
+    assert len(seen) == 3000  # every distinct request reached the handler exactly once
+    # the newest ones are still deduplicated: a retransmission is replayed, not re-executed
+    ep.receive(_get(2999, bytes((2999 & 255,))), ("10.0.11.183", 5683 + 2999 % 7), 1000)
+    assert len(seen) == 3000 and len(ep.out) == 1
+    assert M.decode(ep.out[0][0]).code == M.CONTENT
+
+
+def test_block1_and_exchanges_bounded():
+    ep = Endpoint(lambda req, peer, now: M.Message(code=M.CHANGED))
+    for i in range(200):
+        m = M.Message(M.CON, M.PUT, i, bytes((i,)), payload=bytes(16)).set_path("/5/0/0")
+        m.add(M.BLOCK1, M.block_value(0, True, 0))
+        ep.receive(m.encode(), ("10.1.0.%d" % i, 5683), 1000)
+        assert len(ep._b1) <= ep.max_block1
+    ep.out.clear()
+    for i in range(ep.max_exchanges):
+        ep.request(M.Message(M.CON, M.GET).set_path("/x"), PEER, 1000, lambda r, t: None)
+    try:
+        ep.request(M.Message(M.CON, M.GET).set_path("/x"), PEER, 1000, lambda r, t: None)
+        raise AssertionError("no limit on outgoing exchanges")
+    except OSError:
+        pass
+    assert len(ep._ex) == ep.max_exchanges
+
+
+def test_endpoint_observations_bounded_past_limit_answered_without_observe():
+    ep = Endpoint(None)
+    ep.handler = lambda req, peer, now: (ep.observe(req, peer, None),
+                                         M.Message(code=M.CONTENT, payload=b"1"))[1]
+    answers = []
+    for i in range(100):
+        ep.receive(_get(i, b"t%03d" % i, observe=0), PEER, 1000)
+        answers.append(M.decode(ep.out.pop()[0]))
+    assert len(ep.observations) == ep.max_observations
+    for i, a in enumerate(answers):
+        assert a.code == M.CONTENT
+        assert (a.opt(M.OBSERVE) is not None) == (i < ep.max_observations)
+
+
+_OBS_PATHS = ("/3/0/0", "/3/0/1", "/3/0/2", "/3/0/3", "/3/0", "/4/0", "/5/0/3", "/3/0/10",
+              "/3/0/13", "/1/0/1", "/3/0/11")
+
+
+def test_client_observations_per_server_bounded():
+    n = Net(cfg(tmpdir()))
+    try:
+        s = n.srv(URI)
+        n.run(10)
+        assert n.c.regs[1].registered
+        got = []
+        for i in range(60):
+            got.append(s.request(M.GET, _OBS_PATHS[i % len(_OBS_PATHS)], observe=0))
+            n.run(1)
+        accepted = [g[0] for g in got if g[0].opt(M.OBSERVE) is not None]
+        assert all(g[0].code == M.CONTENT for g in got)
+        limit = min(n.c.ep.max_observations, n.c.reporter.max_obs)
+        assert len(accepted) == limit
+        assert len(n.c.ep.observations) == limit and n.c.reporter.count(1) == limit
+        # the accepted ones were the first ones; the rest got a plain answer
+        assert [g[0].opt(M.OBSERVE) is not None for g in got[:limit]] == [True] * limit
+    finally:
+        n.close()
+
+
+class _FakeEp:
+    def __init__(self):
+        self.sent = []
+
+    def notify(self, obs, code, payload, cf, now, con=False):
+        self.sent.append(bytes(payload))
+        return True
+
+    def unobserve(self, obs):
+        pass
+
+
+class _Obs:
+    def __init__(self, token):
+        self.token = token
+        self.peer = PEER
+        self.ctx = None
+
+
+def test_stored_notifications_bounded_and_counted():
+    vals = [0]
+
+    def read(ssid, path, cf):
+        return 0, b"%d" % vals[0], vals[0]
+
+    ep = _FakeEp()
+    r = Reporter(ep, read, lambda s, p: {"pmin": 0, "pmax": 0}, lambda s: (0, 0),
+                 storing=lambda s: True)
+    r.add(1, _Obs(b"a"), (3, 0, 9), 0, 0)
+    r.server_offline(1)
+    produced = 200
+    for i in range(produced):
+        vals[0] = i
+        r.changed(3, 0, 9)
+        r.tick(i * 10)
+        assert r.stored(1) <= r.max_stored
+    assert r.stored(1) == r.max_stored and r.dropped[1] == produced - r.max_stored
+    assert ep.sent == []
+    r.server_online(1, produced * 10)
+    # the newest max_stored, oldest first; stored + dropped accounts for every one produced
+    assert ep.sent == [b"%d" % i for i in range(produced - r.max_stored, produced)]
+    assert len(ep.sent) + (produced - r.max_stored) == produced and r.stored(1) == 0
+
+
+def _flood(n, s, count, stats):
+    """count requests at full rate (clock advanced 1 ms per batch of 8) through the client."""
+    sep = s.ep
+    done = stats
+
+    def cb(resp, t):
+        done[0] += 1
+        if resp is not None and resp.code >> 5 == 2:
+            done[1] += 1
+
+    paths = ("/3/0", "/3/0/0", "/1/0/1", "/4/0", "/5/0/3", "/3/0/13", "/9/9", "/3/0/2")
+    i = 0
+    while i < count:
+        for k in range(8):
+            j = i + k
+            m = M.Message(M.CON, M.GET if j % 11 else M.PUT)
+            if j % 11 == 0:
+                m.set_path("/1/0/2")
+                m.add(M.CONTENT_FORMAT, 0)
+                m.payload = b"%d" % (j % 5)
+            else:
+                m.set_path(paths[j % 8])
+                if j % 13 == 0:
+                    m.add(M.OBSERVE, 0)
+                elif j % 13 == 1:
+                    m.add(M.OBSERVE, 1)
+            sep.request(m, CLIENT, n.clock.now, cb)
+        i += 8
+        n.pump()
+        n.clock.advance(1)
+        del n.notes[:]
+        del n.lines[:]
+
+
+def test_ten_thousand_requests_heap_flat():
+    n = Net(cfg(tmpdir()))
+    try:
+        n.c.registry.add(TEMP).add(0, {5700: 21.5, 5701: "Cel"})
+        s = n.srv(URI)
+        n.run(10)
+        stats = [0, 0]
+        _flood(n, s, 800, stats)  # warm-up: caches, dedup ring and interned strings fill up
+        del s.answers[:]
+        base = _mem()
+        d0 = len(n.c.ep._dedup)
+        stats = [0, 0]
+        _flood(n, s, 10000, stats)
+        end = _mem()
+        assert stats[0] == 10000 and stats[1] > 8000, stats
+        assert len(n.c.ep._dedup) <= n.c.ep.dedup_size and d0 <= n.c.ep.dedup_size
+        assert len(n.c.ep.observations) <= n.c.ep.max_observations
+        assert not n.c.ep._ex and not n.c.ep._tx
+        if base is not None:
+            assert end - base <= 1024, (base, end)
+    finally:
+        n.close()
