@@ -63,39 +63,16 @@ def _reset(plat):
     machine.reset()
 
 
-def serve_core(cfg, feed=None):
-    """Stand-in until lwm2m.client exists: a CoAP endpoint answering GET /.well-known/core."""
-    from coap import msg as M
-    from coap.endpoint import Endpoint
-    from coap.runner import Runner
-
-    def handler(req, peer, now):
-        if req.path() == [".well-known", "core"]:
-            if req.code != M.GET:
-                return M.Message(code=M.METHOD_NOT_ALLOWED)
-            r = M.Message(code=M.CONTENT, payload=b"</.well-known/core>")
-            r.add(M.CONTENT_FORMAT, 40)
-            return r
-        return M.Message(code=M.NOT_FOUND)
-
-    r = Runner(Endpoint(handler), cfg["local_port"], log=print)
-    r.feed = feed
-    print("main: %s serving CoAP on port %d (no lwm2m.client yet)" % (
-        cfg["endpoint"], cfg["local_port"]))
+def _setup():
+    """setup(client, runner) from an optional app.py beside main.py: the application's own
+    objects and drivers (see README). None when there is no app.py."""
     try:
-        r.run()
-    finally:
-        r.close()
-
-
-def _app():
-    try:
-        from lwm2m.client import run
+        import app
     except ImportError as e:
-        if "lwm2m.client" not in str(e):
-            raise  # the client exists but one of its imports is broken: that is fatal
-        return serve_core
-    return run
+        if "app" not in str(e):
+            raise  # app.py exists but one of its imports is broken: that is fatal
+        return None
+    return getattr(app, "setup", None)
 
 
 def main(path="config.json"):
@@ -111,7 +88,8 @@ def main(path="config.json"):
         plat = _platform()
         _network(plat, cfg)
         feed = _watchdog(plat, cfg)
-        _app()(cfg, feed=feed)
+        from lwm2m.client import run
+        run(cfg, feed=feed, setup=_setup())
     except KeyboardInterrupt:
         print("main: interrupted")
         return 130

@@ -330,24 +330,6 @@ def test_main_bad_config_one_line_exit_2():
         shutil.rmtree(d)
 
 
-def test_main_fallback_serves_well_known_core():
-    port = free_udp_port()
-    d = _board({"endpoint": "n", "servers": [{"uri": "coap://127.0.0.1:9", "ssid": 1}],
-                "local_port": port})
-    client_py = os.path.join(d, "lib", "lwm2m", "client.py")
-    if os.path.exists(client_py):
-        os.unlink(client_py)  # this test is about the stand-in used when the client is absent
-    p = Proc([micropython(), "main.py"], cwd=d)
-    try:
-        p.wait_line("main: n serving CoAP on port %d" % port)
-        _, recv, payload = run_client(["coap://127.0.0.1:%d/.well-known/core" % port])
-        assert codes(recv) == ["2.05"] and "Content-Format:application/link-format" in recv[0].opts
-        assert payload == b"</.well-known/core>"
-    finally:
-        p.kill()
-        shutil.rmtree(d)
-
-
 # ---- the runner's seams (CPython, real loopback sockets, no waiting: poll timeouts are 0)
 
 class _FakeEp:

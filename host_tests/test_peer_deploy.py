@@ -3,17 +3,12 @@
 CPython only. socat and mpremote are required peers: a missing one fails these tests.
 """
 import asyncio
-import hashlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-
-import aiocoap
-from aiocoap import Message
-from aiocoap.numbers.codes import Code
 
 import lwm2m_server as L
 from simboard import MICROPYTHON, SimBoard
@@ -112,51 +107,32 @@ def start_board(tmp_path, name="board"):
 
 
 # ---------------------------------------------------------------- run the deployed files
-async def _run_main(board_dir, cfg, server, has_client):
+async def _run_main(board_dir, cfg, server):
     proc = await asyncio.create_subprocess_exec(
         MICROPYTHON, "main.py", cwd=board_dir, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
-    lines = []
     try:
-        if has_client:
-            try:
-                reg = await server.wait_registered(cfg["endpoint"], timeout=30)
-            except asyncio.TimeoutError:
-                proc.kill()
-                out = await proc.stdout.read()
-                raise AssertionError("no Register from main.py:\n" + out.decode(errors="replace"))
-            assert reg.lifetime == cfg["servers"][0]["lifetime"]
-            assert "/3/0" in reg.object_paths()
-            return "registered"
-        # no lwm2m/client.py in the tree yet: main.py's stand-in serves /.well-known/core
-        while True:
-            line = await asyncio.wait_for(proc.stdout.readline(), 30)
-            assert line, "main.py exited:\n" + b"".join(lines).decode(errors="replace")
-            lines.append(line)
-            if b"serving CoAP" in line:
-                break
-        ctx = await aiocoap.Context.create_client_context()
         try:
-            m = Message(code=Code.GET, uri="coap://127.0.0.1:%d/.well-known/core" % cfg["local_port"])
-            r = await asyncio.wait_for(ctx.request(m).response, 30)
-        finally:
-            await ctx.shutdown()
-        assert r.code == Code.CONTENT, r
-        assert r.payload == b"</.well-known/core>"
-        assert r.opt.content_format == 40
-        return "fallback"
+            reg = await server.wait_registered(cfg["endpoint"], timeout=30)
+        except asyncio.TimeoutError:
+            proc.kill()
+            out = await proc.stdout.read()
+            raise AssertionError("no Register from main.py:\n" + out.decode(errors="replace"))
+        assert reg.lifetime == cfg["servers"][0]["lifetime"]
+        assert "/3/0" in reg.object_paths()
+        return "registered"
     finally:
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
 
 
-def run_main(board_dir, cfg, server_port, has_client):
+def run_main(board_dir, cfg, server_port):
     async def go():
         server = L.LwM2MServer(port=server_port)
         await server.start()
         try:
-            return await _run_main(board_dir, cfg, server, has_client)
+            return await _run_main(board_dir, cfg, server)
         finally:
             await server.stop()
     return asyncio.run(asyncio.wait_for(go(), 90))
@@ -165,7 +141,6 @@ def run_main(board_dir, cfg, server_port, has_client):
 # ---------------------------------------------------------------- tests
 def test_deploy_py_copies_only_changes_and_runs(tmp_path):
     src = make_src(str(tmp_path / "src"))
-    has_client = os.path.exists(os.path.join(src, "lib", "lwm2m", "client.py"))
     server_port, local_port = free_udp_port(), free_udp_port()
     cfg_path = str(tmp_path / "config.json")
     cfg = write_config(cfg_path, "deploy-py", server_port, local_port)
@@ -217,14 +192,12 @@ def test_deploy_py_copies_only_changes_and_runs(tmp_path):
     finally:
         b.stop()
     assert not os.path.lexists(b.tty)
-    # the deployed tree runs: it registers (or, before lwm2m/client.py exists, serves CoAP)
-    got = run_main(b.fs_dir, cfg, server_port, has_client)
-    assert got == ("registered" if has_client else "fallback")
+    # the deployed tree runs: it registers
+    assert run_main(b.fs_dir, cfg, server_port) == "registered"
 
 
 def test_deploy_mpy_for_the_boards_arch_imports_and_runs(tmp_path):
     src = make_src(str(tmp_path / "src"))
-    has_client = os.path.exists(os.path.join(src, "lib", "lwm2m", "client.py"))
     server_port, local_port = free_udp_port(), free_udp_port()
     cfg_path = str(tmp_path / "config.json")
     cfg = write_config(cfg_path, "deploy-mpy", server_port, local_port)
@@ -260,8 +233,7 @@ def test_deploy_mpy_for_the_boards_arch_imports_and_runs(tmp_path):
         assert got == ["lib/coap/msg.mpy", "lib/lwm2m/config.mpy"]
     finally:
         b.stop()
-    got = run_main(b.fs_dir, cfg, server_port, has_client)
-    assert got == ("registered" if has_client else "fallback")
+    assert run_main(b.fs_dir, cfg, server_port) == "registered"
 
 
 def test_deploy_back_to_py_removes_mpy(tmp_path):

@@ -341,8 +341,10 @@ class Client(Servers):
                 break
 
 
-def run(cfg, feed=None):
-    """The whole client on a board or the unix port; returns after SIGINT once deregistered."""
+def run(cfg, feed=None, setup=None):
+    """The whole client on a board or the unix port; returns after SIGINT once deregistered.
+    setup(client, runner), when given, runs before the client starts: the application adds its
+    objects to client.registry and its periodic work with runner.add_hook(fn(now) -> ms)."""
     import board
     from coap.runner import Runner
 
@@ -354,6 +356,8 @@ def run(cfg, feed=None):
     runner.add_hook(client.tick)
     from lwm2m.secure import make_transport_factory  # after add_hook: its hook runs after tick
     client.transport_factory = make_transport_factory(runner, client, log)
+    if setup is not None:
+        setup(client, runner)
     log.info("%s starting (local port %d, data in %s)" % (
         cfg["endpoint"], cfg.get("local_port", 0), cfg["data_dir"]))
     try:
