@@ -45,6 +45,20 @@ def _network(plat, cfg):
         raise RuntimeError("main: config.json has no wifi section; a board needs one")
     if not plat.wifi_connect(w["ssid"], w["password"]):
         raise RuntimeError("main: wifi %r did not come up" % w["ssid"])
+    if cfg["ntp"]:
+        _ntp(cfg["ntp"])
+
+
+def _ntp(host):
+    """Set the RTC (/3/0/13 Current Time) from NTP; a failure is logged, never fatal."""
+    try:
+        import ntptime  # frozen into the ESP32 and RP2 firmware
+
+        ntptime.host = host
+        ntptime.settime()
+        print("main: clock set from NTP", host)
+    except Exception as e:
+        print("main: NTP %s failed: %r (clock left as is)" % (host, e))
 
 
 def _watchdog(plat, cfg):
