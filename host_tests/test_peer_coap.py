@@ -14,33 +14,23 @@ import time
 from collections import namedtuple
 
 import pytest
+from hostenv import free_udp_port, micropython, peer_bin  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 APP = os.path.join(HERE, "coap_demo_app.py")
 COAP_CLIENT = "coap-client-openssl"
-OBS_PERIOD_MS = 200
-
-
-def micropython():
-    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
-    path = cand if os.path.exists(cand) else shutil.which("micropython")
-    assert path, "MicroPython unix port not found next to %s or on PATH" % sys.executable
-    return path
 
 
 def coap_client():
-    path = shutil.which(COAP_CLIENT)
-    assert path, "%s missing: apt-get install libcoap3-bin (make peers)" % COAP_CLIENT
-    return path
+    return peer_bin(COAP_CLIENT)
+OBS_PERIOD_MS = 200
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+
+
+
+
 
 
 def big_payload(n):

@@ -6,12 +6,12 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 
 import lwm2m_server as L
 from simboard import MICROPYTHON, SimBoard
+from hostenv import free_udp_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -21,12 +21,6 @@ MPYCROSS = os.path.join(BIN, "mpy-cross")
 DEPLOY = os.path.join(TOP, "tools", "deploy.py")
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def make_src(dest):

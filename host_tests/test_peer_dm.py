@@ -6,11 +6,8 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,10 +16,15 @@ from collections import namedtuple
 import aiocoap
 import aiocoap.resource as resource
 import pytest
+from hostenv import free_udp_port, micropython, peer_bin  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APP = os.path.join(HERE, "dm_app.py")
 COAP_CLIENT = "coap-client-openssl"
+
+
+def coap_client():
+    return peer_bin(COAP_CLIENT)
 OBS_MS = 200
 # the Security object's Secret Key in dm_app.py (SECRET there): it must never reach a server
 SECRET = b"\x5e\xc7\x3e\x7b-PSK-never-leaks-\x00\xff"
@@ -38,25 +40,10 @@ SEEN = []  # every byte string any peer got from the app: the Security key must 
 
 # ---- processes and peers
 
-def micropython():
-    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
-    path = cand if os.path.exists(cand) else shutil.which("micropython")
-    assert path, "MicroPython unix port not found next to %s or on PATH" % sys.executable
-    return path
 
 
-def coap_client():
-    path = shutil.which(COAP_CLIENT)
-    assert path, "%s missing: apt-get install libcoap3-bin (make peers)" % COAP_CLIENT
-    return path
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Proc:

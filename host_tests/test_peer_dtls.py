@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from hostenv import micropython  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -19,11 +20,6 @@ HINT = "lwm2m"
 WELL_KNOWN = '</>;title="General Info";ct=0,</time>;if="clock";rt="ticks";title="Internal Clock"'
 
 
-def micropython():
-    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
-    path = cand if os.path.exists(cand) else shutil.which("micropython")
-    assert path, "MicroPython unix port not found next to %s or on PATH" % sys.executable
-    return path
 
 
 def server_bin(name):

@@ -5,12 +5,11 @@ Prints a table; these are measurements for the README, not pass/fail tests.
 """
 import asyncio
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
+from hostenv import free_udp_port, micropython  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP = os.path.join(TOP, "host_tests", "coap_demo_app.py")
@@ -58,9 +57,6 @@ print("HEAP", a, b, c)
 """
 
 
-def micropython():
-    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return cand if os.path.exists(cand) else shutil.which("micropython")
 
 
 def _mp(code, mp):
@@ -71,12 +67,6 @@ def _mp(code, mp):
     return out.stdout.split()
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 async def _gets(port, count):

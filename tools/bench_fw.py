@@ -29,6 +29,7 @@ for _p in (TOOLS, os.path.join(TOP, "lib"), os.path.join(TOOLS, "cpy")):
 
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
+from hostenv import micropython  # noqa: E402
 
 EP = "fw-bench"
 K = 1024
@@ -94,9 +95,6 @@ main.main()
 '''
 
 
-def micropython():
-    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return cand if os.path.exists(cand) else shutil.which("micropython")
 
 
 def _blob(n):

@@ -25,6 +25,7 @@ if TOOLS not in sys.path:
 
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
+from hostenv import micropython  # noqa: E402
 
 EP = "bench-1"
 
@@ -179,9 +180,6 @@ sys.exit(main.main())
 '''
 
 
-def micropython():
-    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return cand if os.path.exists(cand) else shutil.which("micropython")
 
 
 class Proc:
