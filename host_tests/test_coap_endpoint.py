@@ -398,6 +398,26 @@ def test_nstart_released_by_empty_ack():
     assert [m.path() for m in msgs(ep)] == [["2"]]
 
 
+def test_failure_while_answering_forgets_the_request_for_its_retransmission():
+    ep, h = server()
+    boom = [True]
+
+    def encode_fails(*a):
+        if boom[0]:
+            boom[0] = False
+            raise MemoryError("answering")
+        return orig(*a)
+
+    orig = ep._answer
+    ep._answer = encode_fails
+    req = get("/x", mid=0x4242).encode()
+    ep.receive(req, A, 0)
+    assert ep.out == [] and ep._dedup == []  # nothing sent, nothing remembered
+    ep.receive(req, A, 2000)  # the retransmission is served, not ignored as a duplicate
+    r, = msgs(ep)
+    assert r.code == M.CONTENT and r.mid == 0x4242 and len(h.calls) == 2
+
+
 # ---- Observe -------------------------------------------------------------------------------
 
 def observed(**kw):

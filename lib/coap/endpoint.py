@@ -215,8 +215,18 @@ class Endpoint:
 
     # ---- server side
     def _serve(self, req, peer, now):
-        con = req.type == CON
         ent = self._remember(peer, req.mid, now)
+        try:
+            self._serve1(req, peer, now, ent)
+        except Exception:
+            # nothing was stored to replay (e.g. out of memory while answering): forget the
+            # request so its retransmission is handled afresh instead of ignored
+            if ent is not None and ent[3] is None and ent in self._dedup:
+                self._dedup.remove(ent)
+            raise
+
+    def _serve1(self, req, peer, now, ent):
+        con = req.type == CON
         resp = self._dispatch(req, peer, now)
         if resp is None:  # separate response to come through respond()
             if con:
