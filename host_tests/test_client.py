@@ -600,3 +600,77 @@ def test_queue_mode_sleeps_stores_and_wakes_with_update():
         assert n.c.regs[1].awake
     finally:
         n.close()
+
+
+def test_server_unreachable_update_retried_notifications_stored_no_register():
+    # lifetime 3600: the registration outlives a 4-minute outage, so nothing is thrown away
+    n = Net(cfg(tmpdir(), lifetime=3600))
+    try:
+        t = n.c.registry.add(TEMP)
+        t.add(0, {5700: 0.5})
+        s = n.srv(URI)
+        n.run(10)
+        s.request(M.PUT, "/3303/0/5700", query=("pmin=1", "pmax=60"))
+        n.run(10)
+        got = s.request(M.GET, "/3303/0/5700", observe=0)
+        n.run(10)
+        assert got[0].code == M.CONTENT
+        obs = n.c.ep.observations
+        assert len(obs) == 1
+        o = obs[0]
+        timeout = o.on_timeout
+
+        def hook(ob, now):  # the lead's one-line change in Client._notify_timeout, until it lands
+            n.c._notify_lost(ob, now)
+            timeout(ob, now)
+
+        o.on_timeout = hook
+        n.c.reporter.max_stored = 32  # room for the whole outage: nothing dropped
+        n.c.reporter.con_every = 10  # every 10th notification CON: how the outage shows
+        orig_receive = s.ep.receive
+
+        def receive(data, peer, now):
+            m = M.decode(data)
+            if m.type == M.CON and m.code == M.CONTENT:  # ACK CON notifications as servers do
+                s.ep.out.append((bytes((0x60, 0, data[2], data[3])), peer))
+                return
+            orig_receive(data, peer, now)
+
+        s.ep.receive = receive
+
+        def payloads():
+            return [bytes(m.payload) for _, m in n.notes]
+
+        def step(v):
+            t.set(0, 5700, v + 0.5)
+            n.run(10000)
+
+        for v in range(1, 10):
+            step(v)
+        assert payloads() == [b"%d.5" % v for v in range(1, 10)]
+        assert [m.type for _, m in n.notes] == [M.NON] * 9
+        down = len(n.notes)
+        s.down = True  # datagrams both ways dropped: the 10th notification is CON and is lost
+        for v in range(10, 34):
+            step(v)
+        assert len(n.notes) == down
+        warn = [x for x in n.lines if "not answering" in x]
+        assert len(warn) == 1 and n.c.regs[1].update_failures >= 1
+        assert n.c.reporter.is_offline(1) and n.c.reporter.stored(1) > 0
+        s.down = False
+        for v in range(34, 46):
+            step(v)
+        got = payloads()[down:]
+        # the unACKed CON (10.5) is given back and goes first; 11.5-17.5 went out as NON before
+        # the CON timed out and are gone (nothing tells the client about them); from 18.5 on
+        # stored and delivered in order once the retried Update is answered, then live ones
+        assert got == [b"10.5"] + [b"%d.5" % v for v in range(18, 46)]
+        assert [m.type for _, m in n.notes[down:down + 17]] == [M.NON] * 17  # the stored ones
+        assert [x for x in n.lines if "answering again" in x]
+        # one Register in the whole run, the observation and the location kept
+        assert [r for r in s.reqs if r[1] == "/rd"] == [s.reqs[0]]
+        assert n.c.regs[1].location == "/rd/1" and n.c.regs[1].state == "registered"
+        assert n.c.reporter.count(1) == 1 and len(n.c.ep.observations) == 1
+        assert not n.c.reporter.is_offline(1) and n.c.reporter.stored(1) == 0
+    finally:
+        n.close()

@@ -77,12 +77,14 @@ def make(lifetime=300, queue=False, rand=None):
         on_deregistered=lambda r, t: ev.append(("deregistered", t)),
         on_lost=lambda r, t: ev.append(("lost", t)),
         on_sleep=lambda r, t: ev.append(("sleep", t)),
-        on_wake=lambda r, t: ev.append(("wake", t)))
+        on_wake=lambda r, t: ev.append(("wake", t)),
+        on_offline=lambda r, t: ev.append(("offline", t)),
+        on_online=lambda r, t: ev.append(("online", t)))
     return ep, cfg, reg, ev
 
 
-def registered(lifetime=300, queue=False, locs=("rd", "5a3f"), now=0):
-    ep, cfg, reg, ev = make(lifetime, queue)
+def registered(lifetime=300, queue=False, locs=("rd", "5a3f"), now=0, rand=None):
+    ep, cfg, reg, ev = make(lifetime, queue, rand)
     reg.start(now)
     ep.reqs[-1].answer(m.CREATED, now, locs)
     return ep, cfg, reg, ev
@@ -512,3 +514,122 @@ def test_default_rand_and_full_endpoint():
     d = reg.tick(0)
     reg.tick(d)
     assert reg.state == "backoff" and reg.failures == 2
+
+
+# --- Update unanswered: keep the registration while its lifetime lasts ---------------------
+
+def _exact():
+    return lambda n: 250  # backoff factor (750 + 250) / 1000: nominal delays, exact ms
+
+
+def test_update_timeout_retries_with_backoff_while_valid():
+    ep, cfg, reg, ev = registered(lifetime=3600, rand=_exact())
+    assert reg.tick(0) == 3540000  # lifetime minus a 60 s margin
+    reg.tick(3540000)
+    assert len(ep.reqs) == 2 and ep.reqs[1].msg.path() == ["rd", "5a3f"]
+    ep.reqs[1].timeout(3550000)
+    assert reg.state == "retrying" and reg.registered and reg.location == "/rd/5a3f"
+    assert ev == [("registered", 0), ("offline", 3550000)] and reg.update_failures == 1
+    assert reg.tick(3550000) == 2000
+    assert reg.tick(3551999) == 1 and len(ep.reqs) == 2
+    reg.tick(3552000)
+    u = ep.reqs[2].msg
+    assert len(ep.reqs) == 3 and u.path() == ["rd", "5a3f"] and u.query() == [] and not u.payload
+    ep.reqs[2].timeout(3560000)
+    assert reg.tick(3560000) == 4000 and ev[-1] == ("offline", 3550000)  # reported once
+    reg.trigger_update(3561000)  # e.g. another notification timeout: the retry carries it
+    assert len(ep.reqs) == 3
+    reg.tick(3564000)
+    assert len(ep.reqs) == 4
+    ep.reqs[3].answer(m.CHANGED, 3564100)
+    assert ev == [("registered", 0), ("offline", 3550000), ("online", 3564100)]
+    assert reg.state == "registered" and reg.update_failures == 0
+    # the lifetime counts again from the successful Update: next one 3540 s later
+    assert reg.tick(3564100) == 3540000
+    assert not [e for e in ev if e[0] in ("lost", "registered") and e[1]]
+
+
+def test_update_retry_backoff_grows_with_jitter_bounds():
+    ep, cfg, reg, ev = registered(lifetime=86400, rand=Lcg(9))
+    now = 1000
+    reg.trigger_update(now)  # e.g. a CON notification went unanswered
+    for n in range(1, 9):
+        ep.reqs[-1].timeout(now)
+        d = reg.tick(now)
+        nominal = min(2000 << (n - 1), 300000)
+        assert nominal * 3 // 4 <= d <= nominal * 5 // 4, (n, d)
+        now += d
+        reg.tick(now)
+        assert ep.reqs[-1].msg.path() == ["rd", "5a3f"]
+    assert reg.update_failures == 8 and ev.count(("registered", 0)) == 1
+
+
+def test_update_retry_until_lifetime_expires_then_register():
+    ep, cfg, reg, ev = registered(lifetime=3600, rand=_exact())
+    reg.tick(3540000)
+    ep.reqs[1].timeout(3590000)
+    assert reg.tick(3590000) == 2000
+    reg.tick(3592000)
+    ep.reqs[2].timeout(3599000)
+    assert reg.tick(3599000) == 1000  # the back-off is cut at the expiry
+    reg.tick(3599999)
+    assert len(ep.reqs) == 3
+    reg.tick(3600000)
+    assert ev == [("registered", 0), ("offline", 3590000), ("lost", 3600000)]
+    assert reg.state == "registering" and reg.location is None
+    assert ep.reqs[3].msg.path() == ["rd"] and reg.update_failures == 0
+    ep.reqs[3].answer(m.CREATED, 3600100, ("rd", "b"))
+    assert ev[-1] == ("registered", 3600100) and reg.location == "/rd/b"
+
+
+def test_update_timeout_after_expiry_registers_at_once():
+    ep, cfg, reg, ev = registered(lifetime=300, rand=_exact())
+    reg.tick(270000)
+    ep.reqs[1].timeout(300000)  # exactly at the end of the lifetime
+    assert ev == [("registered", 0), ("lost", 300000)] and ep.reqs[2].msg.path() == ["rd"]
+
+
+def test_retrying_then_404_or_error_registers_at_once():
+    for code in (m.NOT_FOUND, m.BAD_REQUEST, m.SERVICE_UNAVAILABLE):
+        ep, cfg, reg, ev = registered(lifetime=3600, rand=_exact())
+        reg.tick(3540000)
+        ep.reqs[1].timeout(3545000)
+        reg.tick(3547000)
+        ep.reqs[2].answer(code, 3547100)
+        assert ev == [("registered", 0), ("offline", 3545000), ("lost", 3547100)], code
+        assert reg.state == "registering" and ep.reqs[3].msg.path() == ["rd"]
+
+
+def test_update_error_code_registers_at_once_without_retry():
+    ep, cfg, reg, ev = registered(lifetime=3600, rand=_exact())
+    reg.tick(3540000)
+    ep.reqs[1].answer(m.INTERNAL_SERVER_ERROR, 3540100)
+    assert ev == [("registered", 0), ("lost", 3540100)] and ep.reqs[2].msg.path() == ["rd"]
+
+
+def test_retrying_carries_changes_and_deregister_still_deletes():
+    ep, cfg, reg, ev = registered(lifetime=3600, rand=_exact())
+    reg.trigger_update(1000)
+    ep.reqs[1].timeout(50000)
+    cfg.lifetime = 600  # Lifetime written while unreachable
+    reg.trigger_update(50001)
+    assert len(ep.reqs) == 2
+    reg.tick(52000)
+    assert ep.reqs[2].msg.query() == ["lt=600"]
+    ep.reqs[2].timeout(60000)
+    reg.deregister(61000)
+    assert ep.reqs[3].msg.code == m.DELETE and ep.reqs[3].msg.path() == ["rd", "5a3f"]
+    ep.reqs[3].answer(m.DELETED, 61100)
+    assert reg.state == "deregistered" and reg.tick(70000) is None
+
+
+def test_queue_mode_retry_success_wakes():
+    ep, cfg, reg, ev = registered(lifetime=3600, queue=True, rand=_exact())
+    reg.tick(3540000)
+    ep.reqs[-1].timeout(3550000)
+    assert ev[-1] == ("offline", 3550000) and not reg.awake
+    reg.wake(3551000)  # a stored notification asks for the server: the retry will come
+    assert len(ep.reqs) == 2
+    reg.tick(3552000)
+    ep.reqs[-1].answer(m.CHANGED, 3552100)
+    assert ev[-1] == ("wake", 3552100) and reg.awake

@@ -214,7 +214,7 @@ def test_non_numeric_any_change():
 
 
 def test_con_once_a_day():
-    w = World(pmax=3600)
+    w = World(pmax=3600, storing=False)  # without storing only the daily CON (RFC 7641 4.5)
     w.rep.add(1, Obs(b"t"), P, 0, 0)
     t = 0
     cons = []
@@ -371,3 +371,100 @@ def test_over_real_endpoint_observe_notify_rst():
     assert rep.count(1) == 0 and w.c.observations == []
     w.run(100000, rep)
     assert len(w.tap) == 2
+
+
+def test_con_every_nth_with_storing():
+    w = World(pmax=10)
+    assert rp.Reporter.con_every == 0  # off unless configured
+    w.rep.con_every = 10
+    w.rep.add(1, Obs(b"t"), P, 0, 0)
+    for i in range(1, 26):
+        w.rep.tick(i * 10000)
+    assert [i for i, n in enumerate(w.ep.notes) if n[5]] == [9, 19]
+    w.rep.con_every = 0
+    for i in range(26, 60):
+        w.rep.tick(i * 10000)
+    assert [i for i, n in enumerate(w.ep.notes) if n[5]] == [9, 19]
+
+
+def test_undelivered_con_stored_again_in_order_then_sent():
+    w = World(pmax=10)
+    w.rep.con_every = 3
+    o = Obs(b"t")
+    w.rep.add(1, o, P, 0, 0)
+    for i in range(1, 4):
+        w.vals[P] = i
+        w.rep.tick(i * 10000)
+    assert [(n[2], n[4], n[5]) for n in w.ep.notes] == [
+        (b"1", 10000, False), (b"2", 20000, False), (b"3", 30000, True)]
+    w.vals[P] = 4
+    w.rep.tick(40000)  # NON: the endpoint does not know the CON is lost yet
+    w.rep.undelivered(o, 93000)  # the CON from 30000 timed out
+    assert w.rep.is_offline(1) and w.rep.stored(1) == 1
+    w.rep.undelivered(o, 93001)  # a second timeout report has nothing more to give back
+    assert w.rep.stored(1) == 1
+    for i in range(5, 8):
+        w.vals[P] = i * 10
+        w.rep.tick(i * 10000 + 50000)  # 100000, 110000, 120000: stored, not sent
+    assert len(w.ep.notes) == 4 and w.rep.stored(1) == 4
+    w.rep.server_online(1, 130000)
+    assert [(n[2], n[4]) for n in w.ep.notes[4:]] == [
+        (b"3", 130000), (b"50", 130000), (b"60", 130000), (b"70", 130000)]
+    assert w.rep.stored(1) == 0 and not w.rep.is_offline(1)
+    w.rep.tick(140000)  # then normal operation
+    assert [(n[2], n[4]) for n in w.ep.notes[8:]] == [(b"70", 140000)]
+
+
+def test_undelivered_goes_before_what_was_stored_meanwhile():
+    w = World(pmax=10)
+    w.rep.con_every = 1  # every notification CON
+    o = Obs(b"t")
+    w.rep.add(1, o, P, 0, 0)
+    w.vals[P] = 1
+    w.rep.tick(10000)
+    w.rep.server_offline(1)  # e.g. an Update already went unanswered
+    w.vals[P] = 2
+    w.rep.tick(20000)
+    w.rep.undelivered(o, 60000)
+    w.rep.server_online(1, 70000)
+    assert [n[2] for n in w.ep.notes] == [b"1", b"1", b"2"]
+
+
+def test_undelivered_storing_false_drops_but_holds():
+    w = World(pmax=10, storing=False)
+    w.rep.con_every = 1
+    o = Obs(b"t")
+    w.rep.add(1, o, P, 0, 0)
+    w.rep.tick(10000)
+    assert w.ep.notes[0][5] is False  # no storing: no forced CON either
+    w.rep.undelivered(o, 60000)
+    assert w.rep.is_offline(1) and w.rep.stored(1) == 0
+    w.rep.tick(70000)
+    assert len(w.ep.notes) == 1
+    w.rep.server_online(1, 75000)
+    w.rep.tick(80000)
+    assert len(w.ep.notes) == 2 and w.ep.notes[1][4] == 80000
+
+
+def test_undelivered_unknown_or_removed_observation_ignored():
+    w = World(pmax=10)
+    o = Obs(b"t")
+    w.rep.undelivered(o, 5)
+    w.rep.add(1, o, P, 0, 0)
+    w.rep.remove(o)
+    w.rep.undelivered(o, 6)
+    assert not w.rep.is_offline(1) and w.rep.stored(1) == 0
+
+
+def test_stored_bounded_drop_count_logged():
+    w = World(pmax=10)
+    w.rep.max_stored = 3
+    w.rep.add(1, Obs(b"t"), P, 0, 0)
+    w.rep.server_offline(1)
+    for i in range(1, 7):
+        w.vals[P] = i
+        w.rep.tick(i * 10000)
+    assert w.rep.stored(1) == 3 and w.rep.dropped == {1: 3} and w.ep.notes == []
+    w.rep.server_online(1, 70000)
+    assert [n[2] for n in w.ep.notes] == [b"4", b"5", b"6"]
+    assert w.logs == ["ssid 1: 3 stored notifications dropped (max_stored 3)"]

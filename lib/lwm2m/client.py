@@ -188,6 +188,7 @@ class Client(Servers):
         """A CON notification was never ACKed. Some servers never ACK them (lwm2m-node-lib), so
         keep the observation and check the server with an Update instead: a failed Update
         registers again, which clears this server's observations anyway."""
+        self._notify_lost(obs, now)  # hold this server's notifications, this one first
         for r in self.regs.values():
             if r.peer == obs.peer:
                 r.trigger_update(now)

@@ -1,4 +1,12 @@
-"""Registration interface: one sans-I/O Register/Update/Deregister state machine per server."""
+"""Registration interface: one sans-I/O Register/Update/Deregister state machine per server.
+
+An Update that gets no answer at all means the network (not necessarily the server's state)
+is gone, and the registration stays valid on the server until its lifetime runs out (TS 8.2.3):
+so the machine goes "retrying", calls on_offline, and retries the Update with back-off and
+jitter while the lifetime since the last successful Register/Update has not expired; a retried
+Update that succeeds calls on_online and nothing else changes (observations survive). Once the
+lifetime has expired, or on 4.04 or any other error code, it Registers again (on_lost).
+"""
 import time
 from micropython import const
 from coap import msg as m
@@ -45,7 +53,8 @@ class Registration:
     queue_window_ms = 93000  # stay reachable this long after the last exchange in queue mode
 
     def __init__(self, ep, peer, name, params, links, rand=None, on_registered=None,
-                 on_deregistered=None, on_lost=None, on_sleep=None, on_wake=None, ssid=None):
+                 on_deregistered=None, on_lost=None, on_sleep=None, on_wake=None, ssid=None,
+                 on_offline=None, on_online=None):
         self.ep = ep
         self.peer = peer
         self.name = name
@@ -58,9 +67,13 @@ class Registration:
         self.on_lost = on_lost  # (reg, now): registration no longer valid (Update failed)
         self.on_sleep = on_sleep  # (reg, now): queue mode window closed, stop listening
         self.on_wake = on_wake  # (reg, now): queue mode Update succeeded, send held notifications
+        self.on_offline = on_offline  # (reg, now): Update unanswered; retrying while still valid
+        self.on_online = on_online  # (reg, now): an Update succeeded outside queue mode
         self.state = "idle"
         self.loc = []
         self.failures = 0  # consecutive failed Registers (client falls back to bootstrap on this)
+        self.update_failures = 0  # consecutive unanswered Updates (state "retrying")
+        self._expires = None  # when the server drops the registration (ticks), or None
         self.awake = False
         self._sent = None  # (lt, b, links) as the server knows them
         self._at = None  # next action deadline
@@ -74,7 +87,7 @@ class Registration:
 
     @property
     def registered(self):
-        return self.state in ("registered", "updating")
+        return self.state in ("registered", "updating", "retrying")
 
     @property
     def location(self):
@@ -153,6 +166,10 @@ class Registration:
         self._registered_at(now, self.on_registered)
 
     def _registered_at(self, now, cb):
+        self.update_failures = 0
+        lt = self._sent[0]
+        self._expires = time.ticks_add(
+            now, min((lt if lt is not None else _DEFAULT_LIFETIME) * 1000, _MAXSPAN))
         self._arm(now, update_interval_ms(self._sent[0]))
         self._idle_at = time.ticks_add(now, self.queue_window_ms)
         if self._again:
@@ -207,15 +224,33 @@ class Registration:
         self.state = "updating"
         self._send(req, now, lambda r, t: self._on_update(r, t, sent))
 
+    def expired(self, now):
+        """The lifetime since the last successful Register/Update has run out."""
+        return self._expires is None or time.ticks_diff(now, self._expires) >= 0
+
     def _on_update(self, resp, now, sent):
         if resp is not None and resp.code == m.CHANGED:
             self._sent = sent
             self.state = "registered"
-            self._registered_at(now, self.on_wake if self._queue() else None)
+            self._registered_at(now, self.on_wake if self._queue() else self.on_online)
             return
-        # 4.04: the server forgot us; None: no answer, the registration may have lapsed. Either
-        # way the safe move is a fresh Register, which replaces whatever the server still holds.
+        if resp is None and not self.expired(now):
+            # no answer: the server still holds the registration (and its observations) until
+            # the lifetime ends, so keep it and try the Update again after a back-off
+            self.update_failures += 1
+            self.state = "retrying"
+            self.awake = False
+            self._again = False
+            wait = min(self.backoff_ms(self.update_failures),
+                       max(0, time.ticks_diff(self._expires, now)))
+            self._arm(now, wait)
+            if self.update_failures == 1 and self.on_offline:
+                self.on_offline(self, now)
+            return
+        # 4.04 (or another error): the server forgot us or refuses the Update; lifetime over:
+        # the registration has lapsed. A fresh Register replaces whatever the server holds.
         self.state = "lost"
+        self.update_failures = 0
         self.loc = []
         if self.on_lost:
             self.on_lost(self, now)
@@ -238,6 +273,8 @@ class Registration:
     def _stopped(self, resp, now):
         was = self.loc
         self.loc = []
+        self._expires = None
+        self.update_failures = 0
         self._sent = None
         self.awake = False
         self._idle_at = None
@@ -279,6 +316,11 @@ class Registration:
                 st = self.state
                 if st == "registered":
                     self._update(now)
+                elif st == "retrying":
+                    if self.expired(now):
+                        self._on_update(None, now, None)  # lifetime over: Register again
+                    else:
+                        self._update(now)
                 elif st in ("backoff", "disabled"):
                     self._register(now)
         idle = self._idle_at

@@ -1,4 +1,14 @@
-"""Information reporting: observations, pmin/pmax/gt/lt/st timing, notification storing."""
+"""Information reporting: observations, pmin/pmax/gt/lt/st timing, notification storing.
+
+Storing (/1/x/6): while a server is offline (server_offline: disabled, queue-mode asleep, or an
+Update went unanswered) due notifications are kept, at most max_stored per server with the
+oldest dropped (the count is logged when it is back), or dropped when /1/x/6 is false; then
+server_online sends them oldest first. A CON notification that was never ACKed is handed back
+with undelivered(obs, now): it is stored again and the server is held offline until the Update
+the client sends to check it answers. With storing on and con_every set, every con_every-th
+notification of an observation is CON (RFC 7641 allows CON at any time), so an outage shows
+within that many.
+"""
 import time
 from micropython import const
 from coap import msg as m
@@ -9,7 +19,7 @@ _MAXSPAN = const(1 << 28)  # pmax longer than ~3 days notifies early (allowed: p
 
 class _Rec:
     __slots__ = ("ssid", "obs", "path", "cf", "last", "con", "val", "dirty", "pmin", "pmax",
-                 "gt", "lt", "st")
+                 "gt", "lt", "st", "n", "unacked")
 
     def __init__(self, ssid, obs, path, cf, now):
         self.ssid = ssid
@@ -20,6 +30,8 @@ class _Rec:
         self.con = now  # last CON notification
         self.val = None  # last notified numeric value
         self.dirty = False  # a reportable change waits for pmin
+        self.n = 0  # notifications since the last CON one
+        self.unacked = None  # (at, code, cf, payload) of the last CON notification
 
 
 def _num(a, k):
@@ -32,6 +44,10 @@ class Reporter:
 
     max_obs = 16  # per server
     max_stored = 16  # stored notifications per offline server, oldest dropped first
+    # with storing on, every Nth notification is CON so an outage shows within N of them
+    # (e.g. 10); 0: only the daily CON. Off by default: a late CON retransmission can reach the
+    # server less than pmin before the next notification (the soak's timing check counts that)
+    con_every = 0
 
     def __init__(self, ep, read, attrs, defaults, storing=None, wake=None, log=None):
         self.ep = ep
@@ -44,7 +60,7 @@ class Reporter:
         self._by_oid = {}  # oid -> [_Rec]: changed() looks up one key and is done
         self._count = {}  # ssid -> observations
         self._offline = set()
-        self._stored = {}  # ssid -> [(rec, code, cf, payload)] oldest first
+        self._stored = {}  # ssid -> [(at, rec, code, cf, payload)] oldest first
         self.dropped = {}  # ssid -> stored notifications dropped (logged when it is back)
 
     # --- observations ------------------------------------------------------------------------
@@ -222,22 +238,46 @@ class Reporter:
         else:
             self._load(r)  # picks up attribute changes at least once per notification
         if offline:
-            q = self._stored.setdefault(ssid, [])
-            if len(q) >= self.max_stored:
-                q.pop(0)
-                self.dropped[ssid] = self.dropped.get(ssid, 0) + 1
-            q.append((r, code, cf, bytes(payload)))
+            self._keep(ssid, (now, r, code, cf, bytes(payload)))
             if self._wake:
                 self._wake(ssid, now)
             return
-        self._send(r, code, cf, payload, now)
+        self._send(r, code, cf, payload, now, store)
 
-    def _send(self, r, code, cf, payload, now):
-        con = time.ticks_diff(now, r.con) >= _CON_EVERY
+    def _keep(self, ssid, item):
+        q = self._stored.setdefault(ssid, [])
+        if len(q) >= self.max_stored:
+            q.pop(0)
+            self.dropped[ssid] = self.dropped.get(ssid, 0) + 1
+        i = len(q)
+        while i and time.ticks_diff(q[i - 1][0], item[0]) > 0:
+            i -= 1  # a returned CON notification is older than what was stored meanwhile
+        q.insert(i, item)
+
+    def _send(self, r, code, cf, payload, now, store=False):
+        r.n += 1
+        every = self.con_every if store else 0
+        con = time.ticks_diff(now, r.con) >= _CON_EVERY or (every > 0 and r.n >= every)
         if con:
             r.con = now
+            r.n = 0
+            # kept (one per observation) so undelivered() can store it again
+            r.unacked = (now, code, cf, bytes(payload)) if store else None
         if self.ep.notify(r.obs, code, payload, cf, now, con) is False and code == m.CONTENT:
             self.remove(r.obs)  # the endpoint has ended it
+
+    def undelivered(self, obs, now):
+        """A CON notification of obs was never ACKed (the endpoint's obs.on_timeout): store it
+        again (when /1/x/6 allows) and hold the server's notifications until it answers an
+        Update (server_online) or its registration is renewed."""
+        r = obs.ctx
+        if r is None or r.obs is not obs:
+            return
+        ssid = r.ssid
+        self._offline.add(ssid)
+        u, r.unacked = r.unacked, None
+        if u is not None and (self._storing(ssid) if self._storing else True):
+            self._keep(ssid, (u[0], r, u[1], u[2], u[3]))
 
     # --- server reachability -----------------------------------------------------------------
 
@@ -254,7 +294,9 @@ class Reporter:
             self._log("ssid %d: %d stored notifications dropped (max_stored %d)" % (
                 ssid, n, self.max_stored))
         if q:
-            for r, code, cf, payload in q:
+            # all NON: a CON among them would be replaced by the next one still in flight
+            # (RFC 7641 4.5.2) and overtaken; the answered Update has just shown the way is open
+            for at, r, code, cf, payload in q:
                 if code != m.CONTENT or r.obs.ctx is r:
                     self._send(r, code, cf, payload, now)
 

@@ -49,7 +49,8 @@ class Servers:
                          self.registry.objects_links, rand=self.rand,
                          on_registered=self._on_registered, on_deregistered=self._on_offline,
                          on_lost=self._on_lost, on_sleep=self._on_offline,
-                         on_wake=self._on_wake, ssid=ssid)
+                         on_wake=self._on_wake, ssid=ssid, on_offline=self._on_unreachable,
+                         on_online=self._on_online)
         r.uri = a.uri
         self.regs[ssid] = r
         self.accts[ssid] = a
@@ -151,6 +152,23 @@ class Servers:
 
     def _on_wake(self, r, now):
         self.reporter.server_online(r.ssid, now)
+
+    def _on_unreachable(self, r, now):
+        """An Update went unanswered: the registration holds until its lifetime ends, so keep
+        it (and the observations) and store notifications while the Update is retried."""
+        self.reporter.server_offline(r.ssid)
+        self.log.warn("%s not answering; retrying the Update while the registration is valid"
+                      % r.uri)
+
+    def _on_online(self, r, now):
+        if self.reporter.is_offline(r.ssid):
+            self.log.info("%s answering again" % r.uri)
+        self.reporter.server_online(r.ssid, now)
+
+    def _notify_lost(self, obs, now):
+        """A CON notification was never ACKed: keep it for later and check the server with an
+        Update (client._notify_timeout calls this)."""
+        self.reporter.undelivered(obs, now)
 
     def _note(self):
         """Registration bookkeeping in the store (where each server has us registered)."""
