@@ -3,45 +3,12 @@ from coap import msg as M
 from lwm2m import content as ct
 from lwm2m import link
 from lwm2m.acl import D, E, R, W, Acl
+from lwm2m.attrs import Attrs
 from lwm2m.errors import (BadRequest, Incomplete, LwM2MError, MethodNotAllowed, NotFound,
                           TooLarge, Unauthorized, UnsupportedFormat)
 from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
 
 _ATTR_ORDER = ("pmin", "pmax", "gt", "lt", "st")
-
-
-class Attrs:
-    """Write-Attributes table: (ssid, path tuple) -> {name: value}; read by the reporting layer."""
-
-    def __init__(self):
-        self.t = {}
-
-    def get(self, ssid, path):
-        return self.t.get((ssid, tuple(path)))
-
-    def set(self, ssid, path, attrs):
-        if attrs:
-            self.t[(ssid, tuple(path))] = attrs
-        else:
-            self.t.pop((ssid, tuple(path)), None)
-
-    def effective(self, ssid, path):
-        """Attributes in force on path: object, then instance, then resource level override."""
-        out = {}
-        path = tuple(path)
-        for n in range(1, len(path) + 1):
-            d = self.t.get((ssid, path[:n]))
-            if d:
-                out.update(d)
-        return out
-
-    def drop(self, ssid=None, path=None):
-        """Forget a server's attributes, or everything at and below path."""
-        path = tuple(path) if path is not None else None
-        for k in list(self.t):
-            if (ssid is not None and k[0] == ssid) or (path is not None
-                                                       and k[1][:len(path)] == path):
-                del self.t[k]
 
 
 def parse_path(segs):
