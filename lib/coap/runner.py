@@ -9,6 +9,8 @@ _DEFAULT_PORT = const(5683)
 _DEFAULT_SECURE_PORT = const(5684)
 _EAGAIN = const(11)
 _ETIMEDOUT = const(110)
+_WATCH_MS = const(10000)  # address check period on a board (ifconfig is cheap, but not free)
+_WATCH_HOST_MS = const(1000)  # on the host: the rebind file is how a test asks, answer quickly
 
 
 def split_uri(uri):
@@ -135,6 +137,7 @@ class Runner:
         self._due = None
         self._woken = False
         self._stop = False
+        self.on_rebind = []  # fn(now) after rebind(): the client Updates its servers from there
         self.add_transport(self.udp)
 
     def add_transport(self, t):
@@ -181,6 +184,45 @@ class Runner:
         """Run the timers and hooks again before the next wait (a transport event needs them)."""
         self._due = None
         self._woken = True
+
+    def rebind(self, local_port=0, now=None):
+        """A new UDP socket (a new local port unless given) in place of the old one, then the
+        on_rebind listeners: what NAT rebinding or a new DHCP address does to the client, and how
+        it recovers (servers answer to where the last Register/Update came from). DTLS transports
+        with a socket start() a new handshake: a session belongs to its address and port."""
+        now = time.ticks_ms() if now is None else now
+        old = self.udp
+        if local_port:
+            self._close_udp(old)  # the same port again: free it first
+        new = UdpTransport(local_port)
+        if not local_port:
+            self._close_udp(old)  # opened first, so the kernel cannot hand out the old port
+        self.udp = new
+        i = self._transports.index(old) if old in self._transports else len(self._transports)
+        self._transports[i:i + 1] = [new]
+        self._poll.register(new.sock, select.POLLIN)
+        for p in [p for p, v in self._routes.items() if v is old]:
+            self._routes[p] = new
+        for t in self._transports:
+            if t is not new and t.sock is not None and hasattr(t, "start"):
+                t.start(now)
+        for fn in self.on_rebind:
+            fn(now)
+        self.wake()  # the listeners queued requests whose timers the current deadline ignores
+        return new
+
+    def _close_udp(self, t):
+        if t.sock is None:
+            return
+        try:
+            self._poll.unregister(t.sock)
+        except (OSError, KeyError, ValueError):
+            pass
+        try:
+            t.close()
+        except OSError:
+            pass
+        t.sock = None
 
     def sendto(self, data, peer):
         try:
@@ -257,6 +299,45 @@ class Runner:
 
     def stop(self):
         self._stop = True
+
+    def watch_address(self, ifconfig=None, flag=None):
+        """Hook that calls rebind() when ifconfig()[0] changes (a Wi-Fi reconnect with another
+        DHCP lease; 0.0.0.0, no network, is not an address) or, host/test facility, when a file
+        named `flag` exists (it is removed first): how a test simulates NAT rebinding from
+        outside the process. Checks every 10 s, every 1 s when there is a flag file."""
+        period = _WATCH_HOST_MS if flag else _WATCH_MS
+        st = [None, None]  # last address, next check
+
+        def hook(now):
+            if st[1] is not None and time.ticks_diff(st[1], now) > 0:
+                return time.ticks_diff(st[1], now)
+            st[1] = time.ticks_add(now, period)
+            why = None
+            if ifconfig is not None:
+                try:
+                    ip = ifconfig()[0]
+                except Exception:  # a driver hiccup is not an address change
+                    ip = None
+                if ip and ip != "0.0.0.0":
+                    if st[0] is not None and ip != st[0]:
+                        why = "address %s -> %s" % (st[0], ip)
+                    st[0] = ip
+            if flag:
+                import os
+
+                try:
+                    os.remove(flag)
+                    why = "rebind requested (%s)" % flag
+                except OSError:
+                    pass
+            if why is not None:
+                if self.log:
+                    self.log("runner: %s: new local socket" % why)
+                self.rebind(0, now)
+            return period
+
+        self.add_hook(hook)
+        return hook
 
     def close(self):
         for t in list(self._transports):

@@ -193,6 +193,17 @@ class Client(Servers):
             if r.peer == obs.peer:
                 r.trigger_update(now)
 
+    def address_changed(self, now):
+        """Our address changed (new local port, new DHCP lease): an Update to every server we are
+        registered with, from the new address, so each can reach us again (a server sends to
+        where the last Register/Update came from)."""
+        n = 0
+        for r in self.regs.values():
+            if r.registered:
+                r.trigger_update(now)
+                n += 1
+        self.log.info("address changed: Update to %d server(s)" % n)
+
     # ---- the loop ------------------------------------------------------------------------------
     def changed(self, oid, iid=None, rid=None):
         """Application/driver API: this value changed (free when nobody observes it)."""
@@ -357,6 +368,13 @@ def run(cfg, feed=None, setup=None):
     runner.add_hook(client.tick)
     from lwm2m.secure import make_transport_factory  # after add_hook: its hook runs after tick
     client.transport_factory = make_transport_factory(runner, client, log)
+    runner.on_rebind.append(client.address_changed)
+    import sys
+
+    # the rebind file is a host/test facility: a board only watches its own address
+    host = sys.platform not in ("esp32", "rp2")
+    runner.watch_address(getattr(plat, "ifconfig", None),
+                         cfg["data_dir"] + "/rebind" if host else None)
     if setup is not None:
         setup(client, runner)
     log.info("%s starting (local port %d, data in %s)" % (
