@@ -91,8 +91,8 @@ def coap_rows(quick):
 
 def heapfit_rows():
     """Two rows: lib/ as .py sources (compiled on import) and as precompiled .mpy (a deployed
-    board); returns (rows, smallest .py size) - the .py figure is the conservative one."""
-    rows, first = [], None
+    board); returns (rows, {"py": smallest K, "mpy": smallest K}) for the firmware check."""
+    rows, found = [], {}
     for mpy, label in ((False, "lib/ as .py"), (True, "lib/ as .mpy")):
         name = "smallest -X heapsize, e2e scenario, " + label
         try:
@@ -111,9 +111,8 @@ def heapfit_rows():
         if below:
             how += "; at %dK: %s" % (k - 4, below[0][2][:60])
         rows.append((name, "%dK" % k, how))
-        if first is None and not mpy:
-            first = k
-    return rows, first
+        found["mpy" if mpy else "py"] = k
+    return rows, found
 
 
 def mpy_rows():
@@ -154,7 +153,10 @@ def fw_rows(min_heap_k, quick):
     if not os.path.exists(path):
         return [(n, "not measured", "tools/bench_fw.py is not there yet") for n in FW_ROWS]
     # it may use the smallest heap heapfit found (issue: the transfer must pass at that + 16K)
-    env = {"LWM2M_MIN_HEAPSIZE_K": str(min_heap_k)} if min_heap_k else {}
+    min_heap_k = min_heap_k or {}
+    env = {name: str(min_heap_k[key]) for key, name in (("py", "LWM2M_MIN_HEAPSIZE_K"),
+                                                         ("mpy", "LWM2M_MIN_HEAPSIZE_MPY_K"))
+           if min_heap_k.get(key)}
     if quick:
         env["LWM2M_BENCH_QUICK"] = "1"
     try:

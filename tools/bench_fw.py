@@ -151,7 +151,7 @@ class Proc:
         self.p.wait(5)
 
 
-async def scenario(heap_k, measure, size):
+async def scenario(heap_k, measure, size, mpy=False):
     """{'push_s', 'pull_s', 'base', 'push_peak', 'pull_peak', 'bytes'} for one client run."""
     srv = await L.LwM2MServer().start()
     fs = await L.LwM2MServer(fw_block_size=1024).start()
@@ -159,7 +159,8 @@ async def scenario(heap_k, measure, size):
     p = None
     try:
         make_board_dir(d, {"endpoint": EP, "local_port": 0, "data_dir": "data", "log": "warn",
-                           "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1}]})
+                           "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1}]},
+                       mpy=mpy)
         with open(os.path.join(d, "fw_probe.py"), "w") as f:
             f.write(PROBE % {"measure": measure})
         p = Proc([micropython(), "-X", "heapsize=%dK" % heap_k, "fw_probe.py"], d)
@@ -201,6 +202,25 @@ async def scenario(heap_k, measure, size):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def _at_min_heap(min_k, size, mpy, label):
+    """The issue's check: the transfer at the e2e scenario's smallest heap + 16K; when that
+    fails, step up 16K at a time (to +64K) so the row says how much headroom it really needs."""
+    name = "256 KB transfer at the smallest heapsize + 16K, " + label
+    first = None
+    for extra in (16, 32, 48, 64):
+        h = min_k + extra
+        try:
+            asyncio.run(scenario(h, False, size, mpy=mpy))
+        except Exception as e:
+            if first is None:
+                first = "-X heapsize=%dK: %s" % (h, str(e).strip().splitlines()[-1][:70])
+            continue
+        if extra == 16:
+            return (name, "passed", "push and pull at -X heapsize=%dK" % h)
+        return (name, "FAILED", "%s; passes at +%dK (%dK)" % (first, extra, h))
+    return (name, "FAILED", "%s; still failing at +64K" % first)
+
+
 def main(argv):
     import argparse
 
@@ -225,16 +245,11 @@ def main(argv):
          "limit 16384 B: %s" % (mem["base"], "ok" if max(mem["push_peak"], mem["pull_peak"])
                                  - mem["base"] < 16 * K else "EXCEEDED")),
     ]
-    mk = os.environ.get("LWM2M_MIN_HEAPSIZE_K")
-    if mk and mk.isdigit():
-        h = int(mk) + 16
-        try:
-            asyncio.run(scenario(h, False, size))
-            rows.append(("256 KB transfer at the smallest heapsize + 16K", "passed",
-                         "push and pull at -X heapsize=%dK" % h))
-        except Exception as e:
-            rows.append(("256 KB transfer at the smallest heapsize + 16K", "FAILED",
-                         "-X heapsize=%dK: %s" % (h, str(e).splitlines()[0])))
+    for env, mpy, label in (("LWM2M_MIN_HEAPSIZE_K", False, "lib/ as .py"),
+                            ("LWM2M_MIN_HEAPSIZE_MPY_K", True, "lib/ as .mpy")):
+        mk = os.environ.get(env)
+        if mk and mk.isdigit():
+            rows.append(_at_min_heap(int(mk), size, mpy, label))
     w = max(len(r[0]) for r in rows)
     print("%-*s  %-14s  %s" % (w, "measurement", "value", "how"))
     print("-" * (w + 40))
