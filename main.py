@@ -103,7 +103,10 @@ def main(path="config.json"):
         _network(plat, cfg)
         feed = _watchdog(plat, cfg)
         from lwm2m.client import run
-        run(cfg, feed=feed, setup=_setup())
+        setup = _setup()
+        import gc
+        gc.collect()  # free import-time garbage before the client's long-lived state (fragmentation)
+        run(cfg, feed=feed, setup=setup)
     except KeyboardInterrupt:
         print("main: interrupted")
         return 130
