@@ -158,3 +158,47 @@ def test_server_loss_and_restart_under_loss():
 
     with server_tuning():
         run(main(), 200)
+
+
+def test_bootstrap_under_loss_then_register():
+    """Client-initiated bootstrap through the lossy relay (20% loss, 10% duplication both ways):
+    Delete /, Security and Server writes, Finish - every step answered 2.02/2.04 exactly as
+    planned - then registration with the provisioned server (not behind the relay)."""
+    async def main():
+        srv = await L.LwM2MServer().start()
+        bs = await L.BootstrapServer(provision={
+            "delete": True, "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 7,
+                                         "lifetime": 120}]}).start()
+        relay = await LossyRelay.symmetric(("127.0.0.1", bs.port), drop=0.2, dup=0.1,
+                                           seed=4).start()
+        relay_uri = "coap://127.0.0.1:%d" % relay.port
+        bs.provision["bootstrap"] = {"uri": relay_uri}  # the client keeps its bootstrap account
+        cfg = {"endpoint": EP, "local_port": 0, "data_dir": "data", "log": "info", "servers": [],
+               "bootstrap": {"uri": relay_uri, "hold_off": 0}}
+        c = Client(cfg)
+        try:
+            ev = await bs.wait_bootstrapped(EP, 90)
+            assert ev.info.get("ok"), ev.info
+            steps = bs.results[EP]
+            assert steps == [("DELETE", "/", "2.02"), ("PUT", "/0/0", "2.04"),
+                             ("PUT", "/0/1", "2.04"), ("PUT", "/1/0", "2.04"),
+                             ("POST", "/bs", "2.04")], steps
+            reg = await srv.wait_registered(EP, 60)
+            assert reg.lifetime == 120
+            code, _cf, _pl = await srv.read(EP, "/1/0/0")
+            assert code == "2.05"
+            cnt = relay.counters()  # seed 4 drops and duplicates in both directions
+            assert all(cnt[d]["dropped"] and cnt[d]["duplicated"] for d in ("up", "down")), cnt
+            sys.stderr.write("bootstrap under loss: steps %s; relay %s\n" % (
+                [(op, p, r) for op, p, r in steps], relay.summary()))
+        except BaseException:
+            sys.stderr.write("client output:\n%s\n" % c.output())
+            raise
+        finally:
+            c.close()
+            await relay.stop()
+            await bs.stop()
+            await srv.stop()
+
+    with server_tuning():
+        run(main(), 200)
