@@ -71,6 +71,14 @@ def code_str(code):
     return "%d.%02d" % (code >> 5, code & 31)
 
 
+def response(code, payload=b"", content_format=None):
+    """A handler's answer; the endpoint fills in type, MID and token when it sends it."""
+    r = Message(ACK, code, payload=payload)
+    if content_format is not None:
+        r.add(CONTENT_FORMAT, content_format)
+    return r
+
+
 def uint_bytes(v):
     """Option value of an unsigned integer in the fewest bytes (0 -> empty)."""
     n = 0

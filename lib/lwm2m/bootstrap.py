@@ -23,14 +23,6 @@ def _path_ints(segs):
     return tuple(out)
 
 
-def _answer(code, payload=b"", cf=None):
-    r = m.Message(m.ACK, code)
-    if cf is not None:
-        r.add(m.CONTENT_FORMAT, cf)
-    r.payload = payload
-    return r
-
-
 class Bootstrap:
     """Bootstrap with one bootstrap server.
 
@@ -136,34 +128,34 @@ class Bootstrap:
         try:
             segs = req.path()
         except UnicodeError:  # a Uri-Path that is not UTF-8
-            return _answer(m.BAD_REQUEST)
+            return m.response(m.BAD_REQUEST)
         if code == m.POST and segs == ["bs"]:
             return self._finish(now)
         path = _path_ints(segs)
         if path is None:
-            return _answer(m.BAD_REQUEST)
+            return m.response(m.BAD_REQUEST)
         try:
             if code == m.PUT:
                 if not path:
-                    return _answer(m.BAD_REQUEST)
+                    return m.response(m.BAD_REQUEST)
                 self._write(path, req.uint(m.CONTENT_FORMAT), req.payload)
-                return _answer(m.CHANGED)
+                return m.response(m.CHANGED)
             if code == m.DELETE:
                 if len(path) > 2:
-                    return _answer(m.BAD_REQUEST)
+                    return m.response(m.BAD_REQUEST)
                 self._delete(path)
-                return _answer(m.DELETED)
+                return m.response(m.DELETED)
             if code == m.GET and req.uint(m.ACCEPT) == _CF_LINK and len(path) <= 1:
-                return _answer(m.CONTENT, self._discover(path), _CF_LINK)
+                return m.response(m.CONTENT, self._discover(path), _CF_LINK)
         except Exception as e:  # a data-model error answers with its code; nothing escapes
-            return _answer(getattr(e, "code", m.INTERNAL_SERVER_ERROR) or m.INTERNAL_SERVER_ERROR)
-        return _answer(m.METHOD_NOT_ALLOWED)
+            return m.response(getattr(e, "code", m.INTERNAL_SERVER_ERROR) or m.INTERNAL_SERVER_ERROR)
+        return m.response(m.METHOD_NOT_ALLOWED)
 
     def _finish(self, now):
         if not self._usable():
             # 4.06: the configuration cannot be used; go again after a back-off
             self._fail(now)
-            return _answer(m.NOT_ACCEPTABLE)
+            return m.response(m.NOT_ACCEPTABLE)
         self._gen += 1
         if self._h is not None:
             self._h.cancel()
@@ -175,7 +167,7 @@ class Bootstrap:
         self.arm_account_timeout(now)
         if self.on_finished:
             self.on_finished(now)
-        return _answer(m.CHANGED)
+        return m.response(m.CHANGED)
 
     def arm_account_timeout(self, now):
         """Start the Bootstrap-Server Account Timeout (/0/x/12); 0 or absent never expires."""

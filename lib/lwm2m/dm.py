@@ -31,14 +31,6 @@ def parse_path(segs):
     return out
 
 
-def _resp(code, fmt=None, payload=b""):
-    m = M.Message(M.ACK, code)
-    if fmt is not None:
-        m.add(M.CONTENT_FORMAT, fmt)
-    m.payload = payload
-    return m
-
-
 class DM:
     def __init__(self, registry, acl=None):
         self.reg = registry
@@ -53,11 +45,11 @@ class DM:
         try:
             return self._dispatch(req, ssid)
         except LwM2MError as e:
-            return _resp(e.code)
+            return M.response(e.code)
         except UnicodeError:  # a Uri-Path or Uri-Query that is not UTF-8
-            return _resp(M.BAD_REQUEST)
+            return M.response(M.BAD_REQUEST)
         except Exception:  # a driver fault must not take the client down
-            return _resp(M.INTERNAL_SERVER_ERROR)
+            return M.response(M.INTERNAL_SERVER_ERROR)
 
     def _dispatch(self, req, ssid):
         path = parse_path(req.path())
@@ -68,9 +60,9 @@ class DM:
         if code == M.GET:
             acc = req.uint(M.ACCEPT)
             if acc == ct.LINK:
-                return _resp(M.CONTENT, ct.LINK, self.discover(path, ssid))
+                return M.response(M.CONTENT, self.discover(path, ssid), ct.LINK)
             fmt, pl = self.read(path, ssid, acc)
-            return _resp(M.CONTENT, fmt, pl)
+            return M.response(M.CONTENT, pl, fmt)
         fmt = req.uint(M.CONTENT_FORMAT)
         if code == M.PUT:
             if fmt is None and not req.payload:
@@ -81,12 +73,12 @@ class DM:
                     return self._block_write(o, inst, path[2], req, fmt)
             body = self._body(req, ssid, path)
             if body is None:
-                return _resp(M.CHANGED)  # the endpoint answers 2.31 Continue
+                return M.response(M.CHANGED)  # the endpoint answers 2.31 Continue
             return self._write(path, ssid, fmt, body, True)
         if code == M.POST and n < 3:
             body = self._body(req, ssid, path)
             if body is None:
-                return _resp(M.CHANGED)
+                return M.response(M.CHANGED)
             if n == 1:
                 return self._create(path, ssid, fmt, body)
             if n == 2:
@@ -232,7 +224,7 @@ class DM:
         else:
             drop = ()
         self._apply(o, inst, res, drop, not replace)
-        return _resp(M.CHANGED)
+        return M.response(M.CHANGED)
 
     def _apply(self, o, inst, res, drop, merge):
         saved = dict(inst.vals)
@@ -268,7 +260,7 @@ class DM:
         o.blocks[rid](inst.iid, off, req.payload, last)
         if last:
             self.reg.changed(o.oid, inst.iid, rid)
-        return _resp(M.CHANGED)
+        return M.response(M.CHANGED)
 
     def _execute(self, path, ssid, args):
         o, inst = self._target(path, ssid, E)
@@ -276,7 +268,7 @@ class DM:
         if r[OPS] != "E":
             raise MethodNotAllowed("not executable")
         o.execute(inst, path[2], bytes(args))
-        return _resp(M.CHANGED)
+        return M.response(M.CHANGED)
 
     def _create(self, path, ssid, fmt, payload):
         o = self._obj(path[0])
@@ -309,7 +301,7 @@ class DM:
         self.reg.emit(CREATED, o.oid, iid)
         self.reg.changed(o.oid)
         self.acl.created(ssid, o.oid, iid)
-        m = _resp(M.CREATED)
+        m = M.response(M.CREATED)
         m.add(M.LOCATION_PATH, str(o.oid))
         m.add(M.LOCATION_PATH, str(iid))
         return m
@@ -321,7 +313,7 @@ class DM:
         self.reg.delete(o.oid, inst.iid)
         self.acl.deleted(o.oid, inst.iid)
         self.attrs.drop(path=path)
-        return _resp(M.DELETED)
+        return M.response(M.DELETED)
 
     def _links(self, ssid, o, inst, out, own):
         p = (o.oid, inst.iid)
@@ -396,5 +388,5 @@ class DM:
         if "pmin" in d and "pmax" in d and d["pmin"] > d["pmax"]:
             raise BadRequest("pmin > pmax")
         self.attrs.set(ssid, path, d)
-        return _resp(M.CHANGED)
+        return M.response(M.CHANGED)
 
