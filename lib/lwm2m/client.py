@@ -301,14 +301,14 @@ class Client(Servers):
             self._check = False
             self.reporter.refresh()
             for ssid, r in self.regs.items():
-                sent = getattr(r, "_sent", None)  # what the server knows (register.py)
+                sent = r.server_view
                 if r.registered and sent and self._params(ssid)[0] != sent[0]:
                     r.trigger_update(now)
         if self._links:
             self._links = False
             links = bytes(self.registry.objects_links())
             for r in self.regs.values():
-                sent = getattr(r, "_sent", None)
+                sent = r.server_view
                 if r.registered and sent and sent[2] != links:
                     r.trigger_update(now)
         bs = self.bs

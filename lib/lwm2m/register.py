@@ -200,6 +200,11 @@ class Registration:
         if self.registered and self.awake:
             self._idle_at = time.ticks_add(now, self.queue_window_ms)
 
+    @property
+    def server_view(self):
+        """(lifetime, b, links) as the server knows them from the last Register/Update, or None."""
+        return self._sent
+
     def update_message(self):
         """Update request with only what changed since the last Register/Update; (req, sent)."""
         lt, binding, queue = self._params()
