@@ -11,10 +11,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections import namedtuple
 
 import pytest
-from hostenv import free_udp_port, micropython, peer_bin  # noqa: E402
+from hostenv import coap_client_log, free_udp_port, micropython, peer_bin  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -79,9 +78,6 @@ class Proc:
         self.p.wait(5)
 
 
-Pdu = namedtuple("Pdu", "type code mid token opts payload")
-_PDU = re.compile(r"^v:1 t:(CON|NON|ACK|RST) c:(\S+) i:([0-9a-f]+) \{([0-9a-f]*)\} \[(.*?)\]"
-                  r"(?: :: (.*))?$")
 
 
 def run_client(args, timeout=30):
@@ -97,18 +93,7 @@ def run_client(args, timeout=30):
             payload = f.read()
     finally:
         os.unlink(out)
-    sent, recv = [], []
-    where = None
-    for line in (r.stdout + "\n" + r.stderr).splitlines():
-        if re.search(r" sent \d+ bytes$", line):
-            where = sent
-        elif re.search(r" received \d+ bytes$", line):
-            where = recv
-        else:
-            m = _PDU.match(line)
-            if m and where is not None:
-                where.append(Pdu(*m.groups()))
-                where = None
+    sent, recv = coap_client_log(r.stdout + "\n" + r.stderr)
     return sent, recv, payload
 
 

@@ -11,12 +11,11 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections import namedtuple
 
 import aiocoap
 import aiocoap.resource as resource
 import pytest
-from hostenv import free_udp_port, micropython, peer_bin  # noqa: E402
+from hostenv import coap_client_log, free_udp_port, micropython, peer_bin  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APP = os.path.join(HERE, "dm_app.py")
@@ -100,9 +99,6 @@ def start_app(ssids, ports=()):
     return p, port
 
 
-Pdu = namedtuple("Pdu", "type code mid token opts payload")
-_PDU = re.compile(r"^v:1 t:(CON|NON|ACK|RST) c:(\S+) i:([0-9a-f]+) \{([0-9a-f]*)\} \[(.*?)\]"
-                  r"(?: :: (.*))?$")
 
 
 class Reply:
@@ -133,18 +129,7 @@ def coap(base, path, *args, wait=8):
     finally:
         os.unlink(out)
     SEEN.extend((r.stdout, r.stderr, payload))
-    sent, recv = [], []
-    where = None
-    for line in (r.stdout + b"\n" + r.stderr).decode("latin-1").splitlines():
-        if re.search(r" sent \d+ bytes$", line):
-            where = sent
-        elif re.search(r" received \d+ bytes$", line):
-            where = recv
-        else:
-            m = _PDU.match(line)
-            if m and where is not None:
-                where.append(Pdu(*m.groups()))
-                where = None
+    sent, recv = coap_client_log((r.stdout + b"\n" + r.stderr).decode("latin-1"))
     return Reply(sent, recv, payload)
 
 

@@ -1,8 +1,10 @@
 """Where the host tools and tests find their peers: the unix port, libcoap, a free UDP port."""
 import os
+import re
 import shutil
 import socket
 import sys
+from collections import namedtuple
 
 
 def micropython():
@@ -29,3 +31,26 @@ def free_udp_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+Pdu = namedtuple("Pdu", "type code mid token opts payload")
+_PDU = re.compile(r"^v:1 t:(CON|NON|ACK|RST) c:(\S+) i:([0-9a-f]+) \{([0-9a-f]*)\} \[(.*?)\]"
+                  r"(?: :: (.*))?$")
+
+
+def coap_client_log(text):
+    """(sent, received) Pdu lists from coap-client's `-v 7` log. Its exit status says nothing
+    (0 even on 4.04 and time-outs), so tests read what went over the wire from here."""
+    sent, recv = [], []
+    where = None
+    for line in text.splitlines():
+        if re.search(r" sent \d+ bytes$", line):
+            where = sent
+        elif re.search(r" received \d+ bytes$", line):
+            where = recv
+        else:
+            m = _PDU.match(line)
+            if m and where is not None:
+                where.append(Pdu(*m.groups()))
+                where = None
+    return sent, recv
