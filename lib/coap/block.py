@@ -140,6 +140,14 @@ class _Transfer:
             self.finished = True
             self.ep._call(self.done, code, now)
 
+    def _got(self, resp, now):
+        if self.finished:
+            return
+        self.resp = resp
+        if resp is None:  # gave up, or RST
+            return self._end(None, now)
+        self._step(resp, now)
+
     def _send(self, m, now):
         m.mid = 0
         m.token = b""  # a fresh token per block: a late answer to an old block matches nothing
@@ -163,12 +171,7 @@ class Download(_Transfer):
         m.add(BLOCK2, block_value(self.offset >> (self.szx + 4), False, self.szx))
         self._send(m, now)
 
-    def _got(self, resp, now):
-        if self.finished:
-            return
-        self.resp = resp
-        if resp is None:
-            return self._end(None, now)
+    def _step(self, resp, now):
         code = resp.code
         if code >> 5 != 2:
             return self._end(code, now)
@@ -235,12 +238,7 @@ class Upload(_Transfer):
         self.more = more
         self._send(m, now)
 
-    def _got(self, resp, now):
-        if self.finished:
-            return
-        self.resp = resp
-        if resp is None:
-            return self._end(None, now)
+    def _step(self, resp, now):
         code = resp.code
         v = resp.uint(BLOCK1)
         if code == REQUEST_ENTITY_TOO_LARGE and v is not None and (v & 7) < self.szx:
