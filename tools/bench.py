@@ -1,7 +1,7 @@
 """`make bench`: every benchmark of the project, printed as one table (figures, units, method).
 
     .venv/bin/python tools/bench.py [--quick]
-Runs tools/bench_coap.py, tools/bench_lwm2m.py, tools/heapfit.py, the .mpy size build of
+Runs tools/bench_coap.py, tools/bench_lwm2m.py, tools/bench_read.py, tools/heapfit.py, the .mpy size build of
 tools/mpy_build.py and, when it exists, tools/bench_fw.py. Measurements for the README, never
 pass/fail: a figure that cannot be taken says FAILED or "not measured" and the rest still print.
 """
@@ -20,6 +20,7 @@ if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
 
 import bench_lwm2m  # noqa: E402
+import bench_read  # noqa: E402
 import heapfit  # noqa: E402
 import mpy_build  # noqa: E402
 
@@ -87,6 +88,13 @@ def coap_rows(quick):
                 break
         rows.append((name, value, how))
     return rows
+
+
+def read_rows(quick):
+    try:
+        return bench_read.rows(100 if quick else 200)
+    except Exception as e:
+        return _failed(["Read /3/0 GET to ACK (tools/bench_read.py)"], e)
 
 
 def heapfit_rows():
@@ -200,6 +208,7 @@ def collect(quick=False, log=None):
     out = []
     step("CoAP (issue 2)", coap_rows, quick)
     step("LwM2M data model and client (issues 3, 4)", bench_lwm2m.rows, quick)
+    step("Read /3/0 latency from an independent client (issue 12)", read_rows, quick)
     found = {}
 
     def fit():
