@@ -65,7 +65,7 @@ def test_top_level_errors():
     assert _msg(_base(endpoint="")).startswith("config: endpoint: ")
     assert _msg(_base(endpoint="a b")).startswith("config: endpoint: expected printable")
     assert _msg(_base(endpoint="a&b")).startswith("config: endpoint: ")
-    assert _msg(_base(endpoint="x" * 65)) == "config: endpoint: longer than 64 characters"
+    assert _msg(_base(endpoint="x" * 64)) == "config: endpoint: longer than 63 bytes"
     assert _msg(_base(endpoint=5)).startswith("config: endpoint: ")
     assert _msg({"endpoint": "e"}) == \
         "config: servers: need at least one server or a bootstrap entry"

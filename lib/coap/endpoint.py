@@ -228,6 +228,8 @@ class Endpoint:
     def _serve1(self, req, peer, now, ent):
         con = req.type == CON
         resp = self._dispatch(req, peer, now)
+        if resp is False:  # the handler ignores this request: nothing at all goes back
+            return
         if resp is None:  # separate response to come through respond()
             if con:
                 ack = _empty(ACK, req.mid)
@@ -255,7 +257,7 @@ class Endpoint:
             return Message(code=NOT_FOUND)
         try:
             resp = h(req, peer, now)
-            if resp is not None and not isinstance(resp, Message):
+            if resp is not None and resp is not False and not isinstance(resp, Message):
                 raise TypeError("handler returned %r" % type(resp))
         except Exception as e:
             self.last_error = e

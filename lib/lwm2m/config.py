@@ -112,8 +112,8 @@ def validate(raw):
     for ch in ep:
         if ch in "&?#/ " or ord(ch) < 33 or ord(ch) > 126:
             raise _err("endpoint", "expected printable ASCII without space & ? # /, got %r" % ep)
-    if len(ep) > 64:
-        raise _err("endpoint", "longer than 64 characters")
+    if len(ep) > 63:  # 003 7.2 Table 3: String (max 63 bytes); ASCII, so bytes == characters
+        raise _err("endpoint", "longer than 63 bytes")
     cfg["endpoint"] = ep
     qm = cfg["queue_mode"] = _bool(raw, "queue_mode", "queue_mode", False)
     servers = raw.get("servers", [])

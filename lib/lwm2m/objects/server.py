@@ -1,4 +1,6 @@
 """LwM2M Server object (1): per-server registration settings and the Disable / Update executes."""
+from lwm2m.errors import BadRequest
+
 DEF = (1, "LwM2M Server", True, True, (
     (0, "Short Server ID", "R", False, True, "i"),
     (1, "Lifetime", "RW", False, True, "i"),
@@ -12,6 +14,25 @@ DEF = (1, "LwM2M Server", True, True, (
 ))
 
 DISABLE_TIMEOUT = 86400  # seed 001: default when /1/x/5 is absent
+BINDINGS = ("U", "UQ")  # what this client can do: UDP, queue mode; no SMS on these boards
+
+# rid -> lowest value allowed (highest: 2**31-1). A 1.0 TLV integer is signed, so a server that
+# encodes 240 as C1 01 F0 writes -16: stored, such a lifetime made every Register fail (4.00)
+_MIN = {0: 1, 1: 1, 2: 0, 3: 0, 5: 0}
+
+
+def check(rid, v):
+    """Raise BadRequest (4.00) unless v is a value resource rid of /1 may hold; every Server
+    object write (DM and bootstrap) and the stored record pass here before anything is applied."""
+    lo = _MIN.get(rid)
+    if lo is not None:
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= 0x7FFFFFFF or (
+                rid == 0 and v > 65534):
+            raise BadRequest("/1 resource %d out of range" % rid)
+    elif rid == 7 and v not in BINDINGS:
+        raise BadRequest("binding %r not supported" % (v,))
+    elif rid == 6 and not isinstance(v, bool):
+        raise BadRequest("notification storing is a boolean")
 
 
 def make(registry, disable=None, update=None):
@@ -19,6 +40,7 @@ def make(registry, disable=None, update=None):
     instance (the registration layer wires them); until then they answer 2.04 and do nothing."""
     o = registry.add(DEF)
     o.defaults = {6: True, 7: "U"}
+    o.check = check
     hooks(o, disable, update)
     return o
 
