@@ -4,6 +4,7 @@ Each test names the bug it catches. All pure: they run under CPython and the uni
 """
 from coap import msg as M
 from coap.endpoint import Endpoint
+from lwm2m import json as ljson
 from lwm2m import tlv
 from test_client import TEMP, URI, Net, cfg, rmtree, started, tmpdir
 from test_coap_endpoint import A, B, BODY, Rand, get, msgs, run, server
@@ -33,6 +34,18 @@ def test_tlv_integer_width_at_every_signed_edge():
     # the whole resource TLV of -32768: type C2 (2-byte value), id, 80 00
     assert tlv.encode([tlv.resource_node(5, "i", -32768)]) == hexb("C2 05 80 00")
     assert tlv.encode([tlv.resource_node(5, "t", -0x80000000)]) == hexb("C4 05 80 00 00 00")
+
+
+# ---- JSON strings: every control character escaped, nothing else -------------------------
+
+def test_json_escapes_every_control_character_and_only_those():
+    # a hypothesis test caught `\x1f` left raw in 2 runs of 5; this checks all 32 every time
+    s = "".join(chr(c) for c in range(0x20)) + ' ~\x7f"\\\u00e9'
+    data = ljson.encode("/3/0/", [("0", "s", s)])
+    want = "".join("\\u%04x" % c for c in range(0x20)) + ' ~\x7f\\"\\\\\u00e9'
+    assert data == ('{"bn":"/3/0/","e":[{"n":"0","sv":"' + want + '"}]}').encode()
+    got = ljson.decode(data, (3, 0))
+    assert got == [((3, 0, 0), "sv", s)]
 
 
 # ---- Block2 server: the "more" flag of the last block ------------------------------------
