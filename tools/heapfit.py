@@ -223,7 +223,8 @@ def scenario(board, kib, which="two"):
     for line in board.last.splitlines():
         if "MemoryError" in line:
             m = re.search(r"allocating (\d+) bytes", line)
-            return False, "MemoryError" + (" allocating %s B" % m.group(1) if m else "")
+            return False, "MemoryError%s (%s)" % (" allocating %s B" % m.group(1) if m else "",
+                                                   why[:100])
     return False, why
 
 
@@ -289,11 +290,14 @@ def main(argv):
     ap.add_argument("--interp", default=os.environ.get("MICROPYTHON32") or None,
                     help="unix port to run (default: $MICROPYTHON32, else .venv's micropython)")
     ap.add_argument("--at", type=int, help="run once at this heap size (KiB): exit 0 pass, 1 fail")
+    ap.add_argument("-v", "--verbose", action="store_true", help="--at: the client's output too")
     a = ap.parse_args(argv)
     if a.at:
         board = make_board(a.scenario, a.mpy, a.interp)
         try:
             ok, why = scenario(board, a.at, a.scenario)
+            if not ok and a.verbose:
+                print(board.last)
         finally:
             board.close()
         print("heapfit: scenario %s%s at -X heapsize=%dK: %s" % (
