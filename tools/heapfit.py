@@ -36,8 +36,11 @@ EP = B.EP
 STEP_TIMEOUT = 8.0
 FW_SIZE = 256 * 1024
 REBOOT_EXIT = 3  # board.host.REBOOT_EXIT
-# A board runs boot.py, then main.py, in one interpreter; boot.py applies a staged update.
-BOARD_START = "exec(open('boot.py').read())\nexec(open('main.py').read())\n"
+# A board runs boot.py, then main.py, in one interpreter; boot.py applies a staged update. Both
+# are compiled from their files as a board does (exec(open(f).read()) would keep main.py's
+# whole source text alive, about 4 KB a board never holds).
+BOARD_START = '"""boot.py then main.py, as a board starts."""\nimport sys\n\nimport boot  # noqa\n' \
+    'import main\n\nsys.exit(main.main())\n'
 PAD = "pad.bin"  # filler that brings the package to FW_SIZE; harmless in lib/ once applied
 
 
@@ -86,7 +89,7 @@ async def _one(board, heap):
     try:
         board.fresh()
         board.write_config(B.config([s.port], log="warn"))
-        p = board.start(["-c", BOARD_START], heap=heap)
+        p = board.start(["board_start.py"], heap=heap)
         await B._registered((s,), p, timeout=STEP_TIMEOUT)
         r = await s.read(EP, "/3/0", timeout=STEP_TIMEOUT)
         if r.code != "2.05" or L.tlv_str(L.decode_tlv(r.payload)[0]) != "MicroPython":
@@ -138,7 +141,7 @@ async def _one(board, heap):
         _clean(p)
         # second boot: boot.py applies the package, the client registers and reports the result
         s.clients.pop(EP, None)
-        p = board.start(["-c", BOARD_START], heap=heap)
+        p = board.start(["board_start.py"], heap=heap)
         await B._registered((s,), p, timeout=STEP_TIMEOUT)
         r = await s.read(EP, "/5/0/5", timeout=STEP_TIMEOUT)
         if r.text != "1":
@@ -232,6 +235,8 @@ def make_board(which="two", mpy=False, interp=None):
     board = B.Board(B.config([5683], log="warn"), mpy=mpy, interp=interp)
     if which == "one":
         board.fw = fw_package(os.path.join(board.dir, "lib"))
+        with open(os.path.join(board.dir, "board_start.py"), "w") as f:
+            f.write(BOARD_START)
     return board
 
 
