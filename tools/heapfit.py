@@ -90,22 +90,29 @@ async def _one(board, heap):
         board.fresh()
         board.write_config(B.config([s.port], log="warn"))
         p = board.start(["board_start.py"], heap=heap)
+        board.step = "second boot: register"
         await B._registered((s,), p, timeout=STEP_TIMEOUT)
+        board.step = "read /3/0"
         r = await s.read(EP, "/3/0", timeout=STEP_TIMEOUT)
         if r.code != "2.05" or L.tlv_str(L.decode_tlv(r.payload)[0]) != "MicroPython":
             raise RuntimeError("read /3/0 TLV: %s" % r.code)
+        board.step = "read /3/0 JSON"
         r = await s.read(EP, "/3/0", accept=L.CF_JSON, timeout=STEP_TIMEOUT)
         if r.code != "2.05" or r.content_format != L.CF_JSON or b'"MicroPython"' not in r.payload:
             raise RuntimeError("read /3/0 JSON: %s %r" % (r.code, r.payload[:60]))
+        board.step = "write /1/0/1"
         r = await s.write(EP, "/1/0/1", "120", timeout=STEP_TIMEOUT)
         if r.code != "2.04":
             raise RuntimeError("write /1/0/1: %s" % r.code)
+        board.step = "wait_event update"
         u = await s.wait_event("update", EP, STEP_TIMEOUT)
         if u.info.get("lifetime") != 120:
             raise RuntimeError("update after the lifetime write: %r" % (u.info,))
+        board.step = "write_attributes /3/0/13"
         r = await s.write_attributes(EP, "/3/0/13", pmin=1, pmax=2, timeout=STEP_TIMEOUT)
         if r.code != "2.04":
             raise RuntimeError("write-attributes /3/0/13: %s" % r.code)
+        board.step = "observe /3/0/13"
         o = await s.observe(EP, "/3/0/13", timeout=STEP_TIMEOUT)
         if not o.active:
             raise RuntimeError("observe /3/0/13: %s" % o.first.code)
@@ -115,23 +122,29 @@ async def _one(board, heap):
             if n.code != "2.05" or int(n.text) < seen:
                 raise RuntimeError("notification of /3/0/13: %s %r" % (n.code, n.payload))
             seen = int(n.text)
+        board.step = "execute /1/0/8"
         r = await s.execute(EP, "/1/0/8", timeout=STEP_TIMEOUT)
         if r.code != "2.04":
             raise RuntimeError("execute /1/0/8: %s" % r.code)
         await s.wait_event("update", EP, STEP_TIMEOUT)
+        board.step = "discover /3/0"
         r = await s.discover(EP, "/3/0", timeout=STEP_TIMEOUT)
         if r.code != "2.05" or b"</3/0/13>" not in r.payload:
             raise RuntimeError("discover /3/0: %s %r" % (r.code, r.payload[:60]))
+        board.step = "malformed write /1/0/1"
         r = await s.write(EP, "/1/0/1", b"\xff\x01", content_format=L.CF_TLV,
                           timeout=STEP_TIMEOUT)
         if r.code != "4.00":
             raise RuntimeError("malformed write: %s, not 4.00" % r.code)
+        board.step = "push_firmware"
         r = await s.push_firmware(EP, board.fw, block_size=1024, timeout=STEP_TIMEOUT)
         if r.code != "2.04":
             raise RuntimeError("firmware push: %s" % r.code)
+        board.step = "read /5/0/3"
         r = await s.read(EP, "/5/0/3", timeout=STEP_TIMEOUT)
         if r.text != "2":
             raise RuntimeError("state after the push: %s %r, not Downloaded" % (r.code, r.payload))
+        board.step = "execute /5/0/2"
         r = await s.execute(EP, "/5/0/2", timeout=STEP_TIMEOUT)
         if r.code != "2.04":
             raise RuntimeError("execute /5/0/2: %s" % r.code)
@@ -142,10 +155,13 @@ async def _one(board, heap):
         # second boot: boot.py applies the package, the client registers and reports the result
         s.clients.pop(EP, None)
         p = board.start(["board_start.py"], heap=heap)
+        board.step = "second boot: register"
         await B._registered((s,), p, timeout=STEP_TIMEOUT)
+        board.step = "read /5/0/5"
         r = await s.read(EP, "/5/0/5", timeout=STEP_TIMEOUT)
         if r.text != "1":
             raise RuntimeError("update result after the reboot: %s %r" % (r.code, r.payload))
+        board.step = "interrupt"
         rc = await p.interrupt(STEP_TIMEOUT)
         await s.wait_event("deregister", EP, 1)
         if rc != 0:
@@ -171,9 +187,11 @@ async def _two(board, heap):
     board.write_config(cfg)
     p = board.start(["bench_app.py", "run", "0"], heap=heap)
     try:
+        board.step = "register"
         await B._registered((s1, s2), p, timeout=STEP_TIMEOUT)
         obs = await B.observe_ten((s1, s2), timeout=STEP_TIMEOUT)
         for s in (s1, s2):
+            board.step = "read /3/0"
             r = await s.read(EP, "/3/0", timeout=STEP_TIMEOUT)
             if r.code != "2.05" or L.tlv_str(L.decode_tlv(r.payload)[0]) != "MicroPython":
                 raise RuntimeError("read /3/0: %s" % r.code)
@@ -194,6 +212,7 @@ async def _two(board, heap):
         n = await inst.next(STEP_TIMEOUT)
         if n.code != "2.05" or L.tlv_str(L.decode_tlv(n.payload)[15]) != "Europe/Paris":
             raise RuntimeError("notification of /3/0: %s" % n.code)
+        board.step = "interrupt"
         rc = await p.interrupt(STEP_TIMEOUT)
         await s1.wait_event("deregister", EP, 1)
         await s2.wait_event("deregister", EP, 1)
@@ -215,7 +234,7 @@ SCENARIOS = {"two": _two, "one": _one}
 
 def scenario(board, kib, which="two"):
     """(passed, why) for one run at -X heapsize=<kib>K."""
-    board.last = ""
+    board.last = board.step = ""
     try:
         asyncio.run(asyncio.wait_for(SCENARIOS[which](board, "%dK" % kib), 120))
         return True, ""
@@ -226,8 +245,8 @@ def scenario(board, kib, which="two"):
     for line in board.last.splitlines():
         if "MemoryError" in line:
             m = re.search(r"allocating (\d+) bytes", line)
-            return False, "MemoryError%s (%s)" % (" allocating %s B" % m.group(1) if m else "",
-                                                   why[:100])
+            return False, "MemoryError%s at step %r" % (
+                " allocating %s B" % m.group(1) if m else "", board.step)
     return False, why
 
 
