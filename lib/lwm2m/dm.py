@@ -1,7 +1,6 @@
 """Device management interface: Read/Write/Execute/Create/Delete/Discover/Write-Attributes."""
 from coap import msg as M
 from lwm2m import content as ct
-from lwm2m import link
 from lwm2m.acl import D, E, R, W, Acl
 from lwm2m.attrs import Attrs
 from lwm2m.errors import (BadRequest, Incomplete, LwM2MError, MethodNotAllowed, NotFound,
@@ -364,6 +363,8 @@ class DM:
             out.append(("/%d/%d/%d" % tuple(path), a + self._attr_list(ssid, path, False)))
         else:
             raise MethodNotAllowed("discover resource instance")
+        from lwm2m import link  # Discover and Write-Attributes only: loaded on first use
+
         return link.encode(out)
 
     def _write_attrs(self, path, ssid, query):
@@ -376,6 +377,8 @@ class DM:
             o, inst = self._target(path, ssid, R)
             if n == 3:
                 r = self._rdef(o, inst, path[2])
+        from lwm2m import link
+
         a = link.parse_attrs(query)
         a.pop("cancel", None)
         if not a:
