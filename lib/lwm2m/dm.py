@@ -10,6 +10,15 @@ from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TY
 _ATTR_ORDER = ("pmin", "pmax", "gt", "lt", "st")
 
 
+def _link():
+    """lwm2m.link for one Discover or Write-Attributes: loaded then, and unloaded again (the
+    caller's reference keeps it for the request), 2 KB back on a 32-bit board."""
+    from lwm2m import link, unload
+
+    unload("link")
+    return link
+
+
 def parse_path(segs):
     """Uri-Path segments (or '/3/0') -> list of ints; NotFound for anything else."""
     if isinstance(segs, str):
@@ -363,9 +372,7 @@ class DM:
             out.append(("/%d/%d/%d" % tuple(path), a + self._attr_list(ssid, path, False)))
         else:
             raise MethodNotAllowed("discover resource instance")
-        from lwm2m import link  # Discover and Write-Attributes only: loaded on first use
-
-        return link.encode(out)
+        return _link().encode(out)
 
     def _write_attrs(self, path, ssid, query):
         n = len(path)
@@ -377,9 +384,7 @@ class DM:
             o, inst = self._target(path, ssid, R)
             if n == 3:
                 r = self._rdef(o, inst, path[2])
-        from lwm2m import link
-
-        a = link.parse_attrs(query)
+        a = _link().parse_attrs(query)
         a.pop("cancel", None)
         if not a:
             raise BadRequest("no attributes")
