@@ -134,6 +134,10 @@ class Runner:
         # a buffer only where recvfrom_into fills it (CPython): MicroPython's recvfrom(n)
         # allocates per datagram anyway, and DTLS reads its own, so a board gets the size only
         self._buf = bytearray(self.rx_size) if self.udp._into is not None else self.rx_size
+        # ... and that allocation needs rx_size contiguous bytes, which a fragmented heap may not
+        # have with far more free in total: this spare holds such a run, dropped just before each
+        # read so the GC (run by the failing allocation) hands its room to recvfrom
+        self._spare = None if self.udp._into is not None else bytearray(self.rx_size)
         self._transports = []
         self._routes = {}
         self._poll = select.poll()
@@ -246,12 +250,20 @@ class Runner:
         buf = self._buf
         for t in self._transports:
             for _ in range(32):  # bounded so a flood can't starve timers
+                spare = isinstance(buf, int)
+                self._spare = None
                 try:
                     got = t.recv(buf)
                 except OSError as e:
                     if self.log:
                         self.log("runner: recv failed: %r" % (e,))
                     break
+                finally:
+                    if spare:
+                        try:
+                            self._spare = bytearray(self.rx_size)  # recvfrom just freed its run
+                        except MemoryError:
+                            pass  # no such run left now: the next read tries again
                 if got is None:
                     break
                 self.received += 1
