@@ -18,7 +18,7 @@ DEFAULT_CONFIG = {
 
 
 def _compile_lib(lib):
-    """Replace every .py under lib with its .mpy (what `make deploy MPYFILES=1` puts on a board)."""
+    """Replace every .py under lib with its .mpy (what `make deploy` puts on a board)."""
     import subprocess
     import sys
 

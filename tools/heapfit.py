@@ -251,6 +251,8 @@ def scenario(board, kib, which="two"):
 
 
 def make_board(which="two", mpy=False, interp=None):
+    if interp and os.sep in interp:
+        interp = os.path.abspath(interp)  # the client runs in the board dir
     board = B.Board(B.config([5683], log="warn"), mpy=mpy, interp=interp)
     if which == "one":
         board.fw = fw_package(os.path.join(board.dir, "lib"))
