@@ -1,7 +1,6 @@
 """Device management interface: Read/Write/Execute/Create/Delete/Discover/Write-Attributes."""
 from coap import msg as M
 from lwm2m import content as ct
-from lwm2m import link
 from lwm2m.acl import D, E, R, W, Acl
 from lwm2m.attrs import Attrs
 from lwm2m.errors import (BadRequest, Incomplete, LwM2MError, MethodNotAllowed, NotFound,
@@ -9,6 +8,15 @@ from lwm2m.errors import (BadRequest, Incomplete, LwM2MError, MethodNotAllowed, 
 from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
 
 _ATTR_ORDER = ("pmin", "pmax", "gt", "lt", "st")
+
+
+def _link():
+    """lwm2m.link for one Discover or Write-Attributes: loaded then, and unloaded again (the
+    caller's reference keeps it for the request), 2 KB back on a 32-bit board."""
+    from lwm2m import link, unload
+
+    unload("link")
+    return link
 
 
 def parse_path(segs):
@@ -422,7 +430,7 @@ class DM:
             out.append(("/%d/%d/%d" % tuple(path), a + self._attr_list(ssid, path, False)))
         else:
             raise MethodNotAllowed("discover resource instance")
-        return link.encode(out)
+        return _link().encode(out)
 
     def _write_attrs(self, path, ssid, query):
         n = len(path)
@@ -436,7 +444,7 @@ class DM:
                 r = self._rdef(o, inst, path[2])
         # an attribute without a value is removed (1.0.2 Write-Attributes), on any resource
         unset = [q for q in query if q in _ATTR_ORDER]
-        a = link.parse_attrs([q for q in query if q not in _ATTR_ORDER])
+        a = _link().parse_attrs([q for q in query if q not in _ATTR_ORDER])
         a.pop("cancel", None)
         if not a and not unset:
             raise BadRequest("no attributes")
