@@ -39,19 +39,6 @@ def parse_path(segs):
     return out
 
 
-def _tlv_head(b, rid):
-    """(header length, value length) of the single resource TLV rid that starts b."""
-    if len(b) < 2 or b[0] >> 6 != 3:
-        raise BadRequest("one resource TLV expected")
-    t = b[0]
-    i = 3 if t & 0x20 else 2
-    n = (t >> 3) & 3
-    if len(b) < i + n or (b[1] << 8 | b[2] if t & 0x20 else b[1]) != rid:
-        raise BadRequest("TLV for another resource")
-    size = t & 7 if n == 0 else int.from_bytes(bytes(b[i:i + n]), "big")
-    return i + n, size
-
-
 def check_values(o, res):
     """An object's own range checks (o.check(rid, value), e.g. the Server object's) over
     [(rid, value)], all before anything is applied: BadRequest leaves the instance untouched."""
@@ -302,24 +289,11 @@ class DM:
             off, last = num << (szx + 4), not more
         data = req.payload
         if k == ct.TLV:
-            # servers that write in the format the client registered with wrap the package
-            # in one opaque resource TLV; its header is in the first block, then the bytes
-            # stream on exactly as an opaque body does (only the header length is kept)
-            if off == 0:
-                hdr, size = _tlv_head(data, rid)
-                self._tlvw = (hdr, size)
-                data = memoryview(data)[hdr:]
-            elif self._tlvw is None:
-                raise Incomplete("block1")
-            else:
-                hdr, size = self._tlvw
-                off -= hdr
-            end = off + len(data)
-            if end > size or (last and end != size):
-                self._tlvw = None
-                raise BadRequest("TLV length does not match the package")
-            if last:
-                self._tlvw = None
+            # the unwrapping lives with the firmware engine, which a push loads anyway: no
+            # resident code for it in the DM layer
+            from lwm2m.fwupdate import tlv_unwrap
+
+            off, data = tlv_unwrap(self, rid, off, data, last)
         elif off == 0:
             self._tlvw = None
         o.blocks[rid](inst.iid, off, data, last)

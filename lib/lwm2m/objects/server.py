@@ -16,23 +16,23 @@ DEF = (1, None, True, True, (  # LwM2M Server
 DISABLE_TIMEOUT = 86400  # seed 001: default when /1/x/5 is absent
 BINDINGS = ("U", "UQ")  # what this client can do: UDP, queue mode; no SMS on these boards
 
-# rid -> lowest value allowed (highest: 2**31-1). A 1.0 TLV integer is signed, so a server that
-# encodes 240 as C1 01 F0 writes -16: stored, such a lifetime made every Register fail (4.00)
-_MIN = {0: 1, 1: 1, 2: 0, 3: 0, 5: 0}
-
-
 def check(rid, v):
-    """Raise BadRequest (4.00) unless v is a value resource rid of /1 may hold; every Server
-    object write (DM and bootstrap) and the stored record pass here before anything is applied."""
-    lo = _MIN.get(rid)
-    if lo is not None:
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= 0x7FFFFFFF or (
-                rid == 0 and v > 65534):
-            raise BadRequest("/1 resource %d out of range" % rid)
-    elif rid == 7 and v not in BINDINGS:
-        raise BadRequest("binding %r not supported" % (v,))
-    elif rid == 6 and not isinstance(v, bool):
-        raise BadRequest("notification storing is a boolean")
+    """Raise BadRequest (4.00) unless v is a value /1/x/rid may hold; every Server object write
+    (DM and bootstrap) and the stored record pass here before anything is applied. A 1.0 TLV
+    integer is signed: a server that encodes 240 as C1 01 F0 writes -16, and such a stored
+    lifetime made every Register fail."""
+    if rid == 7:
+        ok = v in BINDINGS
+    elif rid == 6:
+        ok = isinstance(v, bool)
+    elif rid in (0, 1, 2, 3, 5):
+        # SSID 1..65534, Lifetime 1.., periods and Disable Timeout 0..; all at most 2**31-1
+        ok = (isinstance(v, int) and not isinstance(v, bool) and v >= (rid < 2)
+              and v <= (65534 if rid == 0 else 0x7FFFFFFF))
+    else:
+        return
+    if not ok:
+        raise BadRequest("/1/x/%d value" % rid)
 
 
 def make(registry, disable=None, update=None):
