@@ -6,6 +6,7 @@ from micropython import const
 
 _STEP_MS = const(100)
 _PAUSE_MAX_MS = const(30000)
+_CHECK_MS = const(2000)  # how often keep() looks at the link
 
 
 def _sleep_ms(ms):
@@ -28,6 +29,8 @@ class Link:
         self.log = log
         self.pause = 1000
         self.attempts = 0
+        self.drops = 0
+        self.check_ms = _CHECK_MS
 
     def _w(self):
         if self.wlan is None:
@@ -65,3 +68,20 @@ class Link:
         await _sleep_ms(self.pause)
         self.pause = min(self.pause * 2, _PAUSE_MAX_MS)
         return False
+
+    async def keep(self, runner, log):
+        """A task beside the client (lwm2m.aio starts it): reconnect in the background after an
+        outage; when the link is back, a new socket and an Update to every server from it (an
+        Update that fails registers again). Never blocks the other tasks."""
+        down = False
+        while True:
+            if not self.isconnected():
+                if not down:
+                    down = True
+                    self.drops += 1
+                    log.warn("wifi: link down; reconnecting in the background")
+                if await self.connect():
+                    down = False
+                    log.info("wifi: link back: new socket, Update to the servers")
+                    runner.rebind(0)
+            await _sleep_ms(self.check_ms)
