@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -190,3 +191,73 @@ def test_asyncio_app_register_read_observe_push_outage_deregister():
                 await s.stop()
 
     asyncio.run(asyncio.wait_for(body(), 240))
+
+
+ASYNC_START = "### asyncio quick start"
+SENSOR = '''
+
+_sensor = [21.5]
+
+
+def read_sensor():  # a rising sensor
+    _sensor[0] += 0.5
+    return _sensor[0]
+
+'''
+
+
+def readme_asyncio_app():
+    """The Thermometer class and the asyncio app.py of the README, verbatim."""
+    from test_peer_app import readme_example
+
+    with open(os.path.join(os.path.dirname(HERE), "README.md")) as f:
+        text = f.read()
+    i = text.index("```python", text.index(ASYNC_START)) + len("```python")
+    return readme_example() + SENSOR + text[i:text.index("```", i)]
+
+
+def test_readme_asyncio_app_py_through_main_py():
+    async def body():
+        srv = await L.LwM2MServer().start()
+        d = tempfile.mkdtemp(prefix="lwm2m-aioapp-")
+        make_board_dir(d, {"endpoint": "aio-readme", "local_port": 0, "data_dir": "data",
+                           "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1,
+                                        "lifetime": 300}]})
+        with open(os.path.join(d, "app.py"), "w") as f:
+            f.write(readme_asyncio_app())
+        p = Proc([micropython(), "-X", "heapsize=1M", "main.py"], cwd=d)
+        try:
+            reg = await srv.wait_registered("aio-readme", timeout=20)
+            assert "/3303/0" in reg.object_paths()
+            await srv.write_attributes("aio-readme", "/3303/0/5700", pmin=0, pmax=60)
+            obs = await srv.observe("aio-readme", "/3303/0/5700")
+            a = float(bytes(obs.first.payload))
+            b = float(bytes((await obs.next(12)).payload))
+            assert b > a  # the app's own loop polled, and the observer heard of it
+            await obs.cancel()
+            r = await srv.execute("aio-readme", "/3303/0/5605")
+            assert r.code == "2.04", r
+            for _ in range(60):  # the coroutine resets min/max a second after its 2.04
+                lo = float(await text_of(srv, "aio-readme", "/3303/0/5601"))
+                if lo > b:
+                    break
+                await asyncio.sleep(0.1)
+            assert lo > b, (lo, b)  # min was the first reading (22.0), below every notified one
+            p.p.send_signal(signal.SIGINT)  # Ctrl-C: deregister, exit 0
+            await srv.wait_event("deregister", "aio-readme", 15)
+            assert await asyncio.to_thread(p.wait_exit, 15) == 0
+        except BaseException:
+            sys.stderr.write("app output:\n%s\n" % "\n".join(p.lines))
+            raise
+        finally:
+            p.kill()
+            shutil.rmtree(d, ignore_errors=True)
+            await srv.stop()
+
+    asyncio.run(asyncio.wait_for(body(), 90))
+
+
+async def text_of(srv, ep, path):
+    r = await srv.read(ep, path)
+    assert r.code == "2.05", (path, r)
+    return bytes(r.payload).decode()

@@ -54,14 +54,22 @@ class AsyncClient:
         # coroutine setters/executors: created inside the DM handler, so the task first runs
         # after this driver pass has sent the 2.04
         c.registry.spawn = asyncio.create_task
+        notify = c.registry.listener
+
+        def changed(oid, iid=None, rid=None):
+            # from the application's own task: observers hear of it now, not at the next deadline
+            notify(oid, iid, rid)
+            r.wake()
+
+        c.registry.listener = changed
         self.wifi = wifi
         self._serving = False
 
     # ---- application API -------------------------------------------------------------------
     def changed(self, oid, iid=None, rid=None):
-        """This value changed: observers hear of it at the driver's next pass, not its deadline."""
+        """This value changed (so does Registry.changed / Obj.set): observers hear of it at the
+        driver's next pass, not at its next deadline."""
         self.client.changed(oid, iid, rid)
-        self.runner.wake()
 
     async def registered(self):
         """Returns once at least one server has us registered (at once if one has now)."""
@@ -77,14 +85,19 @@ class AsyncClient:
         link = None
         if self.wifi is not None:
             link = asyncio.create_task(self.wifi.keep(self.runner, self.log))
+        ki = False
         try:
             await self.runner.serve(lambda: c.stopped)
+        except KeyboardInterrupt:
+            ki = True  # run() deregisters from a fresh loop, on these sockets
+            raise
         finally:
             if link is not None:
                 link.cancel()
-            self.runner.close()
             self._serving = False
-            self.log.info("stopped")
+            if not ki:
+                self.runner.close()
+                self.log.info("stopped")
 
     async def stop(self):
         """Deregister from every server (answered, or ~5 s), close the sockets; serve() returns."""
@@ -96,3 +109,25 @@ class AsyncClient:
         self.runner.wake()
         while self._serving:
             await asyncio.sleep_ms(_POLL_MS)
+
+
+def run(cfg, app_main, platform=None, feed=None, wifi=None):
+    """main.py's asyncio path: `await app_main(client)` beside client.serve() under asyncio.run;
+    then the client serves on until stopped. Ctrl-C deregisters (in a fresh loop) and returns."""
+    c = AsyncClient(cfg, platform, feed=feed, wifi=wifi)
+
+    async def main():
+        t = asyncio.create_task(c.serve())
+        await app_main(c)
+        await t
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        c.log.info("interrupted: deregistering")
+        asyncio.new_event_loop()  # the interrupted loop's tasks stay behind
+        c.client.shutdown(time.ticks_ms())
+        asyncio.run(c.runner.serve(lambda: c.client.stopped))
+        c.log.info("stopped")
+    finally:
+        c.runner.close()
