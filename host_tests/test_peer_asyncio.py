@@ -261,3 +261,64 @@ async def text_of(srv, ep, path):
     r = await srv.read(ep, path)
     assert r.code == "2.05", (path, r)
     return bytes(r.payload).decode()
+
+
+DTLS_APP = '''
+import asyncio
+
+
+async def main(client):
+    await client.registered()
+    print("app: registered")
+    n = 0
+    while True:  # the application's own loop keeps going beside the DTLS session
+        n += 1
+        await asyncio.sleep_ms(10)
+        if n % 50 == 0:
+            print("app: tick", n)
+'''
+
+
+def test_asyncio_client_over_dtls_psk():
+    from dtls_relay import DtlsRelay
+
+    ident, key = "aio-dev", b"aio-relay-psk-0123456789"
+
+    async def body():
+        srv = await L.LwM2MServer().start()
+        relay = await DtlsRelay(("127.0.0.1", srv.port), {ident.encode(): key}).start()
+        d = tempfile.mkdtemp(prefix="lwm2m-aiodtls-")
+        make_board_dir(d, {"endpoint": "aio-dtls", "local_port": 0, "data_dir": "data",
+                           "servers": [{"uri": "coaps://127.0.0.1:%d" % relay.port, "ssid": 1,
+                                        "lifetime": 300, "psk_identity": ident,
+                                        "psk_key": key.hex()}]})
+        with open(os.path.join(d, "app.py"), "w") as f:
+            f.write(DTLS_APP)
+        p = Proc([micropython(), "-X", "heapsize=1M", "main.py"], cwd=d)
+        try:
+            await srv.wait_registered("aio-dtls", 30)
+            assert relay.kinds("ready")  # the Register came through a DTLS session
+            await asyncio.to_thread(p.wait_line, "app: registered", 10)
+            r = await srv.read("aio-dtls", "/3/0/0")
+            assert (r.code, bytes(r.payload)) == ("2.05", b"MicroPython")
+            await srv.write_attributes("aio-dtls", "/3/0/13", pmin=1, pmax=2)
+            obs = await srv.observe("aio-dtls", "/3/0/13")
+            n1 = await obs.next(5)
+            n2 = await obs.next(5)
+            assert n2.seq > n1.seq
+            m = len(p.lines)
+            await asyncio.to_thread(p.wait_line, "app: tick", 10, m)  # the app's loop runs
+            p.p.send_signal(signal.SIGINT)
+            await srv.wait_event("deregister", "aio-dtls", 15)
+            assert await asyncio.to_thread(p.wait_exit, 15) == 0
+            assert key.hex() not in "\n".join(p.lines)
+        except BaseException:
+            sys.stderr.write("app output:\n%s\n" % "\n".join(p.lines))
+            raise
+        finally:
+            p.kill()
+            shutil.rmtree(d, ignore_errors=True)
+            await relay.stop()
+            await srv.stop()
+
+    asyncio.run(asyncio.wait_for(body(), 90))
