@@ -322,3 +322,33 @@ def test_asyncio_client_over_dtls_psk():
             await srv.stop()
 
     asyncio.run(asyncio.wait_for(body(), 90))
+
+
+def test_asyncio_reboot_answers_then_deregisters_and_exits():
+    from board.host import REBOOT_EXIT
+
+    async def body():
+        srv = await L.LwM2MServer().start()
+        d = tempfile.mkdtemp(prefix="lwm2m-aioreboot-")
+        make_board_dir(d, {"endpoint": "aio-reboot", "local_port": 0, "data_dir": "data",
+                           "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1,
+                                        "lifetime": 300}]})
+        with open(os.path.join(d, "app.py"), "w") as f:
+            f.write(DTLS_APP)
+        p = Proc([micropython(), "-X", "heapsize=1M", "main.py"], cwd=d)
+        try:
+            await srv.wait_registered("aio-reboot", 20)
+            await asyncio.to_thread(p.wait_line, "app: registered", 10)
+            r = await srv.execute("aio-reboot", "/3/0/4")
+            assert r.code == "2.04", r  # answered before the reboot
+            await srv.wait_event("deregister", "aio-reboot", 15)
+            assert await asyncio.to_thread(p.wait_exit, 15) == REBOOT_EXIT
+        except BaseException:
+            sys.stderr.write("app output:\n%s\n" % "\n".join(p.lines))
+            raise
+        finally:
+            p.kill()
+            shutil.rmtree(d, ignore_errors=True)
+            await srv.stop()
+
+    asyncio.run(asyncio.wait_for(body(), 60))
