@@ -23,7 +23,7 @@ import time
 from micropython import const
 
 from coap.aiorunner import AioRunner
-from lwm2m.client import Client
+from lwm2m.client import Client, _lazy_secure
 from lwm2m.log import Log
 
 _POLL_MS = const(50)  # registered() / stop() look again this often (no asyncio.Event to import)
@@ -46,9 +46,7 @@ class AsyncClient:
         r = self.runner = AioRunner(c.ep, cfg.get("local_port", 0), log=self.log.warn)
         r.feed = feed
         r.add_hook(c.tick)
-        from lwm2m.secure import make_transport_factory  # after add_hook: its hook runs after tick
-
-        c.transport_factory = make_transport_factory(r, c, self.log)
+        c.transport_factory = _lazy_secure(r, c, self.log)  # DTLS code only for coaps://
         r.on_rebind.append(c.address_changed)
         r.watch_address(getattr(platform, "ifconfig", None))  # a new DHCP lease: new socket
         # coroutine setters/executors: created inside the DM handler, so the task first runs
