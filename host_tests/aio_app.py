@@ -90,7 +90,7 @@ async def main():
     async def work(args):
         await asyncio.sleep_ms(300)
         st["jobs"] += 1
-        client.changed(32769, 0, 2)
+        client.registry.changed(32769, 0, 2)  # wakes the driver: notified at once
 
     async def stop(args):
         await client.stop()

@@ -64,7 +64,16 @@ def report(where):
     print("heap %s %d %d" % (where, base - base0, gc.mem_alloc() - base))
 
 
-if mode == "aio":
+if mode == "aiorun":  # main.py's asyncio path: app.py's main(client) beside the client
+    from lwm2m.aio import run
+
+    async def app_main(c):
+        await c.registered()
+        report("aiorun")
+        await c.stop()
+
+    run(cfg, app_main)
+elif mode == "aio":
     from lwm2m.aio import AsyncClient
 
     async def main():
@@ -224,48 +233,54 @@ async def stall_run():
     return out
 
 
+async def heap_one(exe, mode, pre):
+    """(asyncio import bytes, heap beyond it once registered) of one HEAP_SCRIPT run."""
+    srv = await L.LwM2MServer().start()
+    d = tempfile.mkdtemp(prefix="lwm2m-bench-aioheap-")
+    try:
+        make_board_dir(d, {"endpoint": EP + "-" + mode, "local_port": 0, "data_dir": "data",
+                           "log": "warn",
+                           "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1,
+                                        "lifetime": 300}]}, mpy=True)
+        with open(os.path.join(d, "heap.py"), "w") as f:
+            f.write(HEAP_SCRIPT)
+        p = Proc([exe, "-X", "heapsize=320K", "heap.py", mode, str(pre)], d)
+        try:
+            line = await p.line("heap ", 60)
+        finally:
+            p.kill()
+        _, _, imp, used = line.split()
+        return int(imp), int(used)
+    finally:
+        await srv.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def heap_rows():
     exe = mp32()
-    names = ("heap once registered: blocking run()", "heap once registered: asyncio driver",
-             "asyncio driver over the blocking runner",
+    names = ("heap once registered: blocking run()",
+             "heap once registered: asyncio, own program (AsyncClient)",
+             "heap once registered: asyncio, main.py + app.py main() (aio.run)",
+             "asyncio driver over the blocking runner (own program / main.py)",
              "the same, qstr pool not pre-grown", "import asyncio (the app's, not counted)")
     if not exe:
         return [(n, "not measured", "no micropython32 (set MICROPYTHON32)") for n in names]
-
-    async def one(mode, pre):
-        srv = await L.LwM2MServer().start()
-        d = tempfile.mkdtemp(prefix="lwm2m-bench-aioheap-")
-        try:
-            make_board_dir(d, {"endpoint": EP + "-" + mode, "local_port": 0, "data_dir": "data",
-                               "log": "warn",
-                               "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1,
-                                            "lifetime": 300}]}, mpy=True)
-            with open(os.path.join(d, "heap.py"), "w") as f:
-                f.write(HEAP_SCRIPT)
-            p = Proc([exe, "-X", "heapsize=320K", "heap.py", mode, str(pre)], d)
-            try:
-                line = await p.line("heap ", 60)
-            finally:
-                p.kill()
-            _, _, imp, used = line.split()
-            return int(imp), int(used)
-        finally:
-            await srv.stop()
-            shutil.rmtree(d, ignore_errors=True)
-
     how = ("micropython32 (v1.28, 32-bit), lib/ as .mpy, gc.mem_alloc() after gc.collect() "
            "inside the driver's loop once registered (1 server), beyond `import asyncio`; qstr "
            "pool pre-grown (1500 names) so neither run allocates a new pool")
-    _, blk = asyncio.run(one("blocking", 1500))
-    imp, aio = asyncio.run(one("aio", 1500))
-    _, blk0 = asyncio.run(one("blocking", 0))
-    _, aio0 = asyncio.run(one("aio", 0))
+    got = {}
+    for pre in (1500, 0):
+        for mode in ("blocking", "aio", "aiorun"):
+            got[mode, pre] = asyncio.run(heap_one(exe, mode, pre))
+    blk, aio, run = (got[m, 1500][1] for m in ("blocking", "aio", "aiorun"))
+    d0 = [got[m, 0][1] - got["blocking", 0][1] for m in ("aio", "aiorun")]
     return [(names[0], "%d B" % blk, how), (names[1], "%d B" % aio, "the same"),
-            (names[2], "%+d B" % (aio - blk), "target: at most +4096 B; its 2 modules' "
-             "bytecode included (0 when lib/ is frozen)"),
-            (names[3], "%+d B" % (aio0 - blk0), "qstr pools double: whichever code adds the "
+            (names[2], "%d B" % run, "the same"),
+            (names[3], "%+d / %+d B" % (aio - blk, run - blk), "target: at most +4096 B; the "
+             "driver's 2 modules' bytecode included (0 when lib/ is frozen)"),
+            (names[4], "%+d / %+d B" % tuple(d0), "qstr pools double: whichever code adds the "
              "name that fills the current one pays for the next (the app's own names too)"),
-            (names[4], "%d B" % imp, "frozen in firmware; module state only")]
+            (names[5], "%d B" % got["aio", 1500][0], "frozen in firmware; module state only")]
 
 
 def stall_rows(runs):

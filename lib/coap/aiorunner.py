@@ -95,44 +95,39 @@ class AioRunner(Runner):
             self._asleep = False
             _forward(self._task)
 
-    def step(self):
-        """One pass, never waiting: receive, timers, send; returns ms until the next is due."""
-        now = time.ticks_ms()
-        more = False
-        if self._rx:
-            self._rx = False
-            more = self._receive(now)
-        self._timers(now)
-        self.flush()
-        if self.feed is not None:
-            self.feed()
-        if more:
-            self._rx = True  # input left over: read on in the next step, after the other tasks
-            return 0
-        if self._woken:
-            return 0
-        if self._due is None:
-            return self.max_wait_ms
-        return max(0, min(self.max_wait_ms, time.ticks_diff(self._due, time.ticks_ms())))
-
     async def serve(self, until=None):
-        """Step, then sleep until input, a wake() or the next deadline, until stop() or until()
-        is true. The application's tasks run during every sleep (a 0 ms one too)."""
+        """Each pass: receive, timers, send (never awaiting); then sleep until input, a wake() or
+        the next deadline, until stop() or until() is true. The application's tasks run during
+        every sleep (a 0 ms one too)."""
         self._stop = False
         self._task = asyncio.current_task()
         self._arm(True)
         try:
             while not self._stop and not (until is not None and until()):
-                t0 = time.ticks_ms()
-                wait = self.step()
-                d = time.ticks_diff(time.ticks_ms(), t0)
+                t0 = now = time.ticks_ms()
+                more = False
+                if self._rx:
+                    self._rx = False
+                    more = self._receive(now)
+                self._timers(now)
+                self.flush()
+                if self.feed is not None:
+                    self.feed()
+                now = time.ticks_ms()
+                d = time.ticks_diff(now, t0)
                 if d > self.stall_ms:
                     self.stall_ms = d
+                if more:
+                    self._rx = True  # input left over: read on after the other tasks have run
+                wait = self.max_wait_ms
+                if more or self._woken:
+                    wait = 0
+                elif self._due is not None:
+                    wait = max(0, min(wait, time.ticks_diff(self._due, now)))
                 self._asleep = wait > 0
-                try:
-                    await asyncio.sleep_ms(wait)
-                finally:
-                    self._asleep = False
+                await asyncio.sleep_ms(wait)
+                self._asleep = False
         finally:
             self._task = None
+            self._asleep = False
             self._arm(False)

@@ -31,11 +31,11 @@ _POLL_MS = const(50)  # registered() / stop() look again this often (no asyncio.
 
 class AsyncClient:
     """cfg: a checked config (lwm2m.config.load). platform: board.platform() unless given.
-    feed: watchdog feed, called every driver pass (at least once a second). wifi: on a board, a
-    board.aiowifi.Link: serve() runs its keep() beside the client, so a Wi-Fi outage is ridden out
-    in the background and the servers hear from the new address when the link returns."""
+    feed: watchdog feed, called every driver pass (at least once a second). On a board, run
+    board.aiowifi.Link(...).keep(client.runner, client.log) as a task beside serve(), so a Wi-Fi
+    outage is ridden out in the background and the servers hear from the new address after it."""
 
-    def __init__(self, cfg, platform=None, log=None, feed=None, wifi=None):
+    def __init__(self, cfg, platform=None, log=None, feed=None):
         if platform is None:
             import board
 
@@ -55,67 +55,47 @@ class AsyncClient:
         notify = c.registry.listener
 
         def changed(oid, iid=None, rid=None):
-            # from the application's own task: observers hear of it now, not at the next deadline
+            # Registry.changed / Obj.set / Client.changed from the application's own task:
+            # observers hear of it at the driver's next pass, not at its next deadline
             notify(oid, iid, rid)
             r.wake()
 
         c.registry.listener = changed
-        self.wifi = wifi
-        self._serving = False
-
-    # ---- application API -------------------------------------------------------------------
-    def changed(self, oid, iid=None, rid=None):
-        """This value changed (so does Registry.changed / Obj.set): observers hear of it at the
-        driver's next pass, not at its next deadline."""
-        self.client.changed(oid, iid, rid)
 
     async def registered(self):
         """Returns once at least one server has us registered (at once if one has now)."""
-        regs = self.client.regs
-        while not any(r.registered for r in regs.values()):
+        while True:
+            for r in self.client.regs.values():
+                if r.registered:
+                    return
             await asyncio.sleep_ms(_POLL_MS)
 
-    async def serve(self):
-        """Register, serve requests, report, re-register: runs until stop() (or a Reboot)."""
+    def serve(self):
+        """The client's task: register, serve requests, report, re-register, until stop() (or a
+        Reboot). `asyncio.create_task(client.serve())`."""
         c = self.client
-        self._serving = True
-        self.log.info("%s starting (asyncio)" % c.name)
-        link = None
-        if self.wifi is not None:
-            link = asyncio.create_task(self.wifi.keep(self.runner, self.log))
-        ki = False
-        try:
-            await self.runner.serve(lambda: c.stopped)
-        except KeyboardInterrupt:
-            ki = True  # run() deregisters from a fresh loop, on these sockets
-            raise
-        finally:
-            if link is not None:
-                link.cancel()
-            self._serving = False
-            if not ki:
-                self.runner.close()
-                self.log.info("stopped")
+        return self.runner.serve(lambda: c.stopped)
 
     async def stop(self):
         """Deregister from every server (answered, or ~5 s), close the sockets; serve() returns."""
-        c = self.client
-        if not self._serving:
-            self.runner.close()
-            return
-        c.shutdown(time.ticks_ms())
-        self.runner.wake()
-        while self._serving:
-            await asyncio.sleep_ms(_POLL_MS)
-
+        r = self.runner
+        if r._task is not None:  # serving
+            self.client.shutdown(time.ticks_ms())
+            r.wake()
+            while r._task is not None:
+                await asyncio.sleep_ms(_POLL_MS)
+        r.close()
+        self.log.info("stopped")
 
 def run(cfg, app_main, platform=None, feed=None, wifi=None):
     """main.py's asyncio path: `await app_main(client)` beside client.serve() under asyncio.run;
     then the client serves on until stopped. Ctrl-C deregisters (in a fresh loop) and returns."""
-    c = AsyncClient(cfg, platform, feed=feed, wifi=wifi)
+    c = AsyncClient(cfg, platform, feed=feed)
 
     async def main():
         t = asyncio.create_task(c.serve())
+        if wifi is not None:
+            asyncio.create_task(wifi.keep(c.runner, c.log))
         await app_main(c)
         await t
 
@@ -126,6 +106,5 @@ def run(cfg, app_main, platform=None, feed=None, wifi=None):
         asyncio.new_event_loop()  # the interrupted loop's tasks stay behind
         c.client.shutdown(time.ticks_ms())
         asyncio.run(c.runner.serve(lambda: c.client.stopped))
-        c.log.info("stopped")
     finally:
         c.runner.close()
