@@ -352,3 +352,39 @@ def test_asyncio_reboot_answers_then_deregisters_and_exits():
             await srv.stop()
 
     asyncio.run(asyncio.wait_for(body(), 60))
+
+
+def test_readme_own_program_registers_then_stop_deregisters():
+    """The README's asyncio program without main.py, verbatim: registers, then stop()."""
+    import subprocess
+
+    with open(os.path.join(os.path.dirname(HERE), "README.md")) as f:
+        text = f.read()
+    i = text.index("in a program of your own:")
+    i = text.index("```python", i) + len("```python")
+    prog = text[i:text.index("```", i)]
+    assert "client.stop()" in prog
+
+    async def body():
+        srv = await L.LwM2MServer().start()
+        d = tempfile.mkdtemp(prefix="lwm2m-aioprog-")
+        make_board_dir(d, {"endpoint": "aio-prog", "local_port": 0, "data_dir": "data",
+                           "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1,
+                                        "lifetime": 300}]})
+        with open(os.path.join(d, "prog.py"), "w") as f:
+            f.write(prog)
+        try:
+            # lib/ on the path as on a board (/lib); .frozen keeps the port's own asyncio
+            r = await asyncio.to_thread(
+                subprocess.run, [micropython(), "-X", "heapsize=1M", "prog.py"], cwd=d,
+                env=dict(os.environ, MICROPYPATH=".frozen:lib"), capture_output=True, text=True,
+                timeout=60)
+            assert r.returncode == 0, r.stdout + r.stderr
+            kinds = [e.kind for e in srv.events if e.ep == "aio-prog"]
+            assert "register" in kinds and kinds[-1] == "deregister", kinds
+            assert "aio-prog" not in srv.clients
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+            await srv.stop()
+
+    asyncio.run(asyncio.wait_for(body(), 90))
