@@ -8,8 +8,9 @@ on the unix port against tools/lwm2m_server.py; per phase, the ticker's worst la
 period and the driver's longest single step, both from the app's 250 ms status lines, worst of N
 runs. Heap: on the 32-bit interpreter (../shared/tools/micropython32, or $MICROPYTHON32) with lib/
 as .mpy, gc.mem_alloc() after gc.collect() once registered with one server, measured inside each
-driver's loop: lwm2m.client.run() (blocking) and lwm2m.aio.AsyncClient.serve(), with the qstr pool
-pre-grown so a pool allocation (lumpy: each new pool doubles) does not land in one run only. Prints a
+driver's loop: lwm2m.client.run() (blocking), lwm2m.aio.AsyncClient.serve() (a program of its
+own) and lwm2m.aio.run() (main.py's asyncio path), with the qstr pool pre-grown so a pool
+allocation (lumpy: each new pool doubles) does not land in one run only. Prints a
 `name  value  how` table; figures only, never pass/fail.
 """
 import asyncio

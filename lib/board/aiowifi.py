@@ -54,7 +54,9 @@ class Link:
             except OSError as e:
                 self.log("wifi: connect error %r" % (e,))
             start = time.ticks_ms()
-            while not w.isconnected() and time.ticks_diff(time.ticks_ms(), start) < self.timeout_ms:
+            while not w.isconnected():
+                if time.ticks_diff(time.ticks_ms(), start) >= self.timeout_ms:
+                    break
                 await _sleep_ms(_STEP_MS)
         if w.isconnected():
             self.pause = 1000
