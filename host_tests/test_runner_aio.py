@@ -1,6 +1,8 @@
 # The asyncio driver (coap.aiorunner, lwm2m.aio) on real loopback sockets, under both interpreters:
 # requests served while another task runs, coroutine executors after their 2.04, wake(), stop(),
 # rebind under the event loop, and the Wi-Fi link watch with a fake interface.
+# (Named to run after test_fwupdate in mp_run's alphabetical order: that file's partition test
+# needs 256 KB contiguous twice in a 2M heap and fails if `import asyncio` came earlier.)
 import asyncio
 import socket
 
