@@ -25,6 +25,16 @@ def _sleep_ms(ms):
     return f(ms) if f is not None else asyncio.sleep(ms / 1000)
 
 
+async def _end(*tasks):
+    """Cancel and wait for them: nothing of this test is left queued for the next one."""
+    for t in tasks:
+        t.cancel()
+        try:
+            await t
+        except asyncio.CancelledError:
+            pass
+
+
 async def _recv(s, tries=500):
     """A datagram on the non-blocking socket s, waiting with asyncio sleeps (never blocking)."""
     for _ in range(tries):
@@ -94,7 +104,7 @@ def test_requests_are_served_while_another_task_runs():
             assert rig.r.received == 5
             rig.r.stop()
             await srv
-            t.cancel()
+            await _end(t)
         finally:
             rig.close()
 
@@ -294,8 +304,7 @@ def test_wifi_outage_reconnects_in_the_background_then_rebinds():
             rig.peer.sendto(b"\x40\x00\x00\x07", dst)  # CoAP ping: answered with a RST
             data = (await _recv(rig.peer))[0]
             assert data[0] >> 4 & 3 == 3 and data[2:4] == b"\x00\x07"
-            keep.cancel()
-            t.cancel()
+            await _end(keep, t)
             r.stop()
             await srv
         finally:
