@@ -144,6 +144,9 @@ def test_asyncio_app_register_read_observe_push_outage_deregister():
             m = app.mark()
             img = lib_bundle(b"2.0.0\n")
             assert len(img) >= 256 * 1024
+            # pmin 0: every state is reported (the default 1 s, issue 12, would fold a
+            # sub-second push's Downloading into Downloaded)
+            assert (await srv.write_attributes(EP, "/5/0/3", pmin=0)).code == "2.04"
             obs = await srv.observe(EP, "/5/0/3")
             r = await srv.push_firmware(EP, package(img), block_size=1024, timeout=30)
             assert r.code == "2.04", r
