@@ -3,8 +3,8 @@
     .venv/bin/python tools/bench.py [--quick]
 Runs tools/bench_coap.py, tools/bench_lwm2m.py, tools/heapfit.py, the .mpy size build of
 tools/mpy_build.py, tools/bench_fw.py and, when the env var MICROPYTHON32 names a 32-bit unix
-port, tools/bench_heap32.py (a board's word size: the figures the README's table comes from). Measurements for the README, never
-pass/fail: a figure that cannot be taken says FAILED or "not measured" and the rest still print.
+port, tools/bench_heap32.py (a board's word size: the README's heap table comes from it).
+Measurements for the README, never pass/fail: a figure that cannot be taken says FAILED or "not measured" and the rest still print.
 """
 import contextlib
 import io
@@ -135,8 +135,8 @@ def mpy_rows():
             t[0] += s.get(a, 0)
             t[1] += s.get(b, 0)
             t[2] += 1
-    how = ("mpy-cross " + mpy_build.OPT + " per module (tools/mpy_build.py), sum of file sizes; the same for both "
-           "while nothing is @native: .mpy bytecode does not depend on the arch")
+    how = ("mpy-cross " + mpy_build.OPT + " per module (tools/mpy_build.py), sum of file sizes; "
+           "the same for both while nothing is @native: .mpy bytecode does not depend on the arch")
     if errors:
         how += "; %d modules FAILED to compile" % errors
     rows = []

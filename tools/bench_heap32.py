@@ -131,7 +131,8 @@ def _run(interp, d, args, timeout=60):
     r = subprocess.run([interp, "-X", "heapsize=1M"] + args, cwd=d, capture_output=True,
                        text=True, timeout=timeout)
     if r.returncode not in (0, 130):
-        raise RuntimeError("%s exit %d: %s" % (args[0], r.returncode, (r.stdout + r.stderr)[-300:]))
+        raise RuntimeError("%s exit %d: %s" % (args[0], r.returncode,
+                                                (r.stdout + r.stderr)[-300:]))
     return r.stdout
 
 
