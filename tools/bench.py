@@ -144,8 +144,8 @@ def mpy_rows():
             t[0] += s.get(a, 0)
             t[1] += s.get(b, 0)
             t[2] += 1
-    how = ("mpy-cross " + mpy_build.OPT + " per module (tools/mpy_build.py), sum of file sizes; the same for both "
-           "while nothing is @native: .mpy bytecode does not depend on the arch")
+    how = ("mpy-cross " + mpy_build.OPT + " per module (tools/mpy_build.py), sum of file sizes; "
+           "the same for both while nothing is @native: .mpy bytecode does not depend on the arch")
     if errors:
         how += "; %d modules FAILED to compile" % errors
     rows = []

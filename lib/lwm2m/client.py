@@ -411,6 +411,16 @@ def run(cfg, feed=None, setup=None):
                          cfg["data_dir"] + "/rebind" if host else None)
     if setup is not None:
         setup(client, runner)
+    import gc
+
+    gc.collect()
+    try:
+        # collect after every free/8 bytes allocated, not only when the heap is full: garbage
+        # then never lies long between live blocks, so the heap fragments less (two servers and
+        # ten observations pass at 140K instead of 152K, 32-bit)
+        gc.threshold(gc.mem_free() // 8)
+    except AttributeError:  # CPython: its own collector
+        pass
     log.info("%s starting (local port %d, data in %s)" % (
         cfg["endpoint"], cfg.get("local_port", 0), cfg["data_dir"]))
     try:
