@@ -175,8 +175,10 @@ def test_split_uri_and_peer_key():
 def test_sleep_section():
     assert validate(_base())["sleep"] is None
     assert validate(_base(sleep={"mode": "none"}))["sleep"] is None
-    d = validate(_base(queue_mode=True, sleep={"mode": "deep", "interval": 600}))
+    d = validate(_base(queue_mode=True, local_port=5690, sleep={"mode": "deep", "interval": 600}))
     assert d["sleep"] == {"mode": "deep", "interval": 600, "awake": 93}
+    assert _msg(_base(queue_mode=True, sleep={"mode": "deep", "interval": 600})) == (
+        "config: local_port: deep sleep needs a fixed local port, got 0")
     d = validate(_base(queue_mode=True, sleep={"mode": "light", "interval": 60, "awake": 5}))
     assert d["sleep"] == {"mode": "light", "interval": 60, "awake": 5}
     # sleeping without queue mode: the server would send to a client that is not listening

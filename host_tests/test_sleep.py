@@ -38,7 +38,7 @@ def awake_then_asleep(c, value=21.5, attrs=("pmin=1", "pmax=60")):
 
 def woken(n1, d, value, wall, wake=True):
     """A fresh client over the same store and the same server (the board after the reset)."""
-    n2 = Net(n1.cfg)
+    n2 = Net(n1.cfg, platform=n1.plat)
     n2.srvs = n1.srvs
     for s in n2.srvs.values():
         s.net = n2
@@ -142,6 +142,13 @@ def test_expired_lifetime_or_404_or_new_server_address_registers():
         n4 = woken(n3, d, 21.5, WALL + 250)
         assert [(r[0], r[1]) for r in s.reqs[k:]] == [(M.POST, "/rd")]
         assert "lwm2m: sleep: server 1: server address changed: Register" in n4.lines
+        n4.run(6000)
+        d = S.snapshot(n4.c, n4.clock.now, WALL + 260, 60000)
+        n4.plat._ip = "10.1.2.3"  # a new DHCP lease while we slept
+        k = len(s.reqs)
+        n5 = woken(n4, d, 21.5, WALL + 270)
+        assert [(r[0], r[1]) for r in s.reqs[k:]] == [(M.POST, "/rd")]
+        assert "lwm2m: sleep: server 1: our address changed: Register" in n5.lines
     finally:
         n1.close()
 

@@ -17,7 +17,9 @@ import sys
 DEEPSLEEP_EXIT = 4  # host: the process ends with this code; the harness starts it again
 CUT_EXIT = 5  # host: LWM2M_CUT_RTC cut the power in the middle of an RTC memory write
 CLOCK_ENV = "LWM2M_CLOCK_OFFSET"
-CUT_ENV = "LWM2M_CUT_RTC"  # host fault injection: "<n>" writes n bytes of the next write, exits
+# host fault injection: the next RTC memory write stops after n bytes ("-n": all but the last n,
+# "all": complete) and the process exits with CUT_EXIT, as if the power went there
+CUT_ENV = "LWM2M_CUT_RTC"
 RTC_MEMORY_MAX = 2048  # ESP32 MICROPY_HW_RTC_USER_MEM_MAX
 
 
@@ -69,8 +71,9 @@ class FileRtc:
         self.writes += 1
         cut = _getenv(CUT_ENV)
         with open(self.path, "wb") as f:
-            if cut:
-                f.write(data[:int(cut)])
+            if cut and data:
+                n = len(data) if cut == "all" else int(cut)
+                f.write(data[:n if n >= 0 else len(data) + n])
                 f.flush()
                 raise SystemExit(CUT_EXIT)  # the power went here: nothing after this runs
             f.write(data)

@@ -176,6 +176,10 @@ def _sleep(d, cfg):
          "awake": _int(d, "awake", "sleep.awake", 1, 93, 93)}
     if not cfg["queue_mode"]:
         raise _err("sleep.mode", "%s sleep needs \"queue_mode\": true (b=UQ)" % mode)
+    if mode == "deep" and not cfg["local_port"]:
+        # the server knows us by address and port; a new port after every reset would leave
+        # its observations pointing nowhere
+        raise _err("local_port", "deep sleep needs a fixed local port, got 0")
     return s
 
 

@@ -9,8 +9,9 @@ stored notifications; the message-ID counter. On wake the state is taken (and er
 never be restored twice: that would reuse message IDs and Observe numbers the server has seen),
 and each server whose lifetime still runs gets one Update - only what changed, seed 004 - never
 a Register. Due notifications go out on the same tokens once the Update is answered. A missing or
-torn state, an expired lifetime, a changed account or server address: Register, as on a cold
-boot. Firmware-transfer state needs nothing here: lwm2m.fwupdate keeps it in the store already.
+torn state, an expired lifetime, a changed account, server address or own address: Register,
+as on a cold boot. Firmware-transfer state needs nothing here: lwm2m.fwupdate keeps it in the
+store already.
 """
 import binascii
 import json
@@ -98,8 +99,20 @@ def snapshot(client, now, wall_s, sleep_ms):
             if i is not None:
                 stored.append([i, time.ticks_diff(now, at), code, cf, _hex(payload)])
     attrs = [[k[0], list(k[1]), v] for k, v in client.dm.attrs.t.items() if k[0] in kept]
-    return {"w": wall_s, "p": sleep_ms, "m": client.ep._mid, "r": regs, "o": obs, "s": stored,
-            "a": attrs}
+    return {"w": wall_s, "p": sleep_ms, "m": client.ep._mid, "l": local_addr(client), "r": regs,
+            "o": obs, "s": stored, "a": attrs}
+
+
+def local_addr(client):
+    """Our own address as the servers see it (IP and the fixed local port deep sleep needs)."""
+    ip = ""
+    fn = getattr(client.platform, "ifconfig", None)
+    if fn is not None:
+        try:
+            ip = fn()[0]
+        except Exception:  # no network driver answer: counts as a change, so Register
+            pass
+    return "%s:%d" % (ip, client.cfg.get("local_port", 0))
 
 
 def persist(store, rtc, d):
@@ -157,6 +170,9 @@ class Resume:
         why = None
         if a is None or a.uri != uri:
             why = "account changed"
+        elif self.d.get("l") != local_addr(c):
+            # the server's observations point at our old address: start clean
+            why = "our address changed"
         elif peer_id(r.peer) != pid:
             why = "server address changed"
         elif left < _MIN_LEFT_MS:
@@ -322,16 +338,21 @@ def cycle(client, runner, sc, feed=None):
     win = sc["awake"] * 1000
     t0 = time.ticks_ms()
     d, where = take(store, rtc)
+    res = None
     if d is not None:
-        client.resume = Resume(client, d, bs.wall(), win)
+        res = Resume(client, d, bs.wall(), win)
         log.info("sleep: state from %s (%d server(s), %d observation(s))" % (
             where, len(d["r"]), len(d["o"])))
     else:
         log.info("sleep: %s: Register" % where)
 
+    def hook(r, now):
+        r.queue_window_ms = win  # before its first exchange: the window follows the config
+        return res is not None and res(r, now)
+
+    client.resume = hook
+
     def done():
-        for r in client.regs.values():
-            r.queue_window_ms = win
         return client.stopped or asleep(client)
 
     while True:

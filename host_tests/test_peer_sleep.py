@@ -1,0 +1,187 @@
+"""Deep sleep end to end: `micropython main.py` exits to sleep and is woken again by
+tools/sleepnode.py with the wall clock moved forward; the project's LwM2M server (same moved
+clock, queue mode) sees one Update per wake, never a Register, while the lifetime runs."""
+import asyncio
+import os
+import sys
+
+import lwm2m_server as L
+from sleepnode import CUT_EXIT, DEEPSLEEP_EXIT, SleepNode, sleep_config
+
+EP = "sleepy-1"
+BAD = ("Traceback", "fatal error")
+
+
+def run(coro, timeout=300):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def _start(lifetime=300, interval=30):
+    holder = []
+    srv = await L.LwM2MServer(clock=lambda: holder[0].clock() if holder else 0.0,
+                              queue_window=1.0).start()
+    node = SleepNode(sleep_config(EP, srv.port, lifetime=lifetime, interval=interval, awake=1))
+    holder.append(node)
+    return srv, node
+
+
+def _events(srv, k):
+    return [e.kind for e in srv.events[k:] if e.ep == EP and e.kind in ("register", "update")]
+
+
+def _ok(w, rc=DEEPSLEEP_EXIT):
+    assert w.rc == rc, "exit %s, wanted %s:\n%s" % (w.rc, rc, w.text())
+    for b in BAD:
+        assert b not in w.text(), w.text()
+
+
+async def _first_wake_observed(srv, node, path="/3/0/13"):
+    """Cold boot: Register, then (through the server's queue) pmax 20 s and an observation."""
+
+    async def setup():
+        await srv.wait_registered(EP, 30)
+        r = await srv.write_attributes(EP, path, pmax=20, timeout=60)
+        assert r.code == "2.04", r
+        return await srv.observe(EP, path, timeout=60)
+
+    task = asyncio.ensure_future(setup())
+    k = len(srv.events)
+    w = await node.wake()
+    _ok(w)
+    assert _events(srv, k)[:1] == ["register"]
+    while not task.done():  # the client slept before the server asked: it asks on the next wake
+        node.sleep()
+        _ok(await node.wake())
+    obs = task.result()
+    assert obs.active and obs.first.code == "2.05", obs.first
+    return obs
+
+
+async def _queued_read(srv, path="/3/0/0"):
+    return await _queued(srv, lambda: srv.read(EP, path, timeout=60))
+
+
+async def _queued(srv, request):
+    """A request the server must hold until the sleeping client's next Update. Its queue waits
+    for the next "update" event not yet returned by wait_event, so first move past the old ones."""
+    while True:
+        try:
+            await srv.wait_event("update", EP, 0)
+        except asyncio.TimeoutError:
+            break
+    q = asyncio.ensure_future(request())
+    await asyncio.sleep(0.2)
+    assert not q.done()
+    return q
+
+
+def _drain(obs):
+    out = []
+    while not obs.queue.empty():
+        out.append(obs.queue.get_nowait())
+    return out
+
+
+def test_twenty_deep_sleep_cycles_update_only_and_observations_go_on():
+    async def main():
+        srv, node = await _start()
+        try:
+            obs = await _first_wake_observed(srv, node)
+            seqs = [obs.first.message.opt.observe]
+            _drain(obs)
+            queued = None
+            for i in range(20):
+                node.sleep()
+                if i == 10:  # the server asks while the client sleeps: answered on this wake
+                    queued = await _queued_read(srv)
+                k = len(srv.events)
+                w = await node.wake()
+                _ok(w)
+                assert _events(srv, k) == ["update"], (i, _events(srv, k), w.text())
+                assert "sleep: state from rtc memory (1 server(s), 1 observation(s))" in w.text()
+                assert w.figures["flash_writes"] == 0, w.text()  # RTC memory, no flash
+                await asyncio.sleep(0.1)
+                notes = _drain(obs)
+                # pmax 20 s passed during the 30 s sleep: one notification, delivered once
+                assert len(notes) == 1, (i, notes, w.text())
+                assert notes[0].code == "2.05"
+                seqs.append(notes[0].seq)
+                if i == 10:
+                    r = await asyncio.wait_for(queued, 10)
+                    assert r.code == "2.05" and r.text == "MicroPython", r
+            assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
+            assert obs.active and obs.token is not None
+            # a sleep longer than the lifetime left: the registration is gone, Register
+            node.sleep(400)
+            k = len(srv.events)
+            w = await node.wake()
+            _ok(w)
+            assert _events(srv, k) == ["register"], (_events(srv, k), w.text())
+            assert "sleep: server 1: lifetime expired during the sleep: Register" in w.text()
+            # and sleeping resumes from the new registration
+            node.sleep()
+            k = len(srv.events)
+            _ok(await node.wake())
+            assert _events(srv, k) == ["update"]
+        except BaseException:
+            if node.wakes:
+                sys.stderr.write("last wake:\n%s\n" % node.wakes[-1].text())
+            raise
+        finally:
+            node.close()
+            await srv.stop()
+
+    run(main())
+
+
+def test_power_cut_while_persisting_resumes_or_registers_never_wrong():
+    async def main():
+        srv, node = await _start()
+        try:
+            obs = await _first_wake_observed(srv, node)
+            _drain(obs)
+            size = os.path.getsize(os.path.join(node.dir, "data", "rtcmem"))
+            assert size > 200  # so the cuts at 100 and -100 bytes are both inside the state
+            last = obs.first.message.opt.observe
+            for cut in (0, 4, 9, 10, 100, -100, -1, "all"):  # -n: all but the last n bytes
+                node.sleep()
+                k = len(srv.events)
+                w = await node.wake(cut=cut)  # woke, Updated, then the power went mid-write
+                _ok(w, CUT_EXIT)
+                assert _events(srv, k) in (["update"], ["register"]), _events(srv, k)
+                node.sleep()
+                k = len(srv.events)
+                w = await node.wake()
+                _ok(w)
+                got = _events(srv, k)
+                if cut != "all":  # torn state: never used, a clean Register
+                    assert got == ["register"], (cut, got, w.text())
+                    why = "saved state torn" if cut else "no saved state"  # 0 bytes: empty
+                    assert "sleep: %s: Register" % why in w.text(), w.text()
+                    # the new registration dropped the observation: observe again (queued)
+                    node.sleep()
+                    q = await _queued(srv, lambda: srv.observe(EP, "/3/0/13", timeout=60))
+                    _ok(await node.wake())
+                    obs = await asyncio.wait_for(q, 10)
+                    assert obs.active, w.text()
+                    last = obs.first.message.opt.observe
+                else:  # the whole state was written before the cut: resumed
+                    assert got == ["update"], (cut, got, w.text())
+                await asyncio.sleep(0.1)
+                for n in _drain(obs):
+                    assert n.seq > last, (n.seq, last)
+                    last = n.seq
+            # whatever happened, the registration works: a queued read is answered on the wake
+            node.sleep()
+            q = await _queued_read(srv)
+            _ok(await node.wake())
+            assert (await asyncio.wait_for(q, 10)).code == "2.05"
+        except BaseException:
+            if node.wakes:
+                sys.stderr.write("last wake:\n%s\n" % node.wakes[-1].text())
+            raise
+        finally:
+            node.close()
+            await srv.stop()
+
+    run(main())
