@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/bench.py [--quick]
 Runs tools/bench_coap.py, tools/bench_lwm2m.py, tools/heapfit.py, the .mpy size build of
-tools/mpy_build.py and, when it exists, tools/bench_fw.py. Measurements for the README, never
+tools/mpy_build.py, tools/bench_sleep.py and, when it exists, tools/bench_fw.py. Measurements for the README, never
 pass/fail: a figure that cannot be taken says FAILED or "not measured" and the rest still print.
 """
 import contextlib
@@ -20,6 +20,7 @@ if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
 
 import bench_lwm2m  # noqa: E402
+import bench_sleep  # noqa: E402
 import heapfit  # noqa: E402
 import mpy_build  # noqa: E402
 
@@ -209,6 +210,7 @@ def collect(quick=False, log=None):
     step("heap fit (issue 4)", fit)
     step("firmware update (issue 5)", fw_rows, found.get("k"), quick)
     step("flash: .mpy sizes (issue 7)", mpy_rows)
+    step("sleeping node: per wake (issue 14)", bench_sleep.rows, quick)
     return out
 
 
