@@ -185,3 +185,40 @@ def test_power_cut_while_persisting_resumes_or_registers_never_wrong():
             await srv.stop()
 
     run(main())
+
+
+def test_light_sleep_keeps_ram_update_per_wake_same_observation():
+    async def main():
+        srv = await L.LwM2MServer(queue_window=1.0).start()
+        cfg = sleep_config(EP, srv.port, interval=2, awake=1, mode="light")
+        node = SleepNode(cfg)
+        task = asyncio.ensure_future(node.wake(timeout=120))
+        try:
+            await srv.wait_registered(EP, 30)
+            r = await srv.write_attributes(EP, "/3/0/13", pmax=1, timeout=30)
+            assert r.code == "2.04", r
+            obs = await srv.observe(EP, "/3/0/13", timeout=30)
+            assert obs.active
+            k = len(srv.events)
+            for _ in range(3):
+                await srv.wait_event("update", EP, 20)
+            assert _events(srv, k).count("register") == 0
+            notes = _drain(obs)
+            seqs = [n.seq for n in notes]
+            assert len(seqs) >= 3 and seqs == sorted(seqs), seqs
+            assert not task.done()  # light sleep: the same process all along
+            # state never left RAM: nothing written for the sleeps
+            assert not os.path.exists(os.path.join(node.dir, "data", "rtcmem"))
+        except BaseException:
+            sys.stderr.write("client output:\n%s\n" % "\n".join(node.partial))
+            raise
+        finally:
+            task.cancel()
+            try:
+                await task
+            except BaseException:
+                pass
+            node.close()
+            await srv.stop()
+
+    run(main())

@@ -102,11 +102,12 @@ class SleepNode:
 
         try:
             rc = await asyncio.wait_for(read(), timeout)
-        except BaseException:
+        except asyncio.TimeoutError:
+            raise AssertionError("wake did not end; output:\n" + "\n".join(lines))
+        finally:
             if p.returncode is None:
                 p.kill()
                 await p.wait()
-            raise AssertionError("wake did not end; output:\n" + "\n".join(lines))
         w = Wake(rc, lines, round((time.monotonic() - t0) * 1000))
         self.wakes.append(w)
         return w
