@@ -222,3 +222,70 @@ def test_light_sleep_keeps_ram_update_per_wake_same_observation():
             await srv.stop()
 
     run(main())
+
+
+README_APP_START = '"""Battery temperature node'
+
+
+def readme_app():
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(top, "README.md")) as f:
+        text = f.read()
+    start = text.index(README_APP_START)
+    return text[start:text.index("```", start)]
+
+
+def test_readme_battery_node_app_reports_only_what_moved():
+    async def main():
+        srv, node = await _start(interval=600)
+        with open(os.path.join(node.dir, "app.py"), "w") as f:
+            f.write(readme_app())
+
+        def sensor(v):
+            with open(os.path.join(node.dir, "sensor.txt"), "w") as f:
+                f.write(str(v))
+
+        try:
+            sensor(20.0)
+            path = "/3303/0/5700"
+
+            async def setup():
+                await srv.wait_registered(EP, 30)
+                r = await srv.write_attributes(EP, path, st=0.5, pmax=3600, timeout=60)
+                assert r.code == "2.04", r
+                return await srv.observe(EP, path, timeout=60)
+
+            task = asyncio.ensure_future(setup())
+            _ok(await node.wake())
+            while not task.done():
+                node.sleep()
+                _ok(await node.wake())
+            obs = task.result()
+            assert obs.first.code == "2.05" and float(obs.first.text) == 20.0
+            _drain(obs)
+            seq = obs.first.message.opt.observe
+            # each wake: the sample, whether the server hears of it (moved >= st since the last
+            # value it was sent), and the one Update
+            for v, told in ((20.2, False), (20.6, True), (20.9, False), (19.9, True),
+                            (19.9, False)):
+                sensor(v)
+                node.sleep()
+                k = len(srv.events)
+                w = await node.wake()
+                _ok(w)
+                assert _events(srv, k) == ["update"], w.text()
+                await asyncio.sleep(0.1)
+                notes = _drain(obs)
+                assert [float(n.text) for n in notes] == ([v] if told else []), (v, notes)
+                for n in notes:
+                    assert n.seq > seq
+                    seq = n.seq
+        except BaseException:
+            if node.wakes:
+                sys.stderr.write("last wake:\n%s\n" % node.wakes[-1].text())
+            raise
+        finally:
+            node.close()
+            await srv.stop()
+
+    run(main())

@@ -181,8 +181,11 @@ def test_rtc_memory_first_flash_when_too_big_and_taken_once():
     big = dict(st, o=[[1, "00" * 4, i, [3303, i, 5700], 0, 6, 1.5, 0, 0, False, 0]
                       for i in range(40)])
     assert len(S.encode(big)) > rtc.size
+    fs = store.fs = S._CountFs(store.fs)
     assert S.persist(store, rtc, big) == "flash"
+    assert fs.writes == 2  # the temp file and its rename: the figure the README gives
     assert S.take(store, rtc) == (big, "flash")
+    assert fs.writes == 3  # erased as it is taken
     assert S.take(store, rtc)[0] is None and store.load(S.RECORD) is None
     # torn RTC memory (power cut in the middle of the write): rejected, never half-used
     raw = S.encode(st)
