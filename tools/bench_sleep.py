@@ -4,7 +4,8 @@
 The client runs on the unix port in a board dir (tools/sleepnode.py) against tools/lwm2m_server.py
 on loopback, queue mode, awake window 1 s, lifetime 300 s, one observation (/3/0/13, pmax 20 s)
 and a 30 s sleep between wakes. resume: the state kept in RTC memory (a file on the host) gives
-one Update per wake and the due notification on the same token. naive: the RTC memory is lost
+one Update per wake and the due notification on the same token; the same with no RTC memory
+(as on a Pico W: the state is a flash store record). naive: the RTC memory is lost
 before every wake (what a client without this feature does: boot, Register), and the server
 observes again after each Register, as it must to keep its data coming. Figures are what the
 client counted in its "wake done" line (datagrams and bytes through its socket, flash writes
@@ -32,12 +33,12 @@ async def _observe_when_registered(srv, k):
     return await srv.observe(EP, PATH, timeout=30)
 
 
-async def measure(naive, wakes):
+async def measure(naive, wakes, rtc=True):
     """Average figures over `wakes` wakes after the first (cold) one, plus the notifications."""
     holder = []
     srv = await L.LwM2MServer(clock=lambda: holder[0].clock() if holder else 0.0,
                               queue_window=1.0).start()
-    node = SleepNode(sleep_config(EP, srv.port, interval=30, awake=1))
+    node = SleepNode(sleep_config(EP, srv.port, interval=30, awake=1), rtc=rtc)
     holder.append(node)
     got = []
     try:
@@ -47,7 +48,8 @@ async def measure(naive, wakes):
             raise RuntimeError("first wake exited %s:\n%s" % (w.rc, w.text()))
         obs = await asyncio.wait_for(first, 30)
         rows = []
-        size = os.path.getsize(os.path.join(node.dir, "data", "rtcmem"))
+        f = os.path.join(node.dir, "data", "rtcmem" if rtc else "sleep.rec")
+        size = os.path.getsize(f) if os.path.exists(f) else 0
         for _ in range(wakes):
             node.sleep()
             if naive:
@@ -77,9 +79,11 @@ def rows(quick=False, wakes=None):
     n = wakes or (3 if quick else 5)
     out = []
     res = {}
-    for label, naive in (("resume + Update", False), ("reboot + Register", True)):
+    for label, naive, rtc in (("resume + Update", False, True),
+                              ("resume + Update, no RTC memory", False, False),
+                              ("reboot + Register", True, True)):
         try:
-            res[label] = asyncio.run(asyncio.wait_for(measure(naive, n), 240))
+            res[label] = asyncio.run(asyncio.wait_for(measure(naive, n, rtc), 240))
         except Exception as e:
             out.append(("deep-sleep wake, %s" % label, "FAILED", repr(e)[:80]))
     how = ("per wake, mean of %d wakes; client counts, unix port, loopback, window 1 s "
@@ -100,9 +104,12 @@ def rows(quick=False, wakes=None):
                                                              kinds.count("update")),
                     "server events over the run (first wake registers)"))
         out.append((p + "notifications received", "%d" % notes, "server side, over %d wakes" % n))
-        if label.startswith("resume"):
+        if label == "resume + Update":
             out.append(("deep-sleep state in RTC memory", "%d B" % size,
                         "1 server, 1 observation (ESP32 RTC user memory holds 2048 B)"))
+        elif label.startswith("resume"):
+            out.append(("deep-sleep state as a flash store record", "%d B" % size,
+                        "1 server, 1 observation (Pico W: LWM2M_RTC=none on the host)"))
     return out
 
 

@@ -62,11 +62,12 @@ class Wake:
 class SleepNode:
     """A board dir whose client sleeps; wake() runs one wake cycle and returns a Wake."""
 
-    def __init__(self, cfg, mpy=False, heap="1M"):
+    def __init__(self, cfg, mpy=False, heap="1M", rtc=True):
         self.dir = tempfile.mkdtemp(prefix="lwm2m-sleep-")
         make_board_dir(self.dir, cfg, mpy=mpy)
         self.cfg = cfg
         self.heap = heap
+        self.rtc = rtc  # False: no RTC memory, as on a Pico W (LWM2M_RTC=none)
         self.offset = 0  # seconds the wall clock has been moved forward
         self.wakes = []
         self.proc = None
@@ -76,17 +77,22 @@ class SleepNode:
         return time.monotonic() + self.offset
 
     def forget(self):
-        """Lose the RTC memory (a power cut): the next wake registers."""
-        try:
-            os.remove(os.path.join(self.dir, "data", "rtcmem"))
-        except OSError:
-            pass
+        """Lose the saved state (RTC memory on a power cut; the store record too): the next wake
+        registers."""
+        for f in ("rtcmem", "sleep.rec"):
+            try:
+                os.remove(os.path.join(self.dir, "data", f))
+            except OSError:
+                pass
 
     async def wake(self, timeout=60, cut=None):
         """Start the client and wait for it to exit; cut=n: the power goes after n bytes of the
         RTC memory write (LWM2M_CUT_RTC)."""
         env = dict(os.environ, LWM2M_CLOCK_OFFSET=str(int(self.offset)))
         env.pop("LWM2M_CUT_RTC", None)
+        env.pop("LWM2M_RTC", None)
+        if not self.rtc:
+            env["LWM2M_RTC"] = "none"
         if cut is not None:
             env["LWM2M_CUT_RTC"] = str(cut)
         t0 = time.monotonic()

@@ -17,6 +17,7 @@ import sys
 DEEPSLEEP_EXIT = 4  # host: the process ends with this code; the harness starts it again
 CUT_EXIT = 5  # host: LWM2M_CUT_RTC cut the power in the middle of an RTC memory write
 CLOCK_ENV = "LWM2M_CLOCK_OFFSET"
+RTC_ENV = "LWM2M_RTC"  # host: "none" behaves like rp2 (no RTC memory: the flash store only)
 # host fault injection: the next RTC memory write stops after n bytes ("-n": all but the last n,
 # "all": complete) and the process exits with CUT_EXIT, as if the power went there
 CUT_ENV = "LWM2M_CUT_RTC"
@@ -84,7 +85,7 @@ def rtc_memory(root):
     p = sys.platform
     if p == "esp32":
         return _McuRtc()
-    if p == "rp2":
+    if p == "rp2" or _getenv(RTC_ENV) == "none":
         return None
     return FileRtc(root + "/rtcmem")
 
