@@ -62,11 +62,12 @@ class Wake:
 class SleepNode:
     """A board dir whose client sleeps; wake() runs one wake cycle and returns a Wake."""
 
-    def __init__(self, cfg, mpy=False, heap="1M", rtc=True):
+    def __init__(self, cfg, mpy=False, heap="1M", rtc=True, interp=None):
         self.dir = tempfile.mkdtemp(prefix="lwm2m-sleep-")
         make_board_dir(self.dir, cfg, mpy=mpy)
         self.cfg = cfg
         self.heap = heap
+        self.interp = interp  # another MicroPython build (e.g. the 32-bit one) instead
         self.rtc = rtc  # False: no RTC memory, as on a Pico W (LWM2M_RTC=none)
         self.offset = 0  # seconds the wall clock has been moved forward
         self.wakes = []
@@ -97,7 +98,7 @@ class SleepNode:
             env["LWM2M_CUT_RTC"] = str(cut)
         t0 = time.monotonic()
         self.proc = p = await asyncio.create_subprocess_exec(
-            micropython(), "-X", "heapsize=" + self.heap, "main.py", cwd=self.dir, env=env,
+            self.interp or micropython(), "-X", "heapsize=" + self.heap, "main.py", cwd=self.dir, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         self.partial = lines = []
 
