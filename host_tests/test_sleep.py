@@ -1,4 +1,4 @@
-# Deep sleep in memory: the client's state saved, a new client (RAM gone) resumes it with an Update.
+# Deep sleep in memory: the state saved, a new client (RAM gone) resumes it with one Update.
 from coap import msg as M
 from lwm2m import sleep as S
 from board.sleep import FileRtc

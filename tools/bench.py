@@ -3,7 +3,8 @@
     .venv/bin/python tools/bench.py [--quick]
 Runs tools/bench_coap.py, tools/bench_lwm2m.py, tools/heapfit.py, the .mpy size build of
 tools/mpy_build.py, tools/bench_fw.py, tools/bench_sleep.py and, when the env var MICROPYTHON32
-names a 32-bit unix port, tools/bench_heap32.py (a board's word size: the figures the README's table comes from). Measurements for the README, never
+names a 32-bit unix port, tools/bench_heap32.py (a board's word size: the figures the README's
+table comes from). Measurements for the README, never
 pass/fail: a figure that cannot be taken says FAILED or "not measured" and the rest still print.
 """
 import contextlib

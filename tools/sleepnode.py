@@ -98,7 +98,8 @@ class SleepNode:
             env["LWM2M_CUT_RTC"] = str(cut)
         t0 = time.monotonic()
         self.proc = p = await asyncio.create_subprocess_exec(
-            self.interp or micropython(), "-X", "heapsize=" + self.heap, "main.py", cwd=self.dir, env=env,
+            self.interp or micropython(), "-X", "heapsize=" + self.heap, "main.py", cwd=self.dir,
+            env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         self.partial = lines = []
 

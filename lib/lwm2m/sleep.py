@@ -38,7 +38,7 @@ def _crc(b):
 
 
 def peer_id(peer):
-    """A JSON-safe form of a runner peer (raw sockaddr bytes on the unix port, tuples elsewhere)."""
+    """A JSON-safe runner peer (raw sockaddr bytes on the unix port, tuples elsewhere)."""
     if isinstance(peer, (bytes, bytearray)):
         return _hex(peer)
     return "%s:%s" % (peer[0], peer[1])
