@@ -1,7 +1,7 @@
 # Deep sleep in memory: the state saved, a new client (RAM gone) resumes it with one Update.
 from coap import msg as M
 from lwm2m import sleep as S
-from board.sleep import FileRtc
+from board.sleep import FileRtc, _chunked
 from lwm2m.store import Store
 from test_client import CLIENT, TEMP, URI, Net, cfg, tmpdir
 
@@ -231,3 +231,13 @@ def test_stats_count_datagrams_and_bytes():
     e.receive(b"hello", CLIENT, 0)
     assert r.got == [b"abc"]
     assert st.line() == "sent 1 datagrams 3 B, received 1 datagrams 5 B"
+
+
+def test_long_sleep_in_chunks_that_feed_the_watchdog():
+    slept = []
+    fed = []
+    _chunked(10000, lambda: fed.append(1), 4000, slept.append)
+    assert slept == [4000, 4000, 2000] and len(fed) == 3
+    slept = []
+    _chunked(10000, None, 4000, slept.append)  # no watchdog armed: one sleep
+    assert slept == [10000]

@@ -336,6 +336,8 @@ def cycle(client, runner, sc, feed=None):
     stats = Stats(runner, client.ep)
     rtc = bs.rtc_memory(store.root)
     win = sc["awake"] * 1000
+    wd = client.cfg.get("watchdog_ms") or 0
+    chunk = min(4000, wd // 2) if wd else 4000  # sleep no longer than half the WDT period
     t0 = time.ticks_ms()
     d, where = take(store, rtc)
     res = None
@@ -370,10 +372,10 @@ def cycle(client, runner, sc, feed=None):
                 where = "nowhere (%r)" % (e,)
             log.info("sleep: wake done: awake %d ms, %s, flash writes %d; deep sleep %d ms, "
                      "state in %s" % (awake, stats.line(), fs.writes, ms, where))
-            bs.deepsleep(ms, feed)
+            bs.deepsleep(ms, feed, chunk)
         log.info("sleep: wake done: awake %d ms, %s, flash writes %d; light sleep %d ms" % (
             awake, stats.line(), fs.writes, ms))
-        bs.lightsleep(ms, feed)
+        bs.lightsleep(ms, feed, chunk)
         t0 = now = time.ticks_ms()
         fs.writes = 0
         stats.tx = stats.txb = stats.rx = stats.rxb = 0
