@@ -241,3 +241,29 @@ def test_long_sleep_in_chunks_that_feed_the_watchdog():
     slept = []
     _chunked(10000, None, 4000, slept.append)  # no watchdog armed: one sleep
     assert slept == [10000]
+
+
+def test_no_sleep_in_the_middle_of_a_firmware_push():
+    import hashlib
+    from lwm2m.fwpkg import make_header
+
+    n, s, first = awake_then_asleep(qcfg(tmpdir()))
+    try:
+        img = bytes(range(256)) * 4
+        pkg = make_header(len(img), hashlib.sha256(img).digest(), "app", "2") + img
+        m = M.Message(M.CON, M.PUT)
+        m.set_path("/5/0/0")
+        m.add(M.CONTENT_FORMAT, 42)
+        m.add(M.BLOCK1, M.block_value(0, True, 2))  # the first 64-byte block of several
+        m.payload = pkg[:64]
+        got = []
+        n.c.regs[1].wake(n.clock.now)  # the server reached us in our window
+        n.run(10)
+        s.ep.request(m, CLIENT, n.clock.now, lambda r, t: got.append(r))
+        n.run(10)
+        assert got and got[0].code == M.CONTINUE, got
+        n.run(6000)  # the window closed, but the rest of the package has not come yet
+        assert not n.c.regs[1].awake
+        assert not S.asleep(n.c)
+    finally:
+        n.close()

@@ -301,7 +301,8 @@ class Stats:
 
 
 def asleep(client):
-    """Every server registered with its queue-mode window closed and nothing in flight."""
+    """Every server registered with its queue-mode window closed and nothing in flight (no
+    request, retransmission or block-wise transfer either way)."""
     if not client.started or not client.regs:
         return False
     bs = client.bs
@@ -311,7 +312,8 @@ def asleep(client):
         if r.state != "registered" or r.awake:
             return False
     ep = client.ep
-    return not (ep._ex or ep._tx or ep.out or client._pending)
+    # _b1: a firmware push (Block1) under way; a pull is one of our requests (_ex)
+    return not (ep._ex or ep._tx or ep.out or ep._b1 or client._pending)
 
 
 def sleep_ms(client, now, interval_ms):
