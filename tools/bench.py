@@ -2,10 +2,10 @@
 
     .venv/bin/python tools/bench.py [--quick]
 Runs tools/bench_coap.py, tools/bench_lwm2m.py, tools/bench_read.py, tools/heapfit.py, the .mpy
-size build of tools/mpy_build.py, tools/bench_fw.py, tools/bench_aio.py and, when the env var
-MICROPYTHON32 names a 32-bit unix port, tools/bench_heap32.py (a board's word size: the figures
-the README's table comes from). Measurements for the README, never pass/fail: a figure that
-cannot be taken says FAILED or "not measured" and the rest still print.
+size build of tools/mpy_build.py, tools/bench_fw.py, tools/bench_aio.py, tools/bench_sleep.py
+and, when the env var MICROPYTHON32 names a 32-bit unix port, tools/bench_heap32.py (a board's
+word size: the figures the README's table comes from). Measurements for the README, never
+pass/fail: a figure that cannot be taken says FAILED or "not measured" and the rest still print.
 """
 import contextlib
 import io
@@ -24,6 +24,7 @@ if TOOLS not in sys.path:
 import bench_heap32  # noqa: E402
 import bench_lwm2m  # noqa: E402
 import bench_read  # noqa: E402
+import bench_sleep  # noqa: E402
 import heapfit  # noqa: E402
 import mpy_build  # noqa: E402
 
@@ -232,6 +233,7 @@ def collect(quick=False, log=None):
     step("flash: .mpy sizes (issue 7)", mpy_rows)
     step("32-bit heap, lib/ as .mpy (issue 11)", heap32_rows, quick)
     step("asyncio driver (issue 13)", aio_rows, quick)
+    step("sleeping node: per wake (issue 14)", bench_sleep.rows, quick)
     return out
 
 

@@ -313,6 +313,13 @@ class Endpoint:
             self._err(e)
             return False
 
+    def restore_observation(self, peer, token, seq, on_cancel, szx=6):
+        """An observation carried over a restart (lwm2m.sleep): its token and Observe number go
+        on, so the observer sees the next notification as the newest of the same observation."""
+        o = observe.Observation(peer, token, seq, on_cancel, szx)
+        self._obs.append(o)
+        return o
+
     def unobserve(self, obs):
         """End an observation from our side, without calling on_cancel."""
         observe.drop(self, obs, False)

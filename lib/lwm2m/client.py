@@ -425,7 +425,12 @@ def run(cfg, feed=None, setup=None):
         cfg["endpoint"], cfg.get("local_port", 0), cfg["data_dir"]))
     try:
         try:
-            runner.run(lambda: client.stopped)
+            if cfg.get("sleep"):
+                from lwm2m.sleep import cycle  # only a sleeping client pays for it
+
+                cycle(client, runner, cfg["sleep"], feed)
+            else:
+                runner.run(lambda: client.stopped)
         except KeyboardInterrupt:
             log.info("interrupted: deregistering")
             client.shutdown(time.ticks_ms())

@@ -56,7 +56,9 @@ class Servers:
         self.accts[ssid] = a
         self.reporter.server_offline(ssid)
         if self.bs is None or not self.bs.active:
-            r.start(now)
+            resume = getattr(self, "resume", None)  # lwm2m.sleep: a registration kept over sleep
+            if resume is None or not resume(r, now):
+                r.start(now)
 
     def _secure(self, a, host, port, peer):
         if self.transport_factory is None:
