@@ -1,6 +1,8 @@
 """Pico W platform: VSYS battery gauge on ADC 3, VBUS sense on WL_GPIO2, staged bundle updates."""
 from .mcu import McuPlatform
 
+WDT_MAX_MS = 8388
+
 
 class _VsysADC:
     """ADC 3 (GP29) on the Pico W: GP29 doubles as the CYW43 SPI clock and GP25 as its chip
@@ -37,6 +39,10 @@ class Platform(McuPlatform):
         if battery:
             self.battery = Battery(_VsysADC(), divider=divider, vref_mv=3300)
         self.power = PowerSource(Pin("WL_GPIO2", Pin.IN), self.battery, ext_code=5)
+
+    def wdt(self, timeout_ms):
+        # ports/rp2/machine_wdt.c: ValueError("timeout exceeds 8388") above 8388 ms (BOARDS.md)
+        return super().wdt(min(timeout_ms, WDT_MAX_MS))
 
     def fwstore(self):
         from .fwstore import BundleStore
