@@ -354,8 +354,10 @@ class BundleStore:
         return True
 
 
-def boot_apply(root, app_dir, max_boots=3):
-    """Run at every boot; returns 'applied', 'rolledback', 'failed', 'trial' or 'none'."""
+def boot_apply(root, app_dir, max_boots=3, count=True):
+    """Run at every boot; returns 'applied', 'rolledback', 'failed', 'trial' or 'none'.
+    count=False: <root>/trial was counted elsewhere (main.py, which mpremote's soft resets in the
+    raw REPL do not run); only roll back once it is over max_boots."""
     if _exists(root + "/rollback"):
         boot_rollback(root, app_dir)
         return "rolledback"
@@ -376,7 +378,7 @@ def boot_apply(root, app_dir, max_boots=3):
             if _exists(app_dir):
                 os.rename(app_dir, root + "/prev")
             os.rename(root + "/new", app_dir)
-        _write(root + "/trial", "1")
+        _write(root + "/trial", "1" if count else "0")  # count=False: main.py counts this one
         _write(root + "/result", "applied")
         _remove(root + "/apply")
         _remove(root + "/staged.bundle")
@@ -385,13 +387,14 @@ def boot_apply(root, app_dir, max_boots=3):
     boots = _read(root + "/trial")
     if boots is None:
         return "none"
-    n = (int(boots) if boots.isdigit() else max_boots) + 1
-    if n > max_boots:
+    n = (int(boots) if boots.isdigit() else max_boots) + (1 if count else 0)
+    if n > max_boots or (not count and n >= max_boots):
         if boot_rollback(root, app_dir):
             return "rolledback"
         _remove(root + "/trial")  # nothing to go back to: keep the new app
         return "none"
-    _write(root + "/trial", str(n))
+    if count:
+        _write(root + "/trial", str(n))
     return "trial"
 
 
