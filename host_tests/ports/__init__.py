@@ -87,6 +87,7 @@ class Board:
             sys.modules[k] = m
         # the test process's own lib/ modules come back at uninstall(): other tests hold them
         self._mods = dict([(k, m) for k, m in sys.modules.items() if k.split(".")[0] in _LIB])
+        _forget_lib()  # the board's own heap: lib/ imported afresh against the fakes
         self._cwd = os.getcwd()
         self._path = list(sys.path)
         # relative entries (mp_run's "lib") must keep pointing at the repository after chdir

@@ -146,13 +146,13 @@ class DtlsTransport:
         self.identity, self.key = check_psk(identity, key)
         if timeout_ms <= 0:
             raise ValueError("timeout_ms must be > 0")
-        try:
-            import tls
-        except ImportError:
-            tls = None
-        if tls is None or not hasattr(tls, "PROTOCOL_DTLS_CLIENT"):
-            raise NotImplementedError("DTLS needs MicroPython's tls module with PROTOCOL_DTLS_CLIENT; "
-                                      "this interpreter has none (coaps:// unavailable)")
+        from coap import tlsinfo
+
+        if tlsinfo.level() != tlsinfo.PSK:
+            # v1.25-v1.28 would get as far as start(): psk_identity -> AttributeError
+            raise NotImplementedError(tlsinfo.why())
+        import tls
+
         self._tls = tls
         self.addr = addr
         self.peer = addr if peer is None else peer
