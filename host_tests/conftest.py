@@ -7,3 +7,4 @@ for _p in (os.path.join(_TOP, "lib"), os.path.join(_TOP, "tools", "cpy"), os.pat
     if _p not in sys.path:
         sys.path.insert(0, _p)
 import mpshim  # noqa: E402,F401
+import hyp  # noqa: E402,F401  hypothesis profile: derandomised unless HYPOTHESIS_PROFILE=explore

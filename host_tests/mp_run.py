@@ -4,6 +4,8 @@ Usage: micropython host_tests/mp_run.py [module ...]
 Every test_*.py except test_peer_* (needs CPython-only peers) and test_cpy_* (CPython-only, e.g.
 hypothesis) is imported and each test_* function called. Prints one line per failure and a
 closing 'micropython: N passed, N failed' line; exits 1 on any failure or when nothing ran.
+A test (or lib code under it) raising SystemExit, KeyboardInterrupt or any other BaseException
+fails that test; the rest still run and the summary is still printed.
 """
 import os
 import sys
@@ -46,7 +48,7 @@ def main(argv):
     for modname in _modules(names):
         try:
             mod = __import__(modname)
-        except Exception as e:
+        except BaseException as e:  # SystemExit at import must not end the run with exit 0
             print("ERROR importing", modname)
             print_exception(e)
             failed += 1
@@ -62,7 +64,7 @@ def main(argv):
                 passed += 1
                 if verbose:
                     print("ok", modname, attr)
-            except Exception as e:
+            except BaseException as e:  # SystemExit(0) too: it must fail, not end the run
                 failed += 1
                 print("FAIL", modname + "." + attr)
                 print_exception(e)

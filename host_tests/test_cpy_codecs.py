@@ -4,6 +4,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hyp import examples
 from lwm2m import json as ljson
 from lwm2m import link, text, tlv
 from lwm2m.errors import CodecError
@@ -22,7 +23,7 @@ def _plain(nodes):
 
 
 @given(top)
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_tlv_tree_roundtrip(nodes):
     data = tlv.encode(nodes)
     assert len(data) == tlv.size(nodes)
@@ -33,7 +34,7 @@ def test_tlv_tree_roundtrip(nodes):
 
 
 @given(st.binary(max_size=64))
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 def test_tlv_decode_never_crashes(data):
     try:
         nodes = tlv.decode(data)
@@ -53,7 +54,7 @@ typed = st.one_of(
 
 
 @given(typed)
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 def test_tlv_value_roundtrip(tv):
     typ, v = tv
     b = tlv.encode_value(typ, v)
@@ -75,14 +76,14 @@ def test_tlv_value_roundtrip(tv):
                                                                       allow_infinity=False)),
     st.tuples(st.just("b"), st.booleans()), st.tuples(st.just("s"), st.text(max_size=40)),
     st.tuples(st.just("l"), objlnk)))
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 def test_text_roundtrip(tv):
     typ, v = tv
     assert text.decode(typ, memoryview(text.encode(typ, v))) == v
 
 
 @given(st.binary(max_size=32), st.sampled_from("iftbls"))
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 def test_text_decode_only_codec_errors(data, typ):
     try:
         text.decode(typ, data)
@@ -99,14 +100,14 @@ _links = st.lists(st.tuples(_path, st.lists(st.tuples(_name, _aval), max_size=3,
 
 
 @given(_links)
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_link_roundtrip(links):
     got = link.decode(link.encode(links))
     assert got == [(p, {n: (None if v is None else str(v)) for n, v in a}) for p, a in links]
 
 
 @given(st.binary(max_size=40))
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 def test_link_decode_only_codec_errors(data):
     try:
         link.decode(data)
@@ -123,7 +124,7 @@ _rel = st.lists(st.integers(0, 65535), min_size=1, max_size=2).map(lambda p: "/"
 
 
 @given(st.lists(st.tuples(_rel, _jtyped), max_size=6))
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_json_roundtrip(items):
     entries = [(n, t, v) for n, (t, v) in items]
     got = ljson.decode(ljson.encode("/3/0/", entries), (9, 9))
@@ -134,7 +135,7 @@ def test_json_roundtrip(items):
 
 
 @given(st.binary(max_size=40))
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_json_decode_only_codec_errors(data):
     try:
         ljson.decode(data, (3, 0))
@@ -151,7 +152,7 @@ _jsonish = st.recursive(
 
 
 @given(_jsonish)
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 def test_json_structured_fuzz_only_codec_errors(doc):
     import json
 
@@ -162,10 +163,19 @@ def test_json_structured_fuzz_only_codec_errors(doc):
 
 
 @given(st.text('<>;,="/\\ a1.\t', max_size=30))
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 def test_link_grammar_fuzz_only_codec_errors(s):
     try:
         got = link.decode(s.encode())
     except CodecError:
         return
     assert isinstance(got, list)
+
+
+def test_hypothesis_profile_derandomised_unless_exploring():
+    import os
+
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    assert settings.default.derandomize is (profile == "ci")
+    if profile == "ci":
+        assert settings.default.database is None

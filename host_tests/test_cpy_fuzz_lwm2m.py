@@ -4,6 +4,7 @@ worth adding to host_tests/fuzz_corpus/ (tools/fuzz_long.py --save does it for i
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hyp import examples
 from coap import msg as M
 from lwm2m import tlv
 from test_fuzz_replay import Target, check_state, feed
@@ -69,7 +70,7 @@ def _mutate(data, flips):
     return bytes(b)
 
 
-_S = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+_S = settings(max_examples=examples(400), deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @given(st.binary(max_size=80))
@@ -91,13 +92,13 @@ def test_json_decoder(data):
 
 
 @given(requests())
-@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=list(HealthCheck))
 def test_request_path_well_formed(data):
     feed(target(), "coap", data)
 
 
 @given(requests(), st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), max_size=3))
-@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(800), deadline=None, suppress_health_check=list(HealthCheck))
 def test_request_path_mutated(data, flips):
     feed(target(), "coap", _mutate(data, flips))
 

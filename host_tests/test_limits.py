@@ -1,20 +1,14 @@
 # Resource limits: floods of distinct requests / observations / notifications stay bounded, and
-# 10,000 requests through the composed client leave the heap flat (MicroPython: gc.mem_alloc()).
-import gc
+# 10,000 requests through the composed client leave the heap flat (gc.mem_alloc() on MicroPython,
+# tracemalloc on CPython: util.heap_used).
 
 from coap import msg as M
 from coap.endpoint import Endpoint
 from lwm2m.report import Reporter
 from test_client import CLIENT, TEMP, URI, Net, cfg, tmpdir
+from util import heap_trace, heap_used
 
 PEER = ("10.0.0.1", 5683)
-
-
-def _mem():
-    gc.collect()
-    gc.collect()
-    fn = getattr(gc, "mem_alloc", None)
-    return fn() if fn else None
 
 
 def _get(mid, tok, path="/3/0/0", typ=M.CON, observe=None):
@@ -176,6 +170,7 @@ def _flood(n, s, count, stats):
 
 
 def test_ten_thousand_requests_heap_flat():
+    heap_trace(True)  # before the warm-up, so CPython's tracemalloc sees the caches fill
     n = Net(cfg(tmpdir()))
     try:
         n.c.registry.add(TEMP).add(0, {5700: 21.5, 5701: "Cel"})
@@ -184,16 +179,16 @@ def test_ten_thousand_requests_heap_flat():
         stats = [0, 0]
         _flood(n, s, 800, stats)  # warm-up: caches, dedup ring and interned strings fill up
         del s.answers[:]
-        base = _mem()
+        base = heap_used()
         d0 = len(n.c.ep._dedup)
         stats = [0, 0]
         _flood(n, s, 10000, stats)
-        end = _mem()
+        end = heap_used()
         assert stats[0] == 10000 and stats[1] > 8000, stats
         assert len(n.c.ep._dedup) <= n.c.ep.dedup_size and d0 <= n.c.ep.dedup_size
         assert len(n.c.ep.observations) <= n.c.ep.max_observations
         assert not n.c.ep._ex and not n.c.ep._tx
-        if base is not None:
-            assert end - base <= 1024, (base, end)
+        assert end - base <= 1024, (base, end)
     finally:
+        heap_trace(False)
         n.close()

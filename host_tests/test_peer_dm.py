@@ -796,18 +796,6 @@ def test_single_server_acl_matrix_all_allowed(single_aio, op, role):
     _matrix_case(p, aio, base, op, role, True)
 
 
-def test_zz_secret_never_left_the_app(single):
-    # last in the module: everything every peer received in this run, plus one more look
-    _, base = single
-    for path in ("/0/0/5", "/0", "/"):
-        coap(base, path, "-A", "40")
-        coap(base, path, "-A", "11542")
-    assert len(SEEN) >= 6
-    for out in SEEN:
-        assert SECRET not in out and SECRET.hex().encode() not in out
-        assert b"PSK-never-leaks" not in out
-
-
 def test_block1_write_of_a_long_package_uri(single):
     _, base = single
     uri = "coap://example.com/firmware/" + "a" * 80 + ".bin"  # 112 bytes: 4 blocks of 32
@@ -824,3 +812,18 @@ def test_block1_partial_update_tlv(single):
     assert [m.code for m in r.recv] == ["2.31", "2.04"]
     res = resources(read_tlv(base, "/1/0"))
     assert (ival(res[2]), ival(res[3]), ival(res[5]), res[7]) == (15, 600, 86400, b"UQ")
+
+
+def test_zz_secret_never_left_the_app(single):
+    # last in the module (pytest runs a module's tests in file order): everything every peer
+    # received in this run, plus one more look
+    tests = [n for n in globals() if n.startswith("test_")]
+    assert tests[-1] == "test_zz_secret_never_left_the_app", "a test was added after this one"
+    _, base = single
+    for path in ("/0/0/5", "/0", "/"):
+        coap(base, path, "-A", "40")
+        coap(base, path, "-A", "11542")
+    assert len(SEEN) >= 6
+    for out in SEEN:
+        assert SECRET not in out and SECRET.hex().encode() not in out
+        assert b"PSK-never-leaks" not in out

@@ -194,7 +194,8 @@ class Interactive:
         self.cond = threading.Condition()
         self.p = subprocess.Popen(argv, cwd=TOP, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         for line in self.p.stdout:
@@ -220,8 +221,11 @@ class Interactive:
 
     def finish(self, timeout=20):
         rc = self.p.wait(timeout)
-        time.sleep(0.05)  # let the reader thread take the last lines
-        return rc, "\n".join(self.lines)
+        # the reader ends at EOF on stdout, after the last line: join it rather than guess a delay
+        self.reader.join(timeout)
+        assert not self.reader.is_alive(), "the probe's stdout never closed"
+        with self.cond:
+            return rc, "\n".join(self.lines)
 
     def kill(self):
         if self.p.poll() is None:

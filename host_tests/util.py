@@ -26,3 +26,36 @@ class FakeClock:
 
         self.now = time.ticks_add(self.now, ms)  # the port's own wrap (2**30, or more on 64-bit)
         return self.now
+
+
+
+def heap_trace(on):
+    """Start (before a warm-up) or stop tracing for heap_used: tracemalloc on CPython; nothing
+    to do on MicroPython, whose gc.mem_alloc() always counts."""
+    import gc
+
+    if hasattr(gc, "mem_alloc"):
+        return
+    import tracemalloc
+
+    if on:
+        tracemalloc.start()
+    else:
+        tracemalloc.stop()
+
+
+def heap_used():
+    """Bytes of heap in use after a full collection: gc.mem_alloc() on MicroPython, the memory
+    traced since heap_trace(True) on CPython, so a heap assertion measures under both."""
+    import gc
+
+    gc.collect()
+    gc.collect()
+    fn = getattr(gc, "mem_alloc", None)
+    if fn is not None:
+        return fn()
+    import tracemalloc
+
+    if not tracemalloc.is_tracing():
+        raise AssertionError("heap_used() on CPython needs heap_trace(True) first")
+    return tracemalloc.get_traced_memory()[0]
