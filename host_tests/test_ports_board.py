@@ -193,3 +193,51 @@ def test_coaps_package_uri_without_a_dtls_session_never_goes_out_as_udp():
                            download=download, coaps=True, secure=lambda peer: True)
     fu.write_uri("coaps://198.51.100.7/fw.bin", 0)
     assert len(calls) == 1 and fu.state == fwupdate.DOWNLOADING
+
+
+# ---------------------------------------------------------------- point 8: board options
+def test_board_section_is_validated_per_port():
+    from lwm2m.config import ConfigError, validate
+
+    raw = {"endpoint": "e", "servers": [{"uri": "coap://h", "ssid": 1}],
+           "board": {"battery_pin": 35, "vbus_pin": 34, "divider": 2}}
+    assert validate(raw, "esp32")["board"] == {"battery_pin": 35, "vbus_pin": 34, "divider": 2.0}
+    e = raises(ConfigError, validate, raw, "rp2")  # the Pico W's battery is on ADC3, fixed
+    assert str(e).startswith("config: board.battery_pin: ")
+    raw["board"] = {"battery_pin": "35"}
+    assert str(raises(ConfigError, validate, raw, "esp32")).startswith("config: board.battery_pin:")
+    raw["board"] = {"battery": False}
+    assert validate(raw, "rp2")["board"] == {"battery": False}
+    del raw["board"]
+    assert validate(raw, "rp2")["board"] == {}
+
+
+def test_board_options_and_data_dir_reach_the_platform_the_client_uses():
+    import json
+
+    cfg = {"endpoint": "pt", "servers": [{"uri": "coap://127.0.0.1:5683", "ssid": 1}],
+           "wifi": {"ssid": "s", "password": "p"}, "data_dir": "store2", "log": "error",
+           "board": {"battery_pin": 35, "vbus_pin": 34}}
+    with Board("esp32-ota", board_fs("opt", json.dumps(cfg))) as b:
+        import board
+        from lwm2m.client import Client
+        from lwm2m.config import load
+
+        c = load("config.json")
+        p = board.platform(**board.options(c))  # what main.py does
+        b.vbus = 1
+        assert p.battery is not None and p.power._pin is not None  # the pins reached it
+        cl = Client(c, board.platform(**board.options(c)))
+        assert cl.platform is p  # one Platform, made once with the board's options
+        st = p.fwstore()
+        assert st._record.startswith("store2/")  # staging follows data_dir
+
+
+def test_pico_w_update_staging_follows_data_dir():
+    with _board("pico-w-1.28"):
+        import board
+
+        cfg = _client_cfg(data_dir="flash/lwm2m")
+        p = board.platform(**board.options(cfg))
+        # boot.py applies from <data_dir>/fw: the staged bundle must be there, not in /data/fw
+        assert p.fwstore().root == "flash/lwm2m/fw"

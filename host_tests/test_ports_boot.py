@@ -26,7 +26,7 @@ def _boot(name, cfg=None, config_text=None, ctrl_c=True):
 
 # ---------------------------------------------------------------- point 1: rp2 watchdog limit
 def test_pico_w_default_config_boots_registers_and_feeds_a_watchdog_it_accepts():
-    b, srv = _boot("pico-w-1.28")
+    b, srv = _boot("pico-w-1.28", {"board": {"battery": True}})
     with b:
         ev = b.power_on()
     srv.close()
@@ -34,6 +34,9 @@ def test_pico_w_default_config_boots_registers_and_feeds_a_watchdog_it_accepts()
     assert ev == ["power", "boot", "repl"], ev
     assert srv.registers == 1 and srv.deregisters == 1
     assert b.wdt is not None and b.wdt <= 8388 and b.feeds > 0
+    # point 8: the client runs on the Platform main.py brought Wi-Fi up on (data_dir, options)
+    assert srv.client.platform.ifconfig()[0] == "127.0.0.1"
+    assert srv.client.platform.fwstore().root == "data/fw"
 
 
 def test_pico_w_watchdog_over_the_port_limit_is_one_config_line_not_a_reset_loop():
