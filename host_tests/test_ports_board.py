@@ -202,6 +202,7 @@ def test_board_section_is_validated_per_port():
     raw = {"endpoint": "e", "servers": [{"uri": "coap://h", "ssid": 1}],
            "board": {"battery_pin": 35, "vbus_pin": 34, "divider": 2}}
     assert validate(raw, "esp32")["board"] == {"battery_pin": 35, "vbus_pin": 34, "divider": 2.0}
+    raw["board"] = {"battery_pin": 35}
     e = raises(ConfigError, validate, raw, "rp2")  # the Pico W's battery is on ADC3, fixed
     assert str(e).startswith("config: board.battery_pin: ")
     raw["board"] = {"battery_pin": "35"}
