@@ -242,3 +242,38 @@ def test_pico_w_update_staging_follows_data_dir():
         p = board.platform(**board.options(cfg))
         # boot.py applies from <data_dir>/fw: the staged bundle must be there, not in /data/fw
         assert p.fwstore().root == "flash/lwm2m/fw"
+
+
+# ---------------------------------------------------------------- point 7: Pico W VSYS / VBUS
+def test_pico_w_vsys_read_holds_off_wifi_discards_and_leaves_cs_high():
+    with _board("pico-w-1.28") as b:
+        import board
+
+        b.vsys = 25000  # 25000 * 3300 * 3 / 65535 = 3776 mV
+        p = board.platform(root="data")
+        # before: one read with the Wi-Fi interrupt free to run -> ~27 mV, "not installed"
+        assert abs(p.battery.raw_millivolts() - 3777) <= 1, p.battery.raw_millivolts()
+        assert b.irq is True  # interrupts back on
+        assert b.pins[("out", 25)] == 1  # chip select left high, as the CYW43 driver leaves it
+        assert b.pins[29] == (3, 7)  # GP29 handed back to the radio (alt function 7)
+
+
+def test_pico_w_on_usb_reports_no_battery_reading():
+    from board.battery import UNKNOWN
+
+    with _board("pico-w-current") as b:
+        import board
+
+        b.vbus = 1  # USB power: VSYS is VBUS minus a diode drop, nothing about a battery
+        p = board.platform(root="data")
+        reads = b._fresh
+        assert p.power.available() == [5]  # USB only
+        assert p.power.voltages() == [5000]
+        assert p.battery.status() == UNKNOWN
+        assert b._fresh == reads  # the ADC was not even read
+        b.vbus = 0
+        p.power.poll(lambda what: None)
+        p.power.poll(lambda what: None)
+        assert p.power.available() == [1]
+        p.battery.sample()  # the client's battery poll
+        assert p.battery.status() != UNKNOWN and b._fresh > reads
