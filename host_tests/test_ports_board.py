@@ -277,3 +277,57 @@ def test_pico_w_on_usb_reports_no_battery_reading():
         assert p.power.available() == [1]
         p.battery.sample()  # the client's battery poll
         assert p.battery.status() != UNKNOWN and b._fresh > reads
+
+
+# ---------------------------------------------------------------- point 9: errno per port
+def test_errno_names_and_timeouts_follow_the_port():
+    import sys
+
+    class Sock:
+        def __init__(self, code):
+            self.code = code
+
+        def recvfrom(self, n):
+            raise OSError(self.code)
+
+    # ESP32's newlib numbers (113 ECONNABORTED, 116 ETIMEDOUT): MicroPython does not reliably
+    # let sys.modules replace its builtin errno, so that personality runs under CPython only;
+    # elsewhere lib/ must follow the interpreter's own table
+    cases = [("pico-w-current", None, None)]
+    if sys.implementation.name != "micropython":
+        cases.append(("esp32-ota", "ECONNABORTED", 116))
+    for name, text113, timeout in cases:
+        with _board(name):
+            import errno
+
+            from coap import dtls
+            from coap.runner import UdpTransport
+
+            text113 = text113 or errno.errorcode[113]
+            timeout = timeout or errno.ETIMEDOUT
+            assert dtls._err_text(OSError(113)).startswith(text113), name
+
+            class T(UdpTransport):
+                def __init__(self):  # no socket of its own: the fake below
+                    self._into = None
+
+            t = T()
+            t.sock = Sock(timeout)  # ESP32: 116, which was not taken for a timeout
+            assert t.recv(64) is None, name
+            t.sock = Sock(errno.ECONNREFUSED)
+            raises(OSError, t.recv, 64)
+
+
+# ---------------------------------------------------------------- point 9: firmware manifest
+def test_custom_firmware_manifest_keeps_ntptime_and_freezes_lib():
+    from ports import _top
+
+    calls = []
+    api = dict([(n, (lambda n: lambda *a, **k: calls.append((n, a, k)))(n))
+                for n in ("metadata", "include", "require", "package", "module", "freeze")])
+    with open(_top() + "/firmware/manifest.py") as f:
+        exec(f.read(), api)
+    req = [c[1][0] for c in calls if c[0] == "require"]
+    assert "bundle-networking" in req  # main.py's ntptime on a custom RPI_PICO_W build
+    assert ("include", ("$(PORT_DIR)/boards/manifest.py",), {}) in calls
+    assert sorted([c[1][0] for c in calls if c[0] == "package"]) == ["board", "coap", "lwm2m"]

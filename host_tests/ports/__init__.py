@@ -82,6 +82,8 @@ class Board:
         else:
             mods["rp2"] = _Mod("rp2", country=lambda c=None: "XX")
         mods["tls"] = _tls(self)
+        if self.port == "esp32":
+            mods["errno"] = _errno_newlib()
         for k, m in mods.items():
             self._saved[k] = sys.modules.get(k)
             sys.modules[k] = m
@@ -354,6 +356,23 @@ def _esp32(b):
             b.unverified = False  # succeeds on any image, old or new (BOARDS.md)
 
     return _Mod("esp32", Partition=Partition)
+
+
+# -------------------------------------------------------------------------------- errno
+# ESP32 errno numbers come from newlib, not Linux: 113 is ECONNABORTED there, ETIMEDOUT is 116
+# (BOARDS.md "Network"). rp2 uses MicroPython's own table, which matches Linux for these.
+_NEWLIB = {"EPERM": 1, "ENOENT": 2, "EIO": 5, "EBADF": 9, "EAGAIN": 11, "ENOMEM": 12,
+           "EACCES": 13, "EEXIST": 17, "ENODEV": 19, "EISDIR": 21, "EINVAL": 22, "ENOSPC": 28,
+           "ECONNRESET": 104, "ENOBUFS": 105, "ECONNREFUSED": 111, "EADDRINUSE": 112,
+           "ECONNABORTED": 113, "ENETUNREACH": 114, "ETIMEDOUT": 116, "EHOSTUNREACH": 118,
+           "EALREADY": 120, "EINPROGRESS": 119, "ENOTCONN": 128, "EOPNOTSUPP": 95}
+
+
+def _errno_newlib():
+    m = _Mod("errno", errorcode=dict([(v, k) for k, v in _NEWLIB.items()]))
+    for k, v in _NEWLIB.items():
+        setattr(m, k, v)
+    return m
 
 
 # -------------------------------------------------------------------------------- network

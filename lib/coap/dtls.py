@@ -113,13 +113,14 @@ def _family_of(addr):
 
 def _err_text(e):
     code = e.args[0] if e.args else None
-    names = {_ECONNREFUSED: "ECONNREFUSED (nothing listening there?)", 113: "EHOSTUNREACH",
-             101: "ENETUNREACH", 9: "EBADF"}
     if isinstance(code, int):
-        if code in names:
-            return names[code]
         if code < 0:
             return "Mbed TLS error -0x%04X" % -code
+        import errno  # the port's own numbers: ESP32 (newlib) differs from Linux (113, 116...)
+
+        name = getattr(errno, "errorcode", {}).get(code)
+        if name is not None:
+            return name + (" (nothing listening there?)" if name == "ECONNREFUSED" else "")
     return repr(e)
 
 
