@@ -195,10 +195,7 @@ class Board:
         (a Pico W's USB serial goes away and comes back) until it answers again."""
         import time
 
-        try:
-            self.run("exec", "--no-follow", code)
-        except (DeployError, subprocess.TimeoutExpired):
-            pass  # the reset may cut the connection before mpremote is done
+        self.run("exec", "--no-follow", code)  # a dead port fails here, at once
         self.calls = 0  # after a hard reset the board is at the friendly REPL again
         for _ in range(tries):
             time.sleep(wait)

@@ -13,7 +13,8 @@ import sys
 
 # name: (port, firmware version, OTA slots, tls DTLS level, UDP datagrams kept per socket)
 # DTLS: None = no DTLS (v1.24), "cert" = DTLS without PSK (v1.25-v1.28), "psk" = DTLS-PSK (after
-# v1.28.0, upstream aa25a4ec) - BOARDS.md "TLS / DTLS". UDP: rp2 < 1.26 keeps one datagram.
+# v1.28.0, upstream aa25a4ec) - BOARDS.md "TLS / DTLS". UDP: rp2 < 1.26 keeps one datagram
+# (BOARDS.md "Network"; recorded here, not simulated yet: the tests use the host's sockets).
 PERSONALITIES = {
     # stock ESP32_GENERIC: a factory app partition, no OTA slots (BOARDS.md "Flash partitions")
     "esp32-generic": ("esp32", (1, 28, 0), False, "cert", 4),
