@@ -37,17 +37,38 @@ def _apply():
     except Exception:  # no or broken config: main.py reports it; the default dir still applies
         pass
     try:
-        import board
-
+        try:
+            import board
+            from board.fwstore import boot_apply
+        except Exception:
+            # the new lib/ cannot even load its own update code: roll back without it
+            return _rollback(os, data + "/fw", "lib")
         if board.port() == "esp32":
             return None
-        from board.fwstore import boot_apply
-
         return boot_apply(data + "/fw", "lib", count=False)
     finally:
         # main.py shares this interpreter on a board: it must import the (new) lib/ afresh
         for k in [k for k in sys.modules if k == "board" or k.startswith("board.")]:
             del sys.modules[k]
+
+
+def _rollback(os, root, app, max_boots=3):
+    """board.fwstore.boot_rollback's job for a lib/ that cannot import: once main.py counted
+    max_boots starts of the unconfirmed app, put <root>/prev back (same files, same result)."""
+    try:
+        with open(root + "/trial") as f:
+            n = f.read().strip()
+        os.stat(root + "/prev")
+    except OSError:
+        raise ImportError("lib/board is broken and there is no update on trial to roll back")
+    if n.isdigit() and int(n) < max_boots:
+        return "trial"
+    os.rename(app, root + "/bad")  # left for inspection; the next apply clears it
+    os.rename(root + "/prev", app)
+    os.remove(root + "/trial")
+    with open(root + "/result", "w") as f:
+        f.write("rolledback")
+    return "rolledback"
 
 
 try:

@@ -215,6 +215,11 @@ def _forget_lib():
     for k in list(sys.modules):
         if k.split(".")[0] in _LIB:
             del sys.modules[k]
+    # CPython caches a finder per sys.path entry: a relative "lib" would still mean the last
+    # board's directory (MicroPython looks again every time)
+    cache = getattr(sys, "path_importer_cache", None)
+    if cache is not None:
+        cache.clear()
 
 
 # -------------------------------------------------------------------------------- machine
