@@ -60,8 +60,10 @@ def test_esp32_keeps_a_30_s_watchdog():
 
 
 # ---------------------------------------------------------------- point 2: back to the REPL
-def test_ctrl_c_deregisters_and_stays_at_the_repl_on_both_ports():
-    for name in ("esp32-ota", "pico-w-1.24"):
+def test_ctrl_c_deregisters_and_stays_at_the_repl_on_every_personality():
+    from ports import PERSONALITIES
+
+    for name in sorted(PERSONALITIES):
         b, srv = _boot(name)
         with b:
             ev = b.power_on()
@@ -167,3 +169,22 @@ def test_pico_w_update_whose_board_package_is_broken_rolls_back_and_reports_8():
     assert ev[-2:] == ["boot", "repl"] and ev.count("boot") == 4, (ev, b.out)
     assert "old" in mark and rec["state"] == 0 and rec["result"] == 8, rec
     assert srv.registers == 1
+
+
+# ---------------------------------------------------------------- point 6 through main.py
+def test_coaps_account_on_released_firmware_is_one_line_and_the_rest_runs():
+    for name in ("pico-w-1.28", "pico-w-1.24", "esp32-ota"):
+        srv = StubServer()
+        cfg = _cfg(srv)
+        cfg["servers"].append({"uri": "coaps://127.0.0.1:5684", "ssid": 2,
+                               "psk_identity": "dev", "psk_key": "00112233445566778899aabbccddeeff"})
+        b = Board(name, board_fs("coaps", cfg))
+        b.app = srv.setup
+        with b:
+            ev = b.power_on()
+        srv.close()
+        # before (1.25-1.28): psk_identity -> AttributeError -> main.py -> reset loop
+        assert ev == ["power", "boot", "repl"], (name, ev, b.out)
+        why = [x for x in srv.log if "DTLS-PSK" in x and "not registering" in x]
+        assert len(why) == 1 and "v1.28.0" in why[0], (name, srv.log)
+        assert srv.registers == 1  # the coap:// server still gets its registration

@@ -493,6 +493,8 @@ class StubServer:
     def setup(self, client, runner):
         self.client = client
         self._sent_c = False  # a new boot: the user presses Ctrl-C again once it registered
+        self.log = []  # the client's log lines of this boot
+        client.log.out = self.log.append
         runner.add_hook(self.hook)
 
     def hook(self, now):
