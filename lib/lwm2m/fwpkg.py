@@ -92,6 +92,10 @@ def coaps_supported():
     """True where a coaps:// pull can work: MicroPython (its tls module) with lib/coap/dtls.py."""
     if sys.implementation.name != "micropython":
         return False
+    try:
+        import tls  # noqa: F401 (none at all: no need to load the probe)
+    except ImportError:
+        return False
     from coap import tlsinfo
 
     if tlsinfo.level() != tlsinfo.PSK:
