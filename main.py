@@ -146,7 +146,7 @@ def main(path="config.json"):
         from lwm2m.client import run
         setup = _setup()
         import gc
-        gc.collect()  # free import-time garbage before the client's long-lived state (fragmentation)
+        gc.collect()  # free import garbage before the client's long-lived state (fragmentation)
         feed = None
         if plat is not None and cfg["watchdog_ms"]:
             # armed last: it cannot be stopped, not even by a soft reset (BOARDS.md)

@@ -21,8 +21,9 @@ EP = "ports-peer"
 def _start(name, srv_port):
     fs = board_fs("peer", {"endpoint": EP, "log": "info", "wifi": {"ssid": "s", "password": "p"},
                            "servers": [{"uri": "coap://127.0.0.1:%d" % srv_port, "ssid": 1}]})
-    return subprocess.Popen([MICROPYTHON, "-X", "heapsize=2M", os.path.join(HERE, "ports", "run.py"),
-                             name, fs], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = os.path.join(HERE, "ports", "run.py")
+    return subprocess.Popen([MICROPYTHON, "-X", "heapsize=2M", run, name, fs],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _stop(p):

@@ -206,7 +206,8 @@ def test_board_section_is_validated_per_port():
     e = raises(ConfigError, validate, raw, "rp2")  # the Pico W's battery is on ADC3, fixed
     assert str(e).startswith("config: board.battery_pin: ")
     raw["board"] = {"battery_pin": "35"}
-    assert str(raises(ConfigError, validate, raw, "esp32")).startswith("config: board.battery_pin:")
+    e = raises(ConfigError, validate, raw, "esp32")
+    assert str(e).startswith("config: board.battery_pin:")
     raw["board"] = {"battery": False}
     assert validate(raw, "rp2")["board"] == {"battery": False}
     del raw["board"]

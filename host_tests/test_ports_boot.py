@@ -177,7 +177,7 @@ def test_coaps_account_on_released_firmware_is_one_line_and_the_rest_runs():
         srv = StubServer()
         cfg = _cfg(srv)
         cfg["servers"].append({"uri": "coaps://127.0.0.1:5684", "ssid": 2,
-                               "psk_identity": "dev", "psk_key": "00112233445566778899aabbccddeeff"})
+                               "psk_identity": "dev", "psk_key": "00112233" * 4})
         b = Board(name, board_fs("coaps", cfg))
         b.app = srv.setup
         with b:

@@ -1,8 +1,8 @@
-"""What the firmware's tls module offers for coaps://, probed once: no DTLS, DTLS without PSK, DTLS-PSK."""
+"""What the firmware's tls offers for coaps://, probed once: no DTLS, DTLS without PSK, or PSK."""
 from micropython import const
 
 NONE = const(0)  # no tls module, or no PROTOCOL_DTLS_CLIENT (MicroPython v1.24 and older)
-CERT = const(1)  # DTLS with certificates only: setting psk_identity raises AttributeError (v1.25-v1.28)
+CERT = const(1)  # DTLS, certificates only: setting psk_identity -> AttributeError (v1.25-v1.28)
 PSK = const(2)  # DTLS-PSK (after v1.28.0, upstream commit aa25a4ec; the unix port in .venv)
 
 _level = None

@@ -114,7 +114,8 @@ def _board(raw, port):
         raise _err("board", "expected an object, got %r" % (d,))
     for k in d:
         if k not in allowed:
-            raise _err("board." + k, "unknown key for %s (allowed: %s)" % (port, ", ".join(allowed)))
+            raise _err("board." + k, "unknown key for %s (allowed: %s)"
+                       % (port, ", ".join(allowed)))
     out = {}
     for k in ("battery_pin", "vbus_pin"):
         if k in d:
