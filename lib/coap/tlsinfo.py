@@ -38,6 +38,6 @@ def why():
     lv = level()
     if lv == PSK:
         return None
+    has = "no DTLS (no PROTOCOL_DTLS_CLIENT)" if lv == NONE else "DTLS without PSK"
     return ("coaps:// needs DTLS-PSK and this firmware's tls module has %s; flash MicroPython "
-            "newer than v1.28.0 (or use coap://)" % ("no DTLS" if lv == NONE else
-                                                   "DTLS with certificates only (no PSK)"))
+            "newer than v1.28.0 (or use coap://)" % has)
