@@ -2,9 +2,10 @@
 
     .venv/bin/python tools/bench.py [--quick]
 Runs tools/bench_coap.py, tools/bench_lwm2m.py, tools/heapfit.py, the .mpy size build of
-tools/mpy_build.py, tools/bench_fw.py and, when the env var MICROPYTHON32 names a 32-bit unix
-port, tools/bench_heap32.py (a board's word size: the figures the README's table comes from). Measurements for the README, never
-pass/fail: a figure that cannot be taken says FAILED or "not measured" and the rest still print.
+tools/mpy_build.py, tools/bench_fw.py, tools/bench_aio.py and, when the env var MICROPYTHON32
+names a 32-bit unix port, tools/bench_heap32.py (a board's word size: the figures the README's
+table comes from). Measurements for the README, never pass/fail: a figure that cannot be taken
+says FAILED or "not measured" and the rest still print.
 """
 import contextlib
 import io
@@ -172,6 +173,15 @@ def fw_rows(min_heap_k, quick):
     return rows or [(n, "not measured", "tools/bench_fw.py printed nothing") for n in FW_ROWS]
 
 
+def aio_rows(quick):
+    """tools/bench_aio.py: worst ticker stall beside the asyncio driver, its heap vs run()."""
+    try:
+        text = _script("bench_aio.py", ["--runs", "1" if quick else "3"], timeout=600)
+    except Exception as e:
+        return _failed(["asyncio driver figures (tools/bench_aio.py)"], e)
+    return parse_table(text, "tools/bench_aio.py")
+
+
 def mp_version():
     try:
         r = subprocess.run([bench_lwm2m.micropython(), "-c",
@@ -212,6 +222,7 @@ def collect(quick=False, log=None):
     step("firmware update (issue 5)", fw_rows, found.get("k"), quick)
     step("flash: .mpy sizes (issue 7)", mpy_rows)
     step("32-bit heap, lib/ as .mpy (issue 11)", heap32_rows, quick)
+    step("asyncio driver (issue 13)", aio_rows, quick)
     return out
 
 
