@@ -128,14 +128,22 @@ class Board:
                 src = f.read()
         except OSError:
             return
-        g = {"__name__": "__main__", "__file__": name, "print": self._print}
-        exec(compile(src, name, "exec"), g)
+        # print is caught in builtins, as a board's REPL shows what main.py and the lib/ modules
+        # it runs (lwm2m/start.py) print alike
+        import builtins
+
+        was = builtins.print
+        builtins.print = self._print
+        try:
+            exec(compile(src, name, "exec"), {"__name__": "__main__", "__file__": name})
+        finally:
+            builtins.print = was
 
     def _print(self, *a, **kw):
         self.out.append(" ".join([str(x) for x in a]))
 
     def said(self, text):
-        """Lines printed by boot.py / main.py that contain text."""
+        """Lines printed while boot.py / main.py ran (lib/ included) that contain text."""
         return [x for x in self.out if text in x]
 
     def _fresh_heap(self):
