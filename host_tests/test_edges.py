@@ -7,7 +7,7 @@ from coap.endpoint import Endpoint
 from lwm2m import json as ljson
 from lwm2m import tlv
 from test_client import TEMP, URI, Net, cfg, rmtree, started, tmpdir
-from test_coap_endpoint import A, B, BODY, Rand, get, msgs, run, server
+from test_coap_endpoint import A, B, BODY, Rand, get, msgs, put_block, run, server
 from test_dm import _blocks, call, setup
 from test_report import P, Obs, World
 from util import hexb
@@ -88,68 +88,253 @@ def test_block2_download_of_an_exact_multiple_ends_205():
 
 # ---- Block2 client: a block that is not the one asked for is never written ---------------
 
-def test_download_ignores_a_repeated_or_reordered_block():
-    # bug: without the offset check a repeated block 0 or an early block 2 reached the sink
-    asked = []
+class Blocks:
+    """A Block2 server answering block `send(num, n)` when block num is asked for the n-th time;
+    after 12 requests it answers 4.04, so a client that loops ends instead of hanging the test."""
 
-    def srv(req, peer, now):
-        num = M.block_parts(req.uint(M.BLOCK2))[0] if req.opt(M.BLOCK2) is not None else 0
-        asked.append(num)
-        send = num
-        if asked.count(num) == 1 and num == 1:
-            send = 0  # the answer to block 1 carries block 0 again (a stale, repeated block)
-        r = M.Message(code=M.CONTENT, payload=BODY[send * 1024:send * 1024 + 1024])
-        r.add(M.BLOCK2, M.block_value(send, send * 1024 + 1024 < len(BODY), 6))
+    def __init__(self, send, body=BODY, whole=False):
+        self.send = send
+        self.body = body
+        self.whole = whole
+        self.asked = []  # (num, more) of each request's Block2
+
+    def __call__(self, req, peer, now):
+        v = req.uint(M.BLOCK2)
+        num, more = (0, False) if v is None else M.block_parts(v)[:2]
+        self.asked.append((num, more))
+        if len(self.asked) > 12:
+            return M.Message(code=M.NOT_FOUND)
+        if self.whole:
+            return M.Message(code=M.CONTENT, payload=self.body)
+        k = self.send(num, [a[0] for a in self.asked].count(num))
+        r = M.Message(code=M.CONTENT, payload=self.body[k * 1024:k * 1024 + 1024])
+        r.add(M.BLOCK2, M.block_value(k, k * 1024 + 1024 < len(self.body), 6))
         return r
 
-    a = Endpoint(None, Rand(22))
-    b = Endpoint(srv, Rand(23))
+
+def _download(srv, seed, **kw):
+    a = Endpoint(None, Rand(seed))
+    b = Endpoint(srv, Rand(seed + 1))
     parts = []
     fin = []
     a.download(get("/fw", token=b""), B, 0, lambda off, d: parts.append((off, bytes(d))),
-               lambda code, now: fin.append(code))
-    run(a, b, 0)
-    assert fin == [M.CONTENT]
-    assert [p[0] for p in parts] == [0, 1024, 2048]
-    assert b"".join(p[1] for p in parts) == BODY
-    assert asked == [0, 1, 1, 2]  # block 1 asked again after the stale answer
+               lambda code, now: fin.append((code, now)), **kw)
+    run(a, b, 5)
+    return parts, fin
 
+
+def test_download_ignores_a_repeated_or_reordered_block():
+    # bug: without the offset check a repeated block 0 or an early block 2 reached the sink
+    stale = Blocks(lambda num, n: 0 if (num, n) == (1, 1) else num)  # block 1 first gets 0 again
+    parts, fin = _download(stale, 22)
+    assert [f[0] for f in fin] == [M.CONTENT]
+    assert [p[0] for p in parts] == [0, 1024, 2048] and b"".join(p[1] for p in parts) == BODY
+    assert [a[0] for a in stale.asked] == [0, 1, 1, 2]  # block 1 asked again
     # a block from further ahead (2 when 1 was asked) is not written either
-    asked[:] = []
-
-    def ahead(req, peer, now):
-        num = M.block_parts(req.uint(M.BLOCK2))[0] if req.opt(M.BLOCK2) is not None else 0
-        asked.append(num)
-        send = 2 if (num == 1 and asked.count(1) == 1) else num
-        r = M.Message(code=M.CONTENT, payload=BODY[send * 1024:send * 1024 + 1024])
-        r.add(M.BLOCK2, M.block_value(send, send * 1024 + 1024 < len(BODY), 6))
-        return r
-
-    a = Endpoint(None, Rand(24))
-    b = Endpoint(ahead, Rand(25))
-    parts[:] = []
-    fin[:] = []
-    a.download(get("/fw", token=b""), B, 0, lambda off, d: parts.append((off, bytes(d))),
-               lambda code, now: fin.append(code))
-    run(a, b, 0)
-    assert fin == [M.CONTENT] and [p[0] for p in parts] == [0, 1024, 2048]
-    assert b"".join(p[1] for p in parts) == BODY and asked == [0, 1, 1, 2]
+    ahead = Blocks(lambda num, n: 2 if (num, n) == (1, 1) else num)
+    parts, fin = _download(ahead, 24)
+    assert [f[0] for f in fin] == [M.CONTENT]
+    assert [p[0] for p in parts] == [0, 1024, 2048] and b"".join(p[1] for p in parts) == BODY
+    assert [a[0] for a in ahead.asked] == [0, 1, 1, 2]
+    # RFC 7959 2.2: the M bit of a Block2 request is 0
+    assert [a[1] for a in stale.asked + ahead.asked] == [False] * 8
 
 
 def test_download_gives_up_after_repeated_wrong_blocks():
-    def stuck(req, peer, now):  # always block 0, whatever is asked
-        r = M.Message(code=M.CONTENT, payload=BODY[:1024])
-        r.add(M.BLOCK2, M.block_value(0, True, 6))
+    stuck = Blocks(lambda num, n: 0)  # always block 0, whatever is asked
+    parts, fin = _download(stuck, 26)
+    assert [p[0] for p in parts] == [0]
+    assert fin == [(None, 5)] and [a[0] for a in stuck.asked] == [0, 1, 1, 1, 1]
+
+
+def test_download_of_a_body_sent_whole():
+    # a server may answer the Block2 GET with the whole body and no Block2 option
+    srv = Blocks(None, body=b"small firmware", whole=True)
+    parts, fin = _download(srv, 28)
+    assert parts == [(0, b"small firmware")] and fin == [(M.CONTENT, 5)]
+    srv = Blocks(None, body=b"", whole=True)
+    parts, fin = _download(srv, 30)
+    assert parts == [(0, b"")] and fin == [(M.CONTENT, 5)]
+
+
+def test_download_sink_failure_ends_it():
+    def sink(off, data):
+        raise OSError("flash full")
+
+    for srv in (Blocks(lambda num, n: num), Blocks(None, body=b"x" * 10, whole=True)):
+        a = Endpoint(None, Rand(32))
+        b = Endpoint(srv, Rand(33))
+        fin = []
+        a.download(get("/fw", token=b""), B, 0, sink, lambda code, now: fin.append((code, now)))
+        run(a, b, 7)
+        assert fin == [(None, 7)] and len(srv.asked) == 1 and a.errors == 1
+
+
+def test_download_server_may_not_grow_the_block_size():
+    srv = Blocks(lambda num, n: num)
+    parts, fin = _download(srv, 34, szx=4)  # we asked for 256-byte blocks, it sends 1024
+    assert parts == [] and fin == [(None, 5)] and len(srv.asked) == 1
+
+
+def test_cancelled_download_stops_retransmitting():
+    a = Endpoint(None, Rand(36))
+    fin = []
+    t = a.download(get("/fw", token=b""), B, 0, None, lambda code, now: fin.append(code))
+    assert len(a.out) == 1
+    del a.out[:]
+    t.cancel()
+    for now in range(0, 100000, 1000):
+        a.tick(now)
+    assert a.out == [] and fin == [] and not a._tx
+
+
+# ---- Block1 client (upload): Size1, the server's answers, its block size ------------------
+
+class Uploads:
+    """A Block1 server: answer(num, more, szx, n) -> (code, block1 szx or None) for the n-th
+    request; after 12 requests it answers 4.04 so a looping client ends."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.got = []  # (num, more, szx, size1, payload)
+
+    def __call__(self, req, peer, now):
+        v = req.uint(M.BLOCK1)
+        num, more, szx = (0, False, None) if v is None else M.block_parts(v)
+        self.got.append((num, more, szx, req.all(M.SIZE1), bytes(req.payload)))
+        if len(self.got) > 12:
+            return M.Message(code=M.NOT_FOUND)
+        code, rszx = self.answer(num, more, szx, len(self.got))
+        r = M.Message(code=code)
+        if rszx is not None:
+            r.add(M.BLOCK1, M.block_value(num, more, rszx))
         return r
 
-    a = Endpoint(None, Rand(26))
-    b = Endpoint(stuck, Rand(27))
-    parts = []
+
+def _upload(srv, seed, total=600, szx=6, read=None):
+    a = Endpoint(None, Rand(seed))
+    b = Endpoint(srv, Rand(seed + 1))
     fin = []
-    a.download(get("/fw", token=b""), B, 0, lambda off, d: parts.append((off, bytes(d))),
-               lambda code, now: fin.append(code))
-    run(a, b, 0)
-    assert fin == [None] and [p[0] for p in parts] == [0]
+    a.upload(M.Message(M.CON, M.PUT).set_path("/5/0/0"), B, 9,
+             read or (lambda off, n: BODY[off:off + n]), total,
+             lambda code, now: fin.append((code, now)), szx=szx)
+    run(a, b, 9)
+    return fin, a
+
+
+def _size1(v):
+    out = []
+    for x in v:
+        n = 0
+        for c in bytes(x):
+            n = n << 8 | c
+        out.append(n)
+    return out
+
+
+def test_upload_size1_only_on_the_first_block_even_after_413():
+    def ans(num, more, szx, n):
+        if n == 1:
+            return M.REQUEST_ENTITY_TOO_LARGE, 4  # 256-byte blocks please
+        return (M.CONTINUE if more else M.CHANGED), szx
+
+    srv = Uploads(ans)
+    fin, a = _upload(srv, 40, total=1100)
+    assert fin == [(M.CHANGED, 9)]
+    assert [(g[0], g[1], g[2]) for g in srv.got] == [
+        (0, True, 6), (0, True, 4), (1, True, 4), (2, True, 4), (3, True, 4), (4, False, 4)]
+    assert [_size1(g[3]) for g in srv.got] == [[1100], [1100], [], [], [], []]
+    assert b"".join(g[4] for g in srv.got[1:]) == BODY[:1100]
+
+
+def test_upload_ends_on_any_answer_but_continue():
+    for code in (M.BAD_REQUEST, M.UNAUTHORIZED, M.INTERNAL_SERVER_ERROR):
+        srv = Uploads(lambda num, more, szx, n: (code, szx))
+        fin, a = _upload(srv, 42, total=1100)  # an answer to a non-final block
+        assert fin == [(code, 9)] and len(srv.got) == 1 and srv.got[0][1] is True
+
+
+def test_upload_413_without_a_smaller_size_ends():
+    srv = Uploads(lambda num, more, szx, n: (M.REQUEST_ENTITY_TOO_LARGE, szx))
+    fin, a = _upload(srv, 44, total=1100)
+    assert fin == [(M.REQUEST_ENTITY_TOO_LARGE, 9)] and len(srv.got) == 1
+    srv = Uploads(lambda num, more, szx, n: (M.REQUEST_ENTITY_TOO_LARGE, None))
+    fin, a = _upload(srv, 46, total=1100)
+    assert fin == [(M.REQUEST_ENTITY_TOO_LARGE, 9)] and len(srv.got) == 1
+
+
+def test_upload_server_may_shrink_but_not_grow_the_block_size():
+    srv = Uploads(lambda num, more, szx, n: ((M.CONTINUE if more else M.CHANGED), 6))
+    fin, a = _upload(srv, 48, szx=4)
+    assert fin == [(M.CHANGED, 9)] and [g[2] for g in srv.got] == [4, 4, 4]
+    assert b"".join(g[4] for g in srv.got) == BODY[:600]
+
+
+def test_upload_continue_to_the_last_block_is_a_failure():
+    srv = Uploads(lambda num, more, szx, n: (M.CONTINUE, szx))
+    fin, a = _upload(srv, 50, total=100)
+    assert fin == [(None, 9)] and len(srv.got) == 1
+
+
+def test_upload_read_failure_ends_it():
+    def read(off, n):
+        if off:
+            raise OSError("gone")
+        return BODY[off:off + n]
+
+    srv = Uploads(lambda num, more, szx, n: ((M.CONTINUE if more else M.CHANGED), szx))
+    fin, a = _upload(srv, 52, total=3000, read=read)
+    assert fin == [(None, 9)] and len(srv.got) == 1 and a.errors == 1
+    short = Uploads(lambda num, more, szx, n: ((M.CONTINUE if more else M.CHANGED), szx))
+    fin, a = _upload(short, 54, total=3000, read=lambda off, n: b"x" * 10)  # a short non-final
+    assert fin == [(None, 9)] and short.got == []
+
+
+# ---- Block1 server state: bounded oldest-first, refreshed by each block -------------------
+
+def test_block1_state_full_drops_the_oldest_transfer():
+    ep, h = server(code=M.CHANGED, payload=b"")
+    for i in range(ep.max_block1 + 1):
+        ep.receive(put_block(0, True, 2, bytes(64), i, path="/p%d" % i), A, i)
+    msgs(ep)
+    paths = [st[1] for st in ep._b1]
+    assert len(paths) == ep.max_block1
+    assert b"p0" not in paths and b"p1" in paths and paths[-1] == b"p%d" % ep.max_block1
+    ep.receive(put_block(1, False, 2, b"end", 50, path="/p1"), A, 100)
+    assert msgs(ep)[0].code == M.CHANGED
+    ep.receive(put_block(1, False, 2, b"end", 51, path="/p0"), A, 100)
+    assert msgs(ep)[0].code == M.REQUEST_ENTITY_INCOMPLETE
+
+
+def test_block1_each_block_renews_the_transfer_lifetime():
+    ep, h = server(code=M.CHANGED, payload=b"")
+    ep.receive(put_block(0, True, 2, bytes(64), 1), A, 0)
+    ep.receive(put_block(1, True, 2, bytes(64), 2), A, 200000)
+    msgs(ep)
+    ep.tick(200000 + 246999)  # 1 ms before the renewed lifetime ends: still there
+    assert len(ep._b1) == 1
+    ep.receive(put_block(2, False, 2, b"end", 3), A, 200000 + 246999)
+    assert msgs(ep)[0].code == M.CHANGED and ep._b1 == []
+    ep.receive(put_block(0, True, 2, bytes(64), 4), A, 0)
+    ep.tick(246999)
+    assert len(ep._b1) == 1
+    ep.tick(247000)  # exactly EXCHANGE_LIFETIME after the last block: forgotten
+    assert ep._b1 == [] and ep.errors == 0
+
+
+def test_block2_request_for_the_block_just_past_the_end_is_402():
+    ep, h = server(payload=BODY[:2048])
+    ep.receive(get("/f", mid=1, block2=M.block_value(2, False, 6)).encode(), A, 0)
+    r, = msgs(ep)
+    assert r.code == M.BAD_OPTION and r.payload == b""
+
+
+def test_block2_of_a_text_payload():
+    ep, h = server(payload="abc" * 500)  # a handler may answer str: it goes out as UTF-8
+    ep.receive(get("/f", mid=1, block2=M.block_value(1, False, 6)).encode(), A, 0)
+    r, = msgs(ep)
+    assert M.block_parts(r.uint(M.BLOCK2)) == (1, False, 6)
+    assert bytes(r.payload) == ("abc" * 500).encode()[1024:]
 
 
 # ---- Reporting: gt / lt are strict ----------------------------------------------------------
