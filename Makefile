@@ -68,9 +68,12 @@ run: venv
 bench: venv peers
 	@$(VPY) tools/bench.py
 
-# make deploy PORT=/dev/ttyACM0 [MPYFILES=1] [CONFIG=my.json]; PORT=<simboard pty> for the simulated board
+# make deploy PORT=/dev/ttyACM0 [MPYFILES=0] [CONFIG=my.json]; PORT=<simboard pty> for the simulated board.
+# lib/ goes as precompiled .mpy by default: as .py sources (compiled on the board) the one-server
+# scenario needs 232K of heap (32-bit), more than any stock board has; MPYFILES=0 copies them.
+MPYFILES ?= 1
 deploy: venv
-	$(VPY) tools/deploy.py --port $(PORT) $(if $(MPYFILES),--mpy,) $(if $(CONFIG),--config $(CONFIG),)
+	$(VPY) tools/deploy.py --port $(PORT) $(if $(filter-out 0,$(MPYFILES)),--mpy,) $(if $(CONFIG),--config $(CONFIG),)
 
 shell: venv
 	$(VENV)/bin/mpremote connect $(PORT) repl

@@ -777,3 +777,45 @@ def test_for_client_wiring():
         assert isinstance(fwpkg.for_client(c).storage, fwpkg.SinkStorage)
     finally:
         _rmtree(root)
+
+
+def test_for_client_loads_the_engine_on_first_use():
+    """The engine (lwm2m.fwupdate, the board's fwstore) loads at the first /5 operation, or at
+    boot when the store holds a transfer or an update under way; an idle record is restored."""
+    from lwm2m import fwpkg
+
+    assert fwpkg.RECORD == fw.RECORD
+    root = _root("lazy")
+    os.mkdir(root)
+    os.mkdir(root + "/db")
+
+    class C:
+        platform = None
+        store = Store(root + "/db")
+        ep = None
+        rand = None
+
+        def _x_device(self, name):
+            pass
+
+    try:
+        c = C()
+        u = fwpkg.for_client(c)
+        u.on_boot(0)
+        assert u._fu is None and u.tick(0) is None
+        u.on_registered(0)
+        assert u._fu is None
+        assert u.get(3) == fw.IDLE and u._fu is not None  # a read loads it
+        # an idle record with a result: not loaded at boot, restored when it loads
+        c.store.save(fwpkg.RECORD, {"state": fw.IDLE, "result": fw.R_SUCCESS, "pkg_name": "n"})
+        u = fwpkg.for_client(c)
+        u.on_boot(0)
+        assert u._fu is None
+        assert (u.get(5), u.get(6)) == (fw.R_SUCCESS, "n")
+        # a transfer cut by the reboot: loaded at boot, which settles it as a lost connection
+        c.store.save(fwpkg.RECORD, {"state": fw.DOWNLOADING, "result": fw.R_INITIAL})
+        u = fwpkg.for_client(c)
+        u.on_boot(0)
+        assert u._fu is not None and (u.state, u.result) == (fw.IDLE, fw.R_CONN_LOST)
+    finally:
+        _rmtree(root)

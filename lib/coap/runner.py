@@ -71,8 +71,9 @@ def _bind_addr(port, family):
 
 class UdpTransport:
     """One unconnected non-blocking UDP socket. The interface every transport has:
-    .sock (pollable), recv(buf) -> (data, peer) or None when drained, send(data, peer), close(),
-    service(now) -> ms until it next needs a call, or None (handshakes, for DTLS)."""
+    .sock (pollable), recv(buf) -> (data, peer) or None when drained (buf: a bytearray, or just
+    its size where nothing fills one), send(data, peer), close(), service(now) -> ms until it
+    next needs a call, or None (handshakes, for DTLS)."""
 
     def __init__(self, local_port=0, family=socket.AF_INET):
         s = socket.socket(family, socket.SOCK_DGRAM)
@@ -93,7 +94,7 @@ class UdpTransport:
                 # a fresh exact-size copy: handlers may keep the decoded request (separate
                 # responses) and its options are views into this data, so the buffer can't be lent
                 return bytes(memoryview(buf)[:n]), peer_key(addr)
-            data, addr = self.sock.recvfrom(len(buf))
+            data, addr = self.sock.recvfrom(buf if isinstance(buf, int) else len(buf))
             return data, peer_key(addr)
         except OSError as e:
             if e.args and e.args[0] in (_EAGAIN, _ETIMEDOUT):
@@ -130,7 +131,13 @@ class Runner:
         self.log = log
         self.sent = 0
         self.received = 0
-        self._buf = bytearray(self.rx_size)
+        # a buffer only where recvfrom_into fills it (CPython): MicroPython's recvfrom(n)
+        # allocates per datagram anyway, and DTLS reads its own, so a board gets the size only
+        self._buf = bytearray(self.rx_size) if self.udp._into is not None else self.rx_size
+        # ... and that allocation needs rx_size contiguous bytes, which a fragmented heap may not
+        # have with far more free in total: this spare holds such a run, dropped just before each
+        # read so the GC (run by the failing allocation) hands its room to recvfrom
+        self._spare = None if self.udp._into is not None else bytearray(self.rx_size)
         self._transports = []
         self._routes = {}
         self._poll = select.poll()
@@ -243,12 +250,20 @@ class Runner:
         buf = self._buf
         for t in self._transports:
             for _ in range(32):  # bounded so a flood can't starve timers
+                spare = isinstance(buf, int)
+                self._spare = None
                 try:
                     got = t.recv(buf)
                 except OSError as e:
                     if self.log:
                         self.log("runner: recv failed: %r" % (e,))
                     break
+                finally:
+                    if spare:
+                        try:
+                            self._spare = bytearray(self.rx_size)  # recvfrom just freed its run
+                        except MemoryError:
+                            pass  # no such run left now: the next read tries again
                 if got is None:
                     break
                 self.received += 1

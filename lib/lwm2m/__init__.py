@@ -1,0 +1,9 @@
+"""The LwM2M client package; unload() forgets a module that has done its one job."""
+import sys
+
+
+def unload(name):
+    """Drop lwm2m.<name> from sys.modules and from this package, so the GC takes its code back
+    once no caller holds a function of it (its interned names stay: qstrs are never freed)."""
+    sys.modules.pop("lwm2m." + name, None)
+    globals().pop(name, None)

@@ -1,6 +1,5 @@
 """Bootstrap data operations (Write, Delete, Discover) with full access, object 0 included."""
 from lwm2m import content as ct
-from lwm2m import link
 from lwm2m.errors import BadRequest, MethodNotAllowed, NotFound
 from lwm2m.model import CREATED, OMULTI, OPS, WRITTEN
 
@@ -112,6 +111,9 @@ class BsOps:
                 v = o.insts[iid].vals
                 ssid = v.get(10) if oid == 0 else v.get(0) if oid == 1 else None
                 out.append(("/%d/%d" % (oid, iid), [("ssid", ssid)] if ssid else []))
+        from lwm2m import link, unload  # Bootstrap-Discover only: loaded for this request
+
+        unload("link")
         return link.encode(out)
 
     def usable(self):

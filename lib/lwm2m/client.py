@@ -19,7 +19,6 @@ from coap import msg as M
 from coap.endpoint import Endpoint
 from lwm2m import accounts, fwpkg
 from lwm2m.acl import Acl
-from lwm2m.bsops import BsOps
 from lwm2m.dm import DM, parse_path
 from lwm2m.log import Log
 from lwm2m.model import CREATED, DELETED, Registry
@@ -73,7 +72,7 @@ class Client(Servers):
         connmon.make(reg, platform)
         self.acl = Acl(reg)
         self.dm = DM(reg, self.acl)
-        self.bsops = BsOps(reg, self.acl)
+        self._bsops = None
         self.ep = Endpoint(self._handle, rand)
         self.fw = fwpkg.for_client(self)  # firmware update engine behind /5
         self.firmware = firmware.make(reg, self.fw)
@@ -97,6 +96,17 @@ class Client(Servers):
         self._resync_at = None
         self._poll_at = None
         self._bookkeeping = None
+
+    @property
+    def bsops(self):
+        """Bootstrap Write/Delete/Discover (lwm2m.bsops), loaded with the first bootstrap server:
+        a client without one never imports it."""
+        b = self._bsops
+        if b is None:
+            from lwm2m.bsops import BsOps
+
+            b = self._bsops = BsOps(self.registry, self.acl)
+        return b
 
     # ---- set-up ------------------------------------------------------------------------------
     def _provision(self):
@@ -353,6 +363,19 @@ class Client(Servers):
                 break
 
 
+def _lazy_secure(runner, client, log):
+    """The transport factory, loaded at the first coaps:// account: a coap:// client never imports
+    lwm2m.secure and coap.dtls (12 KB of heap on a 32-bit board)."""
+
+    def first(acct, host, port, peer):
+        from lwm2m.secure import make_transport_factory  # its runner hook runs after tick's
+
+        f = client.transport_factory = make_transport_factory(runner, client, log)
+        f(acct, host, port, peer)
+
+    return first
+
+
 def run(cfg, feed=None, setup=None):
     """The whole client on a board or the unix port; returns after SIGINT once deregistered.
     setup(client, runner), when given, runs before the client starts: the application adds its
@@ -366,8 +389,7 @@ def run(cfg, feed=None, setup=None):
     runner = Runner(client.ep, cfg.get("local_port", 0), log=log.warn)
     runner.feed = feed
     runner.add_hook(client.tick)
-    from lwm2m.secure import make_transport_factory  # after add_hook: its hook runs after tick
-    client.transport_factory = make_transport_factory(runner, client, log)
+    client.transport_factory = _lazy_secure(runner, client, log)
     runner.on_rebind.append(client.address_changed)
     import sys
 

@@ -1,7 +1,7 @@
 """Content negotiation and conversion between DM/bootstrap payloads and checked resource values."""
 from micropython import const
 
-from lwm2m import text, tlv
+from lwm2m import text, tlv, unload
 from lwm2m.errors import BadRequest, NotAcceptable, NotFound, UnsupportedFormat
 from lwm2m.model import MULTI, RID, TYPE
 
@@ -39,6 +39,9 @@ def _json():
         from lwm2m import json
     except ImportError:  # a board may leave JSON out
         raise UnsupportedFormat("no JSON")
+    # the caller's reference keeps it for this request only: servers rarely ask for JSON, and
+    # its 3 KB (32-bit, .mpy) come back after every use at the cost of loading it each time
+    unload("json")
     return json
 
 

@@ -1,7 +1,6 @@
 """Device management interface: Read/Write/Execute/Create/Delete/Discover/Write-Attributes."""
 from coap import msg as M
 from lwm2m import content as ct
-from lwm2m import link
 from lwm2m.acl import D, E, R, W, Acl
 from lwm2m.attrs import Attrs
 from lwm2m.errors import (BadRequest, Incomplete, LwM2MError, MethodNotAllowed, NotFound,
@@ -9,6 +8,15 @@ from lwm2m.errors import (BadRequest, Incomplete, LwM2MError, MethodNotAllowed, 
 from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
 
 _ATTR_ORDER = ("pmin", "pmax", "gt", "lt", "st")
+
+
+def _link():
+    """lwm2m.link for one Discover or Write-Attributes: loaded then, and unloaded again (the
+    caller's reference keeps it for the request), 2 KB back on a 32-bit board."""
+    from lwm2m import link, unload
+
+    unload("link")
+    return link
 
 
 def parse_path(segs):
@@ -364,7 +372,7 @@ class DM:
             out.append(("/%d/%d/%d" % tuple(path), a + self._attr_list(ssid, path, False)))
         else:
             raise MethodNotAllowed("discover resource instance")
-        return link.encode(out)
+        return _link().encode(out)
 
     def _write_attrs(self, path, ssid, query):
         n = len(path)
@@ -376,7 +384,7 @@ class DM:
             o, inst = self._target(path, ssid, R)
             if n == 3:
                 r = self._rdef(o, inst, path[2])
-        a = link.parse_attrs(query)
+        a = _link().parse_attrs(query)
         a.pop("cancel", None)
         if not a:
             raise BadRequest("no attributes")

@@ -4,7 +4,6 @@ import time
 from micropython import const
 
 from lwm2m import accounts
-from lwm2m.bootstrap import Bootstrap
 from lwm2m.register import Registration, binding_param
 
 _RETRY_MS = const(30000)  # unresolvable server host: try again this often
@@ -85,6 +84,8 @@ class Servers:
             return
         if scheme == "coaps":
             self._secure(b, host, port, peer)
+        from lwm2m.bootstrap import Bootstrap  # here: no bootstrap server, no bootstrap code
+
         reg = self.registry
         iid = b.sec
         self.bs_acct = b

@@ -1,9 +1,9 @@
 """LwM2M Access Control object (2): one instance per governed object instance (see lwm2m.acl)."""
-DEF = (2, "LwM2M Access Control", True, False, (
-    (0, "Object ID", "R", False, True, "i"),
-    (1, "Object Instance ID", "R", False, True, "i"),
-    (2, "ACL", "RW", True, False, "i"),
-    (3, "Access Control Owner", "RW", False, True, "i"),
+DEF = (2, None, True, False, (  # LwM2M Access Control
+    (0, None, "R", False, True, "i"),  # Object ID
+    (1, None, "R", False, True, "i"),  # Object Instance ID
+    (2, None, "RW", True, False, "i"),  # ACL
+    (3, None, "RW", False, True, "i"),  # Access Control Owner
 ))
 
 

@@ -1,11 +1,11 @@
 """LwM2M Connectivity Monitoring object (4): bearer, signal strength and addresses."""
-DEF = (4, "Connectivity Monitoring", False, False, (
-    (0, "Network Bearer", "R", False, True, "i"),
-    (1, "Available Network Bearer", "R", True, True, "i"),
-    (2, "Radio Signal Strength", "R", False, True, "i"),
-    (3, "Link Quality", "R", False, False, "i"),
-    (4, "IP Addresses", "R", True, True, "s"),
-    (5, "Router IP Addresses", "R", True, False, "s"),
+DEF = (4, None, False, False, (  # Connectivity Monitoring
+    (0, None, "R", False, True, "i"),  # Network Bearer
+    (1, None, "R", True, True, "i"),  # Available Network Bearer
+    (2, None, "R", False, True, "i"),  # Radio Signal Strength
+    (3, None, "R", False, False, "i"),  # Link Quality
+    (4, None, "R", True, True, "s"),  # IP Addresses
+    (5, None, "R", True, False, "s"),  # Router IP Addresses
 ))
 
 WLAN = 21

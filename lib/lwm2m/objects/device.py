@@ -1,29 +1,29 @@
 """LwM2M Device object (3): values from the board Platform; Reboot/Factory Reset are deferred."""
 import time
 
-DEF = (3, "Device", False, True, (
-    (0, "Manufacturer", "R", False, False, "s"),
-    (1, "Model Number", "R", False, False, "s"),
-    (2, "Serial Number", "R", False, False, "s"),
-    (3, "Firmware Version", "R", False, False, "s"),
-    (4, "Reboot", "E", False, True, "e"),
-    (5, "Factory Reset", "E", False, False, "e"),
-    (6, "Available Power Sources", "R", True, False, "i"),
-    (7, "Power Source Voltage", "R", True, False, "i"),
-    (8, "Power Source Current", "R", True, False, "i"),
-    (9, "Battery Level", "R", False, False, "i"),
-    (10, "Memory Free", "R", False, False, "i"),
-    (11, "Error Code", "R", True, True, "i"),
-    (12, "Reset Error Code", "E", False, False, "e"),
-    (13, "Current Time", "RW", False, False, "t"),
-    (14, "UTC Offset", "RW", False, False, "s"),
-    (15, "Timezone", "RW", False, False, "s"),
-    (16, "Supported Binding and Modes", "R", False, True, "s"),
-    (17, "Device Type", "R", False, False, "s"),
-    (18, "Hardware Version", "R", False, False, "s"),
-    (19, "Software Version", "R", False, False, "s"),
-    (20, "Battery Status", "R", False, False, "i"),
-    (21, "Memory Total", "R", False, False, "i"),
+DEF = (3, None, False, True, (  # Device
+    (0, None, "R", False, False, "s"),  # Manufacturer
+    (1, None, "R", False, False, "s"),  # Model Number
+    (2, None, "R", False, False, "s"),  # Serial Number
+    (3, None, "R", False, False, "s"),  # Firmware Version
+    (4, None, "E", False, True, "e"),  # Reboot
+    (5, None, "E", False, False, "e"),  # Factory Reset
+    (6, None, "R", True, False, "i"),  # Available Power Sources
+    (7, None, "R", True, False, "i"),  # Power Source Voltage
+    (8, None, "R", True, False, "i"),  # Power Source Current
+    (9, None, "R", False, False, "i"),  # Battery Level
+    (10, None, "R", False, False, "i"),  # Memory Free
+    (11, None, "R", True, True, "i"),  # Error Code
+    (12, None, "E", False, False, "e"),  # Reset Error Code
+    (13, None, "RW", False, False, "t"),  # Current Time
+    (14, None, "RW", False, False, "s"),  # UTC Offset
+    (15, None, "RW", False, False, "s"),  # Timezone
+    (16, None, "R", False, True, "s"),  # Supported Binding and Modes
+    (17, None, "R", False, False, "s"),  # Device Type
+    (18, None, "R", False, False, "s"),  # Hardware Version
+    (19, None, "R", False, False, "s"),  # Software Version
+    (20, None, "R", False, False, "i"),  # Battery Status
+    (21, None, "R", False, False, "i"),  # Memory Total
 ))
 
 # platform attribute -> resource, for the plain string values

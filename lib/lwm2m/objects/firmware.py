@@ -1,16 +1,16 @@
 """LwM2M Firmware Update object (5): the definition, and bindings onto a lwm2m.fwupdate.FwUpdate."""
 import time
 
-DEF = (5, "Firmware Update", False, False, (
-    (0, "Package", "W", False, True, "o"),
-    (1, "Package URI", "RW", False, True, "s"),
-    (2, "Update", "E", False, True, "e"),
-    (3, "State", "R", False, True, "i"),
-    (5, "Update Result", "R", False, True, "i"),
-    (6, "PkgName", "R", False, False, "s"),
-    (7, "PkgVersion", "R", False, False, "s"),
-    (8, "Firmware Update Protocol Support", "R", True, False, "i"),
-    (9, "Firmware Update Delivery Method", "R", False, True, "i"),
+DEF = (5, None, False, False, (  # Firmware Update
+    (0, None, "W", False, True, "o"),  # Package
+    (1, None, "RW", False, True, "s"),  # Package URI
+    (2, None, "E", False, True, "e"),  # Update
+    (3, None, "R", False, True, "i"),  # State
+    (5, None, "R", False, True, "i"),  # Update Result
+    (6, None, "R", False, False, "s"),  # PkgName
+    (7, None, "R", False, False, "s"),  # PkgVersion
+    (8, None, "R", True, False, "i"),  # Firmware Update Protocol Support
+    (9, None, "R", False, True, "i"),  # Firmware Update Delivery Method
 ))
 
 # State /5/0/3 and Update Result /5/0/5 (the engine's values, named here for callers)

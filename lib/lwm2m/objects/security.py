@@ -1,15 +1,15 @@
 """LwM2M Security object (0): server URIs and keys; only bootstrap and the client reach it."""
 # (rid, name, ops, multiple, mandatory, type); no ops: no DM server ever reaches this object
-DEF = (0, "LWM2M Security", True, True, (
-    (0, "LWM2M Server URI", "", False, True, "s"),
-    (1, "Bootstrap-Server", "", False, True, "b"),
-    (2, "Security Mode", "", False, True, "i"),
-    (3, "Public Key or Identity", "", False, True, "o"),
-    (4, "Server Public Key", "", False, True, "o"),
-    (5, "Secret Key", "", False, True, "o"),
-    (10, "Short Server ID", "", False, False, "i"),
-    (11, "Client Hold Off Time", "", False, False, "i"),
-    (12, "Bootstrap-Server Account Timeout", "", False, False, "i"),
+DEF = (0, None, True, True, (  # LWM2M Security
+    (0, None, "", False, True, "s"),  # LWM2M Server URI
+    (1, None, "", False, True, "b"),  # Bootstrap-Server
+    (2, None, "", False, True, "i"),  # Security Mode
+    (3, None, "", False, True, "o"),  # Public Key or Identity
+    (4, None, "", False, True, "o"),  # Server Public Key
+    (5, None, "", False, True, "o"),  # Secret Key
+    (10, None, "", False, False, "i"),  # Short Server ID
+    (11, None, "", False, False, "i"),  # Client Hold Off Time
+    (12, None, "", False, False, "i"),  # Bootstrap-Server Account Timeout
 ))
 
 PSK = 0

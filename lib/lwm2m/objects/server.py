@@ -1,14 +1,14 @@
 """LwM2M Server object (1): per-server registration settings and the Disable / Update executes."""
-DEF = (1, "LwM2M Server", True, True, (
-    (0, "Short Server ID", "R", False, True, "i"),
-    (1, "Lifetime", "RW", False, True, "i"),
-    (2, "Default Minimum Period", "RW", False, False, "i"),
-    (3, "Default Maximum Period", "RW", False, False, "i"),
-    (4, "Disable", "E", False, False, "e"),
-    (5, "Disable Timeout", "RW", False, False, "i"),
-    (6, "Notification Storing When Disabled or Offline", "RW", False, True, "b"),
-    (7, "Binding", "RW", False, True, "s"),
-    (8, "Registration Update Trigger", "E", False, True, "e"),
+DEF = (1, None, True, True, (  # LwM2M Server
+    (0, None, "R", False, True, "i"),  # Short Server ID
+    (1, None, "RW", False, True, "i"),  # Lifetime
+    (2, None, "RW", False, False, "i"),  # Default Minimum Period
+    (3, None, "RW", False, False, "i"),  # Default Maximum Period
+    (4, None, "E", False, False, "e"),  # Disable
+    (5, None, "RW", False, False, "i"),  # Disable Timeout
+    (6, None, "RW", False, True, "b"),  # Notification Storing When Disabled or Offline
+    (7, None, "RW", False, True, "s"),  # Binding
+    (8, None, "E", False, True, "e"),  # Registration Update Trigger
 ))
 
 DISABLE_TIMEOUT = 86400  # seed 001: default when /1/x/5 is absent
