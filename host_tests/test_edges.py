@@ -437,3 +437,75 @@ def test_write_attributes_reach_a_live_observation():
     finally:
         n.close()
         rmtree(d)
+
+
+# ---- ACL: creation events, unbootstrapping of a server (seed 001 D.2.2) ----------------------
+
+def _acl_world(ssids=(1, 2, 3)):
+    from test_acl import setup as acl_setup
+
+    reg, t, dm, ran = acl_setup(ssids)
+    events = []
+    changed = []
+    reg.watch(lambda kind, oid, iid: events.append((kind, oid, iid)))
+    reg.listener = lambda oid, iid, rid: changed.append((oid, iid))
+    return reg, t, dm, events, changed
+
+
+def test_create_by_a_server_makes_it_owner_and_tells_the_store_and_observers():
+    from lwm2m import acl as A
+    from lwm2m.model import CREATED
+    from lwm2m.objects import access
+    from test_acl import req
+
+    reg, t, dm, events, changed = _acl_world()
+    access.add(reg, 9001, 65535, 1, {0: A.C})
+    n = len(reg.obj(2).insts)
+    r = dm.handle(req(M.POST, "/9001", 11542, hexb("C1 00 63")), 2, 0)
+    assert r.code == M.CREATED
+    new = [i for i in reg.obj(2).insts.values() if i.vals[1] == 1]
+    assert len(reg.obj(2).insts) == n + 1 and len(new) == 1
+    assert (CREATED, 9001, 1) in events and (CREATED, 2, new[0].iid) in events
+    assert (2, None) in changed
+
+
+def test_creating_an_acl_instance_makes_no_acl_for_it():
+    from test_acl import req
+
+    reg, t, dm, events, changed = _acl_world(ssids=(1,))  # one server: it may create in /2
+    body = hexb("C2 00 23 29 C1 01 00 C1 03 01")  # /2/x: object 9001, instance 0, owner 1
+    r = dm.handle(req(M.POST, "/2", 11542, body), 1, 0)
+    assert r.code == M.CREATED
+    assert [i.vals.get(0) for i in reg.obj(2).insts.values()] == [9001]
+
+
+def test_remove_server_every_instance_ownership_and_events():
+    from lwm2m import acl as A
+    from lwm2m.model import WRITTEN
+    from lwm2m.objects import access
+
+    reg, t, dm, events, changed = _acl_world()
+    for i in range(1, 7):
+        t.add(i, {0: "x%d" % i})
+    gone0 = access.add(reg, 9001, 0, 2, {2: 15})  # only 2 reaches these two: both go
+    gone1 = access.add(reg, 9001, 1, 2, {2: 15})
+    dflt = access.add(reg, 9001, 2, 2, {2: 15, 0: A.W | A.D, 1: A.R})  # 3 holds W+D by default
+    weigh = access.add(reg, 9001, 3, 2, {2: 15, 1: A.D, 3: A.W})  # W and D weigh the same
+    both = access.add(reg, 9001, 4, 2, {2: 15, 1: A.W, 3: A.W | A.D})  # 3 has more
+    entry = access.add(reg, 9001, 5, 1, {2: A.R, 1: 15})  # 2 only has an entry here
+    other = access.add(reg, 9001, 6, 1, {1: 15, 3: A.R})  # nothing of 2: untouched
+    del events[:]
+    del changed[:]
+    dm.acl.remove_server(2)
+    aco = reg.obj(2).insts
+    assert gone0.iid not in aco and gone1.iid not in aco
+    assert 0 not in t.insts and 1 not in t.insts and sorted(t.insts) == [2, 3, 4, 5, 6]
+    assert aco[dflt.iid].vals == {0: 9001, 1: 2, 2: {0: A.W | A.D, 1: A.R}, 3: 3}
+    assert aco[weigh.iid].vals[3] == 1  # a tie: the lowest SSID
+    assert aco[both.iid].vals[3] == 3
+    assert aco[entry.iid].vals == {0: 9001, 1: 5, 2: {1: 15}, 3: 1}
+    assert aco[other.iid].vals == {0: 9001, 1: 6, 2: {1: 15, 3: A.R}, 3: 1}
+    # every changed ACL instance is announced (the store saves on it), the untouched one is not
+    written = sorted(i for k, o, i in events if k == WRITTEN and o == 2)
+    assert written == sorted([dflt.iid, weigh.iid, both.iid, entry.iid])
+    assert sorted(i for o, i in changed if o == 2 and i is not None) == written
