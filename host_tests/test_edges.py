@@ -509,3 +509,55 @@ def test_remove_server_every_instance_ownership_and_events():
     written = sorted(i for k, o, i in events if k == WRITTEN and o == 2)
     assert written == sorted([dflt.iid, weigh.iid, both.iid, entry.iid])
     assert sorted(i for o, i in changed if o == 2 and i is not None) == written
+
+
+# ---- text (0): exponent case, object link range and sign ---------------------------------
+
+def test_text_float_exponent_either_case_and_objlnk_edges():
+    from lwm2m import text
+    from lwm2m.errors import CodecError
+    from util import raises
+
+    assert text.decode("f", memoryview(b"1.5E3")) == 1500.0
+    assert text.decode("f", memoryview(b"-2.5e-2")) == -0.025
+    assert text.decode("l", memoryview(b"65535:65535")) == (65535, 65535)
+    assert text.decode("l", memoryview(b"0:0")) == (0, 0)
+    for bad in (b"65536:0", b"0:65536", b"+1:2", b"1:+2", b"-0:1", b"1:-0", b"1", b"1:2:3"):
+        raises(CodecError, text.decode, "l", memoryview(bad))
+
+
+# ---- JSON (11543): path depth and range, strict base64; link-format's loose ends ----------
+
+def test_json_paths_at_most_four_levels_of_16_bit_ids():
+    from lwm2m.errors import CodecError
+    from util import raises
+
+    ok = ljson.decode(b'{"bn":"/3/0/","e":[{"n":"6/1","v":5},{"n":"65535","v":1}]}', (3, 0))
+    assert ok == [((3, 0, 6, 1), "v", 5), ((3, 0, 65535), "v", 1)]
+    for bad in (b'{"bn":"/3/0/","e":[{"n":"6/1/2","v":1}]}',  # /3/0/6/1/2: five levels
+                b'{"bn":"/3/","e":[{"n":"65536","v":1}]}'):
+        raises(CodecError, ljson.decode, bad, (3,))
+
+
+def test_json_opaque_base64_strict():
+    from lwm2m.errors import CodecError
+    from util import raises
+
+    assert ljson.coerce("o", "sv", "zzzz") == b"\xcf<\xf3"
+    assert ljson.coerce("o", "sv", "Zz+/") == b"g?\xbf"
+    assert ljson.coerce("o", "sv", "AA==") == b"\x00" and ljson.coerce("o", "sv", "") == b""
+    for bad in ("AAA", "A===", "AB_C", "AB__CD__", "AB[[CD]]", "AB``CD^^", "AB\\\\CD\\\\"):
+        raises(CodecError, ljson.coerce, "o", "sv", bad)
+
+
+def test_link_attribute_ends():
+    from lwm2m import link
+    from lwm2m.errors import CodecError
+    from util import raises
+
+    assert link.decode(b'</1>;a=') == [("/1", {"a": ""})]
+    assert link.decode(b'</1>;a') == [("/1", {"a": None})]
+    assert link.decode(b'</1>;a="x"') == [("/1", {"a": "x"})]
+    assert link.decode(b'</1>;a=1;b="q",</2/0>') == [("/1", {"a": "1", "b": "q"}), ("/2/0", {})]
+    for bad in (b'</1>;a="', b'</1>;a="x', b'</1>,', b'</1'):
+        raises(CodecError, link.decode, bad)
