@@ -561,3 +561,31 @@ def test_link_attribute_ends():
     assert link.decode(b'</1>;a=1;b="q",</2/0>') == [("/1", {"a": "1", "b": "q"}), ("/2/0", {})]
     for bad in (b'</1>;a="', b'</1>;a="x', b'</1>,', b'</1'):
         raises(CodecError, link.decode, bad)
+
+
+# ---- TLV header: identifier width, length-field size, node checks in size() as in encode() --
+
+def test_tlv_identifier_and_length_field_edges():
+    from lwm2m.errors import CodecError
+    from lwm2m.tlv import MULTI_RES, OBJ_INST, RES, RES_INST
+    from util import raises
+
+    assert tlv.encode([(RES, 255, b"")]) == hexb("C0 FF")  # 8-bit id up to 255
+    assert tlv.encode([(RES, 256, b"")]) == hexb("E0 01 00")
+    assert tlv.encode([(RES, 65535, b"\x01")]) == hexb("E1 FF FF 01")
+    assert tlv.encode([(RES, 1, bytes(7))]) == hexb("C7 01") + bytes(7)  # length in the type
+    assert tlv.encode([(RES, 1, bytes(8))]) == hexb("C8 01 08") + bytes(8)
+    assert tlv.encode([(RES, 1, bytes(255))])[:3] == hexb("C8 01 FF")
+    assert tlv.encode([(RES, 1, bytes(256))])[:4] == hexb("D0 01 01 00")
+    assert tlv.encode([(RES, 1, bytes(65536))])[:5] == hexb("D8 01 01 00 00")
+    assert [tlv._len_size(n) for n in (7, 8, 0xFF, 0x100, 0xFFFF, 0x10000, 0xFFFFFF)] == \
+        [0, 1, 1, 2, 2, 3, 3]
+    raises(CodecError, tlv._len_size, 0x1000000)
+    for bad in ([(RES, 65536, b"")], [(RES, -1, b"")],
+                [(OBJ_INST, 0, [(OBJ_INST, 1, [])])], [(MULTI_RES, 0, [(RES, 1, b"")])],
+                [(OBJ_INST, 0, [(MULTI_RES, 1, [(RES_INST, 70000, b"")])])]):
+        raises(CodecError, tlv.size, bad)
+        raises(CodecError, tlv.encode, bad)
+    for bad in ([(4, 1, b"")], [(-1, 1, b"")]):
+        raises(CodecError, tlv.encode, bad)
+        raises(CodecError, tlv.encode_into, bytearray(8), 0, bad)
