@@ -589,3 +589,162 @@ def test_tlv_identifier_and_length_field_edges():
     for bad in ([(4, 1, b"")], [(-1, 1, b"")]):
         raises(CodecError, tlv.encode, bad)
         raises(CodecError, tlv.encode_into, bytearray(8), 0, bad)
+
+
+# ---- Reporting: errors, per-server storing, the order of stored notifications --------------
+
+class _Rig:
+    """A Reporter over callables the test controls: values per path (an Exception instance as a
+    value makes the read raise it), attributes per path, /1/x/6 per server."""
+
+    def __init__(self, pmax=0):
+        from lwm2m import report as rp
+
+        self.vals = {}
+        self.attrs = {}
+        self.storing = {}
+        self.notes = []
+        self.ended = False  # what the endpoint's notify() returns: False = observation over
+        self.unobserved = []
+        rig = self
+
+        class Ep:
+            def notify(self, obs, code, payload, cf, now, con=False):
+                rig.notes.append((obs.token, code, bytes(payload), cf, now, con))
+                return False if rig.ended else None
+
+            def unobserve(self, obs):
+                rig.unobserved.append(obs.token)
+
+        self.rep = rp.Reporter(Ep(), self.read, lambda s, p: self.attrs.get(p, {}),
+                               lambda s: (0, pmax), storing=lambda s: self.storing.get(s, True))
+
+    def read(self, ssid, path, cf):
+        v = self.vals[path]
+        if isinstance(v, Exception):
+            raise v
+        return (cf or 0), str(v).encode(), v
+
+    def add(self, ssid, token, path, now=0, cf=0):
+        o = Obs(token)
+        o.peer = ssid
+        assert self.rep.add(ssid, o, path, cf, now)
+        return o
+
+
+def test_read_errors_become_error_notifications_that_end_the_observation():
+    from lwm2m.errors import NotFound
+
+    g = _Rig()
+    g.vals[P] = 10
+    g.attrs[P] = {"gt": 20}
+    g.add(1, b"a", P)
+    g.vals[P] = RuntimeError("sensor gone")  # no CoAP code: 5.00
+    g.rep.changed(P[0], P[1], P[2])  # the failed read in the gt check lets the change through
+    g.rep.tick(100)
+    assert g.notes == [(b"a", M.INTERNAL_SERVER_ERROR, b"", None, 100, False)]
+    assert g.rep.count(1) == 0
+    g.vals[(3, 0, 9)] = 50
+    g.add(1, b"b", (3, 0, 9))
+    g.vals[(3, 0, 9)] = NotFound()
+    g.rep.changed(3, 0, 9)
+    g.rep.tick(200)
+    assert g.notes[-1][:2] == (b"b", M.NOT_FOUND) and g.rep.count(1) == 0
+
+
+def test_threshold_check_when_the_first_read_failed():
+    g = _Rig()
+    g.vals[P] = RuntimeError("not ready")
+    g.attrs[P] = {"gt": 20, "lt": 5}
+    g.add(1, b"a", P)  # no last value known
+    g.vals[P] = 25
+    g.rep.changed(P[0], P[1], P[2])  # compared with nothing: reported, not a TypeError
+    g.rep.tick(100)
+    assert [n[2] for n in g.notes] == [b"25"]
+
+
+def test_an_observation_the_endpoint_ended_is_forgotten():
+    g = _Rig()
+    g.vals[P] = 1
+    g.add(1, b"a", P)
+    g.ended = True
+    g.rep.changed(P[0], P[1], P[2])
+    g.rep.tick(100)
+    assert len(g.notes) == 1 and g.rep.count(1) == 0 and g.rep.count() == 0
+
+
+def test_full_server_observation_refused_and_unobserved():
+    g = _Rig()
+    g.rep.max_obs = 2
+    g.vals[P] = 1
+    g.add(1, b"a", P)
+    g.add(2, b"x", P)  # another server has its own count
+    g.add(1, b"b", P)
+    o = Obs(b"c")
+    assert g.rep.add(1, o, P, 0, 0) is False and g.unobserved == [b"c"] and o.ctx is None
+    assert g.rep.count(1) == 2 and g.rep.count(2) == 1 and g.rep.count() == 3
+    g.rep.cancel_server(1)
+    assert sorted(g.unobserved) == [b"a", b"b", b"c"] and g.rep.count() == 1
+
+
+def test_storing_is_per_server():
+    g = _Rig(pmax=10)
+    g.vals[P] = 1
+    g.storing = {1: True, 2: False}
+    g.add(1, b"a", P)
+    g.add(2, b"b", P)
+    g.rep.server_offline(1)
+    g.rep.server_offline(2)
+    g.rep.tick(10000)
+    assert g.notes == [] and g.rep.stored(1) == 1 and g.rep.stored(2) == 0
+
+
+def test_undelivered_con_follows_storing_at_the_time_it_is_lost():
+    g = _Rig(pmax=10)
+    g.rep.con_every = 1
+    g.vals[P] = 1
+    o = g.add(1, b"a", P)
+    g.rep.tick(10000)
+    assert g.notes[-1][5] is True  # CON while storing was on
+    g.storing[1] = False  # /1/0/6 written false before the CON timed out
+    g.rep.undelivered(o, 60000)
+    assert g.rep.stored(1) == 0 and g.rep.is_offline(1)
+
+
+def test_lost_cons_go_back_in_time_order_with_their_format():
+    g = _Rig(pmax=10)
+    g.rep.con_every = 1
+    g.vals[P] = 1
+    g.vals[(3, 0, 9)] = 2
+    g.vals[(3, 0, 7)] = 3
+    a = g.add(1, b"a", P, 0, cf=0)
+    b = g.add(1, b"b", (3, 0, 9), 5, cf=11542)
+    g.add(1, b"c", (3, 0, 7), 9996, cf=0)
+    g.rep.tick(10000)  # a: CON at 10000
+    g.rep.tick(10005)  # b: CON at 10005
+    g.rep.undelivered(a, 50000)  # offline from here
+    g.rep.tick(10006 + 10000 - 10)  # c: its first pmax (9996 + 10000) is stored
+    assert g.rep.stored(1) == 2
+    g.rep.undelivered(b, 50001)  # b's CON (10005) goes between a's (10000) and c's (19996)
+    del g.notes[:]
+    g.rep.server_online(1, 60000)
+    assert [(n[0], n[3], n[5]) for n in g.notes] == [(b"a", 0, False), (b"b", 11542, False),
+                                                     (b"c", 0, False)]
+
+
+def test_lost_cons_reported_out_of_order_still_go_back_in_time_order():
+    g = _Rig(pmax=10)
+    g.rep.con_every = 1
+    for path in (P, (3, 0, 9), (3, 0, 7)):
+        g.vals[path] = 1
+    a = g.add(1, b"a", P, 0)
+    b = g.add(1, b"b", (3, 0, 9), 1)
+    g.add(1, b"c", (3, 0, 7), 2)
+    g.rep.tick(10000)  # a: CON at 10000
+    g.rep.tick(10001)  # b: CON at 10001
+    g.rep.undelivered(b, 50000)  # b's loss is noticed first
+    g.rep.tick(10002)  # c: stored at 10002
+    g.rep.undelivered(a, 50001)  # a (10000) goes before b (10001), 1 ms apart
+    del g.notes[:]
+    g.rep.server_online(1, 60000)
+    assert [n[0] for n in g.notes] == [b"a", b"b", b"c"]
