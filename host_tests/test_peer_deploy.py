@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import lwm2m_server as L
+import deploy as deploy_tool
 from simboard import MICROPYTHON, SimBoard
 from hostenv import free_udp_port  # noqa: E402
 
@@ -211,7 +212,7 @@ def test_deploy_mpy_for_the_boards_arch_imports_and_runs(tmp_path):
         assert not [p for p in on_board if p.startswith("lib/") and p.endswith(".py")]
         ref = str(tmp_path / "ref.mpy")
         for m in mods:
-            subprocess.run([MPYCROSS, "-march=x64", "-O1", "-s", m[4:], "-o", ref, os.path.join(src, m)],
+            subprocess.run([MPYCROSS, "-march=x64", deploy_tool.MPY_OPT, "-s", m[4:], "-o", ref, os.path.join(src, m)],
                            check=True)
             mp = on_board[m[:-3] + ".mpy"]
             # .mpy v6; byte 2 holds the arch only when there is native code, lib/ has none

@@ -112,6 +112,7 @@ class SimBoard:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass  # already gone with socat
+        _wait_gone(kids)
         p.stderr.close()
         self.proc = None
         if os.path.lexists(self.tty):
@@ -122,6 +123,20 @@ class SimBoard:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _wait_gone(pids, timeout=5.0):
+    """SIGKILL is delivered asynchronously: wait until each pid is gone or a zombie."""
+    end = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < end:
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    if f.read().rpartition(")")[2].split()[0] == "Z":
+                        break
+            except OSError:
+                break
+            time.sleep(0.01)
 
 
 def main(argv):
