@@ -152,6 +152,10 @@ def test_download_of_a_body_sent_whole():
     srv = Blocks(None, body=b"small firmware", whole=True)
     parts, fin = _download(srv, 28)
     assert parts == [(0, b"small firmware")] and fin == [(M.CONTENT, 5)]
+    a = Endpoint(None, Rand(38))
+    t = a.download(get("/fw", token=b""), B, 0, lambda off, d: None, lambda code, now: None)
+    run(a, Endpoint(Blocks(None, body=b"small firmware", whole=True), Rand(39)), 0)
+    assert t.offset == 14  # what a resumed download would start from
     srv = Blocks(None, body=b"", whole=True)
     parts, fin = _download(srv, 30)
     assert parts == [(0, b"")] and fin == [(M.CONTENT, 5)]
@@ -168,6 +172,7 @@ def test_download_sink_failure_ends_it():
         a.download(get("/fw", token=b""), B, 0, sink, lambda code, now: fin.append((code, now)))
         run(a, b, 7)
         assert fin == [(None, 7)] and len(srv.asked) == 1 and a.errors == 1
+        assert isinstance(a.last_error, OSError)
 
 
 def test_download_server_may_not_grow_the_block_size():
@@ -285,6 +290,7 @@ def test_upload_read_failure_ends_it():
     srv = Uploads(lambda num, more, szx, n: ((M.CONTINUE if more else M.CHANGED), szx))
     fin, a = _upload(srv, 52, total=3000, read=read)
     assert fin == [(None, 9)] and len(srv.got) == 1 and a.errors == 1
+    assert isinstance(a.last_error, OSError)
     short = Uploads(lambda num, more, szx, n: ((M.CONTINUE if more else M.CHANGED), szx))
     fin, a = _upload(short, 54, total=3000, read=lambda off, n: b"x" * 10)  # a short non-final
     assert fin == [(None, 9)] and short.got == []
@@ -559,7 +565,8 @@ def test_link_attribute_ends():
     assert link.decode(b'</1>;a') == [("/1", {"a": None})]
     assert link.decode(b'</1>;a="x"') == [("/1", {"a": "x"})]
     assert link.decode(b'</1>;a=1;b="q",</2/0>') == [("/1", {"a": "1", "b": "q"}), ("/2/0", {})]
-    for bad in (b'</1>;a="', b'</1>;a="x', b'</1>,', b'</1'):
+    assert link.decode(b'</1>;a="x\\"y\\\\"') == [("/1", {"a": 'x"y\\'})]
+    for bad in (b'</1>;a="', b'</1>;a="x', b'</1>;a="x\\', b'</1>,', b'</1'):
         raises(CodecError, link.decode, bad)
 
 
