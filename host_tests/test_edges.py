@@ -755,3 +755,31 @@ def test_lost_cons_reported_out_of_order_still_go_back_in_time_order():
     del g.notes[:]
     g.rep.server_online(1, 60000)
     assert [n[0] for n in g.notes] == [b"a", b"b", b"c"]
+
+
+# ---- dedup: off when dedup_size is 0; a retransmitted CON response is ACKed, not re-run ----
+
+def test_dedup_size_zero_remembers_nothing():
+    ep, h = server()
+    ep.dedup_size = 0
+    raw = get("/a").encode()
+    ep.receive(raw, A, 0)
+    ep.receive(raw, A, 1)
+    assert len(h.calls) == 2 and ep._dedup == []
+
+
+def test_retransmitted_con_response_acked_again_and_handled_once():
+    a = Endpoint(None, Rand(60))
+    got = []
+    a.request(get("/x", token=b""), B, 0, lambda r, now: got.append((r.code, now)))
+    req = M.decode(a.out.pop(0)[0])
+    a.receive(M.Message(M.ACK, M.EMPTY, req.mid, b"").encode(), B, 10)  # separate response
+    resp = M.Message(M.CON, M.CONTENT, 0x7777, req.token, payload=b"late").encode()
+    a.receive(resp, B, 500)
+    first = a.out[:]
+    del a.out[:]
+    a.receive(resp, B, 2500)  # our ACK was lost: the server sends the response again
+    assert a.out == first and first == [(hexb("60 00 77 77"), B)]
+    assert got == [(M.CONTENT, 500)]
+    a.tick(500 + 247000)
+    assert a._dedup == []
