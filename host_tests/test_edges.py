@@ -783,3 +783,16 @@ def test_retransmitted_con_response_acked_again_and_handled_once():
     assert got == [(M.CONTENT, 500)]
     a.tick(500 + 247000)
     assert a._dedup == []
+
+
+def test_values_held_as_bytes_and_nan():
+    from lwm2m import text
+
+    assert text.encode("s", b"ab") == b"ab" and text.encode("s", bytearray(b"c")) == b"c"
+    assert text.encode("s", "\u00e9") == b"\xc3\xa9"
+    assert ljson.encode("/3/0/", [("0", "s", b"ab")]) == b'{"bn":"/3/0/","e":[{"n":"0","sv":"ab"}]}'
+    assert ljson.coerce("o", "sv", "AXXX") == b"\x01\x75\xd7"  # trailing X is base64 too
+    b = tlv.encode_value("f", float("nan"))
+    assert len(b) == 4 and b[0] & 0x7F == 0x7F and (b[1] & 0x80) == 0x80
+    v = tlv.decode_value("f", memoryview(b))
+    assert v != v
