@@ -796,3 +796,94 @@ def test_values_held_as_bytes_and_nan():
     assert len(b) == 4 and b[0] & 0x7F == 0x7F and (b[1] & 0x80) == 0x80
     v = tlv.decode_value("f", memoryview(b))
     assert v != v
+
+
+def test_attributes_dropped_per_server_or_per_subtree_only():
+    from lwm2m.attrs import Attrs
+
+    a = Attrs()
+    a.set(1, (3, 0, 9), {"pmin": 1})
+    a.set(2, (3, 0, 9), {"pmin": 2})
+    a.set(1, (3303, 0), {"pmax": 5})
+    a.set(2, (3303, 1), {"pmax": 6})
+    a.drop(ssid=1)  # a deleted server account: only its own attributes
+    assert a.get(1, (3, 0, 9)) is None and a.get(1, (3303, 0)) is None
+    assert a.get(2, (3, 0, 9)) == {"pmin": 2} and a.get(2, (3303, 1)) == {"pmax": 6}
+    a.set(1, (3303, 0, 5700), {"gt": 1})
+    a.drop(path=(3303, 0))  # a deleted instance: what is at and below it, for every server
+    assert a.get(1, (3303, 0, 5700)) is None
+    assert a.get(2, (3303, 1)) == {"pmax": 6} and a.get(2, (3, 0, 9)) == {"pmin": 2}
+
+
+def test_reporting_per_server_defaults_reads_and_logs():
+    g = _Rig()
+    reads = []
+    plain = g.read
+
+    def read(ssid, path, cf):
+        reads.append((ssid, path, cf))
+        return plain(ssid, path, cf)
+
+    logs = []
+    from lwm2m import report as rp
+
+    ep = g.rep.ep
+    g.rep = rp.Reporter(ep, read, lambda s, p: g.attrs.get(p, {}),
+                        lambda s: (0, 10 * s), storing=lambda s: True, log=logs.append)
+    g.vals[P] = 7
+    g.attrs[P] = {"st": 1}
+    g.add(1, b"a", P, 0, cf=0)
+    g.add(2, b"b", P, 0, cf=11542)
+    assert sorted(reads) == [(1, P, 0), (2, P, 11542)]  # the first value, as each server reads
+    assert g.rep.tick(0) == 10000  # server 1's default pmax 10 s, server 2's 20 s
+    g.rep.tick(10000)
+    g.rep.tick(20000)
+    assert [(n[0], n[4]) for n in g.notes] == [(b"a", 10000), (b"a", 20000), (b"b", 20000)]
+    assert [r for r in reads[2:] if r[0] == 2] == [(2, P, 11542)]
+    g.rep.server_offline(1)
+    g.rep.server_online(1, 25000)  # nothing was dropped: nothing logged
+    assert logs == []
+
+
+def test_tick_reaches_every_observation():
+    g = _Rig()
+    g.vals[(3303, 0, 9)] = 9
+    g.add(1, b"idle", (3303, 0, 9), 0)  # neither due nor dirty, listed before the due ones
+    for oid in (3, 4, 5, 3303):
+        g.vals[(oid, 0, 1)] = oid
+        g.attrs[(oid, 0, 1)] = {"pmax": 3} if oid in (4, 3303) else {}
+        g.add(1, b"%d" % oid, (oid, 0, 1), 0)
+    g.vals[(5, 0, 2)] = 1
+    g.add(1, b"5b", (5, 0, 2), 0)
+    assert g.rep.tick(0) == 3000
+    g.rep.changed(5, 0, 2)  # the second of object 5's observations
+    g.rep.tick(10)
+    g.rep.tick(3000)
+    assert sorted(n[0] for n in g.notes) == [b"3303", b"4", b"5b"]
+
+
+def test_stored_error_notification_delivered_after_its_observation_ended():
+    g = _Rig(pmax=10)
+    g.vals[P] = 1
+    g.add(1, b"a", P)
+    g.rep.server_offline(1)
+    g.vals[P] = RuntimeError("gone")
+    g.rep.tick(10000)  # stored: 5.00, and the observation is over
+    assert g.rep.stored(1) == 1 and g.rep.count(1) == 0
+    g.rep.server_online(1, 20000)
+    assert [(n[0], n[1]) for n in g.notes] == [(b"a", M.INTERNAL_SERVER_ERROR)]
+
+
+def test_a_change_reaches_observers_behind_one_waiting_for_pmin():
+    g = _Rig()
+    g.vals[(3303, 0)] = "inst"
+    g.vals[P] = 1
+    g.attrs[(3303, 0)] = {"pmin": 5}
+    g.add(1, b"inst", (3303, 0), 0)
+    g.add(1, b"res", P, 0)
+    g.rep.changed(3303, 0, 5700)
+    g.rep.tick(1000)  # the resource observer at once, the instance one waits for pmin
+    g.rep.changed(3303, 0, 5700)
+    g.rep.tick(2000)
+    g.rep.tick(5000)
+    assert [(n[0], n[4]) for n in g.notes] == [(b"res", 1000), (b"res", 2000), (b"inst", 5000)]
