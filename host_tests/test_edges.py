@@ -904,3 +904,32 @@ def test_message_helpers_and_room():
     assert g.rep.room(1)
     g.add(1, b"a", P)
     assert not g.rep.room(1) and g.rep.room(2)
+
+
+def test_more_codec_edges():
+    from lwm2m import link
+    from lwm2m.attrs import Attrs
+    from lwm2m.errors import CodecError
+    from util import raises
+
+    assert link.parse_attrs(["st=0", "pmin=0"]) == {"st": 0.0, "pmin": 0}
+    for bad in (["pmin"], ["pmin="], ["st=-0.5"], ["gt"], ["cancel=1"], ["pmin=1", "pmin=2"]):
+        raises(CodecError, link.parse_attrs, bad)
+    raises(CodecError, tlv.encode_value, "i", -0x8000000000000001)
+    raises(CodecError, tlv.encode_value, "i", 0x8000000000000000)
+    assert tlv.encode_value("i", -0x8000000000000000) == hexb("80 00 00 00 00 00 00 00")
+    for bad in ((65536, 0), (0, 65536), (-1, 0)):
+        raises(CodecError, tlv.encode_value, "l", bad)
+    assert tlv.encode_value("l", (65535, 65535)) == hexb("FF FF FF FF")
+    assert tlv.encode_value("s", b"ab") == b"ab"
+    # encode_into: exactly the room it needs, and not a byte less (16-bit id, 8-bit length)
+    nodes = [(tlv.RES, 300, bytes(9))]
+    n = tlv.size(nodes)
+    assert n == 13 and tlv.encode_into(bytearray(n), 0, nodes) == n
+    raises(CodecError, tlv.encode_into, bytearray(n - 1), 0, nodes)
+    raises(CodecError, tlv.encode_into, bytearray(n), 1, nodes)
+    assert ljson.decode('{"bn":"/3/0/","e":[{"n":"9","v":1}]}', (3, 0)) == [((3, 0, 9), "v", 1)]
+    a = Attrs()
+    a.set(1, (3, 0, 9), {"pmin": 1})
+    a.set(1, (3, 0, 9), {})  # an empty set removes the entry
+    assert a.get(1, (3, 0, 9)) is None and a.t == {}

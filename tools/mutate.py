@@ -133,14 +133,17 @@ def main(argv):
     ap.add_argument("--no-run", action="store_true", help="only report the last run's results")
     ap.add_argument("--recheck", action="store_true",
                     help="copy the current host_tests/ into the last run and run its survivors again")
+    ap.add_argument("--resume", action="store_true",
+                    help="like --recheck, for the mutants the last run did not get to (or had no test for)")
     a = ap.parse_args(argv)
     areas = a.areas or sorted(AREAS)
     bad = [x for x in areas if x not in AREAS]
     if bad:
         ap.error("unknown area %s (choose from %s)" % (", ".join(bad), " ".join(sorted(AREAS))))
     exe = _mutmut()
-    if a.recheck:
-        names = [n for n, st in _results(exe) if st == "survived" and _wanted(n, areas)]
+    if a.recheck or a.resume:
+        want = ("not checked", "no tests") if a.resume else ("survived",)
+        names = [n for n, st in _results(exe) if st in want and _wanted(n, areas)]
         for d in (os.path.join(WORK, "host_tests"), os.path.join(WORK, "mutants", "host_tests")):
             shutil.rmtree(d, ignore_errors=True)
             shutil.copytree(os.path.join(TOP, "host_tests"), d,
