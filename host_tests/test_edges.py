@@ -551,6 +551,8 @@ def test_json_opaque_base64_strict():
 
     assert ljson.coerce("o", "sv", "zzzz") == b"\xcf<\xf3"
     assert ljson.coerce("o", "sv", "Zz+/") == b"g?\xbf"
+    assert ljson.coerce("o", "sv", "09+/") == b"\xd3\xdf\xbf"  # every class at its edges
+    assert ljson.coerce("o", "sv", "AZaz") == b"\x01\x96\xb3"
     assert ljson.coerce("o", "sv", "AA==") == b"\x00" and ljson.coerce("o", "sv", "") == b""
     for bad in ("AAA", "A===", "AB_C", "AB__CD__", "AB[[CD]]", "AB``CD^^", "AB\\\\CD\\\\"):
         raises(CodecError, ljson.coerce, "o", "sv", bad)
