@@ -77,16 +77,25 @@ def _reset(plat):
     machine.reset()
 
 
-def _setup():
-    """setup(client, runner) from an optional app.py beside main.py: the application's own
-    objects and drivers (see README). None when there is no app.py."""
+def _app():
+    """The optional app.py beside main.py (see README): setup(client, runner) for the blocking
+    client, or `async def main(client)` to run under asyncio. None when there is no app.py."""
     try:
         import app
     except ImportError as e:
         if "app" not in str(e):
             raise  # app.py exists but one of its imports is broken: that is fatal
         return None
-    return getattr(app, "setup", None)
+    return app
+
+
+def _wifi(plat, cfg):
+    # asyncio path on a board: the link is watched and brought back without blocking the app
+    if plat is None:
+        return None
+    from board.aiowifi import Link
+
+    return Link(cfg["wifi"]["ssid"], cfg["wifi"]["password"], platform=plat)
 
 
 def _config(path):
@@ -115,10 +124,16 @@ def main(path="config.json"):
         _network(plat, cfg)
         feed = _watchdog(plat, cfg)
         from lwm2m.client import run
-        setup = _setup()
+        app = _app()
+        amain = getattr(app, "main", None)
+        if amain is not None:
+            from lwm2m.aio import run  # only an asyncio app loads the asyncio driver
         import gc
         gc.collect()  # free import-time garbage before the client's long-lived state (fragmentation)
-        run(cfg, feed=feed, setup=setup)
+        if amain is not None:
+            run(cfg, amain, plat, feed, _wifi(plat, cfg))
+        else:
+            run(cfg, feed=feed, setup=getattr(app, "setup", None))
     except KeyboardInterrupt:
         print("main: interrupted")
         return 130

@@ -10,12 +10,11 @@ OTHER = ("10.0.0.66", 5683)
 
 
 class Dev:
-    def __init__(self, hold_off=0, account_timeout=None, usable=True, registered=False):
+    def __init__(self, hold_off=0, account_timeout=None, usable=True):
         self.ops = []
         self.hold = hold_off
         self.acct = account_timeout
         self.usable = usable
-        self.registered = registered
         self.purged = 0
         self.finished = []
         self.fail = None
@@ -23,7 +22,7 @@ class Dev:
         self.b = bs.Bootstrap(
             self.ep, "dev1", BS, self.write, self.delete, self.discover, lambda: self.usable,
             hold_off=lambda: self.hold, account_timeout=lambda: self.acct, purge=self.purge,
-            registered=lambda: self.registered, rand=Lcg(5), on_finished=self.finished.append)
+            rand=Lcg(5), on_finished=self.finished.append)
 
     def write(self, path, cf, payload):
         if self.fail:
@@ -101,12 +100,7 @@ def test_full_bootstrap_codes():
     assert r.code != m.VALID
     assert d.b.done and d.b.state == "done" and not d.b.active and d.finished == [400]
     assert d.b.tick(10 ** 6) is None
-    # finished and registered: further requests from the bootstrap server are not ours
-    d.registered = True
-    assert d.b.handle(req(m.PUT, "/0/1", tlv, cf=11542), BS, 500) is None
-    assert d.b.handle(req(m.POST, "/bs"), BS, 500) is None
-    # not registered (yet): a write is a server-initiated bootstrap
-    d.registered = False
+    # finished: a later write is a server-initiated bootstrap (registered or not)
     assert d.b.handle(req(m.PUT, "/0/1", tlv, cf=11542), BS, 600).code == m.CHANGED
     assert d.b.state == "bootstrapping" and not d.b.done
 
@@ -136,16 +130,24 @@ def test_peer_filtering():
     assert d.ops == [] and not d.b.done
 
 
-def test_not_bootstrapping_ignores_bootstrap_server_when_registered():
-    d = Dev(registered=True)
-    assert d.b.handle(req(m.PUT, "/0/1", b"x"), BS, 0) is None
-    assert d.b.handle(req(m.POST, "/bs"), BS, 0) is None
-    assert d.b.handle(req(m.GET, "/", accept=40), BS, 0) is None
-    assert d.ops == [] and d.b.state == "idle"
+def test_bootstrap_server_accepted_while_registered():
+    # seed 002 5.2.1: the client MUST accept Bootstrap Information from the Bootstrap-Server at
+    # any time (issue 12 point 6: PUT /1/5/1 and POST /bs got 4.01 while registered)
+    d = Dev()
+    d.b.done = True
+    d.b.state = "done"
+    r = d.b.handle(req(m.PUT, "/1/5/1", hexb("C1 01 3C"), cf=11542), BS, 0)
+    assert r.code == m.CHANGED and d.b.state == "bootstrapping"
+    assert d.ops == [("w", (1, 5, 1), 11542, hexb("C1 01 3C"))]
+    assert d.b.handle(req(m.POST, "/bs"), BS, 10).code == m.CHANGED
+    assert d.finished == [10] and d.b.state == "done"
+    # a bare Bootstrap-Finish is accepted as well; a GET outside a bootstrap is not ours
+    assert d.b.handle(req(m.POST, "/bs"), BS, 20).code == m.CHANGED
+    assert d.b.handle(req(m.GET, "/", accept=40), BS, 30) is None
 
 
 def test_server_initiated_bootstrap():
-    d = Dev(registered=False)
+    d = Dev()
     r = d.b.handle(req(m.PUT, "/0/1", b"x", cf=11542), BS, 50)
     assert r.code == m.CHANGED and d.b.state == "bootstrapping" and d.b.active
     assert d.b.handle(req(m.POST, "/bs"), BS, 60).code == m.CHANGED

@@ -65,7 +65,7 @@ def test_top_level_errors():
     assert _msg(_base(endpoint="")).startswith("config: endpoint: ")
     assert _msg(_base(endpoint="a b")).startswith("config: endpoint: expected printable")
     assert _msg(_base(endpoint="a&b")).startswith("config: endpoint: ")
-    assert _msg(_base(endpoint="x" * 65)) == "config: endpoint: longer than 64 characters"
+    assert _msg(_base(endpoint="x" * 64)) == "config: endpoint: longer than 63 bytes"
     assert _msg(_base(endpoint=5)).startswith("config: endpoint: ")
     assert _msg({"endpoint": "e"}) == \
         "config: servers: need at least one server or a bootstrap entry"
@@ -170,3 +170,25 @@ def test_split_uri_and_peer_key():
     assert peer_key(bytearray(b"\x02\x00")) == b"\x02\x00"
     assert peer_key(("1.2.3.4", 5)) == ("1.2.3.4", 5)
     assert peer_key(("::1", 5, 99, 0)) == ("::1", 5, 0, 0)
+
+
+def test_sleep_section():
+    assert validate(_base())["sleep"] is None
+    assert validate(_base(sleep={"mode": "none"}))["sleep"] is None
+    d = validate(_base(queue_mode=True, local_port=5690, sleep={"mode": "deep", "interval": 600}))
+    assert d["sleep"] == {"mode": "deep", "interval": 600, "awake": 93}
+    assert _msg(_base(queue_mode=True, sleep={"mode": "deep", "interval": 600})) == (
+        "config: local_port: deep sleep needs a fixed local port, got 0")
+    d = validate(_base(queue_mode=True, sleep={"mode": "light", "interval": 60, "awake": 5}))
+    assert d["sleep"] == {"mode": "light", "interval": 60, "awake": 5}
+    # sleeping without queue mode: the server would send to a client that is not listening
+    s = _msg(_base(sleep={"mode": "deep", "interval": 600}))
+    assert s.startswith("config: sleep.mode:") and "queue_mode" in s and "UQ" in s, s
+    assert _msg(_base(queue_mode=True, sleep={"mode": "hibernate", "interval": 6})).startswith(
+        "config: sleep.mode:")
+    assert _msg(_base(queue_mode=True, sleep={"mode": "deep"})).startswith(
+        "config: sleep.interval:")
+    assert _msg(_base(queue_mode=True, sleep={"mode": "deep", "interval": 6, "awake": 94})
+                ).startswith("config: sleep.awake:")
+    assert _msg(_base(queue_mode=True, sleep={"mode": "deep", "interval": 6, "x": 1})
+                ).startswith("config: sleep.x: unknown key")

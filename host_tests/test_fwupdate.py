@@ -450,6 +450,16 @@ def test_update_only_when_downloaded():
         _rmtree(store.root)
 
 
+def _starts_with(buf, data):
+    """buf begins with data, compared 4 KB at a time: a 256 KB slice copy needs one contiguous
+    block that a 2 MB heap after the rest of the suite does not always have."""
+    mv = memoryview(buf)
+    for i in range(0, len(data), 4096):
+        if bytes(mv[i:i + 4096]) != data[i:i + 4096]:
+            return False
+    return len(buf) >= len(data)
+
+
 def test_update_reboot_confirm_partition():
     RamPartition.confirms = 0
     part = RamPartition(size=512 * K)
@@ -461,7 +471,7 @@ def test_update_reboot_confirm_partition():
         u.on_boot(0)
         assert (u.get(3), u.get(5)) == (0, 0)
         _push(u, _pkg(img, "esp-app", "3.1"))
-        assert u.get(3) == 2 and bytes(part.data[:len(img)]) == img
+        assert u.get(3) == 2 and _starts_with(part.data, img)
         u.execute_update(0)
         assert boots == [1] and part.boot and RamPartition.confirms == 0
         assert Store(root).load("fw")["state"] == 3

@@ -146,6 +146,9 @@ def test_push_update_reboot_confirm():
             await srv.wait_registered(EP, 20)
             assert await text(srv, "/5/0/9") == "2"  # push and pull
             assert await text(srv, "/5/0/3") == "0"
+            # pmin 0: every state is reported (the default 1 s would fold a sub-second push's
+            # Downloading into Downloaded)
+            assert (await srv.write_attributes(EP, "/5/0/3", pmin=0)).code == "2.04"
             obs = await srv.observe(EP, "/5/0/3")
             assert obs.active and bytes(obs.first.payload) == b"0"
             t0 = time.monotonic()

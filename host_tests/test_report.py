@@ -77,9 +77,9 @@ def test_attrs_override_defaults_and_pmax_below_pmin_ignored():
     w2.attrs[P] = {"pmin": 10, "pmax": 5}
     w2.rep.add(1, Obs(b"a"), P, 0, 0)
     assert w2.rep.tick(0) is None
-    w2.attrs[P] = {"pmin": 5, "pmax": 5}
+    w2.attrs[P] = {"pmin": 5, "pmax": 5}  # pmin == pmax: notify every pmax (issue 12 point 13)
     w2.rep.refresh()
-    assert w2.rep.tick(0) is None
+    assert w2.rep.tick(0) == 5000
     w2.attrs[P] = {"pmin": 5, "pmax": 6}
     w2.rep.refresh()
     assert w2.rep.tick(0) == 6000

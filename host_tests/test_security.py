@@ -135,7 +135,8 @@ def test_keys_never_leak_in_datagrams_or_log_lines():
         r = get(s, n, "/3/0", accept=JSON)
         assert r.code == M.CONTENT and b"MicroPython" in bytes(r.payload)
         # observe, writes (each write of /1 saves the store), an Update trigger
-        assert get(s, n, "/1/0/1", observe=0).code == M.CONTENT
+        o1 = get(s, n, "/1/0/1", observe=0)
+        assert o1.code == M.CONTENT
         assert get(s, n, "/3/0", accept=TLV, observe=0).code == M.CONTENT
         for path, pl, cf in (("/1/0/1", b"120", TEXT), ("/1/0/3", b"5", TEXT),
                              ("/0/2/5", b"leak?", TEXT),
@@ -143,7 +144,9 @@ def test_keys_never_leak_in_datagrams_or_log_lines():
             g = s.request(M.PUT, path, pl, cf=cf)
             n.run(1500)
             assert g[0].code == (M.NOT_FOUND if path.startswith("/0") else M.CHANGED), path
-        assert n.notes and bytes(n.notes[-1][1].payload) == b"120"
+        # /3/0 notifies too (Current Time moves every second): pick /1/0/1's by its token
+        mine = [m for _s, m in n.notes if m.token == o1.token]
+        assert mine and bytes(mine[-1].payload) == b"120"
         g = s.request(M.POST, "/1/0/8")
         n.run(10)
         assert g[0].code == M.CHANGED
@@ -276,30 +279,25 @@ def test_unknown_addresses_get_401_no_payload_and_change_nothing():
         n.close()
 
 
-def test_bootstrap_server_is_refused_while_registered():
+def test_bootstrap_server_accepted_while_registered():
+    # seed 002 5.2.1 (issue 12 point 6): the client MUST accept Bootstrap Information from the
+    # Bootstrap-Server at any time, registered or not; from its address only (anybody else:
+    # test_unknown_addresses_get_401_no_payload_and_change_nothing)
     n, b = started_with_bs()
     try:
         assert n.c.regs[1].registered and n.c.bs.state == "idle"
-        before = snapshot(n)
+        loc = n.c.regs[1].location
         res = fire(n, b, [
-            (M.PUT, "/0/1", tlv_inst([(0, "s", URI2), (1, "b", False), (2, "i", 0),
-                                      (5, "o", KEY_C), (10, "i", 9)]), TLV, None, None, ()),
-            (M.PUT, "/1/0", tlv_inst([(0, "i", 1), (1, "i", 5)]), TLV, None, None, ()),
-            (M.PUT, "/1/0/1", b"5", TEXT, None, None, ()),
-            (M.DELETE, "/", b"", None, None, None, ()),
-            (M.DELETE, "/0", b"", None, None, None, ()),
-            (M.DELETE, "/0/1", b"", None, None, None, ()),
-            (M.DELETE, "/1/0", b"", None, None, None, ()),
-            (M.GET, "/", b"", None, LINK, None, ()),
-            (M.GET, "/0", b"", None, LINK, None, ()),
+            (M.PUT, "/1/0/1", b"45", TEXT, None, None, ()),
+            (M.PUT, "/1/0/1", b"-16", TEXT, None, None, ()),  # range-checked here as well
             (M.POST, "/bs", b"", None, None, None, ()),
         ])
-        for code, path, rc, pl in res:
-            assert (rc, pl) == (M.UNAUTHORIZED, b""), (code, path, rc, pl)
+        assert [x[2] for x in res] == [M.CHANGED, M.BAD_REQUEST, M.CHANGED], res
         n.run(1000)
-        assert snapshot(n) == before
-        assert n.c.bs.state == "idle" and not n.c.bs.done
-        assert len(n.srv(URI).reqs) == 1
+        assert n.c.bs.done and n.c.registry.obj(1).get(0, 1) == 45
+        # the registration stayed; the server heard of the new lifetime in an Update
+        assert n.c.regs[1].registered and n.c.regs[1].location == loc
+        assert n.srv(URI).reqs[-1][:3] == (M.POST, loc, ["lt=45"])
     finally:
         n.close()
 

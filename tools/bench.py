@@ -1,9 +1,10 @@
 """`make bench`: every benchmark of the project, printed as one table (figures, units, method).
 
     .venv/bin/python tools/bench.py [--quick]
-Runs tools/bench_coap.py, tools/bench_lwm2m.py, tools/heapfit.py, the .mpy size build of
-tools/mpy_build.py, tools/bench_fw.py and, when the env var MICROPYTHON32 names a 32-bit unix
-port, tools/bench_heap32.py (a board's word size: the figures the README's table comes from). Measurements for the README, never
+Runs tools/bench_coap.py, tools/bench_lwm2m.py, tools/bench_read.py, tools/heapfit.py, the .mpy
+size build of tools/mpy_build.py, tools/bench_fw.py, tools/bench_aio.py, tools/bench_sleep.py
+and, when the env var MICROPYTHON32 names a 32-bit unix port, tools/bench_heap32.py (a board's
+word size: the figures the README's table comes from). Measurements for the README, never
 pass/fail: a figure that cannot be taken says FAILED or "not measured" and the rest still print.
 """
 import contextlib
@@ -22,6 +23,8 @@ if TOOLS not in sys.path:
 
 import bench_heap32  # noqa: E402
 import bench_lwm2m  # noqa: E402
+import bench_read  # noqa: E402
+import bench_sleep  # noqa: E402
 import heapfit  # noqa: E402
 import mpy_build  # noqa: E402
 
@@ -91,6 +94,13 @@ def coap_rows(quick):
     return rows
 
 
+def read_rows(quick):
+    try:
+        return bench_read.rows(100 if quick else 200)
+    except Exception as e:
+        return _failed(["Read /3/0 GET to ACK (tools/bench_read.py)"], e)
+
+
 def heapfit_rows():
     """Two rows: lib/ as .py sources (compiled on import) and as precompiled .mpy (a deployed
     board); returns (rows, {"py": smallest K, "mpy": smallest K}) for the firmware check."""
@@ -135,8 +145,8 @@ def mpy_rows():
             t[0] += s.get(a, 0)
             t[1] += s.get(b, 0)
             t[2] += 1
-    how = ("mpy-cross " + mpy_build.OPT + " per module (tools/mpy_build.py), sum of file sizes; the same for both "
-           "while nothing is @native: .mpy bytecode does not depend on the arch")
+    how = ("mpy-cross " + mpy_build.OPT + " per module (tools/mpy_build.py), sum of file sizes; "
+           "the same for both while nothing is @native: .mpy bytecode does not depend on the arch")
     if errors:
         how += "; %d modules FAILED to compile" % errors
     rows = []
@@ -172,6 +182,15 @@ def fw_rows(min_heap_k, quick):
     return rows or [(n, "not measured", "tools/bench_fw.py printed nothing") for n in FW_ROWS]
 
 
+def aio_rows(quick):
+    """tools/bench_aio.py: worst ticker stall beside the asyncio driver, its heap vs run()."""
+    try:
+        text = _script("bench_aio.py", ["--runs", "1" if quick else "3"], timeout=600)
+    except Exception as e:
+        return _failed(["asyncio driver figures (tools/bench_aio.py)"], e)
+    return parse_table(text, "tools/bench_aio.py")
+
+
 def mp_version():
     try:
         r = subprocess.run([bench_lwm2m.micropython(), "-c",
@@ -202,6 +221,7 @@ def collect(quick=False, log=None):
     out = []
     step("CoAP (issue 2)", coap_rows, quick)
     step("LwM2M data model and client (issues 3, 4)", bench_lwm2m.rows, quick)
+    step("Read /3/0 latency from an independent client (issue 12)", read_rows, quick)
     found = {}
 
     def fit():
@@ -212,6 +232,8 @@ def collect(quick=False, log=None):
     step("firmware update (issue 5)", fw_rows, found.get("k"), quick)
     step("flash: .mpy sizes (issue 7)", mpy_rows)
     step("32-bit heap, lib/ as .mpy (issue 11)", heap32_rows, quick)
+    step("asyncio driver (issue 13)", aio_rows, quick)
+    step("sleeping node: per wake (issue 14)", bench_sleep.rows, quick)
     return out
 
 

@@ -30,15 +30,21 @@ BOARDS = (("ESP32_GENERIC", 112000), ("RPI_PICO_W", 205184))
 
 # import every module of lib/ in dependency order: each figure is that module alone
 _IMPORTS = r"""
-import gc, sys
+import gc, sys, micropython
 sys.path.insert(0, "lib")
 for m in %r:
     gc.collect()
     b = gc.mem_alloc()
+    micropython.qstr_info()
     __import__(m)
     gc.collect()
-    print("IMP", m, gc.mem_alloc() - b)
+    a = gc.mem_alloc()
+    micropython.qstr_info()
+    print("IMP", m, a - b)
 """
+# the qstr pool grows in doubling steps, so a raw delta charges a whole step to whichever module
+# crosses it; spread it instead: a new name costs its characters plus this (hash, length, pointer)
+_QSTR_ENTRY = 8
 
 # main.py's imports, then registration with one server (the probe stops the client there)
 _PROBE = r'''"""Heap probe written by tools/bench_heap32.py."""
@@ -74,6 +80,10 @@ main.main()
 '''
 
 
+def _packages(found):
+    return {m for m, path in found.items() if path.endswith("__init__.py")}
+
+
 def modules():
     """Every module of lib/ (dotted), in an order where each one's top-level imports come first."""
     lib = os.path.join(TOP, "lib")
@@ -91,9 +101,14 @@ def modules():
         for n in tree.body:
             if isinstance(n, ast.Import):
                 d.update(a.name for a in n.names)
-            elif isinstance(n, ast.ImportFrom) and n.module:
-                d.add(n.module)
-                d.update(n.module + "." + a.name for a in n.names)
+            elif isinstance(n, ast.ImportFrom):
+                mod = n.module or ""
+                if n.level:  # relative: from .x import y, from . import x
+                    base = m.split(".")
+                    pkg = ".".join(base[:len(base) - n.level + (m in _packages(found))])
+                    mod = pkg + ("." + mod if mod else "")
+                d.add(mod)
+                d.update(mod + "." + a.name for a in n.names)
         deps[m] = sorted(x for x in d if x in found and x != m)
     order = []
 
@@ -116,7 +131,8 @@ def _run(interp, d, args, timeout=60):
     r = subprocess.run([interp, "-X", "heapsize=1M"] + args, cwd=d, capture_output=True,
                        text=True, timeout=timeout)
     if r.returncode not in (0, 130):
-        raise RuntimeError("%s exit %d: %s" % (args[0], r.returncode, (r.stdout + r.stderr)[-300:]))
+        raise RuntimeError("%s exit %d: %s" % (args[0], r.returncode,
+                                                (r.stdout + r.stderr)[-300:]))
     return r.stdout
 
 
@@ -127,17 +143,27 @@ def import_rows(interp):
         with open(os.path.join(d, "imports.py"), "w") as f:
             f.write(_IMPORTS % (modules(),))
         out = _run(interp, d, ["imports.py"])
-    cost = {}
+    cost, names, q = {}, {}, []
     for line in out.splitlines():
         p = line.split()
-        if p[:1] == ["IMP"]:
-            cost[p[1]] = int(p[2])
+        if line.startswith("qstr pool:"):
+            q.append(dict(kv.split("=") for kv in line.split(":")[1].replace(",", " ").split()))
+        elif p[:1] == ["IMP"]:
+            b, a = q[-2], q[-1]
+            nq = int(a["n_qstr"]) - int(b["n_qstr"])
+            pool = int(a["n_total_bytes"]) - int(b["n_total_bytes"])
+            spread = int(a["n_str_data_bytes"]) - int(b["n_str_data_bytes"]) + nq * _QSTR_ENTRY
+            cost[p[1]] = int(p[2]) - pool + spread
+            names[p[1]] = nq
+    raw = sum(cost.values())
     how = ("lib/ as .mpy (%s), modules imported one by one after their own imports, "
-           "gc.mem_alloc() delta after gc.collect(); qstr pool growth lands on whichever module "
-           "crosses a pool boundary" % OPT)
-    rows = [("import cost, %s" % m, "%d B" % c, how if i == 0 else "as above")
+           "gc.mem_alloc() delta after gc.collect(), the qstr pool's doubling steps spread over "
+           "the names that filled them (%d B a name plus its characters)" % (OPT, _QSTR_ENTRY))
+    rows = [("import cost, %s" % m, "%d B" % c,
+             ("%d new names; " % names[m]) + (how if i == 0 else "as above"))
             for i, (m, c) in enumerate(sorted(cost.items(), key=lambda x: -x[1]))]
-    rows.append(("import cost, all of lib/", "%d B" % sum(cost.values()), "sum of the above"))
+    rows.append(("import cost, all of lib/", "%d B" % raw,
+                 "sum of the above; %d new names in all" % sum(names.values())))
     return rows, cost
 
 

@@ -39,8 +39,8 @@ REBOOT_EXIT = 3  # board.host.REBOOT_EXIT
 # A board runs boot.py, then main.py, in one interpreter; boot.py applies a staged update. Both
 # are compiled from their files as a board does (exec(open(f).read()) would keep main.py's
 # whole source text alive, about 4 KB a board never holds).
-BOARD_START = '"""boot.py then main.py, as a board starts."""\nimport sys\n\nimport boot  # noqa\n' \
-    'import main\n\nsys.exit(main.main())\n'
+BOARD_START = ('"""boot.py then main.py, as a board starts."""\nimport sys\n\n'
+               'import boot  # noqa\nimport main\n\nsys.exit(main.main())\n')
 PAD = "pad.bin"  # filler that brings the package to FW_SIZE; harmless in lib/ once applied
 
 
@@ -150,7 +150,8 @@ async def _one(board, heap):
             raise RuntimeError("execute /5/0/2: %s" % r.code)
         rc = await _until_exit(p, STEP_TIMEOUT)
         if rc != REBOOT_EXIT:
-            raise RuntimeError("after Update the client exited with %s, not %d" % (rc, REBOOT_EXIT))
+            raise RuntimeError("after Update the client exited with %s, not %d" % (
+                rc, REBOOT_EXIT))
         _clean(p)
         # second boot: boot.py applies the package, the client registers and reports the result
         s.clients.pop(EP, None)

@@ -292,6 +292,12 @@ def format_links(links):
                     for t, a in links)
 
 
+def _code_number(dotted):
+    """'4.03' -> 0x83 (class << 5 | detail)."""
+    c, _, d = dotted.partition(".")
+    return int(c) << 5 | int(d)
+
+
 def _path_list(path):
     return [p for p in path.strip("/").split("/") if p]
 
@@ -635,6 +641,7 @@ class LwM2MServer(_Peer):
         self.fw_block_size = fw_block_size
         self.clients = {}  # ep -> Registration
         self.files = {}  # name -> bytes served under /fw/<name>
+        self.refuse_register = None  # e.g. "4.03": answer every Register with this code
         self._next_id = 1
 
     async def start(self):
@@ -731,6 +738,9 @@ class LwM2MServer(_Peer):
 
     def _register(self, req):
         q = _query(req)
+        if self.refuse_register:
+            self._emit("register-refused", q.get("ep"), code=self.refuse_register)
+            return Message(code=Code(_code_number(self.refuse_register)))
         ep = q.get("ep")
         if not ep or ep is True:
             return Message(code=Code.BAD_REQUEST, payload=b"ep missing")
@@ -1027,6 +1037,7 @@ class BootstrapServer(_Peer):
         self.provision = provision or {}
         self.timeout = timeout
         self.results = {}  # ep -> [(op, path, code)] in the order sent
+        self.remotes = {}  # ep -> the address its last Bootstrap-Request came from
 
     async def wait_bootstrapped(self, ep=None, timeout=10.0):
         """The next 'bootstrap-finished' event (info: ok, steps)."""
@@ -1041,8 +1052,19 @@ class BootstrapServer(_Peer):
         if not ep or ep is True:
             return Message(code=Code.BAD_REQUEST, payload=b"ep missing")
         self._emit("bootstrap-request", ep, remote=req.remote.hostinfo)
+        self.remotes[ep] = req.remote
         self._spawn(self._provision(ep, req.remote))
         return Message(code=Code.CHANGED)
+
+    async def send(self, ep, op, path, payload=b"", content_format=None, timeout=30.0):
+        """Server-initiated bootstrap operation (op PUT/DELETE/POST/GET) to a client that
+        bootstrapped from here, at any time; returns the Response."""
+        if ep not in self.remotes:
+            raise KeyError("endpoint %r never bootstrapped here" % ep)
+        r, _, _ = await self._send(self.remotes[ep], getattr(Code, op), path, payload=payload,
+                                   content_format=content_format, timeout=timeout)
+        self._emit("bootstrap-op", ep, op=op, path=path, code=r.code)
+        return r
 
     async def _provision(self, ep, remote):
         await asyncio.sleep(0)  # let the 2.04 go out before the first bootstrap request

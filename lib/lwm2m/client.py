@@ -96,6 +96,7 @@ class Client(Servers):
         self._resync_at = None
         self._poll_at = None
         self._bookkeeping = None
+        self._clock_s = None  # /3/0/13 as last told to the reporter
 
     @property
     def bsops(self):
@@ -176,7 +177,9 @@ class Client(Servers):
                 break
         if r is None:
             return M.Message(code=M.UNAUTHORIZED)
-        if r.state == "disabled" or self._halt is not None:
+        if r.state == "disabled":
+            return False  # 001 D.2: ignore all its messages, send nothing (no ACK, no RST)
+        if self._halt is not None:
             return None  # silent: an empty ACK and no answer
         ssid = r.ssid
         resp = self.dm.handle(req, ssid, now)
@@ -310,9 +313,10 @@ class Client(Servers):
         if self._check:
             self._check = False
             self.reporter.refresh()
-            for ssid, r in self.regs.items():
-                sent = r.server_view
-                if r.registered and sent and self._params(ssid)[0] != sent[0]:
+            for r in self.regs.values():
+                if r.registered and r.stale():
+                    # a binding change goes out on its own Update before the client acts on
+                    # it (UQ: the server must know before we stop listening)
                     r.trigger_update(now)
         if self._links:
             self._links = False
@@ -337,6 +341,14 @@ class Client(Servers):
             if failing and bs is not None:
                 self.log.warn("registration failed on every server: bootstrap")
                 bs.start(now)
+        if self.reporter.observes(3):
+            # Current Time (/3/0/13) changes every second with nobody writing it: tell the
+            # reporter when the second turns, so it notifies like any changing value
+            t = self.device.now()
+            if t != self._clock_s:
+                self._clock_s = t
+                self.registry.changed(3, 0, 13)
+            nxt = _min(1000, nxt)
         nxt = _min(self.reporter.tick(now), nxt)
         nxt = _min(self.fw.tick(now), nxt)
         if self._poll_at is not None:
@@ -399,11 +411,26 @@ def run(cfg, feed=None, setup=None):
                          cfg["data_dir"] + "/rebind" if host else None)
     if setup is not None:
         setup(client, runner)
+    import gc
+
+    gc.collect()
+    try:
+        # collect after every free/8 bytes allocated, not only when the heap is full: garbage
+        # then never lies long between live blocks, so the heap fragments less (two servers and
+        # ten observations pass at 140K instead of 152K, 32-bit)
+        gc.threshold(gc.mem_free() // 8)
+    except AttributeError:  # CPython: its own collector
+        pass
     log.info("%s starting (local port %d, data in %s)" % (
         cfg["endpoint"], cfg.get("local_port", 0), cfg["data_dir"]))
     try:
         try:
-            runner.run(lambda: client.stopped)
+            if cfg.get("sleep"):
+                from lwm2m.sleep import cycle  # only a sleeping client pays for it
+
+                cycle(client, runner, cfg["sleep"], feed)
+            else:
+                runner.run(lambda: client.stopped)
         except KeyboardInterrupt:
             log.info("interrupted: deregistering")
             client.shutdown(time.ticks_ms())

@@ -106,14 +106,14 @@ def validate(raw):
     if not isinstance(raw, dict):
         raise ConfigError("config: expected a JSON object at the top level, got %r" % (raw,))
     _only(raw, ("endpoint", "servers", "bootstrap", "queue_mode", "local_port", "data_dir", "log",
-                "wifi", "ntp", "watchdog_ms"), "")
+                "wifi", "ntp", "watchdog_ms", "sleep"), "")
     cfg = {}
     ep = _str(raw, "endpoint", "endpoint")
     for ch in ep:
         if ch in "&?#/ " or ord(ch) < 33 or ord(ch) > 126:
             raise _err("endpoint", "expected printable ASCII without space & ? # /, got %r" % ep)
-    if len(ep) > 64:
-        raise _err("endpoint", "longer than 64 characters")
+    if len(ep) > 63:  # 003 7.2 Table 3: String (max 63 bytes); ASCII, so bytes == characters
+        raise _err("endpoint", "longer than 63 bytes")
     cfg["endpoint"] = ep
     qm = cfg["queue_mode"] = _bool(raw, "queue_mode", "queue_mode", False)
     servers = raw.get("servers", [])
@@ -152,7 +152,35 @@ def validate(raw):
     cfg["watchdog_ms"] = _int(raw, "watchdog_ms", "watchdog_ms", 0, 3600000, 30000)
     if 0 < cfg["watchdog_ms"] < 2000:
         raise _err("watchdog_ms", "expected 0 (off) or at least 2000, got %d" % cfg["watchdog_ms"])
+    cfg["sleep"] = _sleep(raw.get("sleep"), cfg)
     return cfg
+
+
+SLEEP_MODES = ("none", "light", "deep")
+
+
+def _sleep(d, cfg):
+    """sleep: {mode, interval (s between wakes), awake (s after the last exchange, default
+    MAX_TRANSMIT_WAIT 93)}; None for mode none. Sleeping needs queue mode (b=UQ) everywhere:
+    a sleeping client cannot be reached, and only UQ tells the server to hold its requests
+    (queue_mode puts the Q into every server's b=, whatever binding the account holds)."""
+    if d is None:
+        return None
+    _only(d, ("mode", "interval", "awake"), "sleep.")
+    mode = d.get("mode", "none")
+    if mode not in SLEEP_MODES:
+        raise _err("sleep.mode", "expected one of %s, got %r" % ("/".join(SLEEP_MODES), mode))
+    if mode == "none":
+        return None
+    s = {"mode": mode, "interval": _int(d, "interval", "sleep.interval", 1, 86400 * 7, None),
+         "awake": _int(d, "awake", "sleep.awake", 1, 93, 93)}
+    if not cfg["queue_mode"]:
+        raise _err("sleep.mode", "%s sleep needs \"queue_mode\": true (b=UQ)" % mode)
+    if mode == "deep" and not cfg["local_port"]:
+        # the server knows us by address and port; a new port after every reset would leave
+        # its observations pointing nowhere
+        raise _err("local_port", "deep sleep needs a fixed local port, got 0")
+    return s
 
 
 def load(path="config.json"):

@@ -21,7 +21,7 @@ import time
 from micropython import const
 
 from board.fwstore import FwError, NoSpace
-from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
+from lwm2m.errors import BadRequest, Incomplete, LwM2MError, MethodNotAllowed, NotFound, TooLarge
 from lwm2m.fwpkg import HDR_LEN, MAGIC, field as _field, parse_uri
 from lwm2m.fwpkg import coap_download, make_header  # noqa: F401 (the old import path)
 
@@ -410,3 +410,31 @@ class FwUpdate:
         self._set(IDLE, R_SUCCESS if ok else R_FAILED)
 
 
+def tlv_unwrap(dm, rid, off, data, last):
+    """A streamed write (/5/0/0 Package) sent as one opaque resource TLV, as servers that write
+    in the client's registered format do: (offset, bytes) of the opaque value in this Block1
+    chunk. The TLV header is in the first block; only its length and the value's length are
+    kept (dm._tlvw) and the bytes stream on exactly as an opaque body does."""
+    if off == 0:
+        b = data
+        t = b[0] if len(b) > 1 else 0
+        if t >> 6 != 3:
+            raise BadRequest("one resource TLV expected")
+        i = 3 if t & 0x20 else 2
+        n = (t >> 3) & 3
+        if len(b) < i + n or (b[1] << 8 | b[2] if t & 0x20 else b[1]) != rid:
+            raise BadRequest("TLV for another resource")
+        size = t & 7 if n == 0 else int.from_bytes(bytes(b[i:i + n]), "big")
+        dm._tlvw = (i + n, size)
+        data = memoryview(b)[i + n:]
+    elif dm._tlvw is None:
+        raise Incomplete("block1")  # a continuation whose first block we never saw
+    else:
+        off -= dm._tlvw[0]
+    end = off + len(data)
+    if end > dm._tlvw[1] or (last and end != dm._tlvw[1]):
+        dm._tlvw = None
+        raise BadRequest("TLV length does not match the package")
+    if last:
+        dm._tlvw = None
+    return off, data

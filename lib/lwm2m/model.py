@@ -1,7 +1,7 @@
 """LwM2M object model: constant object/resource definitions, live instances, the registry."""
 from micropython import const
 
-from lwm2m.errors import BadRequest, MethodNotAllowed, NotFound
+from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound
 
 # resource definition: (rid, name, ops, multiple, mandatory, type); literal tuples freeze to flash.
 # Nothing reads the names: objects 0-5 carry None and keep theirs in comments (2.5 KB of heap
@@ -158,10 +158,7 @@ class Obj:
         """Write a checked value: through the setter if bound, else into the instance."""
         fn, wi = self._bound(inst, rid, 1)
         if fn is not None:
-            if wi:
-                fn(inst.iid, value)
-            else:
-                fn(value)
+            self._later(fn(inst.iid, value) if wi else fn(value))
         elif self._bound(inst, rid, 0)[0] is not None:
             # a getter with no setter: the value lives in the driver, which refuses writes
             raise MethodNotAllowed("read-only driver value")
@@ -172,10 +169,16 @@ class Obj:
         fn, wi = self._bound(inst, rid, 2)
         if fn is None:
             raise NotFound("no executor")
-        if wi:
-            fn(inst.iid, args)
-        else:
-            fn(args)
+        self._later(fn(inst.iid, args) if wi else fn(args))
+
+    def _later(self, r):
+        # a coroutine setter/executor: the asyncio driver runs it as a task once the 2.04 is out
+        if r is not None and hasattr(r, "send"):
+            spawn = self.reg.spawn if self.reg is not None else None
+            if spawn is None:
+                r.close()  # never run: say so with a 5.00, not a 2.04 for work that won't happen
+                raise LwM2MError("coroutine handler needs the asyncio driver (lwm2m.aio)")
+            spawn(r)
 
     # application API
     def get(self, iid, rid, default=None):
@@ -201,6 +204,7 @@ class Registry:
         self.objs = {}
         self.listener = None  # fn(oid, iid, rid): set by the reporting layer
         self.hooks = []  # fn(kind, oid, iid): registration update, store save, ...
+        self.spawn = None  # fn(coroutine): set by the asyncio driver (lwm2m.aio)
 
     def add(self, obj):
         """Register an Obj (or a bare definition tuple); returns the Obj."""

@@ -69,6 +69,7 @@ class Registration:
         self.on_wake = on_wake  # (reg, now): queue mode Update succeeded, send held notifications
         self.on_offline = on_offline  # (reg, now): Update unanswered; retrying while still valid
         self.on_online = on_online  # (reg, now): an Update succeeded outside queue mode
+        self.on_refused = None  # (reg, "Register"|"Update", code): the server answered an error
         self.state = "idle"
         self.loc = []
         self.failures = 0  # consecutive failed Registers (client falls back to bootstrap on this)
@@ -84,6 +85,7 @@ class Registration:
         self._again = False
         self._dereg_cb = None
         self._disable_ms = None
+        self.resumes = False  # the next registration follows a Disable: observations stay
 
     @property
     def registered(self):
@@ -153,6 +155,8 @@ class Registration:
     def _on_register(self, resp, now, sent):
         loc = location_segments(resp) if resp is not None and resp.code == m.CREATED else None
         if not loc:
+            if resp is not None and self.on_refused:
+                self.on_refused(self, "Register", resp.code)
             self.failures += 1
             self.state = "backoff"
             self.loc = []
@@ -199,6 +203,14 @@ class Registration:
         """Any exchange with this server (request from it, notification to it): keep awake."""
         if self.registered and self.awake:
             self._idle_at = time.ticks_add(now, self.queue_window_ms)
+
+    def stale(self):
+        """Lifetime or binding differ from what the server knows: an Update is due now."""
+        s = self._sent
+        if s is None:
+            return False
+        lt, binding, queue = self._params()
+        return lt != s[0] or binding_param(binding, queue) != s[1]
 
     @property
     def server_view(self):
@@ -254,6 +266,8 @@ class Registration:
             return
         # 4.04 (or another error): the server forgot us or refuses the Update; lifetime over:
         # the registration has lapsed. A fresh Register replaces whatever the server holds.
+        if resp is not None and self.on_refused:
+            self.on_refused(self, "Update", resp.code)
         self.state = "lost"
         self.update_failures = 0
         self.loc = []
@@ -285,6 +299,7 @@ class Registration:
         self._idle_at = None
         ms = self._disable_ms
         self._disable_ms = None
+        self.resumes = ms is not None
         if ms is None:
             self.state = "deregistered"
         else:

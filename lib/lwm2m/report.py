@@ -70,6 +70,9 @@ class Reporter:
             return sum(self._count.values())
         return self._count.get(ssid, 0)
 
+    def observes(self, oid):
+        return oid in self._by_oid
+
     def room(self, ssid):
         return self._count.get(ssid, 0) < self.max_obs
 
@@ -100,8 +103,8 @@ class Reporter:
         pmax = _num(a, "pmax")
         pmin = (dmin if pmin is None else pmin) or 0
         pmax = (dmax if pmax is None else pmax) or 0
-        if pmax and pmax <= pmin:
-            pmax = 0  # pmax must exceed pmin; an inconsistent one is ignored (TS 5.1.2)
+        if pmax and pmax < pmin:
+            pmax = 0  # an inconsistent pmax is ignored (TS 5.1.2); pmin == pmax notifies every pmax
         r.pmin = min(pmin * 1000, _MAXSPAN)
         r.pmax = min(pmax * 1000, _MAXSPAN)
         r.gt = _num(a, "gt")

@@ -51,11 +51,14 @@ class Servers:
                          on_wake=self._on_wake, ssid=ssid, on_offline=self._on_unreachable,
                          on_online=self._on_online)
         r.uri = a.uri
+        r.on_refused = self._on_refused
         self.regs[ssid] = r
         self.accts[ssid] = a
         self.reporter.server_offline(ssid)
         if self.bs is None or not self.bs.active:
-            r.start(now)
+            resume = getattr(self, "resume", None)  # lwm2m.sleep: a registration kept over sleep
+            if resume is None or not resume(r, now):
+                r.start(now)
 
     def _secure(self, a, host, port, peer):
         if self.transport_factory is None:
@@ -67,7 +70,10 @@ class Servers:
         """A changed account re-registers; a deleted one is unbootstrapped (seed 001 D.2.2)."""
         r = self.regs.pop(ssid)
         self.accts.pop(ssid, None)
-        r.stop(now)
+        if gone and r.registered:
+            r.deregister(now)  # D.2.2 step 5: de-register from the server being removed
+        else:
+            r.stop(now)
         self.reporter.cancel_server(ssid)
         if gone:
             self.acl.remove_server(ssid)
@@ -93,7 +99,7 @@ class Servers:
             self.ep, self.name, peer, self.bsops.write, self.bsops.delete, self.bsops.discover,
             self.bsops.usable, hold_off=lambda: accounts.sec_value(reg, iid, 11),
             account_timeout=lambda: accounts.sec_value(reg, iid, 12), purge=self._purge_bs,
-            registered=self._any_registered, rand=self.rand, on_finished=self._bs_finished)
+            rand=self.rand, on_finished=self._bs_finished)
 
     def _purge_bs(self):
         b = self.bs_acct
@@ -106,7 +112,9 @@ class Servers:
         self.log.info("bootstrap finished: %d server account(s)" % len(
             accounts.servers(self.registry)))
         self._save()
-        self._sync = "fresh"
+        # server-initiated while registered: keep what still matches (an Update tells of a
+        # changed lifetime or binding); after a client-initiated one every server starts afresh
+        self._sync = True if self._any_registered() else "fresh"
 
     def _any_registered(self):
         for r in self.regs.values():
@@ -122,7 +130,8 @@ class Servers:
 
     def _defaults(self, ssid):
         reg = self.registry
-        return accounts.server_value(reg, ssid, 2), accounts.server_value(reg, ssid, 3)
+        # no /1/x/2: the Minimum Period defaults to 1 s (003 6.4, 001 D.2)
+        return accounts.server_value(reg, ssid, 2, 1), accounts.server_value(reg, ssid, 3)
 
     def _storing(self, ssid):
         return accounts.server_value(self.registry, ssid, 6, True) is not False
@@ -134,13 +143,21 @@ class Servers:
 
     # ---- registration callbacks ---------------------------------------------------------------
     def _on_registered(self, r, now):
-        self.reporter.cancel_server(r.ssid)  # a new registration starts without observations
+        if r.resumes:
+            # back from Disable: the observations and what /1/x/6 stored go on (001 resource
+            # 6); a server that forgot them answers the notifications with RST, which ends them
+            r.resumes = False
+        else:
+            self.reporter.cancel_server(r.ssid)  # a new registration starts without them
         self.reporter.server_online(r.ssid, now)
         lt, b, q = self._params(r.ssid)
         self.log.info("registered with %s as %s (lt=%s b=%s)" % (
             r.uri, r.location, "-" if lt is None else lt, binding_param(b, q)))
         self._note()
         self.fw.on_registered(now)  # a new image confirms itself on its first registration
+
+    def _on_refused(self, r, what, code):
+        self.log.warn("%s refused by %s: %d.%02d" % (what, r.uri, code >> 5, code & 31))
 
     def _on_lost(self, r, now):
         self.reporter.server_offline(r.ssid)

@@ -58,11 +58,17 @@ class Device:
         o.bind(0, 5, exe=self._reset)
         o.bind(0, 12, exe=self._reset_errors)
         o.bind(0, 13, get=self.now, set=self.set_time)
+        # gc.mem_free() walks the whole heap (~230 us a call on a board-sized heap): sampled at
+        # most once a second, and the total (fixed for a run) once, so a Read never pays for it
+        self.ticks = time.ticks_ms  # tests replace the clock
+        self._free_at = None
+        self._free = 0
+        self._total = None
         if platform is not None:
             if hasattr(platform, "mem_free"):
-                o.bind(0, 10, get=lambda: platform.mem_free() // 1024)
+                o.bind(0, 10, get=self.mem_free)
             if hasattr(platform, "mem_total"):
-                o.bind(0, 21, get=lambda: platform.mem_total() // 1024)
+                o.bind(0, 21, get=self.mem_total)
             bat = getattr(platform, "battery", None)
             if bat is not None:
                 o.bind(0, 9, get=bat.level)
@@ -72,6 +78,20 @@ class Device:
                 o.bind(0, 6, get=lambda: _d(pw.available()))
                 o.bind(0, 7, get=lambda: _d(pw.voltages()))
                 o.bind(0, 8, get=lambda: _d(pw.currents()))
+
+    def mem_free(self):
+        """/3/0/10 in KB, sampled at most once a second."""
+        t = self.ticks()
+        if self._free_at is None or time.ticks_diff(t, self._free_at) >= 1000:
+            self._free_at = t
+            self._free = self.p.mem_free() // 1024
+        return self._free
+
+    def mem_total(self):
+        """/3/0/21 in KB, measured once."""
+        if self._total is None:
+            self._total = self.p.mem_total() // 1024
+        return self._total
 
     def now(self):
         return int(time.time()) + _epoch() + self.time_offset

@@ -1,4 +1,6 @@
 """LwM2M Server object (1): per-server registration settings and the Disable / Update executes."""
+from lwm2m.errors import BadRequest
+
 DEF = (1, None, True, True, (  # LwM2M Server
     (0, None, "R", False, True, "i"),  # Short Server ID
     (1, None, "RW", False, True, "i"),  # Lifetime
@@ -12,6 +14,25 @@ DEF = (1, None, True, True, (  # LwM2M Server
 ))
 
 DISABLE_TIMEOUT = 86400  # seed 001: default when /1/x/5 is absent
+BINDINGS = ("U", "UQ")  # what this client can do: UDP, queue mode; no SMS on these boards
+
+def check(rid, v):
+    """Raise BadRequest (4.00) unless v is a value /1/x/rid may hold; every Server object write
+    (DM and bootstrap) and the stored record pass here before anything is applied. A 1.0 TLV
+    integer is signed: a server that encodes 240 as C1 01 F0 writes -16, and such a stored
+    lifetime made every Register fail."""
+    if rid == 7:
+        ok = v in BINDINGS
+    elif rid == 6:
+        ok = isinstance(v, bool)
+    elif rid in (0, 1, 2, 3, 5):
+        # SSID 1..65534, Lifetime 1.., periods and Disable Timeout 0..; all at most 2**31-1
+        ok = (isinstance(v, int) and not isinstance(v, bool) and v >= (rid < 2)
+              and v <= (65534 if rid == 0 else 0x7FFFFFFF))
+    else:
+        return
+    if not ok:
+        raise BadRequest("/1/x/%d value" % rid)
 
 
 def make(registry, disable=None, update=None):
@@ -19,6 +40,7 @@ def make(registry, disable=None, update=None):
     instance (the registration layer wires them); until then they answer 2.04 and do nothing."""
     o = registry.add(DEF)
     o.defaults = {6: True, 7: "U"}
+    o.check = check
     hooks(o, disable, update)
     return o
 
