@@ -842,6 +842,10 @@ def test_reporting_per_server_defaults_reads_and_logs():
     g.rep.tick(20000)
     assert [(n[0], n[4]) for n in g.notes] == [(b"a", 10000), (b"a", 20000), (b"b", 20000)]
     assert [r for r in reads[2:] if r[0] == 2] == [(2, P, 11542)]
+    del reads[:]
+    g.vals[P] = 9
+    g.rep.changed(P[0], P[1], P[2])  # the st check reads as each server, in its format
+    assert sorted(reads) == [(1, P, 0), (2, P, 11542)]
     g.rep.server_offline(1)
     g.rep.server_online(1, 25000)  # nothing was dropped: nothing logged
     assert logs == []
