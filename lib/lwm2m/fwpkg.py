@@ -92,13 +92,18 @@ def coaps_supported():
     """True where a coaps:// pull can work: MicroPython (its tls module) with lib/coap/dtls.py."""
     if sys.implementation.name != "micropython":
         return False
-    if "coap.dtls" in sys.modules:
-        return True
     try:
-        import tls  # noqa: F401 (what coap.dtls is built on)
-        import coap
+        import tls  # noqa: F401 (none at all: no need to load the probe)
     except ImportError:
         return False
+    from coap import tlsinfo
+
+    if tlsinfo.level() != tlsinfo.PSK:
+        return False  # no DTLS, or DTLS without PSK (v1.25-v1.28): /5/0/8 must not say CoAPS
+    if "coap.dtls" in sys.modules:
+        return True
+    import coap
+
     # look for the module rather than import it: compiling it costs more heap than it is worth
     d = getattr(coap, "__path__", None) or coap.__file__.rpartition("/")[0]
     if not isinstance(d, str):
@@ -229,8 +234,22 @@ def _engine(client):
     from lwm2m.fwupdate import FwUpdate
 
     p = client.platform
-    st = p.fwstore() if getattr(p, "fwstore", None) is not None else None
-    return FwUpdate(st if st is not None else SinkStorage(), client.store, resolve=_peer,
-                    download=coap_download(client.ep),
+    if getattr(p, "fwstore", None) is not None:
+        st = p.fwstore()
+        if st is None:  # the board has no room for an image (ESP32_GENERIC: no OTA slots)
+            from board.fwstore import NoStore
+
+            st = NoStore()
+    else:
+        st = SinkStorage()
+    return FwUpdate(st, client.store, resolve=_peer, download=coap_download(client.ep),
                     reboot=lambda: client._x_device("reboot"), coaps=coaps_supported(),
-                    rand=client.rand)
+                    rand=client.rand, secure=lambda peer: _secured(client, peer))
+
+
+def _secured(client, peer):
+    """True when datagrams to peer go through a DTLS session (a coaps:// server's), so a coaps://
+    package URI never leaves as plain UDP."""
+    f = client.transport_factory
+    link = getattr(f, "links", {}).get(peer)
+    return link is not None and hasattr(link.t, "start")

@@ -56,7 +56,7 @@ class FwUpdate:
 
     def __init__(self, storage, store, resolve=None, download=None, report=None, reboot=None,
                  coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000,
-                 rand=None, szx=6):
+                 rand=None, szx=6, secure=None):
         self.storage = storage
         self.store = store
         self._resolve = resolve  # (host, port) -> peer; OSError counts as a lost connection
@@ -65,6 +65,8 @@ class FwUpdate:
         self._reboot = reboot
         self._rollback = rollback
         self.coaps = coaps
+        self._secure = secure  # peer -> True when it is reached through DTLS (coaps:// pulls)
+        self.none = getattr(storage, "none", False)  # no room for any image: "not supported"
         self.tries, self.retry_ms, self.retry_cap_ms, self.szx = tries, retry_ms, retry_cap_ms, szx
         if rand is None:
             from coap.retry import urandom_int as rand
@@ -94,9 +96,11 @@ class FwUpdate:
         if a is not None:
             return getattr(self, a)
         if rid == 8:
+            if self.none:
+                return {}
             return {0: 0, 1: 1} if self.coaps else {0: 0}
         if rid == 9:
-            return 2  # push (Package) and pull (Package URI)
+            return 1 if self.none else 2  # push only (refused for room, result 2) / push and pull
         raise NotFound("no such resource")
 
     @property
@@ -269,6 +273,9 @@ class FwUpdate:
         self._stop()
         self._reset()
         self.uri = uri
+        if self.none:
+            self._set(IDLE, R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
+            raise BadRequest("firmware update not supported on this board")
         try:
             scheme = parse_uri(uri)[0]
         except ValueError:
@@ -314,9 +321,13 @@ class FwUpdate:
 
         peer = None
         try:
+            scheme, host, port, _, _ = parse_uri(self.uri)
             if self._resolve is not None:
-                _, host, port, _, _ = parse_uri(self.uri)
                 peer = self._resolve(host, port)
+            if scheme == "coaps" and (self._secure is None or not self._secure(peer)):
+                # no DTLS session to that host: never send the request as plain UDP
+                self._fail(R_BAD_PROTOCOL)
+                return
             h = self._download(self.uri, start, sink, done, now, peer)
         except OSError:
             self._lost(now)
