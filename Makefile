@@ -55,6 +55,12 @@ explore: $(STAMP)
 	HYPOTHESIS_PROFILE=explore HYPOTHESIS_SCALE=$(EXPLORE_SCALE) $(VPY) -m pytest -q \
 		host_tests/test_cpy_codecs.py host_tests/test_cpy_fuzz_lwm2m.py
 
+# mutation testing (mutmut) of the codecs, block-wise, dedup, ACL and reporting, at nice 19 and
+# bounded in time; prints every surviving mutant and the kill rate. Not part of make test.
+MUTATE_MINUTES ?= 60
+mutate: $(STAMP)
+	$(VPY) tools/mutate.py --minutes $(MUTATE_MINUTES) $(AREAS)
+
 # the demo needs only .venv (aiocoap for the local servers, the MicroPython unix port), no Debian peer
 run: venv
 	@$(VPY) tools/run_demo.py

@@ -46,6 +46,7 @@ def main(argv):
     import gc
 
     for modname in _modules(names):
+        before = set(sys.modules)
         try:
             mod = __import__(modname)
         except BaseException as e:  # SystemExit at import must not end the run with exit 0
@@ -69,6 +70,13 @@ def main(argv):
                 print("FAIL", modname + "." + attr)
                 print_exception(e)
             gc.collect()
+        # forget the test modules this one brought in, so their data does not fragment the
+        # heap for the modules after it (lib/ modules stay: they are shared state)
+        mod = fn = None
+        for k in list(sys.modules):
+            if k.startswith("test_") and k not in before:
+                del sys.modules[k]
+        gc.collect()
     print("micropython: %d passed, %d failed" % (passed, failed))
     return 0 if (failed == 0 and passed > 0) else 1
 

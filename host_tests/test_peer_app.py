@@ -2,6 +2,7 @@
 
 The Thermometer below is the README's example, verbatim; the test proves it works end to end on
 the unix port: the object is registered, readable, executable, and its changes reach observers.
+Checked against the project's own tools/lwm2m_server.py (no independent LwM2M server here).
 """
 import asyncio
 import os

@@ -1,5 +1,5 @@
 """`make run`: tools/run_demo.py end to end as a subprocess - the story in order, exit 0, and no
-client process left behind."""
+client process left behind. The servers are the project's own (tools/lwm2m_server.py)."""
 import os
 import re
 import shutil

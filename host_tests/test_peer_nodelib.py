@@ -1,5 +1,8 @@
 """End to end: `micropython main.py` in a board-like directory against lwm2m-node-lib 1.4.0 (npm),
-a second, independently written LwM2M server, driven through tools/nodelib/server.js.
+a second, independently written LwM2M server, driven through tools/nodelib/server.js. What is
+judged here is judged by lwm2m-node-lib: Register (its parser of our link list), Read, Write in
+its 1541, Execute, Write-Attributes, Observe, Update, Deregister; Discover and TLV go through its
+socket as raw requests and are checked against the TS's example form.
 
 node and tools/nodelib/node_modules (`make nodelib`) are required: missing ones fail, never skip."""
 import json
@@ -220,6 +223,14 @@ def test_observe_with_attributes_survives_unacked_notifications():
         assert all(0.5 <= g <= 3.5 for g in gaps), gaps
         # the observation does not disturb other requests
         assert ok(srv.cmd("read", path="/3/0/0"))["value"] == "MicroPython"
+        # Discover from the independent server's socket: the form of TS 1.0.2 5.4.2's example
+        # ("</3/0>,...,</3/0/6>;dim=..."), carrying the attributes lwm2m-node-lib just wrote
+        r = ok(srv.cmd("raw", method="GET", path="/3/0", accept=40))
+        assert r["code"] == "2.05" and r["format"] == 40, r
+        links = r["text"].split(",")
+        assert links[0] == "</3/0>" and "</3/0/13>;pmin=1;pmax=2" in links, r
+        assert "</3/0/0>" in links and any(x.startswith("</3/0/6>;dim=") for x in links), r
+        assert all(x.startswith("</3/0") for x in links) and " " not in r["text"], r
         # the lib's cancel only forgets the stream locally (nothing goes on the wire); the client
         # keeps notifying and the lib's socket swallows them - the registration is unaffected
         ok(srv.cmd("cancel", path="/3/0/13"))

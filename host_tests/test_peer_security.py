@@ -1,5 +1,6 @@
 """Key hygiene of the real client process over DTLS-PSK (issue 7): `micropython main.py` with a
-coaps:// account against tools/dtls_relay.py. With the wrong key (a PSK mismatch) or the right one,
+coaps:// account against tools/dtls_relay.py (python-mbedtls) in front of the project's own
+tools/lwm2m_server.py. With the wrong key (a PSK mismatch) or the right one,
 neither key shows up in the client's stdout/stderr - raw, hex in either case, or base64 - even at
 log level debug. The in-memory half (datagrams, every log line, bootstrap) is test_security.py."""
 import asyncio

@@ -1,4 +1,5 @@
-"""CPython-only tests of the local LwM2M server (tools/lwm2m_server.py), driven by an aiocoap fake client."""
+"""CPython-only tests of the local LwM2M server (tools/lwm2m_server.py), driven by an aiocoap fake
+client: they judge our test server, not lib/ (nothing from lib/ runs here)."""
 import asyncio
 import os
 import sys
