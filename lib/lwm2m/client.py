@@ -28,6 +28,7 @@ from lwm2m.servers import Servers
 from lwm2m.store import Store
 
 _POLL_MS = const(10000)  # battery / power source sampling period
+_OOM_RETRY_MS = const(100)  # a tick that ran out of memory is tried again this much later
 BS_AFTER_FAILURES = 3  # consecutive failed Registers on every server -> client-initiated bootstrap
 
 # board driver report names -> /3/0 resources
@@ -293,6 +294,18 @@ class Client(Servers):
 
     def tick(self, now):
         """Run everything due; returns ms until the next deadline (or None)."""
+        try:
+            return self._tick(now)
+        except MemoryError:
+            # one step found no room: the client lives on; what the step left undone is still
+            # flagged (a dirty store, a due Update) and the next pass does it
+            import gc
+
+            gc.collect()
+            self.log.error("out of memory in tick: retried")
+            return _OOM_RETRY_MS
+
+    def _tick(self, now):
         if self.stopped:
             return None
         if not self.started:
