@@ -17,7 +17,7 @@ from micropython import const
 
 from coap import msg as M
 from coap.endpoint import Endpoint
-from lwm2m import accounts, fwpkg
+from lwm2m import accounts
 from lwm2m.acl import Acl
 from lwm2m.dm import DM, parse_path
 from lwm2m.log import Log
@@ -75,7 +75,7 @@ class Client(Servers):
         self.dm = DM(reg, self.acl)
         self._bsops = None
         self.ep = Endpoint(self._handle, rand)
-        self.fw = fwpkg.for_client(self)  # firmware update engine behind /5
+        self.fw = firmware.for_client(self)  # firmware update engine behind /5
         self.firmware = firmware.make(reg, self.fw)
         self.reporter = Reporter(self.ep, self.dm.observe_read, self.dm.attrs.effective,
                                  self._defaults, storing=self._storing, wake=self._wake,

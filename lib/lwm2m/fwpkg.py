@@ -172,54 +172,9 @@ def _peer(host, port):
     return resolve("coap://%s:%d" % ("[%s]" % host if ":" in host else host, port))[3]
 
 
-RECORD = "fw"  # lwm2m.fwupdate.RECORD, the engine's store record (a test holds them equal)
-
-
-class _Lazy:
-    """for_client()'s FwUpdate, made at the first operation on /5, or at boot when the store says
-    a transfer or an update is under way: until then neither lwm2m.fwupdate nor the board's
-    firmware store is imported (about 15 KB of heap on a 32-bit board). Any attribute this class
-    lacks loads the engine and comes from it."""
-
-    def __init__(self, client):
-        self._client = client
-        self._fu = None
-        self._report = None  # set by objects.firmware before the engine exists
-        self._boot = None  # (now,) once on_boot ran: replayed on the engine when it loads
-
-    def _engine(self):
-        fu = self._fu
-        if fu is None:
-            fu = self._fu = _engine(self._client)
-            if fu._report is None:
-                fu._report = self._report
-            if self._boot is not None:
-                fu.on_boot(self._boot[0])  # an idle record only restores name, version, result
-        return fu
-
-    def __getattr__(self, name):
-        return getattr(self._engine(), name)
-
-    def on_boot(self, now=None):
-        if self._fu is not None:
-            self._fu.on_boot(now)
-            return
-        self._boot = (now,)
-        rec = self._client.store.load(RECORD)
-        if isinstance(rec, dict) and rec.get("state"):  # not Idle: the engine has work to do
-            self._engine()
-
-    def on_registered(self, now=None):
-        if self._fu is not None:  # otherwise no update awaits confirmation (on_boot)
-            self._fu.on_registered(now)
-
-    def tick(self, now):
-        return None if self._fu is None else self._fu.tick(now)
-
-
-def for_client(client):
-    """The FwUpdate behind /5 of a lwm2m.client.Client, loaded on first use (_Lazy)."""
-    return _Lazy(client)
+# the stand-in that loads this module with the engine lives with object 5 (resident: this module
+# is not until the first /5 operation); names kept here for the old import path
+from lwm2m.objects.firmware import RECORD, _Lazy, for_client  # noqa: E402,F401
 
 
 def _engine(client):
