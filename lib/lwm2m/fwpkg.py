@@ -166,26 +166,6 @@ class MemStore:
         self.d.pop(name, None)
 
 
-def _peer(host, port):
-    from coap.runner import resolve
-
-    return resolve("coap://%s:%d" % ("[%s]" % host if ":" in host else host, port))[3]
-
-
-# the stand-in that loads this module with the engine lives with object 5 (resident: this module
-# is not until the first /5 operation); names kept here for the old import path
+# the client's stand-in for the engine, and the engine's making, live with object 5 (resident;
+# this module loads for a pull only); names kept here for the old import path
 from lwm2m.objects.firmware import RECORD, _Lazy, for_client  # noqa: E402,F401
-
-
-def _engine(client):
-    """The FwUpdate: the platform's fwstore (a hashing sink without one), the client's record
-    store, pulls over client.ep, and a reboot that goes the Device reboot way (the 2.04 of
-    Update out first, then Deregister, then platform.reboot())."""
-    from lwm2m.fwupdate import FwUpdate
-
-    p = client.platform
-    st = p.fwstore() if getattr(p, "fwstore", None) is not None else None
-    return FwUpdate(st if st is not None else SinkStorage(), client.store, resolve=_peer,
-                    download=coap_download(client.ep),
-                    reboot=lambda: client._x_device("reboot"), coaps=coaps_supported(),
-                    rand=client.rand)

@@ -22,8 +22,28 @@ from micropython import const
 
 from board.fwstore import FwError, NoSpace
 from lwm2m.errors import BadRequest, Incomplete, LwM2MError, MethodNotAllowed, NotFound, TooLarge
-from lwm2m.fwpkg import HDR_LEN, MAGIC, field as _field, parse_uri
-from lwm2m.fwpkg import coap_download, make_header  # noqa: F401 (the old import path)
+
+# lwm2m.fwpkg (the header writer, URIs, the Block2 downloader, coaps detection) loads for a pull
+# or a check of coaps support only: a push never imports it (4 KB of heap on a 32-bit board)
+HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
+_MAGIC = b"LWM2MFW1"  # lwm2m.fwpkg.MAGIC (a test holds them equal)
+_NAME_LEN = const(42)
+
+
+def __getattr__(name):
+    # the old import path of the package helpers: lwm2m.fwupdate.make_header and friends
+    if name in ("make_header", "coap_download", "parse_uri"):
+        from lwm2m import fwpkg
+
+        return getattr(fwpkg, name)
+    raise AttributeError(name)
+
+
+def _field(h, a):
+    """lwm2m.fwpkg.field: a NUL-padded UTF-8 header field at offset a; UnicodeError if bad."""
+    b = bytes(h[a:a + _NAME_LEN])
+    i = b.find(b"\0")
+    return (b if i < 0 else b[:i]).decode()
 
 IDLE = const(0)
 DOWNLOADING = const(1)
@@ -94,10 +114,25 @@ class FwUpdate:
         if a is not None:
             return getattr(self, a)
         if rid == 8:
-            return {0: 0, 1: 1} if self.coaps else {0: 0}
+            return {0: 0, 1: 1} if self._coaps() else {0: 0}
         if rid == 9:
             return 2  # push (Package) and pull (Package URI)
         raise NotFound("no such resource")
+
+    def _coaps(self):
+        c = self.coaps
+        if c is None:  # not told: ask lwm2m.fwpkg once, without keeping it loaded
+            import sys
+
+            had = "lwm2m.fwpkg" in sys.modules
+            from lwm2m.fwpkg import coaps_supported
+
+            c = self.coaps = coaps_supported()
+            if not had:
+                from lwm2m import unload
+
+                unload("fwpkg")
+        return c
 
     @property
     def offset(self):
@@ -167,7 +202,7 @@ class FwUpdate:
                 i = min(8 - len(h), n)
                 h.extend(mv[:i])
                 if len(h) == 8:
-                    if h[:7] != MAGIC[:7]:
+                    if h[:7] != _MAGIC[:7]:
                         # a raw package: what the magic test held back goes first, then the
                         # whole chunk, so storage sees the blocks as they came
                         self._begin(self._total)
@@ -176,7 +211,7 @@ class FwUpdate:
                             self.storage.write(h[:pre])
                         self._hdr = bytearray()
                         i = 0
-                    elif h[7] != MAGIC[7]:
+                    elif h[7] != _MAGIC[7]:
                         raise _fw_error(R_BAD_TYPE)
             if not self._decided and len(h) >= 8:
                 k = min(HDR_LEN - len(h), n - i)
@@ -269,11 +304,13 @@ class FwUpdate:
         self._stop()
         self._reset()
         self.uri = uri
+        from lwm2m.fwpkg import parse_uri
+
         try:
             scheme = parse_uri(uri)[0]
         except ValueError:
             return self._set(IDLE, R_BAD_URI)
-        if scheme in ("http", "https") or (scheme == "coaps" and not self.coaps):
+        if scheme in ("http", "https") or (scheme == "coaps" and not self._coaps()):
             return self._set(IDLE, R_BAD_PROTOCOL)
         if scheme not in ("coap", "coaps"):
             return self._set(IDLE, R_BAD_URI)
@@ -315,6 +352,8 @@ class FwUpdate:
         peer = None
         try:
             if self._resolve is not None:
+                from lwm2m.fwpkg import parse_uri
+
                 _, host, port, _, _ = parse_uri(self.uri)
                 peer = self._resolve(host, port)
             h = self._download(self.uri, start, sink, done, now, peer)
@@ -438,3 +477,31 @@ def tlv_unwrap(dm, rid, off, data, last):
     if last:
         dm._tlvw = None
     return off, data
+
+
+def for_client(client):
+    """The FwUpdate behind /5 of a lwm2m.client.Client (made by its stand-in,
+    lwm2m.objects.firmware._Lazy): the platform's fwstore (a hashing sink without one), the
+    client's record store, pulls over client.ep, and a reboot that goes the Device reboot way
+    (the 2.04 of Update out first, then Deregister, then platform.reboot()). lwm2m.fwpkg loads
+    for a pull or a missing fwstore only."""
+    p = client.platform
+    st = p.fwstore() if getattr(p, "fwstore", None) is not None else None
+    if st is None:
+        from lwm2m.fwpkg import SinkStorage
+
+        st = SinkStorage()
+
+    def download(*a):
+        from lwm2m.fwpkg import coap_download
+
+        return coap_download(client.ep)(*a)
+
+    return FwUpdate(st, client.store, resolve=_peer, download=download,
+                    reboot=lambda: client._x_device("reboot"), coaps=None, rand=client.rand)
+
+
+def _peer(host, port):
+    from coap.runner import resolve
+
+    return resolve("coap://%s:%d" % ("[%s]" % host if ":" in host else host, port))[3]

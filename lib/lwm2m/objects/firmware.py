@@ -33,16 +33,16 @@ RECORD = "fw"  # lwm2m.fwupdate.RECORD, the engine's store record (a test holds 
 
 
 def _load(client):
-    from lwm2m.fwpkg import _engine
+    from lwm2m.fwupdate import for_client  # the engine, its board storage and helpers
 
-    return _engine(client)
+    return for_client(client)
 
 
 class _Lazy:
     """for_client()'s FwUpdate, made at the first operation on /5, or at boot when the store says
-    a transfer or an update is under way: until then none of lwm2m.fwupdate, lwm2m.fwpkg and the
-    board's firmware store is imported (about 19 KB of heap on a 32-bit board). Any attribute
-    this class lacks loads the engine and comes from it."""
+    a transfer or an update is under way: until then neither lwm2m.fwupdate nor the board's
+    firmware store is imported (about 15 KB of heap on a 32-bit board; lwm2m.fwpkg, 4 KB more,
+    loads for a pull only). Any attribute this class lacks loads the engine and comes from it."""
 
     def __init__(self, client):
         self._client = client
