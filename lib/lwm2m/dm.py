@@ -288,9 +288,9 @@ class DM:
             off, last = num << (szx + 4), not more
         data = req.payload
         if k == ct.TLV:
-            # the unwrapping lives with the firmware engine, which a push loads anyway: no
-            # resident code for it in the DM layer
-            from lwm2m.fwupdate import tlv_unwrap
+            # the unwrapping lives with the firmware package helpers, loaded for such a push
+            # only: no resident code for it in the DM layer
+            from lwm2m.fwpkg import tlv_unwrap
 
             off, data = tlv_unwrap(self, rid, off, data, last)
         elif off == 0:

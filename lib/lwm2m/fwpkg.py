@@ -1,7 +1,11 @@
-"""Firmware package helpers for /5: the package header, coap(s) URIs, the Block2 downloader."""
+"""Firmware package helpers for /5: the package header, a package written as TLV, coap(s) URIs, the
+Block2 downloader. Loaded for a pull or a TLV-wrapped push only (a push of an opaque package
+does without it)."""
 import sys
 
 from micropython import const
+
+from lwm2m.errors import BadRequest, Incomplete
 
 HDR_LEN = const(128)
 MAGIC = b"LWM2MFW1"
@@ -112,6 +116,36 @@ def coaps_supported():
         except OSError:
             pass
     return False
+
+
+def tlv_unwrap(dm, rid, off, data, last):
+    """A streamed write (/5/0/0 Package) sent as one opaque resource TLV, as servers that write
+    in the client's registered format do: (offset, bytes) of the opaque value in this Block1
+    chunk. The TLV header is in the first block; only its length and the value's length are
+    kept (dm._tlvw) and the bytes stream on exactly as an opaque body does."""
+    if off == 0:
+        b = data
+        t = b[0] if len(b) > 1 else 0
+        if t >> 6 != 3:
+            raise BadRequest("one resource TLV expected")
+        i = 3 if t & 0x20 else 2
+        n = (t >> 3) & 3
+        if len(b) < i + n or (b[1] << 8 | b[2] if t & 0x20 else b[1]) != rid:
+            raise BadRequest("TLV for another resource")
+        size = t & 7 if n == 0 else int.from_bytes(bytes(b[i:i + n]), "big")
+        dm._tlvw = (i + n, size)
+        data = memoryview(b)[i + n:]
+    elif dm._tlvw is None:
+        raise Incomplete("block1")  # a continuation whose first block we never saw
+    else:
+        off -= dm._tlvw[0]
+    end = off + len(data)
+    if end > dm._tlvw[1] or (last and end != dm._tlvw[1]):
+        dm._tlvw = None
+        raise BadRequest("TLV length does not match the package")
+    if last:
+        dm._tlvw = None
+    return off, data
 
 
 class SinkStorage:

@@ -21,7 +21,7 @@ import time
 from micropython import const
 
 from board.fwstore import FwError, NoSpace
-from lwm2m.errors import BadRequest, Incomplete, LwM2MError, MethodNotAllowed, NotFound, TooLarge
+from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
 
 # lwm2m.fwpkg (the header writer, URIs, the Block2 downloader, coaps detection) loads for a pull
 # or a check of coaps support only: a push never imports it (4 KB of heap on a 32-bit board)
@@ -32,7 +32,7 @@ _NAME_LEN = const(42)
 
 def __getattr__(name):
     # the old import path of the package helpers: lwm2m.fwupdate.make_header and friends
-    if name in ("make_header", "coap_download", "parse_uri"):
+    if name in ("make_header", "coap_download", "parse_uri", "tlv_unwrap"):
         from lwm2m import fwpkg
 
         return getattr(fwpkg, name)
@@ -447,36 +447,6 @@ class FwUpdate:
         except (FwError, OSError):
             ok = False
         self._set(IDLE, R_SUCCESS if ok else R_FAILED)
-
-
-def tlv_unwrap(dm, rid, off, data, last):
-    """A streamed write (/5/0/0 Package) sent as one opaque resource TLV, as servers that write
-    in the client's registered format do: (offset, bytes) of the opaque value in this Block1
-    chunk. The TLV header is in the first block; only its length and the value's length are
-    kept (dm._tlvw) and the bytes stream on exactly as an opaque body does."""
-    if off == 0:
-        b = data
-        t = b[0] if len(b) > 1 else 0
-        if t >> 6 != 3:
-            raise BadRequest("one resource TLV expected")
-        i = 3 if t & 0x20 else 2
-        n = (t >> 3) & 3
-        if len(b) < i + n or (b[1] << 8 | b[2] if t & 0x20 else b[1]) != rid:
-            raise BadRequest("TLV for another resource")
-        size = t & 7 if n == 0 else int.from_bytes(bytes(b[i:i + n]), "big")
-        dm._tlvw = (i + n, size)
-        data = memoryview(b)[i + n:]
-    elif dm._tlvw is None:
-        raise Incomplete("block1")  # a continuation whose first block we never saw
-    else:
-        off -= dm._tlvw[0]
-    end = off + len(data)
-    if end > dm._tlvw[1] or (last and end != dm._tlvw[1]):
-        dm._tlvw = None
-        raise BadRequest("TLV length does not match the package")
-    if last:
-        dm._tlvw = None
-    return off, data
 
 
 def for_client(client):
