@@ -69,7 +69,9 @@ MPYFILES ?= 1
 deploy: venv
 	$(VPY) tools/deploy.py --port $(PORT) $(if $(filter-out 0,$(MPYFILES)),--mpy,) $(if $(CONFIG),--config $(CONFIG),)
 
+# safe mode first: a running watchdog would reset the board under the REPL (README "Safe mode")
 shell: venv
+	$(VPY) tools/deploy.py --port $(PORT) --safe-mode
 	$(VENV)/bin/mpremote connect $(PORT) repl
 
 # the unix port on a pty with run/board as its filesystem: make simboard, then make deploy PORT=run/board-tty

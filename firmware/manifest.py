@@ -8,6 +8,10 @@ metadata(description="LwM2M 1.0 client for MicroPython", version="0.1.0")
 
 # The port's own frozen modules first (asyncio, network helpers, ...).
 include("$(PORT_DIR)/boards/manifest.py")
+# FROZEN_MANIFEST replaces the board's manifest, and RPI_PICO_W's is where ntptime comes from
+# (require("bundle-networking"): BOARDS.md "Time"); ESP32's port manifest has it already, and a
+# second require of a package is a no-op.
+require("bundle-networking")
 
 # Everything under lib/ is frozen as packages: coap, lwm2m, board.
 package("coap", base_path="../lib")

@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/bench_sleep.py [--wakes 5]
 The client runs on the unix port in a board dir (tools/sleepnode.py) against tools/lwm2m_server.py
-on loopback, queue mode, awake window 1 s, lifetime 300 s, one observation (/3/0/13, pmax 20 s)
+on loopback, queue mode, awake window 1 s, lifetime 300 s, one observation (/3/0/15 Timezone, pmax 20 s)
 and a 30 s sleep between wakes. resume: the state kept in RTC memory (a file on the host) gives
 one Update per wake and the due notification on the same token; the same with no RTC memory
 (as on a Pico W: the state is a flash store record). naive: the RTC memory is lost
@@ -24,7 +24,7 @@ import lwm2m_server as L  # noqa: E402
 from sleepnode import DEEPSLEEP_EXIT, SleepNode, sleep_config  # noqa: E402
 
 EP = "bench-sleep"
-PATH = "/3/0/13"
+PATH = "/3/0/15"  # notifies on pmax alone (Current Time would notify every second)
 
 
 async def _observe_when_registered(srv, k):

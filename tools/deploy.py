@@ -25,6 +25,11 @@ BIN = os.path.dirname(sys.executable)
 MPY_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
              "xtensa", "xtensawin", "rv32imc", "rv64imc")
 ROOT_FILES = ("boot.py", "main.py")
+# Safe mode (see main.py): with a `safemode` file boot.py and main.py start nothing - no client,
+# no watchdog. Only a hard reset stops a running machine.WDT (BOARDS.md), so a deploy to a real
+# board writes the file and hard-resets first, copies, then removes it and resets again.
+SAFE_MODE_ENTER = "open('safemode', 'w').close()\nimport machine\nmachine.reset()\n"
+SAFE_MODE_LEAVE = "import os\nos.remove('safemode')\nimport machine\nmachine.reset()\n"
 MPY_OPT = "-O3"  # as tools/mpy_build.OPT (the figures that chose it are there)
 
 
@@ -185,6 +190,22 @@ class Board:
                 r.returncode, " ".join(args[:3]), r.stdout, r.stderr))
         return r.stdout
 
+    def reset_into(self, code, wait=3.0, tries=10):
+        """Run code that ends in machine.reset() (no answer comes back), then wait for the board
+        (a Pico W's USB serial goes away and comes back) until it answers again."""
+        import time
+
+        self.run("exec", "--no-follow", code)  # a dead port fails here, at once
+        self.calls = 0  # after a hard reset the board is at the friendly REPL again
+        for _ in range(tries):
+            time.sleep(wait)
+            try:
+                self.run("exec", "print('DEPLOY-UP')")
+                return
+            except (DeployError, subprocess.TimeoutExpired):
+                continue
+        raise DeployError("deploy: the board did not come back after a reset on %s" % self.port)
+
     def probe(self, files, dirs, twins):
         out = self.run("exec", PROBE % (files, dirs, twins))
         for line in out.splitlines():
@@ -205,6 +226,9 @@ def deploy(port, src=TOP, config="config.json", mpy=False, arch=None, dry_run=Fa
     if resume is None:  # a pty is a simulated board: the unix port has no soft reset
         resume = os.path.realpath(port).startswith("/dev/pts/")
     board = Board(port, resume)
+    if not resume and not dry_run:
+        out("deploy: safe mode (client and watchdog off while copying)")
+        board.reset_into(SAFE_MODE_ENTER)
     pre = root.rstrip("/") + "/" if root else ""
     tmp = tempfile.mkdtemp(prefix="deploy-") if mpy else None
     try:
@@ -254,10 +278,13 @@ def deploy(port, src=TOP, config="config.json", mpy=False, arch=None, dry_run=Fa
         do_reset = reset and info["platform"] != "linux"
         if reset and not do_reset:
             out("deploy: not resetting: the unix port has no reset (run main.py yourself)")
-        if do_reset:
-            cmds += ["reset", "+"]
         if cmds and not dry_run:
             board.run(*cmds[:-1])
+        if not resume and not dry_run:
+            if do_reset:
+                board.reset_into(SAFE_MODE_LEAVE)  # leaves safe mode and starts the client
+            else:
+                board.run("exec", "import os\nos.remove('safemode')")
         out("deploy: %s%d copied, %d unchanged, %d removed (%s, %s)%s" % (
             "dry run: " if dry_run else "", copied, skipped, len(info["twins"]),
             ("mpy " + str(arch)) if mpy else "py", info["platform"],
@@ -283,8 +310,15 @@ def main(argv):
                     help="never soft-reset (the unix port; automatic for /dev/pts/*)")
     ap.add_argument("--root", default="", help="board directory to deploy into (default: cwd, / on a board)")
     ap.add_argument("--src", default=TOP, help="tree holding lib/, boot.py, main.py (default: this repo)")
+    ap.add_argument("--safe-mode", action="store_true",
+                    help="only put the board in safe mode (make shell); `mpremote rm :safemode + "
+                         "reset` or a deploy leaves it")
     a = ap.parse_args(argv)
     try:
+        if a.safe_mode:
+            Board(a.port, False).reset_into(SAFE_MODE_ENTER)
+            print("deploy: %s is in safe mode: no client, no watchdog" % a.port)
+            return 0
         deploy(a.port, a.src, a.config, a.mpy, a.arch, a.dry_run, not a.no_reset, a.resume, a.root)
     except DeployError as e:
         print(e, file=sys.stderr)

@@ -48,6 +48,7 @@ class Battery:
         self.low_percent = low_percent
         self.absent_mv = absent_mv
         self._charging = charging
+        self.masked = None  # callable: True while the ADC says nothing about the cell (Pico W on USB)
         self._avg = None  # smoothed mV (float)
         self._mv = None  # reported mV: moves only when the average leaves the hysteresis band
         self._last = None
@@ -57,7 +58,10 @@ class Battery:
         return int(self._adc.read_u16() * self._scale + 0.5)
 
     def sample(self):
-        """Take one reading into the smoothed value; returns the reported mV."""
+        """Take one reading into the smoothed value; returns the reported mV (None while masked
+        before any reading)."""
+        if self.masked is not None and self.masked():
+            return self._mv
         mv = self.raw_millivolts()
         if self._avg is None:
             self._avg = mv
@@ -75,12 +79,13 @@ class Battery:
         return self._mv
 
     def level(self):
-        """Battery level 0-100 for /3/0/9."""
-        return percent(self.millivolts(), self.curve)
+        """Battery level 0-100 for /3/0/9 (0 when there has been no reading)."""
+        mv = self.millivolts()
+        return 0 if mv is None else percent(mv, self.curve)
 
     def status(self):
         """Battery Status code for /3/0/20."""
-        if self._mv is None:
+        if self._mv is None or (self.masked is not None and self.masked()):
             return UNKNOWN
         if self._mv < self.absent_mv:
             return NOT_INSTALLED

@@ -33,8 +33,14 @@ class Platform(McuPlatform):
         self.power = PowerSource(vbus, self.battery, ext_code=ext_code)
 
     def fwstore(self):
+        """The next OTA slot's store, or None on firmware without OTA slots."""
         from esp32 import Partition
 
         from .fwstore import PartitionStore
 
-        return PartitionStore(Partition(Partition.RUNNING).get_next_update())
+        try:
+            nxt = Partition(Partition.RUNNING).get_next_update()
+        except OSError:
+            return None  # stock ESP32_GENERIC: a factory app partition only (OSError ENOENT)
+        return PartitionStore(nxt, self.root + "/fw/boot_label",
+                              lambda: Partition(Partition.RUNNING).info()[4])

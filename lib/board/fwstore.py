@@ -44,11 +44,44 @@ def _hex(h):
     return binascii.hexlify(h.digest()).decode()
 
 
-class PartitionStore:
-    """Streams an app image into an esp32.Partition-like object (the next OTA slot)."""
+class NoStore:
+    """No room for an image at all (stock ESP32_GENERIC has no OTA slot): /5 says "not
+    supported" and every package is refused for space (result 2)."""
 
-    def __init__(self, part):
+    none = True
+    offset = 0
+
+    def begin(self, total_size=None):
+        raise NoSpace("no OTA partition in this firmware")
+
+    def write(self, data):
+        raise NoSpace("no OTA partition in this firmware")
+
+    def finish(self):
+        raise NoSpace("no OTA partition in this firmware")
+
+    def abort(self):
+        pass
+
+    def apply(self):
+        raise FwError("no OTA partition in this firmware")
+
+    def confirm(self):
+        return False
+
+
+class PartitionStore:
+    """Streams an app image into an esp32.Partition-like object (the next OTA slot).
+
+    record: a file that keeps the label apply() switched to, and running: a callable giving the
+    running partition's label (Partition(RUNNING).info()[4]). The bootloader silently boots the
+    old slot when the new image fails before confirm(), and mark_app_valid_cancel_rollback()
+    succeeds on either, so boot_result() compares the two to tell a rollback from a success."""
+
+    def __init__(self, part, record=None, running=None):
         self._part = part
+        self._record = record
+        self._running = running
         self._buf = bytearray(4096)  # one flash sector; the only buffer a transfer needs
         self._sha = None
         self._off = 0
@@ -132,11 +165,24 @@ class PartitionStore:
     def apply(self):
         if self._done is None:
             raise FwError("apply before finish")
+        if self._record is not None:
+            _makedirs(self._record.rpartition("/")[0])
+            _write(self._record, self._part.info()[4])  # before set_boot: a cut leaves no switch
         self._part.set_boot()
+
+    def boot_result(self):
+        """'applied' when the slot apply() chose runs, 'rolledback' when the bootloader went
+        back to the old one, None when nothing was applied (or it cannot tell)."""
+        want = _read(self._record) if self._record is not None else None
+        if not want or self._running is None:
+            return None
+        return "applied" if self._running() == want else "rolledback"
 
     def confirm(self):
         # Until this runs, the ESP-IDF bootloader rolls back to the old slot on the next reset.
         self._part.mark_app_valid_cancel_rollback()
+        if self._record is not None:
+            _remove(self._record)
 
 
 def _exists(p):
@@ -354,8 +400,10 @@ class BundleStore:
         return True
 
 
-def boot_apply(root, app_dir, max_boots=3):
-    """Run at every boot; returns 'applied', 'rolledback', 'failed', 'trial' or 'none'."""
+def boot_apply(root, app_dir, max_boots=3, count=True):
+    """Run at every boot; returns 'applied', 'rolledback', 'failed', 'trial' or 'none'.
+    count=False: <root>/trial was counted elsewhere (main.py, which mpremote's soft resets in the
+    raw REPL do not run); only roll back once it is over max_boots."""
     if _exists(root + "/rollback"):
         boot_rollback(root, app_dir)
         return "rolledback"
@@ -376,7 +424,7 @@ def boot_apply(root, app_dir, max_boots=3):
             if _exists(app_dir):
                 os.rename(app_dir, root + "/prev")
             os.rename(root + "/new", app_dir)
-        _write(root + "/trial", "1")
+        _write(root + "/trial", "1" if count else "0")  # count=False: main.py counts this one
         _write(root + "/result", "applied")
         _remove(root + "/apply")
         _remove(root + "/staged.bundle")
@@ -385,13 +433,14 @@ def boot_apply(root, app_dir, max_boots=3):
     boots = _read(root + "/trial")
     if boots is None:
         return "none"
-    n = (int(boots) if boots.isdigit() else max_boots) + 1
-    if n > max_boots:
+    n = (int(boots) if boots.isdigit() else max_boots) + (1 if count else 0)
+    if n > max_boots or (not count and n >= max_boots):
         if boot_rollback(root, app_dir):
             return "rolledback"
         _remove(root + "/trial")  # nothing to go back to: keep the new app
         return "none"
-    _write(root + "/trial", str(n))
+    if count:
+        _write(root + "/trial", str(n))
     return "trial"
 
 

@@ -20,13 +20,16 @@ class PowerSource:
     """
 
     def __init__(self, vbus_pin=None, battery=None, ext_code=USB, ext_mv=5000, invert=False,
-                 debounce=2):
+                 debounce=2, battery_on_ext=True):
         self._pin = vbus_pin
         self.battery = battery
         self.ext_code = ext_code
         self.ext_mv = ext_mv
         self._invert = invert
         self._debounce = max(1, debounce)
+        # False: the battery is measured where external power also arrives (Pico W VSYS), so
+        # while external power is present there is no battery to report
+        self._bat_ext = battery_on_ext
         self._ext = None
         self._cand = None
         self._count = 0
@@ -45,9 +48,10 @@ class PowerSource:
     def available(self):
         """/3/0/6 values: sources present now, the active one first."""
         out = []
-        if self.external():
+        ext = self.external()
+        if ext:
             out.append(self.ext_code)
-        if self.battery is not None:
+        if self.battery is not None and (self._bat_ext or not ext):
             out.append(INTERNAL_BATTERY)
         return out
 

@@ -113,13 +113,14 @@ def _family_of(addr):
 
 def _err_text(e):
     code = e.args[0] if e.args else None
-    names = {_ECONNREFUSED: "ECONNREFUSED (nothing listening there?)", 113: "EHOSTUNREACH",
-             101: "ENETUNREACH", 9: "EBADF"}
     if isinstance(code, int):
-        if code in names:
-            return names[code]
         if code < 0:
             return "Mbed TLS error -0x%04X" % -code
+        import errno  # the port's own numbers: ESP32 (newlib) differs from Linux (113, 116...)
+
+        name = getattr(errno, "errorcode", {}).get(code)
+        if name is not None:
+            return name + (" (nothing listening there?)" if name == "ECONNREFUSED" else "")
     return repr(e)
 
 
@@ -146,13 +147,13 @@ class DtlsTransport:
         self.identity, self.key = check_psk(identity, key)
         if timeout_ms <= 0:
             raise ValueError("timeout_ms must be > 0")
-        try:
-            import tls
-        except ImportError:
-            tls = None
-        if tls is None or not hasattr(tls, "PROTOCOL_DTLS_CLIENT"):
-            raise NotImplementedError("DTLS needs MicroPython's tls module with PROTOCOL_DTLS_CLIENT; "
-                                      "this interpreter has none (coaps:// unavailable)")
+        from coap import tlsinfo
+
+        if tlsinfo.level() != tlsinfo.PSK:
+            # v1.25-v1.28 would get as far as start(): psk_identity -> AttributeError
+            raise NotImplementedError(tlsinfo.why())
+        import tls
+
         self._tls = tls
         self.addr = addr
         self.peer = addr if peer is None else peer

@@ -409,17 +409,15 @@ def run(cfg, feed=None, setup=None):
     from coap.runner import Runner
 
     log = Log(cfg.get("log", "info"))
-    plat = board.platform(root=cfg["data_dir"])
+    plat = board.platform(**board.options(cfg))  # the one main.py made: same options, cached
     client = Client(cfg, plat, log=log)
     runner = Runner(client.ep, cfg.get("local_port", 0), log=log.warn)
     runner.feed = feed
     runner.add_hook(client.tick)
     client.transport_factory = _lazy_secure(runner, client, log)
     runner.on_rebind.append(client.address_changed)
-    import sys
-
     # the rebind file is a host/test facility: a board only watches its own address
-    host = sys.platform not in ("esp32", "rp2")
+    host = not board.on_board()
     runner.watch_address(getattr(plat, "ifconfig", None),
                          cfg["data_dir"] + "/rebind" if host else None)
     if setup is not None:

@@ -5,6 +5,14 @@ from coap.runner import split_uri
 
 LOG_LEVELS = ("error", "warn", "info", "debug")
 
+# machine.WDT per port: the longest timeout it accepts and the default used here.
+# rp2: ports/rp2/machine_wdt.c raises ValueError("timeout exceeds 8388") above 8388 ms (BOARDS.md).
+_WDT_MAX = {"rp2": 8388}
+_WDT_DEFAULT = {"rp2": 8000}
+# The "board" section: constructor options of lib/board's Platform, per port.
+_BOARD_KEYS = {"esp32": ("battery_pin", "vbus_pin", "divider"),
+               "rp2": ("battery", "divider")}
+
 
 class ConfigError(ValueError):
     """str(e) is the whole message: 'config: <key>: <what is wrong>'."""
@@ -96,17 +104,62 @@ def _server(d, i, queue_mode):
     return s
 
 
-def validate(raw):
+def _board(raw, port):
+    """The "board" section: {} when absent; only the keys the port's Platform takes."""
+    d = raw.get("board")
+    if d is None:
+        return {}
+    allowed = _BOARD_KEYS.get(port, ("battery", "battery_pin", "vbus_pin", "divider"))
+    if not isinstance(d, dict):
+        raise _err("board", "expected an object, got %r" % (d,))
+    for k in d:
+        if k not in allowed:
+            raise _err("board." + k, "unknown key for %s (allowed: %s)"
+                       % (port, ", ".join(allowed)))
+    out = {}
+    for k in ("battery_pin", "vbus_pin"):
+        if k in d:
+            v = d[k]
+            if v is not None and (not _is_int(v) or not 0 <= v <= 48):
+                raise _err("board." + k, "expected a GPIO number 0..48 or null, got %r" % (v,))
+            out[k] = v
+    if "battery" in d:
+        out["battery"] = _bool(d, "battery", "board.battery", True)
+    if "divider" in d:
+        v = d["divider"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 1 <= v <= 20:
+            raise _err("board.divider", "expected a number 1..20 (Vin / Vadc), got %r" % (v,))
+        out["divider"] = float(v)
+    return out
+
+
+def _watchdog(raw, port):
+    hi = _WDT_MAX.get(port)
+    ms = _int(raw, "watchdog_ms", "watchdog_ms", 0, 3600000, _WDT_DEFAULT.get(port, 30000))
+    if 0 < ms < 2000:
+        raise _err("watchdog_ms", "expected 0 (off) or at least 2000, got %d" % ms)
+    if hi is not None and ms > hi:
+        raise _err("watchdog_ms", "the %s watchdog accepts at most %d ms, got %d" % (port, hi, ms))
+    return ms
+
+
+def validate(raw, port=None):
     """Checked copy of a parsed config with defaults filled; raises ConfigError.
 
     Result keys: endpoint, servers [{uri, ssid, lifetime, binding, psk_identity (bytes|None),
     psk_key (bytes|None)}], bootstrap ({uri, hold_off, psk_identity, psk_key} or None), queue_mode,
-    local_port, data_dir, log, wifi ({ssid, password} or None), ntp (host or None), watchdog_ms.
+    local_port, data_dir, log, wifi ({ssid, password} or None), ntp (host or None), watchdog_ms
+    (per-port default and limit), board (Platform options). port: the MicroPython port the
+    config is for (esp32, rp2; anything else is the host); default: where this runs.
     """
+    if port is None:
+        from board import port as _port
+
+        port = _port()
     if not isinstance(raw, dict):
         raise ConfigError("config: expected a JSON object at the top level, got %r" % (raw,))
     _only(raw, ("endpoint", "servers", "bootstrap", "queue_mode", "local_port", "data_dir", "log",
-                "wifi", "ntp", "watchdog_ms", "sleep"), "")
+                "wifi", "ntp", "watchdog_ms", "board", "sleep"), "")
     cfg = {}
     ep = _str(raw, "endpoint", "endpoint")
     for ch in ep:
@@ -149,9 +202,8 @@ def validate(raw):
     cfg["wifi"] = w
     ntp = raw.get("ntp")
     cfg["ntp"] = None if ntp is None else _str(raw, "ntp", "ntp")
-    cfg["watchdog_ms"] = _int(raw, "watchdog_ms", "watchdog_ms", 0, 3600000, 30000)
-    if 0 < cfg["watchdog_ms"] < 2000:
-        raise _err("watchdog_ms", "expected 0 (off) or at least 2000, got %d" % cfg["watchdog_ms"])
+    cfg["watchdog_ms"] = _watchdog(raw, port)
+    cfg["board"] = _board(raw, port)
     cfg["sleep"] = _sleep(raw.get("sleep"), cfg)
     return cfg
 
@@ -183,7 +235,7 @@ def _sleep(d, cfg):
     return s
 
 
-def load(path="config.json"):
+def load(path="config.json", port=None):
     """Read, parse and validate a config file."""
     try:
         with open(path) as f:
@@ -194,4 +246,4 @@ def load(path="config.json"):
         raw = json.loads(text)
     except ValueError as e:
         raise ConfigError("config: %s: invalid JSON (%s)" % (path, e))
-    return validate(raw)
+    return validate(raw, port)

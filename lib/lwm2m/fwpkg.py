@@ -96,13 +96,18 @@ def coaps_supported():
     """True where a coaps:// pull can work: MicroPython (its tls module) with lib/coap/dtls.py."""
     if sys.implementation.name != "micropython":
         return False
-    if "coap.dtls" in sys.modules:
-        return True
     try:
-        import tls  # noqa: F401 (what coap.dtls is built on)
-        import coap
+        import tls  # noqa: F401 (none at all: no need to load the probe)
     except ImportError:
         return False
+    from coap import tlsinfo
+
+    if tlsinfo.level() != tlsinfo.PSK:
+        return False  # no DTLS, or DTLS without PSK (v1.25-v1.28): /5/0/8 must not say CoAPS
+    if "coap.dtls" in sys.modules:
+        return True
+    import coap
+
     # look for the module rather than import it: compiling it costs more heap than it is worth
     d = getattr(coap, "__path__", None) or coap.__file__.rpartition("/")[0]
     if not isinstance(d, str):

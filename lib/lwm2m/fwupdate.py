@@ -76,7 +76,7 @@ class FwUpdate:
 
     def __init__(self, storage, store, resolve=None, download=None, report=None, reboot=None,
                  coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000,
-                 rand=None, szx=6):
+                 rand=None, szx=6, secure=None):
         self.storage = storage
         self.store = store
         self._resolve = resolve  # (host, port) -> peer; OSError counts as a lost connection
@@ -85,6 +85,8 @@ class FwUpdate:
         self._reboot = reboot
         self._rollback = rollback
         self.coaps = coaps
+        self._secure = secure  # peer -> True when it is reached through DTLS (coaps:// pulls)
+        self.none = getattr(storage, "none", False)  # no room for any image: "not supported"
         self.tries, self.retry_ms, self.retry_cap_ms, self.szx = tries, retry_ms, retry_cap_ms, szx
         if rand is None:
             from coap.retry import urandom_int as rand
@@ -114,9 +116,11 @@ class FwUpdate:
         if a is not None:
             return getattr(self, a)
         if rid == 8:
+            if self.none:
+                return {}
             return {0: 0, 1: 1} if self._coaps() else {0: 0}
         if rid == 9:
-            return 2  # push (Package) and pull (Package URI)
+            return 1 if self.none else 2  # push only (refused for room, result 2) / push and pull
         raise NotFound("no such resource")
 
     def _coaps(self):
@@ -304,6 +308,9 @@ class FwUpdate:
         self._stop()
         self._reset()
         self.uri = uri
+        if self.none:
+            self._set(IDLE, R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
+            raise BadRequest("firmware update not supported on this board")
         from lwm2m.fwpkg import parse_uri
 
         try:
@@ -350,12 +357,16 @@ class FwUpdate:
                 self._lost(now)
 
         peer = None
-        try:
-            if self._resolve is not None:
-                from lwm2m.fwpkg import parse_uri
+        from lwm2m.fwpkg import parse_uri
 
-                _, host, port, _, _ = parse_uri(self.uri)
+        try:
+            scheme, host, port, _, _ = parse_uri(self.uri)
+            if self._resolve is not None:
                 peer = self._resolve(host, port)
+            if scheme == "coaps" and (self._secure is None or not self._secure(peer)):
+                # no DTLS session to that host: never send the request as plain UDP
+                self._fail(R_BAD_PROTOCOL)
+                return
             h = self._download(self.uri, start, sink, done, now, peer)
         except OSError:
             self._lost(now)
@@ -456,8 +467,13 @@ def for_client(client):
     (the 2.04 of Update out first, then Deregister, then platform.reboot()). lwm2m.fwpkg loads
     for a pull or a missing fwstore only."""
     p = client.platform
-    st = p.fwstore() if getattr(p, "fwstore", None) is not None else None
-    if st is None:
+    if getattr(p, "fwstore", None) is not None:
+        st = p.fwstore()
+        if st is None:  # the board has no room for an image (ESP32_GENERIC: no OTA slots)
+            from board.fwstore import NoStore
+
+            st = NoStore()
+    else:
         from lwm2m.fwpkg import SinkStorage
 
         st = SinkStorage()
@@ -468,7 +484,16 @@ def for_client(client):
         return coap_download(client.ep)(*a)
 
     return FwUpdate(st, client.store, resolve=_peer, download=download,
-                    reboot=lambda: client._x_device("reboot"), coaps=None, rand=client.rand)
+                    reboot=lambda: client._x_device("reboot"), coaps=None, rand=client.rand,
+                    secure=lambda peer: _secured(client, peer))
+
+
+def _secured(client, peer):
+    """True when datagrams to peer go through a DTLS session (a coaps:// server's), so a coaps://
+    package URI never leaves as plain UDP."""
+    f = client.transport_factory
+    link = getattr(f, "links", {}).get(peer)
+    return link is not None and hasattr(link.t, "start")
 
 
 def _peer(host, port):
