@@ -153,6 +153,98 @@ def tlv_unwrap(dm, rid, off, data, last):
     return off, data
 
 
+# ---- the pull (Package URI) half of lwm2m.fwupdate.FwUpdate `fu`: loaded with the first URI, so
+# a push never carries it
+_IDLE = const(0)  # lwm2m.fwupdate's State and Update Result values
+_DOWNLOADING = const(1)
+_R_CONN_LOST = const(4)
+_R_BAD_URI = const(7)
+_R_BAD_PROTOCOL = const(9)
+
+
+def pull(fu, uri, now):
+    """FwUpdate.write_uri past its checks: a coap(s) URI starts the Block2 download."""
+    try:
+        scheme = parse_uri(uri)[0]
+    except ValueError:
+        return fu._set(_IDLE, _R_BAD_URI)
+    if scheme in ("http", "https") or (scheme == "coaps" and not fu._coaps()):
+        return fu._set(_IDLE, _R_BAD_PROTOCOL)
+    if scheme not in ("coap", "coaps"):
+        return fu._set(_IDLE, _R_BAD_URI)
+    if fu._download is None:
+        return fu._set(_IDLE, _R_BAD_PROTOCOL)  # built without a downloader: push only
+    fu._start(True, None)
+    attempt(fu, now)
+
+
+def attempt(fu, now):
+    """One download attempt from fu._got on; a failure retries with back-off (lost())."""
+    fu._deadline = None
+    fu._gen += 1
+    gen = fu._gen
+    fu._at = fu._got
+    start = fu._got >> (fu.szx + 4)
+
+    def sink(offset, data):
+        if gen != fu._gen:
+            raise ValueError("stale transfer")
+        skip = fu._got - offset
+        if skip < 0:
+            raise ValueError("gap in download")  # ends the attempt: retried as a loss
+        if skip < len(data):
+            fu._guard(fu._feed, memoryview(data)[skip:])
+
+    def done(code, now):
+        if gen != fu._gen:
+            return
+        fu._handle = None
+        if code is not None and code >> 5 == 2:
+            from board.fwstore import FwError
+
+            try:
+                fu._guard(fu._complete)
+            except (FwError, MemoryError):
+                pass
+        elif code is not None and code >> 5 == 4:
+            fu._fail(_R_BAD_URI)  # 4.04 and friends: nothing to fetch there
+        else:
+            lost(fu, now)
+
+    peer = None
+    try:
+        scheme, host, port, _, _ = parse_uri(fu.uri)
+        if fu._resolve is not None:
+            peer = fu._resolve(host, port)
+        if scheme == "coaps" and (fu._secure is None or not fu._secure(peer)):
+            # no DTLS session to that host: never send the request as plain UDP
+            fu._fail(_R_BAD_PROTOCOL)
+            return
+        h = fu._download(fu.uri, start, sink, done, now, peer)
+    except OSError:
+        lost(fu, now)
+        return
+    if gen == fu._gen and fu.state == _DOWNLOADING:
+        fu._handle = h
+
+
+def lost(fu, now):
+    fu._handle = None
+    if fu._got > fu._at:
+        fu._fails = 0  # it moved forward: only attempts that get nowhere count
+    fu._fails += 1
+    if fu._fails >= fu.tries:
+        fu._fail(_R_CONN_LOST)
+        return
+    import time
+
+    from coap.retry import backoff_ms
+
+    d = backoff_ms(fu._fails, fu.retry_ms, fu.retry_cap_ms, fu._rand)
+    fu._deadline = time.ticks_add(now, d)
+    fu._persist()  # the resume offset, once per failure rather than once per block
+
+
 class SinkStorage:
     """fwstore interface that only hashes: /5 for a model with no board storage behind it."""
 

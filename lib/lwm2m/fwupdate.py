@@ -311,82 +311,14 @@ class FwUpdate:
         if self.none:
             self._set(IDLE, R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
             raise BadRequest("firmware update not supported on this board")
-        from lwm2m.fwpkg import parse_uri
+        from lwm2m.fwpkg import pull  # the pull machinery loads with the first Package URI
 
-        try:
-            scheme = parse_uri(uri)[0]
-        except ValueError:
-            return self._set(IDLE, R_BAD_URI)
-        if scheme in ("http", "https") or (scheme == "coaps" and not self._coaps()):
-            return self._set(IDLE, R_BAD_PROTOCOL)
-        if scheme not in ("coap", "coaps"):
-            return self._set(IDLE, R_BAD_URI)
-        if self._download is None:
-            return self._set(IDLE, R_BAD_PROTOCOL)  # built without a downloader: push only
-        self._start(True, None)
-        self._attempt(now)
+        pull(self, uri, now)
 
     def _attempt(self, now):
-        self._deadline = None
-        self._gen += 1
-        gen = self._gen
-        self._at = self._got
-        start = self._got >> (self.szx + 4)
+        from lwm2m.fwpkg import attempt
 
-        def sink(offset, data):
-            if gen != self._gen:
-                raise ValueError("stale transfer")
-            skip = self._got - offset
-            if skip < 0:
-                raise ValueError("gap in download")  # ends the attempt: retried as a loss
-            if skip < len(data):
-                self._guard(self._feed, memoryview(data)[skip:])
-
-        def done(code, now):
-            if gen != self._gen:
-                return
-            self._handle = None
-            if code is not None and code >> 5 == 2:
-                try:
-                    self._guard(self._complete)
-                except (FwError, MemoryError):
-                    pass
-            elif code is not None and code >> 5 == 4:
-                self._fail(R_BAD_URI)  # 4.04 and friends: nothing to fetch there
-            else:
-                self._lost(now)
-
-        peer = None
-        from lwm2m.fwpkg import parse_uri
-
-        try:
-            scheme, host, port, _, _ = parse_uri(self.uri)
-            if self._resolve is not None:
-                peer = self._resolve(host, port)
-            if scheme == "coaps" and (self._secure is None or not self._secure(peer)):
-                # no DTLS session to that host: never send the request as plain UDP
-                self._fail(R_BAD_PROTOCOL)
-                return
-            h = self._download(self.uri, start, sink, done, now, peer)
-        except OSError:
-            self._lost(now)
-            return
-        if gen == self._gen and self.state == DOWNLOADING:
-            self._handle = h
-
-    def _lost(self, now):
-        self._handle = None
-        if self._got > self._at:
-            self._fails = 0  # it moved forward: only attempts that get nowhere count
-        self._fails += 1
-        if self._fails >= self.tries:
-            self._fail(R_CONN_LOST)
-            return
-        from coap.retry import backoff_ms
-
-        d = backoff_ms(self._fails, self.retry_ms, self.retry_cap_ms, self._rand)
-        self._deadline = time.ticks_add(now, d)
-        self._persist()  # the resume offset, once per failure rather than once per block
+        attempt(self, now)
 
     def tick(self, now):
         """Runs the download retry timer; ms until the next deadline, or None."""
