@@ -142,6 +142,9 @@ def main(path="config.json"):
               "reset to run" % SAFE_MODE)
         return 0
     _trial_boot()
+    import gc
+
+    gc.collect()  # main.py's compile and the trial count leave garbage: gone before lib/ loads
     try:
         import board  # in the try: a broken lib/ (a bad update) is a failed boot, not a REPL
 
@@ -149,6 +152,7 @@ def main(path="config.json"):
         cfg = _config(path, board.port())
         if cfg is None:
             return 2
+        gc.collect()  # the config checker's garbage goes before the client's imports fill in
         if _on_board:
             plat = board.platform(**board.options(cfg))
             _network(plat, cfg)
@@ -157,7 +161,6 @@ def main(path="config.json"):
         amain = getattr(app, "main", None)
         if amain is not None:
             from lwm2m.aio import run  # only an asyncio app loads the asyncio driver
-        import gc
         gc.collect()  # free import garbage before the client's long-lived state (fragmentation)
         feed = None
         if plat is not None and cfg["watchdog_ms"]:
