@@ -23,8 +23,9 @@ from micropython import const
 from board.fwstore import FwError, NoSpace
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
 
-# lwm2m.fwpkg (the header writer, URIs, the Block2 downloader, coaps detection) loads for a pull
-# or a check of coaps support only: a push never imports it (4 KB of heap on a 32-bit board)
+# lwm2m.fwpkg (the header writer, the pull half of this engine, URIs, the Block2 downloader,
+# coaps detection) loads for a pull or a check of coaps support: a push never imports it (4.5 KB
+# of heap on a 32-bit board)
 HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
 _MAGIC = b"LWM2MFW1"  # lwm2m.fwpkg.MAGIC (a test holds them equal)
 _NAME_LEN = const(42)
@@ -44,6 +45,7 @@ def _field(h, a):
     b = bytes(h[a:a + _NAME_LEN])
     i = b.find(b"\0")
     return (b if i < 0 else b[:i]).decode()
+
 
 IDLE = const(0)
 DOWNLOADING = const(1)

@@ -41,7 +41,7 @@ def _load(client):
 class _Lazy:
     """for_client()'s FwUpdate, made at the first operation on /5, or at boot when the store says
     a transfer or an update is under way: until then neither lwm2m.fwupdate nor the board's
-    firmware store is imported (about 15 KB of heap on a 32-bit board; lwm2m.fwpkg, 4 KB more,
+    firmware store is imported (about 15 KB of heap on a 32-bit board; lwm2m.fwpkg, 4.5 KB more,
     loads for a pull only). Any attribute this class lacks loads the engine and comes from it."""
 
     def __init__(self, client):
