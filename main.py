@@ -65,6 +65,9 @@ def main(path="config.json"):
               "reset to run" % SAFE_MODE)
         return 0
     _trial_boot()
+    import gc
+
+    gc.collect()  # main.py's compile and the trial count leave garbage: gone before lib/ loads
     try:
         import board  # in the try: a broken lib/ (a bad update) is a failed boot, not a REPL
 

@@ -675,3 +675,36 @@ def test_server_unreachable_update_retried_notifications_stored_no_register():
         assert not n.c.reporter.is_offline(1) and n.c.reporter.stored(1) == 0
     finally:
         n.close()
+
+
+def test_memory_error_in_tick_is_contained_and_the_save_retried():
+    # a board's heap can run out in the middle of a step (store.save after a write): the client
+    # must answer, log it and save on a later pass, not die with the MemoryError
+    n = started()
+    try:
+        s = n.srv(URI)
+        save = n.c.store.save
+        fails = [1]
+        saved = []
+
+        def flaky(name, value):
+            if fails[0]:
+                fails[0] -= 1
+                raise MemoryError("memory allocation failed")
+            saved.append(name)
+            return save(name, value)
+
+        n.c.store.save = flaky
+        got = s.request(M.PUT, "/1/0/1", b"60", cf=0)
+        n.run(10)
+        assert got[0].code == M.CHANGED
+        assert "lwm2m: out of memory in tick: retried" in n.lines
+        n.run(200)
+        assert "accounts" in saved and fails[0] == 0
+        assert not n.c.stopped and n.c.regs[1].registered
+        assert s.reqs[-1] == (M.POST, "/rd/1", ["lt=60"], b"")
+        n2 = Net(n.cfg)  # the retried save reached the store
+        n2.c._provision()
+        assert n2.c.registry.obj(1).inst(0).vals[1] == 60
+    finally:
+        n.close()

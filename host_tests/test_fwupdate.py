@@ -645,6 +645,9 @@ def test_fwpkg_helpers_and_old_names():
 
     assert fw.make_header is fwpkg.make_header and fw.parse_uri is fwpkg.parse_uri
     assert fw.coap_download is fwpkg.coap_download
+    assert fw._MAGIC == fwpkg.MAGIC and fw.HDR_LEN == fwpkg.HDR_LEN
+    assert fw._field(b"ab\0cd", 0) == fwpkg.field(b"ab\0cd", 0) == "ab"
+    raises(AttributeError, getattr, fw, "no_such_name")
     h = fwpkg.make_header(0x01020304, bytes(range(32)), "nm", "v1")
     assert len(h) == 128 and h[:12] == b"LWM2MFW1\x04\x03\x02\x01" and h[12:44] == bytes(range(32))
     assert fwpkg.field(h, 44) == "nm" and fwpkg.field(h, 86) == "v1"
@@ -829,4 +832,55 @@ def test_for_client_loads_the_engine_on_first_use():
         u.on_boot(0)
         assert u._fu is not None and (u.state, u.result) == (fw.IDLE, fw.R_CONN_LOST)
     finally:
+        _rmtree(root)
+
+
+def test_push_through_the_client_stand_in_never_loads_fwpkg():
+    """lwm2m.fwpkg (URIs, the downloader, coaps detection) is for a pull: a push, and the boot
+    after it, do without it (4 KB of heap on a 32-bit board); /5/0/8 asks it once."""
+    import sys
+
+    from lwm2m import unload
+    from lwm2m.objects import firmware
+
+    root = _root("nopkg")
+    os.mkdir(root)
+    os.mkdir(root + "/db")
+
+    class Plat:
+        def fwstore(self):
+            return BundleStore(root + "/fw")
+
+    class C:
+        platform = Plat()
+        store = Store(root + "/db")
+        ep = None
+        rand = None
+
+        def _x_device(self, name):
+            pass
+
+    class Buf:
+        b = bytearray()
+
+        def write(self, d):
+            self.b.extend(d)
+
+    out = Buf()
+    write_bundle(out, [("main.py", b"new"), ("lib/x.py", _image(3000))])
+    pkg = _pkg(bytes(out.b))  # the header comes from lwm2m.fwpkg: made before it is dropped
+    had = "lwm2m.fwpkg" in sys.modules
+    try:
+        unload("fwpkg")
+        u = firmware.for_client(C())
+        u.on_boot(0)
+        for off in range(0, len(pkg), K):
+            u.package_block(off, pkg[off:off + K], off + K >= len(pkg))
+        assert (u.get(3), u.get(5), u.get(6)) == (fw.DOWNLOADED, fw.R_INITIAL, "app")
+        assert "lwm2m.fwpkg" not in sys.modules
+        assert u.get(8) in ({0: 0}, {0: 0, 1: 1})  # coaps where DTLS works (fwpkg says)
+        assert u.coaps is not None and "lwm2m.fwpkg" not in sys.modules  # asked, then dropped
+    finally:
+        if had:
+            import lwm2m.fwpkg  # noqa: F401 (as the other tests found it)
         _rmtree(root)

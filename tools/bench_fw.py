@@ -38,7 +38,7 @@ PROBE = r'''
 import gc
 import sys
 sys.path.insert(0, "lib")
-import lwm2m.fwpkg as P
+import lwm2m.objects.firmware as P
 
 MEASURE = %(measure)r
 st = {"base": None, "peak": 0, "begin": 0}
@@ -66,7 +66,7 @@ def on_registered(self, now=None):
 
 
 P._Lazy.on_registered = on_registered
-_engine = P._engine
+_engine = P._load
 
 
 def engine(client):
@@ -98,7 +98,7 @@ def engine(client):
     return fu
 
 
-P._engine = engine
+P._load = engine
 import main
 main.main()
 '''

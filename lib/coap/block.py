@@ -1,5 +1,7 @@
 """Block-wise transfers (RFC 7959): server-side Block1 sequencing, client Block2 download and
-Block1 upload, all streamed block by block (a whole body is never held here)."""
+Block1 upload, all streamed block by block (a whole body is never held here). Loaded by the
+endpoint at the first Block1 request or transfer; cutting a response into Block2 blocks is
+coap.msg.server_slice, which every response needs."""
 import time
 
 from micropython import const
@@ -7,6 +9,7 @@ from micropython import const
 from coap.msg import (Message, BLOCK1, BLOCK2, SIZE1, SIZE2, URI_PATH, CONTINUE, BAD_REQUEST,
                       REQUEST_ENTITY_INCOMPLETE, REQUEST_ENTITY_TOO_LARGE, block_value,
                       block_parts)
+from coap.msg import server_slice  # noqa: F401 (its old place)
 
 BLOCK1_LIFETIME = const(247000)  # ms an unfinished Block1 transfer is remembered (EXCHANGE_LIFETIME)
 _MAX_RETRY = const(3)  # re-asks for a block answered with the wrong offset
@@ -70,34 +73,6 @@ def server_answer(ep, req, peer, resp, ok):
         resp.code = CONTINUE
     if resp.opt(BLOCK1) is None:
         resp.add(BLOCK1, block_value(num, more, szx))
-
-
-def req_szx(ep, req):
-    """(block number, szx) a response to req is cut at: the client's Block2 or our max_szx."""
-    v = req.uint(BLOCK2)
-    szx = ep.max_szx
-    if v is not None and (v & 7) < szx:
-        szx = v & 7
-    return (0 if v is None else v >> 4), szx
-
-
-def server_slice(resp, num, szx):
-    """Cut a success payload to block num of 16 << szx bytes; False when num is past the end."""
-    pl = resp.payload
-    if isinstance(pl, str):
-        pl = resp.payload = pl.encode()
-    size = 16 << szx
-    n = len(pl)
-    if resp.opt(BLOCK2) is not None or (n <= size and not num):
-        return True
-    off = num * size
-    if off >= n:
-        return False
-    resp.payload = memoryview(pl)[off:off + size]
-    resp.add(BLOCK2, block_value(num, off + size < n, szx))
-    if not num:
-        resp.add(SIZE2, n)
-    return True
 
 
 def expire(ep, now):

@@ -1,13 +1,14 @@
 """Sans-I/O CoAP endpoint (RFC 7252): MIDs, tokens, CON retransmission, dedup, RST, server and
-client exchanges; Observe and block-wise transfers are in coap.observe and coap.block."""
+client exchanges; Observe and block-wise transfers are in coap.observe and coap.block (loaded
+with the first Block1 request or transfer)."""
 import time
 
 from micropython import const
 
-from coap import block, observe
+from coap import observe
 from coap.retry import urandom_int as _rand
 from coap.msg import (CON, NON, ACK, RST, EMPTY, BLOCK1, BLOCK2, BAD_OPTION, NOT_FOUND,
-                      INTERNAL_SERVER_ERROR, Message, DecodeError, decode)
+                      INTERNAL_SERVER_ERROR, Message, DecodeError, decode, server_slice)
 
 # RFC 7252 4.8 transmission parameters, in ms
 ACK_TIMEOUT = const(2000)
@@ -28,6 +29,15 @@ _KNOWN_CRITICAL = (1, 3, 5, 7, 11, 15, 17, 23, 27)
 
 def _empty(typ, mid):
     return bytes((0x40 | (typ << 4), 0, (mid >> 8) & 0xFF, mid & 0xFF))
+
+
+def _req_szx(ep, req):
+    """(block number, szx) a response to req is cut at: the client's Block2 or our max_szx."""
+    v = req.uint(BLOCK2)
+    szx = ep.max_szx
+    if v is not None and (v & 7) < szx:
+        szx = v & 7
+    return (0 if v is None else v >> 4), szx
 
 
 class _Tx:
@@ -248,6 +258,8 @@ class Endpoint:
             if n & 1 and n not in _KNOWN_CRITICAL:
                 return Message(code=BAD_OPTION)
         if req.opt(BLOCK1) is not None:
+            from coap import block  # loaded by the first Block1 request (a firmware push)
+
             r = block.server_check(self, req, peer, now)
             if r is not None:
                 return r
@@ -273,10 +285,12 @@ class Endpoint:
         ok = resp.code >> 5 == 2
         obs = observe.on_response(self, req, peer, resp, ok)
         if req.opt(BLOCK1) is not None:
+            from coap import block
+
             block.server_answer(self, req, peer, resp, ok)
         if ok:
-            num, szx = block.req_szx(self, req)
-            if not block.server_slice(resp, num, szx):
+            num, szx = _req_szx(self, req)
+            if not server_slice(resp, num, szx):
                 resp.code = BAD_OPTION
                 resp.payload = b""
                 resp.opts = []
@@ -303,7 +317,7 @@ class Endpoint:
     def observe(self, req, peer, on_cancel):
         """Accept the GET Observe=0 being handled; None when it can't be (the GET is then
         answered without Observe)."""
-        return observe.register(self, req, peer, on_cancel, block.req_szx(self, req)[1])
+        return observe.register(self, req, peer, on_cancel, _req_szx(self, req)[1])
 
     def notify(self, obs, code, payload, content_format, now, con=False):
         """Send the next notification; False when the observation has ended."""
@@ -343,10 +357,14 @@ class Endpoint:
         return ex
 
     def download(self, msg, peer, now, sink, done, szx=6, start_block=0):
+        from coap import block
+
         return block.Download(self, msg, peer, done, min(szx, self.max_szx), sink).start(
             start_block, now)
 
     def upload(self, msg, peer, now, read, total, done, szx=6):
+        from coap import block
+
         return block.Upload(self, msg, peer, done, min(szx, self.max_szx), read).start(total, now)
 
     def _match(self, peer, token):
@@ -431,6 +449,8 @@ class Endpoint:
         while d and diff(d[0][2], now) <= 0:
             d.pop(0)
         if self._b1:
+            from coap import block
+
             block.expire(self, now)
         if gone:
             for x in gone:

@@ -105,6 +105,25 @@ def block_parts(v):
     return v >> 4, bool(v & 8), v & 7
 
 
+def server_slice(resp, num, szx):
+    """Cut a success payload to block num of 16 << szx bytes; False when num is past the end."""
+    pl = resp.payload
+    if isinstance(pl, str):
+        pl = resp.payload = pl.encode()
+    size = 16 << szx
+    n = len(pl)
+    if resp.opt(BLOCK2) is not None or (n <= size and not num):
+        return True
+    off = num * size
+    if off >= n:
+        return False
+    resp.payload = memoryview(pl)[off:off + size]
+    resp.add(BLOCK2, block_value(num, off + size < n, szx))
+    if not num:
+        resp.add(SIZE2, n)
+    return True
+
+
 class Message:
     __slots__ = ("type", "code", "mid", "token", "opts", "payload")
 

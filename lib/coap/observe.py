@@ -1,8 +1,7 @@
 """Server side of CoAP Observe (RFC 7641): observation records and notification sending."""
 from micropython import const
 
-from coap.block import server_slice
-from coap.msg import CON, NON, GET, OBSERVE, CONTENT_FORMAT, Message
+from coap.msg import CON, NON, GET, OBSERVE, CONTENT_FORMAT, Message, server_slice
 
 _SEQ_MASK = const(0xFFFFFF)  # Observe values are 24-bit
 

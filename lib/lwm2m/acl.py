@@ -1,7 +1,7 @@
 """Access control (object 2): servers' rights on object instances, owners, unbootstrapping."""
 from micropython import const
 
-from lwm2m.model import CREATED, MAX_ID, WRITTEN
+from lwm2m.model import CREATED, MAX_ID
 
 # ACL bits (/2/x/2 values)
 R = const(1)
@@ -84,47 +84,8 @@ class Acl:
                 self.reg.delete(2, k)
 
     def remove_server(self, ssid):
-        """Seed 001 D.2.2: instances only ssid could reach go (with their ACL); elsewhere its
-        entries go and ownership passes to the server with most of Write+Delete (ties: lowest
-        SSID). Observations, registration and the /0 /1 instances are the caller's part."""
-        aco = self.reg.obj(2)
-        if aco is None:
-            return
-        others = [s for s in self.reg.servers() if s != ssid]
-        for k in aco.iids():
-            a = aco.insts.get(k)
-            if a is None:
-                continue
-            v = a.vals
-            acl = v.get(2) or {}
-            oid = v.get(0)
-            iid = v.get(1)
-            if v.get(3) == ssid and not [s for s in acl if s != ssid]:
-                o = self.reg.obj(oid)
-                if o is not None and o.deletable and oid != 0 and iid in o.insts:
-                    self.reg.delete(oid, iid)
-                self.reg.delete(2, k)
-                continue
-            touched = False
-            if ssid in acl:
-                acl = dict(acl)
-                del acl[ssid]
-                v[2] = acl
-                touched = True
-            if v.get(3) == ssid:
-                best = None
-                score = -1
-                cands = others + [s for s in acl if s and s != ssid and s not in others]
-                for s in sorted(cands):
-                    r = acl.get(s, acl.get(0, 0))
-                    n = (1 if r & W else 0) + (1 if r & D else 0)
-                    if n > score:
-                        best = s
-                        score = n
-                if best is not None:
-                    v[3] = best
-                    touched = True
-            if touched:
-                self.reg.emit(WRITTEN, 2, k)
-                self.reg.changed(2, k)
+        """Seed 001 D.2.2 (lwm2m.bsops.remove_server: account removal is bootstrap's business,
+        loaded then)."""
+        from lwm2m.bsops import remove_server
 
+        remove_server(self, ssid)

@@ -2,6 +2,7 @@
 from lwm2m import content as ct
 from lwm2m.dm import check_values
 from lwm2m.errors import BadRequest, MethodNotAllowed, NotFound
+from lwm2m.acl import D, W
 from lwm2m.model import CREATED, OMULTI, OPS, WRITTEN
 
 
@@ -128,3 +129,51 @@ class BsOps:
             if inst.vals.get(1) is not True and inst.vals.get(10) in ssids:
                 return True
         return False
+
+
+def remove_server(access, ssid):
+    """Seed 001 D.2.2: instances only ssid could reach go (with their ACL); elsewhere its
+    entries go and ownership passes to the server with most of Write+Delete (ties: lowest
+    SSID). Observations, registration and the /0 /1 instances are the caller's part; `access`
+    is the lwm2m.acl.Acl."""
+    reg = access.reg
+    aco = reg.obj(2)
+    if aco is None:
+        return
+    others = [s for s in reg.servers() if s != ssid]
+    for k in aco.iids():
+        a = aco.insts.get(k)
+        if a is None:
+            continue
+        v = a.vals
+        acl = v.get(2) or {}
+        oid = v.get(0)
+        iid = v.get(1)
+        if v.get(3) == ssid and not [s for s in acl if s != ssid]:
+            o = reg.obj(oid)
+            if o is not None and o.deletable and oid != 0 and iid in o.insts:
+                reg.delete(oid, iid)
+            reg.delete(2, k)
+            continue
+        touched = False
+        if ssid in acl:
+            acl = dict(acl)
+            del acl[ssid]
+            v[2] = acl
+            touched = True
+        if v.get(3) == ssid:
+            best = None
+            score = -1
+            cands = others + [s for s in acl if s and s != ssid and s not in others]
+            for s in sorted(cands):
+                r = acl.get(s, acl.get(0, 0))
+                n = (1 if r & W else 0) + (1 if r & D else 0)
+                if n > score:
+                    best = s
+                    score = n
+            if best is not None:
+                v[3] = best
+                touched = True
+        if touched:
+            reg.emit(WRITTEN, 2, k)
+            reg.changed(2, k)

@@ -17,7 +17,7 @@ from micropython import const
 
 from coap import msg as M
 from coap.endpoint import Endpoint
-from lwm2m import accounts, fwpkg
+from lwm2m import accounts
 from lwm2m.acl import Acl
 from lwm2m.dm import DM, parse_path
 from lwm2m.log import Log
@@ -28,6 +28,7 @@ from lwm2m.servers import Servers
 from lwm2m.store import Store
 
 _POLL_MS = const(10000)  # battery / power source sampling period
+_OOM_RETRY_MS = const(100)  # a tick that ran out of memory is tried again this much later
 BS_AFTER_FAILURES = 3  # consecutive failed Registers on every server -> client-initiated bootstrap
 
 # board driver report names -> /3/0 resources
@@ -74,7 +75,7 @@ class Client(Servers):
         self.dm = DM(reg, self.acl)
         self._bsops = None
         self.ep = Endpoint(self._handle, rand)
-        self.fw = fwpkg.for_client(self)  # firmware update engine behind /5
+        self.fw = firmware.for_client(self)  # firmware update engine behind /5
         self.firmware = firmware.make(reg, self.fw)
         self.reporter = Reporter(self.ep, self.dm.observe_read, self.dm.attrs.effective,
                                  self._defaults, storing=self._storing, wake=self._wake,
@@ -293,6 +294,18 @@ class Client(Servers):
 
     def tick(self, now):
         """Run everything due; returns ms until the next deadline (or None)."""
+        try:
+            return self._tick(now)
+        except MemoryError:
+            # one step found no room: the client lives on; what the step left undone is still
+            # flagged (a dirty store, a due Update) and the next pass does it
+            import gc
+
+            gc.collect()
+            self.log.error("out of memory in tick: retried")
+            return _OOM_RETRY_MS
+
+    def _tick(self, now):
         if self.stopped:
             return None
         if not self.started:

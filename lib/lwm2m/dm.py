@@ -7,12 +7,11 @@ from lwm2m.errors import (BadRequest, Incomplete, LwM2MError, MethodNotAllowed, 
                           TooLarge, Unauthorized, UnsupportedFormat)
 from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
 
-_ATTR_ORDER = ("pmin", "pmax", "gt", "lt", "st")
 
 
 def _link():
-    """lwm2m.link for one Discover or Write-Attributes: loaded then, and unloaded again (the
-    caller's reference keeps it for the request), 2 KB back on a 32-bit board."""
+    """lwm2m.link (Discover and Write-Attributes) for one request: loaded then, and unloaded again
+    (the caller's reference keeps it for the request), 4 KB back on a 32-bit board."""
     from lwm2m import link, unload
 
     unload("link")
@@ -289,9 +288,9 @@ class DM:
             off, last = num << (szx + 4), not more
         data = req.payload
         if k == ct.TLV:
-            # the unwrapping lives with the firmware engine, which a push loads anyway: no
-            # resident code for it in the DM layer
-            from lwm2m.fwupdate import tlv_unwrap
+            # the unwrapping lives with the firmware package helpers, loaded for such a push
+            # only: no resident code for it in the DM layer
+            from lwm2m.fwpkg import tlv_unwrap
 
             off, data = tlv_unwrap(self, rid, off, data, last)
         elif off == 0:
@@ -355,84 +354,13 @@ class DM:
         self.attrs.drop(path=path)
         return M.response(M.DELETED)
 
-    def _links(self, ssid, o, inst, out, own):
-        p = (o.oid, inst.iid)
-        out.append(("/%d/%d" % p, self._attr_list(ssid, p, own)))
-        for r in o.defn[RESS]:
-            rid = r[RID]
-            if o.present(inst, rid):
-                a = []
-                if r[MULTI]:
-                    a.append(("dim", len(o.value(inst, rid))))
-                rp = p + (rid,)
-                out.append(("/%d/%d/%d" % rp, a + self._attr_list(ssid, rp, own)))
-
-    def _attr_list(self, ssid, path, own):
-        d = self.attrs.get(ssid, path) if own else self.attrs.effective(ssid, path)
-        return [(k, d[k]) for k in _ATTR_ORDER if d and k in d]
-
     def discover(self, path, ssid):
         """Link-format payload of a Discover: attributes set at each level; for a single
-        resource, the attributes in force (inherited)."""
+        resource, the attributes in force (inherited). In lwm2m.link, loaded for the request."""
         if isinstance(path, str):
             path = parse_path(path)
-        n = len(path)
-        out = []
-        if n == 0:
-            for oid in self.reg.oids():
-                if oid == 0:
-                    continue
-                o = self.reg.objs[oid]
-                iids = [i for i in o.iids() if self.acl.allowed(ssid, oid, i, R)]
-                if not iids:
-                    out.append(("/%d" % oid, []))
-                for i in iids:
-                    out.append(("/%d/%d" % (oid, i), []))
-        elif n == 1:
-            o = self._obj(path[0])
-            out.append(("/%d" % o.oid, self._attr_list(ssid, path, True)))
-            for iid in o.iids():
-                if self.acl.allowed(ssid, o.oid, iid, R):
-                    self._links(ssid, o, o.insts[iid], out, True)
-        elif n == 2:
-            o, inst = self._target(path, ssid, R)
-            self._links(ssid, o, inst, out, True)
-        elif n == 3:
-            o, inst = self._target(path, ssid, R)
-            r = self._rdef(o, inst, path[2])
-            a = [("dim", len(o.value(inst, path[2])))] if r[MULTI] else []
-            out.append(("/%d/%d/%d" % tuple(path), a + self._attr_list(ssid, path, False)))
-        else:
-            raise MethodNotAllowed("discover resource instance")
-        return _link().encode(out)
+        return _link().discover(self, path, ssid)
 
     def _write_attrs(self, path, ssid, query):
-        n = len(path)
-        if n == 0 or n == 4:
-            raise MethodNotAllowed("attributes here")
-        o = self._obj(path[0])
-        r = None
-        if n > 1:
-            o, inst = self._target(path, ssid, R)
-            if n == 3:
-                r = self._rdef(o, inst, path[2])
-        # an attribute without a value is removed (1.0.2 Write-Attributes), on any resource
-        unset = [q for q in query if q in _ATTR_ORDER]
-        a = _link().parse_attrs([q for q in query if q not in _ATTR_ORDER])
-        a.pop("cancel", None)
-        if not a and not unset:
-            raise BadRequest("no attributes")
-        if ("gt" in a or "lt" in a or "st" in a) and (
-                r is None or r[TYPE] not in "if"):
-            raise BadRequest("gt/lt/st need a numeric resource")
-        d = dict(self.attrs.get(ssid, path) or {})
-        for k in unset:
-            if k in a:
-                raise BadRequest("attribute both set and removed")
-            d.pop(k, None)
-        d.update(a)
-        if "pmin" in d and "pmax" in d and d["pmin"] > d["pmax"]:
-            raise BadRequest("pmin > pmax")
-        self.attrs.set(ssid, path, d)
-        return M.response(M.CHANGED)
+        return _link().write_attrs(self, path, ssid, query)
 

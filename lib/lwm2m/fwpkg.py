@@ -1,7 +1,11 @@
-"""Firmware package helpers for /5: the package header, coap(s) URIs, the Block2 downloader."""
+"""Firmware package helpers for /5: the package header, a package written as TLV, coap(s) URIs, the
+Block2 downloader. Loaded for a pull or a TLV-wrapped push only (a push of an opaque package
+does without it)."""
 import sys
 
 from micropython import const
+
+from lwm2m.errors import BadRequest, Incomplete
 
 HDR_LEN = const(128)
 MAGIC = b"LWM2MFW1"
@@ -119,6 +123,128 @@ def coaps_supported():
     return False
 
 
+def tlv_unwrap(dm, rid, off, data, last):
+    """A streamed write (/5/0/0 Package) sent as one opaque resource TLV, as servers that write
+    in the client's registered format do: (offset, bytes) of the opaque value in this Block1
+    chunk. The TLV header is in the first block; only its length and the value's length are
+    kept (dm._tlvw) and the bytes stream on exactly as an opaque body does."""
+    if off == 0:
+        b = data
+        t = b[0] if len(b) > 1 else 0
+        if t >> 6 != 3:
+            raise BadRequest("one resource TLV expected")
+        i = 3 if t & 0x20 else 2
+        n = (t >> 3) & 3
+        if len(b) < i + n or (b[1] << 8 | b[2] if t & 0x20 else b[1]) != rid:
+            raise BadRequest("TLV for another resource")
+        size = t & 7 if n == 0 else int.from_bytes(bytes(b[i:i + n]), "big")
+        dm._tlvw = (i + n, size)
+        data = memoryview(b)[i + n:]
+    elif dm._tlvw is None:
+        raise Incomplete("block1")  # a continuation whose first block we never saw
+    else:
+        off -= dm._tlvw[0]
+    end = off + len(data)
+    if end > dm._tlvw[1] or (last and end != dm._tlvw[1]):
+        dm._tlvw = None
+        raise BadRequest("TLV length does not match the package")
+    if last:
+        dm._tlvw = None
+    return off, data
+
+
+# ---- the pull (Package URI) half of lwm2m.fwupdate.FwUpdate `fu`: loaded with the first URI, so
+# a push never carries it
+_IDLE = const(0)  # lwm2m.fwupdate's State and Update Result values
+_DOWNLOADING = const(1)
+_R_CONN_LOST = const(4)
+_R_BAD_URI = const(7)
+_R_BAD_PROTOCOL = const(9)
+
+
+def pull(fu, uri, now):
+    """FwUpdate.write_uri past its checks: a coap(s) URI starts the Block2 download."""
+    try:
+        scheme = parse_uri(uri)[0]
+    except ValueError:
+        return fu._set(_IDLE, _R_BAD_URI)
+    if scheme in ("http", "https") or (scheme == "coaps" and not fu._coaps()):
+        return fu._set(_IDLE, _R_BAD_PROTOCOL)
+    if scheme not in ("coap", "coaps"):
+        return fu._set(_IDLE, _R_BAD_URI)
+    if fu._download is None:
+        return fu._set(_IDLE, _R_BAD_PROTOCOL)  # built without a downloader: push only
+    fu._start(True, None)
+    attempt(fu, now)
+
+
+def attempt(fu, now):
+    """One download attempt from fu._got on; a failure retries with back-off (lost())."""
+    fu._deadline = None
+    fu._gen += 1
+    gen = fu._gen
+    fu._at = fu._got
+    start = fu._got >> (fu.szx + 4)
+
+    def sink(offset, data):
+        if gen != fu._gen:
+            raise ValueError("stale transfer")
+        skip = fu._got - offset
+        if skip < 0:
+            raise ValueError("gap in download")  # ends the attempt: retried as a loss
+        if skip < len(data):
+            fu._guard(fu._feed, memoryview(data)[skip:])
+
+    def done(code, now):
+        if gen != fu._gen:
+            return
+        fu._handle = None
+        if code is not None and code >> 5 == 2:
+            from board.fwstore import FwError
+
+            try:
+                fu._guard(fu._complete)
+            except (FwError, MemoryError):
+                pass
+        elif code is not None and code >> 5 == 4:
+            fu._fail(_R_BAD_URI)  # 4.04 and friends: nothing to fetch there
+        else:
+            lost(fu, now)
+
+    peer = None
+    try:
+        scheme, host, port, _, _ = parse_uri(fu.uri)
+        if fu._resolve is not None:
+            peer = fu._resolve(host, port)
+        if scheme == "coaps" and (fu._secure is None or not fu._secure(peer)):
+            # no DTLS session to that host: never send the request as plain UDP
+            fu._fail(_R_BAD_PROTOCOL)
+            return
+        h = fu._download(fu.uri, start, sink, done, now, peer)
+    except OSError:
+        lost(fu, now)
+        return
+    if gen == fu._gen and fu.state == _DOWNLOADING:
+        fu._handle = h
+
+
+def lost(fu, now):
+    fu._handle = None
+    if fu._got > fu._at:
+        fu._fails = 0  # it moved forward: only attempts that get nowhere count
+    fu._fails += 1
+    if fu._fails >= fu.tries:
+        fu._fail(_R_CONN_LOST)
+        return
+    import time
+
+    from coap.retry import backoff_ms
+
+    d = backoff_ms(fu._fails, fu.retry_ms, fu.retry_cap_ms, fu._rand)
+    fu._deadline = time.ticks_add(now, d)
+    fu._persist()  # the resume offset, once per failure rather than once per block
+
+
 class SinkStorage:
     """fwstore interface that only hashes: /5 for a model with no board storage behind it."""
 
@@ -171,85 +297,6 @@ class MemStore:
         self.d.pop(name, None)
 
 
-def _peer(host, port):
-    from coap.runner import resolve
-
-    return resolve("coap://%s:%d" % ("[%s]" % host if ":" in host else host, port))[3]
-
-
-RECORD = "fw"  # lwm2m.fwupdate.RECORD, the engine's store record (a test holds them equal)
-
-
-class _Lazy:
-    """for_client()'s FwUpdate, made at the first operation on /5, or at boot when the store says
-    a transfer or an update is under way: until then neither lwm2m.fwupdate nor the board's
-    firmware store is imported (about 15 KB of heap on a 32-bit board). Any attribute this class
-    lacks loads the engine and comes from it."""
-
-    def __init__(self, client):
-        self._client = client
-        self._fu = None
-        self._report = None  # set by objects.firmware before the engine exists
-        self._boot = None  # (now,) once on_boot ran: replayed on the engine when it loads
-
-    def _engine(self):
-        fu = self._fu
-        if fu is None:
-            fu = self._fu = _engine(self._client)
-            if fu._report is None:
-                fu._report = self._report
-            if self._boot is not None:
-                fu.on_boot(self._boot[0])  # an idle record only restores name, version, result
-        return fu
-
-    def __getattr__(self, name):
-        return getattr(self._engine(), name)
-
-    def on_boot(self, now=None):
-        if self._fu is not None:
-            self._fu.on_boot(now)
-            return
-        self._boot = (now,)
-        rec = self._client.store.load(RECORD)
-        if isinstance(rec, dict) and rec.get("state"):  # not Idle: the engine has work to do
-            self._engine()
-
-    def on_registered(self, now=None):
-        if self._fu is not None:  # otherwise no update awaits confirmation (on_boot)
-            self._fu.on_registered(now)
-
-    def tick(self, now):
-        return None if self._fu is None else self._fu.tick(now)
-
-
-def for_client(client):
-    """The FwUpdate behind /5 of a lwm2m.client.Client, loaded on first use (_Lazy)."""
-    return _Lazy(client)
-
-
-def _engine(client):
-    """The FwUpdate: the platform's fwstore (a hashing sink without one), the client's record
-    store, pulls over client.ep, and a reboot that goes the Device reboot way (the 2.04 of
-    Update out first, then Deregister, then platform.reboot())."""
-    from lwm2m.fwupdate import FwUpdate
-
-    p = client.platform
-    if getattr(p, "fwstore", None) is not None:
-        st = p.fwstore()
-        if st is None:  # the board has no room for an image (ESP32_GENERIC: no OTA slots)
-            from board.fwstore import NoStore
-
-            st = NoStore()
-    else:
-        st = SinkStorage()
-    return FwUpdate(st, client.store, resolve=_peer, download=coap_download(client.ep),
-                    reboot=lambda: client._x_device("reboot"), coaps=coaps_supported(),
-                    rand=client.rand, secure=lambda peer: _secured(client, peer))
-
-
-def _secured(client, peer):
-    """True when datagrams to peer go through a DTLS session (a coaps:// server's), so a coaps://
-    package URI never leaves as plain UDP."""
-    f = client.transport_factory
-    link = getattr(f, "links", {}).get(peer)
-    return link is not None and hasattr(link.t, "start")
+# the client's stand-in for the engine, and the engine's making, live with object 5 (resident;
+# this module loads for a pull only); names kept here for the old import path
+from lwm2m.objects.firmware import RECORD, _Lazy, for_client  # noqa: E402,F401

@@ -21,9 +21,31 @@ import time
 from micropython import const
 
 from board.fwstore import FwError, NoSpace
-from lwm2m.errors import BadRequest, Incomplete, LwM2MError, MethodNotAllowed, NotFound, TooLarge
-from lwm2m.fwpkg import HDR_LEN, MAGIC, field as _field, parse_uri
-from lwm2m.fwpkg import coap_download, make_header  # noqa: F401 (the old import path)
+from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
+
+# lwm2m.fwpkg (the header writer, the pull half of this engine, URIs, the Block2 downloader,
+# coaps detection) loads for a pull or a check of coaps support: a push never imports it (4.5 KB
+# of heap on a 32-bit board)
+HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
+_MAGIC = b"LWM2MFW1"  # lwm2m.fwpkg.MAGIC (a test holds them equal)
+_NAME_LEN = const(42)
+
+
+def __getattr__(name):
+    # the old import path of the package helpers: lwm2m.fwupdate.make_header and friends
+    if name in ("make_header", "coap_download", "parse_uri", "tlv_unwrap"):
+        from lwm2m import fwpkg
+
+        return getattr(fwpkg, name)
+    raise AttributeError(name)
+
+
+def _field(h, a):
+    """lwm2m.fwpkg.field: a NUL-padded UTF-8 header field at offset a; UnicodeError if bad."""
+    b = bytes(h[a:a + _NAME_LEN])
+    i = b.find(b"\0")
+    return (b if i < 0 else b[:i]).decode()
+
 
 IDLE = const(0)
 DOWNLOADING = const(1)
@@ -98,10 +120,25 @@ class FwUpdate:
         if rid == 8:
             if self.none:
                 return {}
-            return {0: 0, 1: 1} if self.coaps else {0: 0}
+            return {0: 0, 1: 1} if self._coaps() else {0: 0}
         if rid == 9:
             return 1 if self.none else 2  # push only (refused for room, result 2) / push and pull
         raise NotFound("no such resource")
+
+    def _coaps(self):
+        c = self.coaps
+        if c is None:  # not told: ask lwm2m.fwpkg once, without keeping it loaded
+            import sys
+
+            had = "lwm2m.fwpkg" in sys.modules
+            from lwm2m.fwpkg import coaps_supported
+
+            c = self.coaps = coaps_supported()
+            if not had:
+                from lwm2m import unload
+
+                unload("fwpkg")
+        return c
 
     @property
     def offset(self):
@@ -171,7 +208,7 @@ class FwUpdate:
                 i = min(8 - len(h), n)
                 h.extend(mv[:i])
                 if len(h) == 8:
-                    if h[:7] != MAGIC[:7]:
+                    if h[:7] != _MAGIC[:7]:
                         # a raw package: what the magic test held back goes first, then the
                         # whole chunk, so storage sees the blocks as they came
                         self._begin(self._total)
@@ -180,7 +217,7 @@ class FwUpdate:
                             self.storage.write(h[:pre])
                         self._hdr = bytearray()
                         i = 0
-                    elif h[7] != MAGIC[7]:
+                    elif h[7] != _MAGIC[7]:
                         raise _fw_error(R_BAD_TYPE)
             if not self._decided and len(h) >= 8:
                 k = min(HDR_LEN - len(h), n - i)
@@ -276,78 +313,14 @@ class FwUpdate:
         if self.none:
             self._set(IDLE, R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
             raise BadRequest("firmware update not supported on this board")
-        try:
-            scheme = parse_uri(uri)[0]
-        except ValueError:
-            return self._set(IDLE, R_BAD_URI)
-        if scheme in ("http", "https") or (scheme == "coaps" and not self.coaps):
-            return self._set(IDLE, R_BAD_PROTOCOL)
-        if scheme not in ("coap", "coaps"):
-            return self._set(IDLE, R_BAD_URI)
-        if self._download is None:
-            return self._set(IDLE, R_BAD_PROTOCOL)  # built without a downloader: push only
-        self._start(True, None)
-        self._attempt(now)
+        from lwm2m.fwpkg import pull  # the pull machinery loads with the first Package URI
+
+        pull(self, uri, now)
 
     def _attempt(self, now):
-        self._deadline = None
-        self._gen += 1
-        gen = self._gen
-        self._at = self._got
-        start = self._got >> (self.szx + 4)
+        from lwm2m.fwpkg import attempt
 
-        def sink(offset, data):
-            if gen != self._gen:
-                raise ValueError("stale transfer")
-            skip = self._got - offset
-            if skip < 0:
-                raise ValueError("gap in download")  # ends the attempt: retried as a loss
-            if skip < len(data):
-                self._guard(self._feed, memoryview(data)[skip:])
-
-        def done(code, now):
-            if gen != self._gen:
-                return
-            self._handle = None
-            if code is not None and code >> 5 == 2:
-                try:
-                    self._guard(self._complete)
-                except (FwError, MemoryError):
-                    pass
-            elif code is not None and code >> 5 == 4:
-                self._fail(R_BAD_URI)  # 4.04 and friends: nothing to fetch there
-            else:
-                self._lost(now)
-
-        peer = None
-        try:
-            scheme, host, port, _, _ = parse_uri(self.uri)
-            if self._resolve is not None:
-                peer = self._resolve(host, port)
-            if scheme == "coaps" and (self._secure is None or not self._secure(peer)):
-                # no DTLS session to that host: never send the request as plain UDP
-                self._fail(R_BAD_PROTOCOL)
-                return
-            h = self._download(self.uri, start, sink, done, now, peer)
-        except OSError:
-            self._lost(now)
-            return
-        if gen == self._gen and self.state == DOWNLOADING:
-            self._handle = h
-
-    def _lost(self, now):
-        self._handle = None
-        if self._got > self._at:
-            self._fails = 0  # it moved forward: only attempts that get nowhere count
-        self._fails += 1
-        if self._fails >= self.tries:
-            self._fail(R_CONN_LOST)
-            return
-        from coap.retry import backoff_ms
-
-        d = backoff_ms(self._fails, self.retry_ms, self.retry_cap_ms, self._rand)
-        self._deadline = time.ticks_add(now, d)
-        self._persist()  # the resume offset, once per failure rather than once per block
+        attempt(self, now)
 
     def tick(self, now):
         """Runs the download retry timer; ms until the next deadline, or None."""
@@ -421,31 +394,43 @@ class FwUpdate:
         self._set(IDLE, R_SUCCESS if ok else R_FAILED)
 
 
-def tlv_unwrap(dm, rid, off, data, last):
-    """A streamed write (/5/0/0 Package) sent as one opaque resource TLV, as servers that write
-    in the client's registered format do: (offset, bytes) of the opaque value in this Block1
-    chunk. The TLV header is in the first block; only its length and the value's length are
-    kept (dm._tlvw) and the bytes stream on exactly as an opaque body does."""
-    if off == 0:
-        b = data
-        t = b[0] if len(b) > 1 else 0
-        if t >> 6 != 3:
-            raise BadRequest("one resource TLV expected")
-        i = 3 if t & 0x20 else 2
-        n = (t >> 3) & 3
-        if len(b) < i + n or (b[1] << 8 | b[2] if t & 0x20 else b[1]) != rid:
-            raise BadRequest("TLV for another resource")
-        size = t & 7 if n == 0 else int.from_bytes(bytes(b[i:i + n]), "big")
-        dm._tlvw = (i + n, size)
-        data = memoryview(b)[i + n:]
-    elif dm._tlvw is None:
-        raise Incomplete("block1")  # a continuation whose first block we never saw
+def for_client(client):
+    """The FwUpdate behind /5 of a lwm2m.client.Client (made by its stand-in,
+    lwm2m.objects.firmware._Lazy): the platform's fwstore (a hashing sink without one), the
+    client's record store, pulls over client.ep, and a reboot that goes the Device reboot way
+    (the 2.04 of Update out first, then Deregister, then platform.reboot()). lwm2m.fwpkg loads
+    for a pull or a missing fwstore only."""
+    p = client.platform
+    if getattr(p, "fwstore", None) is not None:
+        st = p.fwstore()
+        if st is None:  # the board has no room for an image (ESP32_GENERIC: no OTA slots)
+            from board.fwstore import NoStore
+
+            st = NoStore()
     else:
-        off -= dm._tlvw[0]
-    end = off + len(data)
-    if end > dm._tlvw[1] or (last and end != dm._tlvw[1]):
-        dm._tlvw = None
-        raise BadRequest("TLV length does not match the package")
-    if last:
-        dm._tlvw = None
-    return off, data
+        from lwm2m.fwpkg import SinkStorage
+
+        st = SinkStorage()
+
+    def download(*a):
+        from lwm2m.fwpkg import coap_download
+
+        return coap_download(client.ep)(*a)
+
+    return FwUpdate(st, client.store, resolve=_peer, download=download,
+                    reboot=lambda: client._x_device("reboot"), coaps=None, rand=client.rand,
+                    secure=lambda peer: _secured(client, peer))
+
+
+def _secured(client, peer):
+    """True when datagrams to peer go through a DTLS session (a coaps:// server's), so a coaps://
+    package URI never leaves as plain UDP."""
+    f = client.transport_factory
+    link = getattr(f, "links", {}).get(peer)
+    return link is not None and hasattr(link.t, "start")
+
+
+def _peer(host, port):
+    from coap.runner import resolve
+
+    return resolve("coap://%s:%d" % ("[%s]" % host if ":" in host else host, port))[3]

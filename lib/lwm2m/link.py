@@ -1,6 +1,12 @@
-"""CoRE link format (40) codec and LwM2M Write-Attributes query validation."""
-from lwm2m.errors import CodecError
+"""CoRE link format (40) codec, and the Discover and Write-Attributes operations of lwm2m.dm built
+on it (loaded by dm for one such request, then dropped again)."""
+from coap import msg as M
+from lwm2m.acl import R
+from lwm2m.errors import BadRequest, CodecError, MethodNotAllowed
+from lwm2m.model import MULTI, RESS, RID, TYPE
 from lwm2m.text import fmt_float, parse_float, parse_int
+
+_ATTR_ORDER = ("pmin", "pmax", "gt", "lt", "st")
 
 
 def _val(v):
@@ -138,3 +144,87 @@ def parse_attrs(query_list):
     if "lt" in out and "gt" in out and "st" in out and not out["lt"] + 2 * out["st"] < out["gt"]:
         raise CodecError("lt + 2*st must be < gt")
     return out
+
+
+# ---- lwm2m.dm's Discover and Write-Attributes (dm: the lwm2m.dm.DM answering the request)
+def _links(dm, ssid, o, inst, out, own):
+    p = (o.oid, inst.iid)
+    out.append(("/%d/%d" % p, _attr_list(dm, ssid, p, own)))
+    for r in o.defn[RESS]:
+        rid = r[RID]
+        if o.present(inst, rid):
+            a = []
+            if r[MULTI]:
+                a.append(("dim", len(o.value(inst, rid))))
+            rp = p + (rid,)
+            out.append(("/%d/%d/%d" % rp, a + _attr_list(dm, ssid, rp, own)))
+
+
+def _attr_list(dm, ssid, path, own):
+    d = dm.attrs.get(ssid, path) if own else dm.attrs.effective(ssid, path)
+    return [(k, d[k]) for k in _ATTR_ORDER if d and k in d]
+
+
+def discover(dm, path, ssid):
+    """Link-format payload of a Discover: attributes set at each level; for a single
+    resource, the attributes in force (inherited)."""
+    n = len(path)
+    out = []
+    if n == 0:
+        for oid in dm.reg.oids():
+            if oid == 0:
+                continue
+            o = dm.reg.objs[oid]
+            iids = [i for i in o.iids() if dm.acl.allowed(ssid, oid, i, R)]
+            if not iids:
+                out.append(("/%d" % oid, []))
+            for i in iids:
+                out.append(("/%d/%d" % (oid, i), []))
+    elif n == 1:
+        o = dm._obj(path[0])
+        out.append(("/%d" % o.oid, _attr_list(dm, ssid, path, True)))
+        for iid in o.iids():
+            if dm.acl.allowed(ssid, o.oid, iid, R):
+                _links(dm, ssid, o, o.insts[iid], out, True)
+    elif n == 2:
+        o, inst = dm._target(path, ssid, R)
+        _links(dm, ssid, o, inst, out, True)
+    elif n == 3:
+        o, inst = dm._target(path, ssid, R)
+        r = dm._rdef(o, inst, path[2])
+        a = [("dim", len(o.value(inst, path[2])))] if r[MULTI] else []
+        out.append(("/%d/%d/%d" % tuple(path), a + _attr_list(dm, ssid, path, False)))
+    else:
+        raise MethodNotAllowed("discover resource instance")
+    return encode(out)
+
+
+def write_attrs(dm, path, ssid, query):
+    n = len(path)
+    if n == 0 or n == 4:
+        raise MethodNotAllowed("attributes here")
+    o = dm._obj(path[0])
+    r = None
+    if n > 1:
+        o, inst = dm._target(path, ssid, R)
+        if n == 3:
+            r = dm._rdef(o, inst, path[2])
+    # an attribute without a value is removed (1.0.2 Write-Attributes), on any resource
+    unset = [q for q in query if q in _ATTR_ORDER]
+    a = parse_attrs([q for q in query if q not in _ATTR_ORDER])
+    a.pop("cancel", None)
+    if not a and not unset:
+        raise BadRequest("no attributes")
+    if ("gt" in a or "lt" in a or "st" in a) and (
+            r is None or r[TYPE] not in "if"):
+        raise BadRequest("gt/lt/st need a numeric resource")
+    d = dict(dm.attrs.get(ssid, path) or {})
+    for k in unset:
+        if k in a:
+            raise BadRequest("attribute both set and removed")
+        d.pop(k, None)
+    d.update(a)
+    if "pmin" in d and "pmax" in d and d["pmin"] > d["pmax"]:
+        raise BadRequest("pmin > pmax")
+    dm.attrs.set(ssid, path, d)
+    return M.response(M.CHANGED)

@@ -198,6 +198,9 @@ class Servers:
             self._bookkeeping = loc
             try:
                 self.store.save("registrations", loc)
+            except MemoryError:
+                self._bookkeeping = None  # not saved: the next pass tries again
+                raise
             except (OSError, ValueError) as e:
                 self.log.error("store: cannot save registrations (%r)" % (e,))
 
@@ -206,5 +209,8 @@ class Servers:
         try:
             if accounts.save(self.registry, self.store):
                 self.log.debug("store: accounts saved")
+        except MemoryError:
+            self._dirty = True  # not saved: the next pass tries again
+            raise
         except (OSError, ValueError) as e:
             self.log.error("store: cannot save accounts (%r)" % (e,))

@@ -86,6 +86,8 @@ def _config(path, port):
 
 def main(path="config.json"):
     """Config, network, client; the exit status (0, 1 fatal, 2 bad config, 130 Ctrl-C)."""
+    import gc
+
     import board
 
     on_board = board.on_board()
@@ -95,6 +97,7 @@ def main(path="config.json"):
         cfg = _config(path, board.port())
         if cfg is None:
             return 2
+        gc.collect()  # the config checker's garbage goes before the client's imports fill in
         if on_board:
             plat = board.platform(**board.options(cfg))
             _network(plat, cfg)
@@ -103,7 +106,6 @@ def main(path="config.json"):
         amain = getattr(app, "main", None)
         if amain is not None:
             from lwm2m.aio import run  # only an asyncio app loads the asyncio driver
-        import gc
         gc.collect()  # free import garbage before the client's long-lived state (fragmentation)
         feed = None
         if plat is not None and cfg["watchdog_ms"]:

@@ -1,4 +1,5 @@
-"""LwM2M Firmware Update object (5): the definition, and bindings onto a lwm2m.fwupdate.FwUpdate."""
+"""LwM2M Firmware Update object (5): the definition, bindings onto a lwm2m.fwupdate.FwUpdate, and
+the client's stand-in for that engine until the first operation on /5 needs it."""
 import time
 
 DEF = (5, None, False, False, (  # Firmware Update
@@ -28,6 +29,60 @@ R_UNSUPPORTED_TYPE = 6
 R_INVALID_URI = 7
 R_FAILED = 8
 R_UNSUPPORTED_PROTOCOL = 9
+RECORD = "fw"  # lwm2m.fwupdate.RECORD, the engine's store record (a test holds them equal)
+
+
+def _load(client):
+    from lwm2m.fwupdate import for_client  # the engine, its board storage and helpers
+
+    return for_client(client)
+
+
+class _Lazy:
+    """for_client()'s FwUpdate, made at the first operation on /5, or at boot when the store says
+    a transfer or an update is under way: until then neither lwm2m.fwupdate nor the board's
+    firmware store is imported (about 15 KB of heap on a 32-bit board; lwm2m.fwpkg, 4.5 KB more,
+    loads for a pull only). Any attribute this class lacks loads the engine and comes from it."""
+
+    def __init__(self, client):
+        self._client = client
+        self._fu = None
+        self._report = None  # set by Firmware before the engine exists
+        self._boot = None  # (now,) once on_boot ran: replayed on the engine when it loads
+
+    def _engine(self):
+        fu = self._fu
+        if fu is None:
+            fu = self._fu = _load(self._client)
+            if fu._report is None:
+                fu._report = self._report
+            if self._boot is not None:
+                fu.on_boot(self._boot[0])  # an idle record only restores name, version, result
+        return fu
+
+    def __getattr__(self, name):
+        return getattr(self._engine(), name)
+
+    def on_boot(self, now=None):
+        if self._fu is not None:
+            self._fu.on_boot(now)
+            return
+        self._boot = (now,)
+        rec = self._client.store.load(RECORD)
+        if isinstance(rec, dict) and rec.get("state"):  # not Idle: the engine has work to do
+            self._engine()
+
+    def on_registered(self, now=None):
+        if self._fu is not None:  # otherwise no update awaits confirmation (on_boot)
+            self._fu.on_registered(now)
+
+    def tick(self, now):
+        return None if self._fu is None else self._fu.tick(now)
+
+
+def for_client(client):
+    """The FwUpdate behind /5 of a lwm2m.client.Client, loaded on first use (_Lazy)."""
+    return _Lazy(client)
 
 
 class Firmware:
