@@ -1,4 +1,4 @@
-"""Boot-time apply and rollback of a staged application bundle (boot.py; board.bundle stages it)."""
+"""Boot-time apply and rollback of the application bundle board.bundle staged (boot.py)."""
 import os
 
 from .bundle import unpack_bundle

@@ -1,12 +1,12 @@
-"""Firmware-update storage: the errors, NoStore and file helpers every store shares.
+"""Firmware-update storage: the errors and file helpers every store shares.
 
 Both backends: begin(total_size=None), write(data) streamed, offset, finish() -> (length,
 sha256_hex), abort(), apply() (boot the new image next), confirm() (after the first successful
 registration of the new image). The caller persists the Firmware Update object state. A push
-loads only its board's store: board.partstore (ESP32 OTA slot) or board.bundle (a staged
-application bundle, host and Pico W); boot-time apply/rollback is board.fwboot. The old names
-(PartitionStore, BundleStore, write_bundle, unpack_bundle, boot_apply, boot_rollback) still
-resolve here, loading their module on first use.
+loads only its board's store: board.partstore (ESP32 OTA slot; NoStore when there is none) or
+board.bundle (a staged application bundle, host and Pico W); boot-time apply and rollback are
+board.fwboot. The old names (PartitionStore, NoStore, BundleStore, write_bundle, unpack_bundle,
+boot_apply, boot_rollback) still resolve here, loading their module on first use.
 """
 import binascii
 import os
@@ -26,32 +26,6 @@ class IntegrityError(FwError):
 
 def _hex(h):
     return binascii.hexlify(h.digest()).decode()
-
-
-class NoStore:
-    """No room for an image at all (stock ESP32_GENERIC has no OTA slot): /5 says "not
-    supported" and every package is refused for space (result 2)."""
-
-    none = True
-    offset = 0
-
-    def begin(self, total_size=None):
-        raise NoSpace("no OTA partition in this firmware")
-
-    def write(self, data):
-        raise NoSpace("no OTA partition in this firmware")
-
-    def finish(self):
-        raise NoSpace("no OTA partition in this firmware")
-
-    def abort(self):
-        pass
-
-    def apply(self):
-        raise FwError("no OTA partition in this firmware")
-
-    def confirm(self):
-        return False
 
 
 def _exists(p):
@@ -112,12 +86,14 @@ def _touch(path):
     open(path, "w").close()
 
 
-_LAZY = {"PartitionStore": "partstore", "BundleStore": "bundle", "write_bundle": "bundle",
-         "unpack_bundle": "bundle", "boot_apply": "fwboot", "boot_rollback": "fwboot"}
-
-
 def __getattr__(name):
-    m = _LAZY.get(name)
-    if m is None:
+    # the names that moved out, loaded on first use (tuples: no dict held by this module)
+    if name in ("BundleStore", "write_bundle", "unpack_bundle"):
+        m = "bundle"
+    elif name in ("PartitionStore", "NoStore"):
+        m = "partstore"
+    elif name in ("boot_apply", "boot_rollback"):
+        m = "fwboot"
+    else:
         raise AttributeError(name)
     return getattr(__import__("board." + m, None, None, (name,)), name)
