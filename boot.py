@@ -2,7 +2,7 @@
 
 Pico W and the host (any port without OTA partitions): a bundle that the Firmware Update object
 staged in <data_dir>/fw and marked for apply is unpacked and swapped in for lib/ (the whole
-application) by board.fwstore.boot_apply, which rolls back to the previous lib/ when the new one
+application) by board.fwboot.boot_apply, which rolls back to the previous lib/ when the new one
 started 3 times (main.py counts starts: boot.py also runs on mpremote's soft resets, which must
 not count) without registering. The client reports the outcome (/5/0/5) and confirms after its
 first registration. ESP32: nothing here; the bootloader boots the new OTA slot and rolls back by
@@ -39,7 +39,7 @@ def _apply():
     try:
         try:
             import board
-            from board.fwstore import boot_apply
+            from board.fwboot import boot_apply
         except Exception:
             # the new lib/ cannot even load its own update code: roll back without it
             return _rollback(os, data + "/fw", "lib")
@@ -53,7 +53,7 @@ def _apply():
 
 
 def _rollback(os, root, app, max_boots=3):
-    """board.fwstore.boot_rollback's job for a lib/ that cannot import: once main.py counted
+    """board.fwboot.boot_rollback's job for a lib/ that cannot import: once main.py counted
     max_boots starts of the unconfirmed app, put <root>/prev back (same files, same result)."""
     try:
         with open(root + "/trial") as f:

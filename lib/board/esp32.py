@@ -36,7 +36,7 @@ class Platform(McuPlatform):
         """The next OTA slot's store, or None on firmware without OTA slots."""
         from esp32 import Partition
 
-        from .fwstore import PartitionStore
+        from .partstore import PartitionStore
 
         try:
             nxt = Partition(Partition.RUNNING).get_next_update()

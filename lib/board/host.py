@@ -191,7 +191,7 @@ class Platform:
         return _mem("mem_free") + _mem("mem_alloc")
 
     def fwstore(self):
-        from .fwstore import BundleStore
+        from .bundle import BundleStore
 
         return BundleStore(self.root + "/fw")
 

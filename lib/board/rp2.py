@@ -56,6 +56,6 @@ class Platform(McuPlatform):
         return super().wdt(min(timeout_ms, WDT_MAX_MS))
 
     def fwstore(self):
-        from .fwstore import BundleStore
+        from .bundle import BundleStore
 
         return BundleStore(self.root + "/fw")

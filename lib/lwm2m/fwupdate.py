@@ -404,7 +404,7 @@ def for_client(client):
     if getattr(p, "fwstore", None) is not None:
         st = p.fwstore()
         if st is None:  # the board has no room for an image (ESP32_GENERIC: no OTA slots)
-            from board.fwstore import NoStore
+            from board.partstore import NoStore
 
             st = NoStore()
     else:

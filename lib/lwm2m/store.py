@@ -91,27 +91,6 @@ def _unpack(v):
     return v
 
 
-def _same(a, b):
-    # == alone treats True == 1 == 1.0, and the store must keep the type it was given.
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, list):
-        if len(a) != len(b):
-            return False
-        for i in range(len(a)):
-            if not _same(a[i], b[i]):
-                return False
-        return True
-    if isinstance(a, dict):
-        if len(a) != len(b):
-            return False
-        for k in a:
-            if k not in b or not _same(a[k], b[k]):
-                return False
-        return True
-    return a == b
-
-
 def _u32(b, i):
     return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)
 
@@ -174,8 +153,8 @@ class Store:
         finally:
             f.close()
 
-    def _load_raw(self, name):
-        """(packed JSON value, present) after recovering an interrupted commit."""
+    def _raw(self, name):
+        """Payload bytes of the record after recovering an interrupted commit, or None."""
         rec = self._path(name, ".rec")
         data = self._read(rec)
         err = self.last_error
@@ -184,13 +163,20 @@ class Store:
             data = self._read(tmp)
             if data is None:
                 self.last_error = err
-                return None, False
+                return None
             # Only a complete new record survives as a lone .tmp (cut between remove and rename
             # on a filesystem whose rename does not replace), so finish that commit now.
             try:
                 self._commit(tmp, rec)
             except OSError:
                 pass
+        return data
+
+    def _load_raw(self, name):
+        """(packed JSON value, present) after recovering an interrupted commit."""
+        data = self._raw(name)
+        if data is None:
+            return None, False
         try:
             v = json.loads(data.decode())
         except (ValueError, UnicodeError):
@@ -223,11 +209,11 @@ class Store:
 
     def save(self, name, value):
         """Persist value; False (nothing written) when it equals what is already stored."""
-        packed = _pack(value)
-        old, ok = self._load_raw(name)
-        if ok and _same(old, packed):
+        payload = json.dumps(_pack(value)).encode()
+        # the stored bytes, not a decoded copy: no garbage, and equal bytes are an equal value
+        # of the same types (true vs 1 vs 1.0 encode apart)
+        if self._raw(name) == payload:
             return False
-        payload = json.dumps(packed).encode()
         if len(payload) > self.max_record:
             raise ValueError("store: record %s too large" % name)
         tmp = self._path(name, ".tmp")

@@ -1,0 +1,145 @@
+"""ESP32 firmware stores: the image streamed into the next OTA partition, or NoStore (no slot)."""
+import hashlib
+
+from .fwstore import FwError, IntegrityError, NoSpace, _hex, _makedirs, _read, _remove, _write
+
+
+class NoStore:
+    """No room for an image at all (stock ESP32_GENERIC has no OTA slot): /5 says "not
+    supported" and every package is refused for space (result 2)."""
+
+    none = True
+    offset = 0
+
+    def begin(self, total_size=None):
+        raise NoSpace("no OTA partition in this firmware")
+
+    def write(self, data):
+        raise NoSpace("no OTA partition in this firmware")
+
+    def finish(self):
+        raise NoSpace("no OTA partition in this firmware")
+
+    def abort(self):
+        pass
+
+    def apply(self):
+        raise FwError("no OTA partition in this firmware")
+
+    def confirm(self):
+        return False
+
+
+class PartitionStore:
+    """Streams an app image into an esp32.Partition-like object (the next OTA slot).
+
+    record: a file that keeps the label apply() switched to, and running: a callable giving the
+    running partition's label (Partition(RUNNING).info()[4]). The bootloader silently boots the
+    old slot when the new image fails before confirm(), and mark_app_valid_cancel_rollback()
+    succeeds on either, so boot_result() compares the two to tell a rollback from a success."""
+
+    def __init__(self, part, record=None, running=None):
+        self._part = part
+        self._record = record
+        self._running = running
+        self._buf = bytearray(4096)  # one flash sector; the only buffer a transfer needs
+        self._sha = None
+        self._off = 0
+        self._fill = 0
+        self._block = 0
+        self._cap = 0
+        self._done = None
+
+    @property
+    def offset(self):
+        return self._off
+
+    def capacity(self):
+        p = self._part
+        return p.ioctl(4, 0) * p.ioctl(5, 0)
+
+    def begin(self, total_size=None):
+        bs = self._part.ioctl(5, 0)
+        if bs != len(self._buf):
+            self._buf = bytearray(bs)
+        self._cap = self.capacity()
+        if total_size is not None and total_size > self._cap:
+            raise NoSpace("image %d > partition %d" % (total_size, self._cap))
+        self._sha = hashlib.sha256()
+        self._off = self._fill = self._block = 0
+        self._done = None
+
+    def write(self, data):
+        if self._sha is None:
+            raise FwError("write before begin")
+        n = len(data)
+        if self._off + n > self._cap:
+            raise NoSpace("image exceeds partition")
+        buf = self._buf
+        bs = len(buf)
+        mv = memoryview(data)
+        i = 0
+        while i < n:
+            k = min(bs - self._fill, n - i)
+            buf[self._fill:self._fill + k] = mv[i:i + k]
+            self._fill += k
+            i += k
+            if self._fill == bs:
+                self._part.writeblocks(self._block, buf)  # 2-arg form erases the sector first
+                self._block += 1
+                self._fill = 0
+        self._sha.update(data)
+        self._off += n
+
+    def finish(self):
+        """Flush the last block, read the image back and check it; returns (length, sha256 hex)."""
+        if self._sha is None:
+            raise FwError("finish before begin")
+        buf = self._buf
+        bs = len(buf)
+        if self._fill:
+            for j in range(self._fill, bs):
+                buf[j] = 0xFF
+            self._part.writeblocks(self._block, buf)
+        digest = _hex(self._sha)
+        self._sha = None
+        h = hashlib.sha256()
+        left = self._off
+        b = 0
+        mv = memoryview(buf)
+        while left > 0:
+            self._part.readblocks(b, buf)
+            h.update(mv[:min(bs, left)])
+            left -= bs
+            b += 1
+        if _hex(h) != digest:
+            raise IntegrityError("read-back mismatch")
+        self._done = (self._off, digest)
+        return self._done
+
+    def abort(self):
+        self._sha = None
+        self._done = None
+        self._off = self._fill = self._block = 0
+
+    def apply(self):
+        if self._done is None:
+            raise FwError("apply before finish")
+        if self._record is not None:
+            _makedirs(self._record.rpartition("/")[0])
+            _write(self._record, self._part.info()[4])  # before set_boot: a cut leaves no switch
+        self._part.set_boot()
+
+    def boot_result(self):
+        """'applied' when the slot apply() chose runs, 'rolledback' when the bootloader went
+        back to the old one, None when nothing was applied (or it cannot tell)."""
+        want = _read(self._record) if self._record is not None else None
+        if not want or self._running is None:
+            return None
+        return "applied" if self._running() == want else "rolledback"
+
+    def confirm(self):
+        # Until this runs, the ESP-IDF bootloader rolls back to the old slot on the next reset.
+        self._part.mark_app_valid_cancel_rollback()
+        if self._record is not None:
+            _remove(self._record)
