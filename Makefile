@@ -59,14 +59,14 @@ explore: $(STAMP)
 # bounded in time; prints every surviving mutant and the kill rate. Not part of make test.
 MUTATE_MINUTES ?= 60
 mutate: $(STAMP)
-	$(VPY) tools/mutate.py --minutes $(MUTATE_MINUTES) $(AREAS)
+	$(VPY) tools/bench/mutate.py --minutes $(MUTATE_MINUTES) $(AREAS)
 
 # the demo needs only .venv (aiocoap for the local servers, the MicroPython unix port), no Debian peer
 run: venv
 	@$(VPY) tools/run_demo.py
 
 bench: venv peers
-	@$(VPY) tools/bench.py
+	@$(VPY) tools/bench/bench.py
 
 # make deploy PORT=/dev/ttyACM0 [MPYFILES=0] [CONFIG=my.json]; PORT=<simboard pty> for the simulated board.
 # lib/ goes as precompiled .mpy by default: as .py sources (compiled on the board) the one-server

@@ -1,6 +1,6 @@
 """Fuzzing under CPython (hypothesis): TLV, link-format and JSON decoders and the full request
 path into a registered client (test_fuzz_replay.feed does the checks). A failing example is
-worth adding to host_tests/fuzz_corpus/ (tools/fuzz_long.py --save does it for its finds)."""
+worth adding to host_tests/fuzz_corpus/ (tools/bench/fuzz_long.py --save does it for its finds)."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

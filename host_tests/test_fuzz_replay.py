@@ -1,4 +1,4 @@
-# Fuzz harness shared by test_cpy_fuzz_lwm2m.py (hypothesis) and tools/fuzz_long.py, plus the
+# Fuzz harness shared by test_cpy_fuzz_lwm2m.py (hypothesis) and tools/bench/fuzz_long.py, plus the
 # replay of host_tests/fuzz_corpus/ under both interpreters. One input = (kind, bytes):
 #   tlv / link / json: the decoder raises nothing but CodecError (an LwM2MError);
 #   coap: a datagram from the registered server's address into the composed client;

@@ -1,10 +1,10 @@
 """The client as one asyncio task among the application's (lwm2m.aio), on the unix port.
 
-host_tests/aio_app.py runs the client beside a 10 ms ticker and a TCP echo client, against
+host_tests/apps/aio_app.py runs the client beside a 10 ms ticker and a TCP echo client, against
 tools/lwm2m_server.py: register, reads, observe, a coroutine Execute and Write, a 256 KB firmware
 push, a server outage and return, and a Stop that deregisters. After every phase the test checks
 that the ticker and the echo task kept making progress (counts from the app's status lines); the
-time figures (worst ticker stall) are tools/bench_aio.py's, never asserted here.
+time figures (worst ticker stall) are tools/bench/bench_aio.py's, never asserted here.
 """
 import asyncio
 import hashlib
@@ -63,7 +63,7 @@ class App:
                                   "log": "info",
                                   "servers": [{"uri": "coap://127.0.0.1:%d" % srv_port,
                                                "ssid": 1, "lifetime": lifetime}]})
-        shutil.copy(os.path.join(HERE, "aio_app.py"), os.path.join(self.dir, "aio_app.py"))
+        shutil.copy(os.path.join(HERE, "apps", "aio_app.py"), os.path.join(self.dir, "aio_app.py"))
         self.p = None
 
     def start(self, echo_port):

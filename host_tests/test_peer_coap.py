@@ -17,7 +17,7 @@ from hostenv import coap_client_log, free_udp_port, micropython, peer_bin  # noq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
-APP = os.path.join(HERE, "coap_demo_app.py")
+APP = os.path.join(HERE, "apps", "coap_demo_app.py")
 COAP_CLIENT = "coap-client-openssl"
 
 

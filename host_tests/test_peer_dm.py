@@ -1,4 +1,4 @@
-"""Device management end to end: host_tests/dm_app.py (DM + ACL behind the real CoAP endpoint and
+"""Device management end to end: host_tests/apps/dm_app.py (DM + ACL behind the real CoAP endpoint and
 runner) under the MicroPython unix port, driven by libcoap's coap-client and aiocoap acting as
 LwM2M servers. Payloads are checked with decoders written here, not the ones in lib/. A missing
 peer fails the test."""
@@ -18,7 +18,7 @@ import pytest
 from hostenv import coap_client_log, free_udp_port, micropython, peer_bin  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-APP = os.path.join(HERE, "dm_app.py")
+APP = os.path.join(HERE, "apps", "dm_app.py")
 COAP_CLIENT = "coap-client-openssl"
 
 

@@ -1,5 +1,5 @@
 """DTLS-PSK transport (lib/coap/dtls.py) against libcoap's DTLS servers (openssl and gnutls builds),
-driven from the MicroPython unix port by host_tests/dtls_probe.py. A missing peer fails the test."""
+driven from the MicroPython unix port by host_tests/apps/dtls_probe.py. A missing peer fails the test."""
 import os
 import shutil
 import socket
@@ -13,7 +13,7 @@ from hostenv import micropython  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
-PROBE = os.path.join(HERE, "dtls_probe.py")
+PROBE = os.path.join(HERE, "apps", "dtls_probe.py")
 SERVERS = ("coap-server-openssl", "coap-server-gnutls")
 KEY = b"secretPSK-0123456789"
 HINT = "lwm2m"

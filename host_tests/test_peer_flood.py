@@ -1,5 +1,5 @@
 """10,000 requests at full rate from tools/lwm2m_server.py against the client on the unix port at
-the e2e scenario's smallest .mpy heap + 16K (tools/flood.py): all answered, heap flat within 1 KB."""
+the e2e scenario's smallest .mpy heap + 16K (tools/bench/flood.py): all answered, heap flat within 1 KB."""
 import flood as F
 
 

@@ -1,4 +1,4 @@
-"""Power cuts, CI-sized: tools/killtest.py SIGKILLs the client at 21 points (bootstrap writes, write
+"""Power cuts, CI-sized: tools/bench/killtest.py SIGKILLs the client at 21 points (bootstrap writes, write
 bursts, firmware push) and checks every reboot: clean start, registration, firmware State 0 or 2.
 The servers are the project's own (tools/lwm2m_server.py inside killtest.py)."""
 import asyncio

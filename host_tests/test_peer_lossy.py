@@ -1,4 +1,4 @@
-"""The client (`micropython main.py`) behind tools/lossy_relay.py at 20% loss and 10% duplication both
+"""The client (`micropython main.py`) behind tools/bench/lossy_relay.py at 20% loss and 10% duplication both
 ways against tools/lwm2m_server.py: everything completes and non-idempotent requests act once."""
 import asyncio
 import contextlib

@@ -1,4 +1,4 @@
-"""Loss accounting against tools/lossy_relay.py: every dropped CON Update costs exactly one
+"""Loss accounting against tools/bench/lossy_relay.py: every dropped CON Update costs exactly one
 retransmission, Executes act once, and the client registers again with a restarted server."""
 import asyncio
 import sys

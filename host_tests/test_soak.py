@@ -1,6 +1,6 @@
 # Soak on the fake clock: lifetime 300 s, 10 observations, random value changes, random server
 # outages. Updates on time, notifications within pmin/pmax, every notification accounted for,
-# heap flat (gc.mem_alloc on MicroPython, tracemalloc on CPython). tools/soak.py runs the same simulation for 30 days and prints figures.
+# heap flat (gc.mem_alloc on MicroPython, tracemalloc on CPython). tools/bench/soak.py runs the same simulation for 30 days and prints figures.
 import gc
 import time
 
@@ -265,7 +265,7 @@ def test_soak_queue_mode_two_days_nothing_lost():
 
 def test_soak_heap_flat():
     # queue mode: no re-registration churn, so any growth is a leak (plain mode with outages
-    # re-registers and re-observes; its heap wanders by a few KB and is reported by tools/soak.py)
+    # re-registers and re-observes; its heap wanders by a few KB and is reported by tools/bench/soak.py)
     heap_trace(True)
     sim = Soak(seed=3, queue=True, outage_max_s=25)
     try:

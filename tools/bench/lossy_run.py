@@ -1,6 +1,6 @@
-"""Long lossy run: the client behind tools/lossy_relay.py against LwM2MServer, looping DM requests.
+"""Long lossy run: the client behind tools/bench/lossy_relay.py against LwM2MServer, looping DM requests.
 
-    python tools/lossy_run.py --minutes 10 --drop 0.2 --dup 0.1 --seed 1
+    python tools/bench/lossy_run.py --minutes 10 --drop 0.2 --dup 0.1 --seed 1
 
 Starts `micropython main.py` in a fresh board dir whose server is the relay, observes /3/0/13
 (pmin 1 pmax 2) and loops: read /3/0, POST partial write of the lifetime to /1/0 (one Update
@@ -13,9 +13,9 @@ import os
 import sys
 import time
 
-_TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 for _p in (os.path.join(_TOP, "lib"), os.path.join(_TOP, "tools", "cpy"), os.path.join(_TOP, "tools"),
-           os.path.join(_TOP, "host_tests")):
+           os.path.join(_TOP, "tools", "bench"), os.path.join(_TOP, "host_tests")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 

@@ -1,10 +1,10 @@
 """Heap figures on a 32-bit unix port (a board's word size), lib/ as .mpy: what fits which board.
 
-    MICROPYTHON32=<32-bit micropython> .venv/bin/python tools/bench_heap32.py [--quick]
+    MICROPYTHON32=<32-bit micropython> .venv/bin/python tools/bench/bench_heap32.py [--quick]
 Prints a table (measurements, never pass/fail): the import cost of every module of lib/, the
 level after main.py's imports and after registering with one server, the smallest
-`-X heapsize` of both tools/heapfit.py scenarios, and the heap growth during a 256 KB firmware
-transfer (tools/bench_fw.py). Without MICROPYTHON32 (or --interp) it says so and prints nothing
+`-X heapsize` of both tools/bench/heapfit.py scenarios, and the heap growth during a 256 KB firmware
+transfer (tools/bench/bench_fw.py). Without MICROPYTHON32 (or --interp) it says so and prints nothing
 else. Every figure is gc.mem_alloc() after gc.collect() unless it says otherwise.
 """
 import ast
@@ -14,10 +14,12 @@ import subprocess
 import sys
 import tempfile
 
-TOOLS = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
+TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
 TOP = os.path.dirname(TOOLS)
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
+for _p in (TOOLS, BENCH):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 import bench_lwm2m as B  # noqa: E402
 import heapfit  # noqa: E402
@@ -47,7 +49,7 @@ for m in %r:
 _QSTR_ENTRY = 8
 
 # main.py's imports, then registration with one server (the probe stops the client there)
-_PROBE = r'''"""Heap probe written by tools/bench_heap32.py."""
+_PROBE = r'''"""Heap probe written by tools/bench/bench_heap32.py."""
 import gc
 import sys
 
@@ -209,7 +211,7 @@ def fit_rows(interp, quick):
         name = "smallest -X heapsize, %s" % label
         r = heapfit.smallest(lo, hi, 8 if quick else 4, mpy=True, which=which, interp=interp)
         k = r["kib"]
-        how = "tools/heapfit.py --scenario %s --mpy, bisect %dK..%dK, %d runs" % (
+        how = "tools/bench/heapfit.py --scenario %s --mpy, bisect %dK..%dK, %d runs" % (
             which, lo, hi, r["runs"])
         rows.append((name, "%dK" % k if k else "FAILED", how))
     return rows

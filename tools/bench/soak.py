@@ -1,19 +1,14 @@
 """Long soak on the fake clock: the host_tests/test_soak.py simulation for N days; prints figures.
 
-Usage: .venv/bin/micropython -X heapsize=2M tools/soak.py [days] [queue|plain] [seed]
-   or: .venv/bin/python tools/soak.py [days] [queue|plain] [seed]
+Usage: .venv/bin/micropython -X heapsize=2M tools/bench/soak.py [days] [queue|plain] [seed]
+   or: .venv/bin/python tools/bench/soak.py [days] [queue|plain] [seed]
 Exit status 1 when a check fails (late Update, notification outside pmin/pmax, duplicate or
 out-of-order notification, loss not explained by an outage, heap growth > 1 KB on MicroPython).
 """
 import sys
 
 _here = __file__.rpartition("/")[0] or "."
-if _here == ".":
-    _top = ".."
-elif "/" in _here:
-    _top = _here.rpartition("/")[0]
-else:
-    _top = "."
+_top = _here + "/../.."  # soak.py lives in tools/bench
 for p in (_top + "/host_tests", _top + "/lib", _top + "/tools/cpy"):
     sys.path.insert(0, p)
 try:

@@ -1,6 +1,6 @@
 """Firmware transfer benchmark on the unix port: push/pull throughput and peak heap growth.
 
-    .venv/bin/python tools/bench_fw.py [--heap KIB] [--size KIB]
+    .venv/bin/python tools/bench/bench_fw.py [--heap KIB] [--size KIB]
 A board-like dir (tools/boardir.py) runs the client through a probe script (fw_probe.py, written
 next to main.py) that wraps board.fwstore.BundleStore: after every block written to storage it
 runs gc.collect() and records gc.mem_alloc(), so the peak is the live heap while a block is in
@@ -8,8 +8,8 @@ flight (garbage excluded); the base is gc.mem_alloc() after gc.collect() right a
 registration. Against tools/lwm2m_server.LwM2MServer on loopback: a 256 KB package pushed with
 Block1 (1024-byte blocks) to /5/0/0, then pulled with Block2 from a second server's Package URI.
 Throughput is package bytes / wall time from the first request to State Downloaded, measured in
-a separate run without the probe's gc work. Environment (from tools/bench.py): LWM2M_MIN_HEAPSIZE_K
-(smallest heap of tools/heapfit.py; the transfer is re-run at that + 16K), LWM2M_BENCH_QUICK.
+a separate run without the probe's gc work. Environment (from tools/bench/bench.py): LWM2M_MIN_HEAPSIZE_K
+(smallest heap of tools/bench/heapfit.py; the transfer is re-run at that + 16K), LWM2M_BENCH_QUICK.
 """
 import asyncio
 import hashlib
@@ -21,9 +21,10 @@ import tempfile
 import threading
 import time
 
-TOOLS = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
+TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
 TOP = os.path.dirname(TOOLS)
-for _p in (TOOLS, os.path.join(TOP, "lib"), os.path.join(TOOLS, "cpy")):
+for _p in (BENCH, TOOLS, os.path.join(TOP, "lib"), os.path.join(TOOLS, "cpy")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 

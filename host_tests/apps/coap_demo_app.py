@@ -11,7 +11,7 @@ Prints one event per line on stdout (flushed): READY, OBS_START, OBS_CANCEL, GET
 import sys
 
 _here = __file__.rpartition("/")[0] or "."
-sys.path.insert(0, _here + "/../lib")
+sys.path.insert(0, _here + "/../../lib")
 
 import binascii  # noqa: E402
 import hashlib  # noqa: E402
@@ -20,7 +20,7 @@ import time  # noqa: E402
 try:
     time.ticks_ms
 except AttributeError:  # CPython: the host shim gives it the MicroPython time helpers
-    sys.path.insert(0, _here + "/../tools/cpy")
+    sys.path.insert(0, _here + "/../../tools/cpy")
     import mpshim  # noqa: F401
 
 from coap import msg as M  # noqa: E402

@@ -1,6 +1,6 @@
 """CoAP stack figures on the MicroPython unix port: codec rate, loopback GET round trip, idle heap.
 
-    .venv/bin/python tools/bench_coap.py [--gets 1000]
+    .venv/bin/python tools/bench/bench_coap.py [--gets 1000]
 Prints a table; these are measurements for the README, not pass/fail tests.
 """
 import asyncio
@@ -9,10 +9,12 @@ import statistics
 import subprocess
 import sys
 import time
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if os.path.join(TOP, "tools") not in sys.path:
+    sys.path.insert(0, os.path.join(TOP, "tools"))
 from hostenv import free_udp_port, micropython  # noqa: E402
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-APP = os.path.join(TOP, "host_tests", "coap_demo_app.py")
+APP = os.path.join(TOP, "host_tests", "apps", "coap_demo_app.py")
 
 _CODEC = r"""
 import sys, time

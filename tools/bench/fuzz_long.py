@@ -1,8 +1,8 @@
 """Long fuzz run (CPython): TLV / link / JSON decoders and the full request path into a registered
 client, with the checks of host_tests/test_fuzz_replay.feed. Prints inputs tried / crashes found.
 
-Usage: .venv/bin/python tools/fuzz_long.py [--inputs 1000000] [--seconds N] [--seed 1] [--save]
-       .venv/bin/python tools/fuzz_long.py --seed-corpus   (rewrites the hand-made corpus seeds)
+Usage: .venv/bin/python tools/bench/fuzz_long.py [--inputs 1000000] [--seconds N] [--seed 1] [--save]
+       .venv/bin/python tools/bench/fuzz_long.py --seed-corpus   (rewrites the hand-made corpus seeds)
 --save writes each new finding to host_tests/fuzz_corpus/<kind>-find-<n>.bin for the replay test.
 """
 import os
@@ -10,7 +10,7 @@ import random
 import sys
 import time
 
-_TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 for _p in (os.path.join(_TOP, "host_tests"), os.path.join(_TOP, "lib"),
            os.path.join(_TOP, "tools", "cpy")):
     sys.path.insert(0, _p)

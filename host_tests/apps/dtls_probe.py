@@ -14,7 +14,7 @@ import sys
 import time
 
 _HERE = sys.argv[0].rpartition("/")[0] or "."
-sys.path.insert(0, _HERE + "/../lib")
+sys.path.insert(0, _HERE + "/../../lib")
 
 from coap import dtls, msg  # noqa: E402
 

@@ -1,11 +1,11 @@
 """Read /3/0 latency: GET to piggy-backed ACK on the wire, from a server nobody here wrote.
 
-    .venv/bin/python tools/bench_read.py [--gets 200] [--mpy]
+    .venv/bin/python tools/bench/bench_read.py [--gets 200] [--mpy]
 The client runs as on a board (`micropython main.py` in a board-like directory, log level warn);
 the LwM2M server is a bare UDP socket in CPython whose datagrams are encoded and decoded by
 aiocoap's Message: it answers the Register with 2.01, then sends CON `GET /3/0` one at a time and
 times sendto() -> the matching ACK, as a packet capture on loopback would. Prints a table for
-tools/bench.py; figures, not pass/fail.
+tools/bench/bench.py; figures, not pass/fail.
 """
 import os
 import select
@@ -14,9 +14,11 @@ import statistics
 import sys
 import time
 
-TOOLS = os.path.dirname(os.path.abspath(__file__))
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
+BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
+TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
+for _p in (TOOLS, BENCH):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 from aiocoap import ACK, CON, GET, Message  # noqa: E402
 from aiocoap.numbers.codes import Code  # noqa: E402

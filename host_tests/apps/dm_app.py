@@ -22,14 +22,14 @@ EVENT c|d|w OID IID (registry hooks: what a server created, deleted, wrote), EXE
 import sys
 
 _here = __file__.rpartition("/")[0] or "."
-sys.path.insert(0, _here + "/../lib")
+sys.path.insert(0, _here + "/../../lib")
 
 import time  # noqa: E402
 
 try:
     time.ticks_ms
 except AttributeError:  # CPython: the host shim gives it the MicroPython time helpers
-    sys.path.insert(0, _here + "/../tools/cpy")
+    sys.path.insert(0, _here + "/../../tools/cpy")
     import mpshim  # noqa: F401
 
 from coap import msg as M  # noqa: E402

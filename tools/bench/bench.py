@@ -1,9 +1,9 @@
 """`make bench`: every benchmark of the project, printed as one table (figures, units, method).
 
-    .venv/bin/python tools/bench.py [--quick]
-Runs tools/bench_coap.py, tools/bench_lwm2m.py, tools/bench_read.py, tools/heapfit.py, the .mpy
-size build of tools/mpy_build.py, tools/bench_fw.py, tools/bench_aio.py, tools/bench_sleep.py
-and, when the env var MICROPYTHON32 names a 32-bit unix port, tools/bench_heap32.py (a board's
+    .venv/bin/python tools/bench/bench.py [--quick]
+Runs tools/bench/bench_coap.py, tools/bench/bench_lwm2m.py, tools/bench/bench_read.py, tools/bench/heapfit.py, the .mpy
+size build of tools/mpy_build.py, tools/bench/bench_fw.py, tools/bench/bench_aio.py, tools/bench/bench_sleep.py
+and, when the env var MICROPYTHON32 names a 32-bit unix port, tools/bench/bench_heap32.py (a board's
 word size: the figures the README's table comes from). Measurements for the README, never
 pass/fail: a figure that cannot be taken says FAILED or "not measured" and the rest still print.
 """
@@ -16,10 +16,12 @@ import sys
 import tempfile
 import time
 
-TOOLS = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
+TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
 TOP = os.path.dirname(TOOLS)
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
+for _p in (TOOLS, BENCH):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 import bench_heap32  # noqa: E402
 import bench_lwm2m  # noqa: E402
@@ -28,10 +30,10 @@ import bench_sleep  # noqa: E402
 import heapfit  # noqa: E402
 import mpy_build  # noqa: E402
 
-# how tools/bench_coap.py takes each of its figures (it prints name and value only)
+# how tools/bench/bench_coap.py takes each of its figures (it prints name and value only)
 COAP_HOW = (
     ("codec", "decode + encode_into of a CON GET / ACK 2.05 pair, 20,000 loops in the unix port"),
-    ("GET round trip", "aiocoap client (CPython) -> host_tests/coap_demo_app.py under the unix "
+    ("GET round trip", "aiocoap client (CPython) -> host_tests/apps/coap_demo_app.py under the unix "
                        "port, sequential, loopback"),
     ("heap: idle Endpoint +", "gc.mem_alloc() delta after gc.collect(), beyond the imports"),
     ("heap: idle Endpoint", "gc.mem_alloc() delta after gc.collect(), beyond the imports"),
@@ -70,7 +72,7 @@ def _failed(names, e):
 
 
 def _script(name, args=(), timeout=300, env=None):
-    r = subprocess.run([sys.executable, os.path.join(TOOLS, name)] + list(args), cwd=TOP,
+    r = subprocess.run([sys.executable, os.path.join(BENCH, name)] + list(args), cwd=TOP,
                        capture_output=True, text=True, timeout=timeout,
                        env=dict(os.environ, **(env or {})))
     if r.returncode:
@@ -82,10 +84,10 @@ def coap_rows(quick):
     try:
         text = _script("bench_coap.py", ["--gets", "200" if quick else "1000"])
     except Exception as e:
-        return _failed(["CoAP figures (tools/bench_coap.py)"], e)
+        return _failed(["CoAP figures (tools/bench/bench_coap.py)"], e)
     rows = []
-    for name, value, _src in parse_table(text, "tools/bench_coap.py"):
-        how = "tools/bench_coap.py"
+    for name, value, _src in parse_table(text, "tools/bench/bench_coap.py"):
+        how = "tools/bench/bench_coap.py"
         for pre, h in COAP_HOW:
             if name.startswith(pre):
                 how = h
@@ -98,7 +100,7 @@ def read_rows(quick):
     try:
         return bench_read.rows(100 if quick else 200)
     except Exception as e:
-        return _failed(["Read /3/0 GET to ACK (tools/bench_read.py)"], e)
+        return _failed(["Read /3/0 GET to ACK (tools/bench/bench_read.py)"], e)
 
 
 def heapfit_rows():
@@ -113,7 +115,7 @@ def heapfit_rows():
             rows += _failed([name], e)
             continue
         k = r["kib"]
-        how = ("tools/heapfit.py%s: bisect 16K..512K in 4K steps, %d runs in %.0f s; register with "
+        how = ("tools/bench/heapfit.py%s: bisect 16K..512K in 4K steps, %d runs in %.0f s; register with "
                "2 servers, 10 obs, reads/writes, a notification, deregister; 64-bit port" % (
                    " --mpy" if mpy else "", r["runs"], r["s"]))
         if k is None:
@@ -161,9 +163,9 @@ def mpy_rows():
 
 
 def fw_rows(min_heap_k, quick):
-    path = os.path.join(TOOLS, "bench_fw.py")
+    path = os.path.join(BENCH, "bench_fw.py")
     if not os.path.exists(path):
-        return [(n, "not measured", "tools/bench_fw.py is not there yet") for n in FW_ROWS]
+        return [(n, "not measured", "tools/bench/bench_fw.py is not there yet") for n in FW_ROWS]
     # it may use the smallest heap heapfit found (issue: the transfer must pass at that + 16K)
     min_heap_k = min_heap_k or {}
     env = {name: str(min_heap_k[key]) for key, name in (("py", "LWM2M_MIN_HEAPSIZE_K"),
@@ -174,21 +176,21 @@ def fw_rows(min_heap_k, quick):
     try:
         text = _script("bench_fw.py", timeout=240, env=env)
     except Exception as e:
-        return _failed(["firmware figures (tools/bench_fw.py)"], e)
-    rows = parse_table(text, "tools/bench_fw.py")
+        return _failed(["firmware figures (tools/bench/bench_fw.py)"], e)
+    rows = parse_table(text, "tools/bench/bench_fw.py")
     if not rows:
-        rows = [(line.strip(), "", "tools/bench_fw.py") for line in text.splitlines()
+        rows = [(line.strip(), "", "tools/bench/bench_fw.py") for line in text.splitlines()
                 if line.strip()]
-    return rows or [(n, "not measured", "tools/bench_fw.py printed nothing") for n in FW_ROWS]
+    return rows or [(n, "not measured", "tools/bench/bench_fw.py printed nothing") for n in FW_ROWS]
 
 
 def aio_rows(quick):
-    """tools/bench_aio.py: worst ticker stall beside the asyncio driver, its heap vs run()."""
+    """tools/bench/bench_aio.py: worst ticker stall beside the asyncio driver, its heap vs run()."""
     try:
         text = _script("bench_aio.py", ["--runs", "1" if quick else "3"], timeout=600)
     except Exception as e:
-        return _failed(["asyncio driver figures (tools/bench_aio.py)"], e)
-    return parse_table(text, "tools/bench_aio.py")
+        return _failed(["asyncio driver figures (tools/bench/bench_aio.py)"], e)
+    return parse_table(text, "tools/bench/bench_aio.py")
 
 
 def mp_version():
@@ -241,7 +243,7 @@ def heap32_rows(quick):
     interp = os.environ.get("MICROPYTHON32")
     if not interp:
         return [("32-bit heap figures", "not measured",
-                 "set MICROPYTHON32 to a 32-bit unix port (tools/bench_heap32.py)")]
+                 "set MICROPYTHON32 to a 32-bit unix port (tools/bench/bench_heap32.py)")]
     return bench_heap32.rows(interp, quick)
 
 

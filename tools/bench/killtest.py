@@ -1,6 +1,6 @@
 """Power-cut test: SIGKILL the client at random points (bootstrap, write bursts, firmware push), reboot.
 
-    python tools/killtest.py [--points 200] [--seed 1] [--verbose]
+    python tools/bench/killtest.py [--points 200] [--seed 1] [--verbose]
 
 One board dir (the store persists across kills, as flash does); a BootstrapServer provisions a
 LwM2MServer. After every kill the board boots as a real one does (boot.py, then main.py) and must:
@@ -18,9 +18,9 @@ import sys
 import tempfile
 import time
 
-_TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 for _p in (os.path.join(_TOP, "lib"), os.path.join(_TOP, "tools", "cpy"), os.path.join(_TOP, "tools"),
-           os.path.join(_TOP, "host_tests")):
+           os.path.join(_TOP, "tools", "bench"), os.path.join(_TOP, "host_tests")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 

@@ -1,6 +1,6 @@
 """Per-wake cost of a deep-sleeping node: resume with an Update vs the naive reboot-and-Register.
 
-    .venv/bin/python tools/bench_sleep.py [--wakes 5]
+    .venv/bin/python tools/bench/bench_sleep.py [--wakes 5]
 The client runs on the unix port in a board dir (tools/sleepnode.py) against tools/lwm2m_server.py
 on loopback, queue mode, awake window 1 s, lifetime 300 s, one observation (/3/0/15 Timezone, pmax 20 s)
 and a 30 s sleep between wakes. resume: the state kept in RTC memory (a file on the host) gives
@@ -16,9 +16,11 @@ import asyncio
 import os
 import sys
 
-TOOLS = os.path.dirname(os.path.abspath(__file__))
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
+BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
+TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
+for _p in (TOOLS, BENCH):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 import lwm2m_server as L  # noqa: E402
 from sleepnode import DEEPSLEEP_EXIT, SleepNode, sleep_config  # noqa: E402
@@ -75,7 +77,7 @@ async def measure(naive, wakes, rtc=True):
 
 
 def rows(quick=False, wakes=None):
-    """(name, value, how) rows for tools/bench.py."""
+    """(name, value, how) rows for tools/bench/bench.py."""
     n = wakes or (3 if quick else 5)
     out = []
     res = {}
@@ -87,7 +89,7 @@ def rows(quick=False, wakes=None):
         except Exception as e:
             out.append(("deep-sleep wake, %s" % label, "FAILED", repr(e)[:80]))
     how = ("per wake, mean of %d wakes; client counts, unix port, loopback, window 1 s "
-           "(tools/bench_sleep.py)" % n)
+           "(tools/bench/bench_sleep.py)" % n)
     for label, (a, kinds, size, notes) in res.items():
         p = "deep-sleep wake, %s: " % label
         out.append((p + "datagrams sent/received", "%.1f / %.1f" % (a["tx"], a["rx"]), how))

@@ -5,8 +5,8 @@ with host_tests/ and the CPython shim, writes mutmut's setup.cfg there, runs `mu
 areas asked for (at low priority, bounded in time), then prints every surviving mutant as a diff
 and the kill rate per area. Nothing in the worktree is modified.
 
-    .venv/bin/python tools/mutate.py                      # codecs block dedup acl reporting
-    .venv/bin/python tools/mutate.py block acl --minutes 10
+    .venv/bin/python tools/bench/mutate.py                      # codecs block dedup acl reporting
+    .venv/bin/python tools/bench/mutate.py block acl --minutes 10
 
 The tests run are TESTS below: the pure tests of those areas and the composed client, plus the
 derandomised property tests of test_cpy_codecs.py; mutmut runs, for each mutant, only those that
@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORK = os.path.join(TOP, "build", "mutate")
 
 # area -> (files under lib/, mutant name globs or None for every function of those files)
@@ -72,6 +72,8 @@ def _prepare(areas):
     for name in os.listdir(os.path.join(TOP, "tools")):
         if name.endswith(".py"):
             shutil.copy(os.path.join(TOP, "tools", name), os.path.join(WORK, "tools"))
+    shutil.copytree(os.path.join(TOP, "tools", "bench"), os.path.join(WORK, "tools", "bench"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
     files = sorted({f for a in areas for f in AREAS[a][0]})
 
     def lst(items):

@@ -1,11 +1,11 @@
 """Smallest `-X heapsize` at which the client's end-to-end scenario still passes on the unix port.
 
-    .venv/bin/python tools/heapfit.py [--lo 16] [--hi 512] [--step 4]     (sizes in KiB)
+    .venv/bin/python tools/bench/heapfit.py [--lo 16] [--hi 512] [--step 4]     (sizes in KiB)
 The scenario, against two tools/lwm2m_server.LwM2MServer on loopback (and a bootstrap server in
 the config, never needed): register with both, ten
 observations (five each), reads in TLV and text, writes (one triggering an Update, one
 notifying an observer), then SIGINT: both Deregisters and exit code 0, with no MemoryError in the
-output. The client runs main.py through the probe of tools/bench_lwm2m.py (bench_app.py, mode
+output. The client runs main.py through the probe of tools/bench/bench_lwm2m.py (bench_app.py, mode
 "run": no hook), which only raises coap Endpoint.max_observations to 10 when the default is
 lower, so ten observations fit. Bisection assumes passing is monotonic in the heap size; the
 result is re-run twice and stepped up until three runs in a row pass.

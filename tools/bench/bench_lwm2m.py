@@ -1,6 +1,6 @@
 """LwM2M figures on the MicroPython unix port: TLV rate, object heap, client start/heap/notify rate.
 
-    .venv/bin/python tools/bench_lwm2m.py [--quick]
+    .venv/bin/python tools/bench/bench_lwm2m.py [--quick]
 Prints a table; these are measurements for the README, not pass/fail tests. The client figures run
 the real client in a board-like directory against tools/lwm2m_server.LwM2MServer on loopback; the
 heap and notification figures go through a probe script (APP below, written into that directory)
@@ -18,10 +18,12 @@ import tempfile
 import threading
 import time
 
-TOOLS = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
+TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
 TOP = os.path.dirname(TOOLS)
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
+for _p in (TOOLS, BENCH):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
@@ -89,7 +91,7 @@ print("DM", held, first, len(vals), len(pl), n, enc, dec, m, rd)
 
 # The probe: imports what main.py's client needs, notes the heap, then runs main.main() with a
 # Client subclass whose tick() reports (heap mode) or changes a value every pass (notify mode).
-APP = r'''"""Benchmark probe written by tools/bench_lwm2m.py: main.py's client plus a tick hook."""
+APP = r'''"""Benchmark probe written by tools/bench/bench_lwm2m.py: main.py's client plus a tick hook."""
 import gc
 import sys
 import time
@@ -408,7 +410,7 @@ def notify_rate(ms=3000):
 
 
 def rows(quick=False):
-    """[(figure, value, how measured)] for tools/bench.py; a figure that fails says so."""
+    """[(figure, value, how measured)] for tools/bench/bench.py; a figure that fails says so."""
     mp = micropython()
     out = []
 

@@ -1,6 +1,6 @@
 """UDP impairment relay on loopback: drop, duplicate, delay and reorder datagrams per direction.
 
-    python tools/lossy_relay.py --listen 5700 --upstream 127.0.0.1:5683 --drop 0.2 --dup 0.1 --seed 1
+    python tools/bench/lossy_relay.py --listen 5700 --upstream 127.0.0.1:5683 --drop 0.2 --dup 0.1 --seed 1
 
 Each client address gets its own upstream socket, so requests the server starts (reads, writes,
 observe notifications going the other way) reach the client that registered through the relay.

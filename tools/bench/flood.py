@@ -1,6 +1,6 @@
 """Request flood: 10,000 server requests at full rate against the real client at a small heap.
 
-    .venv/bin/python tools/flood.py [--heap 268] [--requests 10000] [--window 8]
+    .venv/bin/python tools/bench/flood.py [--heap 268] [--requests 10000] [--window 8]
 The client is main.py on the unix port (`-X heapsize=<heap>K`, lib/ as precompiled .mpy, as on a
 board), run through a probe (PROBE below) that counts incoming CoAP requests at the endpoint and,
 outside request handling (in the client's tick), prints `FLOOD heap <requests> <gc.mem_alloc()
@@ -12,7 +12,7 @@ slot an Observe of /3/0/13 followed by its active cancel. Checks: every request 
 expected code, the client still registered and answering afterwards, Deregister and exit code 0
 on SIGINT, no MemoryError/Traceback in its output, and the heap at the first checkpoint (warm)
 equal to the end-of-flood figure within 1 KB. Default heap: the e2e scenario's smallest .mpy heap
-(tools/heapfit.py --mpy: 252K) plus 16K.
+(tools/bench/heapfit.py --mpy: 252K) plus 16K.
 """
 import asyncio
 import collections
@@ -20,9 +20,11 @@ import os
 import sys
 import time
 
-TOOLS = os.path.dirname(os.path.abspath(__file__))
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
+BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
+TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
+for _p in (TOOLS, BENCH):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 import bench_lwm2m as B  # noqa: E402
 import lwm2m_server as L  # noqa: E402
@@ -38,7 +40,7 @@ IDLE_MS = 400
 TIMEOUT = 10.0
 MAX_ERRORS = 20
 
-PROBE = r'''"""Flood probe written by tools/flood.py: main.py's client plus a request counter."""
+PROBE = r'''"""Flood probe written by tools/bench/flood.py: main.py's client plus a request counter."""
 import gc
 import sys
 import time

@@ -1,9 +1,9 @@
 """asyncio driver figures (issue 13): how long the client can hold up the application's tasks, and
 what the driver costs in heap next to the blocking runner.
 
-    .venv/bin/python tools/bench_aio.py [--runs N]
+    .venv/bin/python tools/bench/bench_aio.py [--runs N]
 
-Stalls: host_tests/aio_app.py (the client as one task beside a 10 ms ticker and a TCP echo task)
+Stalls: host_tests/apps/aio_app.py (the client as one task beside a 10 ms ticker and a TCP echo task)
 on the unix port against tools/lwm2m_server.py; per phase, the ticker's worst lateness beyond its
 period and the driver's longest single step, both from the app's 250 ms status lines, worst of N
 runs. Heap: on the 32-bit interpreter (../shared/tools/micropython32, or $MICROPYTHON32) with lib/
@@ -22,9 +22,10 @@ import tempfile
 import threading
 import time
 
-TOOLS = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
+TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
 TOP = os.path.dirname(TOOLS)
-for _p in (os.path.join(TOP, "lib"), os.path.join(TOP, "tools", "cpy"), TOOLS):
+for _p in (os.path.join(TOP, "lib"), os.path.join(TOP, "tools", "cpy"), TOOLS, BENCH):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
@@ -188,7 +189,7 @@ async def stall_run():
     make_board_dir(d, {"endpoint": EP, "local_port": 0, "data_dir": "data", "log": "warn",
                        "servers": [{"uri": "coap://127.0.0.1:%d" % port, "ssid": 1,
                                     "lifetime": 8}]})
-    shutil.copy(os.path.join(TOP, "host_tests", "aio_app.py"), os.path.join(d, "aio_app.py"))
+    shutil.copy(os.path.join(TOP, "host_tests", "apps", "aio_app.py"), os.path.join(d, "aio_app.py"))
     p = Proc([micropython(), "-X", "heapsize=1M", "aio_app.py", str(eport)], d)
     out = {}
     servers = [srv]
