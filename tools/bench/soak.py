@@ -19,6 +19,12 @@ if sys.implementation.name != "micropython":
     import mpshim  # noqa: F401
 
 import test_soak as T  # noqa: E402
+from util import heap_used  # noqa: E402
+
+
+def _mem():
+    """Heap in use on MicroPython; None under CPython, whose figure says nothing of a board."""
+    return heap_used() if sys.implementation.name == "micropython" else None
 
 
 def main(argv):
@@ -30,7 +36,7 @@ def main(argv):
     ok = True
     try:
         sim.run(3600000)
-        start = T._mem()
+        start = _mem()
         done = 1
         total = int(days * 24)
         while done < total:
@@ -39,8 +45,8 @@ def main(argv):
             done += step
             print("hour %d: sent %d delivered %d registers %d updates %d heap %s" % (
                 done, sim.f["sent"], sim.f["delivered"], sim.f["registers"], sim.f["updates"],
-                T._mem()))
-        end = T._mem()
+                _mem()))
+        end = _mem()
         f = sim.f
         lost = f["sent"] - f["delivered"]
         print("soak: %.1f simulated days, mode %s, seed %d" % (days, mode, seed))
