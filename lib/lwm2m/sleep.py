@@ -77,7 +77,7 @@ def snapshot(client, now, wall_s, sleep_ms):
         a = client.accts.get(ssid)
         if r.state != "registered" or not r.loc or sent is None or a is None:
             continue  # not registered now: it registers on wake
-        left = time.ticks_diff(r._expires, now) // 1000 if r._expires is not None else 0
+        left = r.left_ms(now) // 1000
         regs.append([ssid, a.uri, peer_id(r.peer), r.loc, sent[0], sent[1], _crc(sent[2]),
                      wall_s + left])
         kept.append(ssid)
@@ -181,11 +181,8 @@ class Resume:
             c.log.info("sleep: server %d: %s: Register" % (ssid, why))
             return False
         links = bytes(c.registry.objects_links())
-        r.loc = list(loc)
         # an unchanged list is not sent again; a changed one goes in the Update (seed 004)
-        r._sent = (lt, b, links if _crc(links) == crc else b"")
-        r.state = "registered"
-        r._expires = time.ticks_add(now, min(left, _MAXSPAN))
+        r.resume(loc, (lt, b, links if _crc(links) == crc else b""), left, now)
         r.queue_window_ms = self.win
         self._observations(ssid, r, now)
         r.trigger_update(now)
