@@ -8,32 +8,15 @@
       GET SMALL_URI, then a Block2 download of BIG_URI streamed into sha256.
 Prints one event per line on stdout (flushed): READY, OBS_START, OBS_CANCEL, GET, DL (code length sha256 gaps blocks), DONE.
 """
+import binascii
+import hashlib
 import sys
+import time
 
-_here = __file__.rpartition("/")[0] or "."
-sys.path.insert(0, _here + "/../../lib")
-
-import binascii  # noqa: E402
-import hashlib  # noqa: E402
-import time  # noqa: E402
-
-try:
-    time.ticks_ms
-except AttributeError:  # CPython: the host shim gives it the MicroPython time helpers
-    sys.path.insert(0, _here + "/../../tools/cpy")
-    import mpshim  # noqa: F401
-
-from coap import msg as M  # noqa: E402
-from coap.endpoint import Endpoint  # noqa: E402
-from coap.runner import Runner, resolve  # noqa: E402
-
-
-def say(*a):
-    print(*a)
-    try:
-        sys.stdout.flush()
-    except AttributeError:
-        pass
+from app_common import Period, say  # before lib/'s packages: it puts lib/ on the path
+from coap import msg as M
+from coap.endpoint import Endpoint
+from coap.runner import Runner, resolve
 
 
 def big_payload(n):
@@ -55,8 +38,7 @@ class App:
         self.up_result = b"none"
         self.counter = 0
         self.observers = []
-        self.period = period_ms
-        self.next_bump = None
+        self.period = Period(period_ms)
 
     def _resp(self, code, payload=b"", cf=None):
         r = M.Message(code=code, payload=payload)
@@ -134,16 +116,13 @@ class App:
             say("OBS_CANCEL", binascii.hexlify(obs.token).decode())
 
     def bump(self, now):
-        if self.next_bump is None:
-            self.next_bump = time.ticks_add(now, self.period)
-        left = time.ticks_diff(self.next_bump, now)
-        if left > 0:
+        left = self.period.left(now)
+        if left:
             return left
         self.counter += 1
-        self.next_bump = time.ticks_add(now, self.period)
         for o in list(self.observers):
             self.ep.notify(o, M.CONTENT, str(self.counter).encode(), 0, now)
-        return self.period
+        return self.period.ms
 
 
 def server(port, period):

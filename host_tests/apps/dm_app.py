@@ -21,28 +21,18 @@ EVENT c|d|w OID IID (registry hooks: what a server created, deleted, wrote), EXE
 """
 import sys
 
-_here = __file__.rpartition("/")[0] or "."
-sys.path.insert(0, _here + "/../../lib")
-
-import time  # noqa: E402
-
-try:
-    time.ticks_ms
-except AttributeError:  # CPython: the host shim gives it the MicroPython time helpers
-    sys.path.insert(0, _here + "/../../tools/cpy")
-    import mpshim  # noqa: F401
-
-from coap import msg as M  # noqa: E402
-from coap.endpoint import Endpoint  # noqa: E402
-from coap.runner import Runner  # noqa: E402
-from lwm2m.acl import Acl, C, D, E, R, W  # noqa: E402
-from lwm2m.dm import DM, parse_path  # noqa: E402
-from lwm2m.model import Registry, object_def, resource  # noqa: E402
-from lwm2m.objects import access, connmon, device, firmware, security, server  # noqa: E402
-from lwm2m.report import Reporter  # noqa: E402
-from board.battery import Battery  # noqa: E402
-from board.host import FakeADC, FakePin, Platform  # noqa: E402
-from board.power import PowerSource  # noqa: E402
+from app_common import Period, say  # before lib/'s packages: it puts lib/ on the path
+from coap import msg as M
+from coap.endpoint import Endpoint
+from coap.runner import Runner
+from lwm2m.acl import Acl, C, D, E, R, W
+from lwm2m.dm import DM, parse_path
+from lwm2m.model import Registry, object_def, resource
+from lwm2m.objects import access, connmon, device, firmware, security, server
+from lwm2m.report import Reporter
+from board.battery import Battery
+from board.host import FakeADC, FakePin, Platform
+from board.power import PowerSource
 
 SECRET = b"\x5e\xc7\x3e\x7b-PSK-never-leaks-\x00\xff"
 OPS = (R, W, E, D)
@@ -70,14 +60,6 @@ TEMPERATURE = object_def(3303, "Temperature", (
     resource(5602, "Max Measured Value", "R", "f"),
     resource(5605, "Reset Min and Max Measured Values", "E", "e"),
 ))
-
-
-def say(*a):
-    print(*a)
-    try:
-        sys.stdout.flush()
-    except AttributeError:
-        pass
 
 
 def src_port(peer):
@@ -118,8 +100,7 @@ class App:
         self.ports = ports
         self.default = ssids[0]
         self.seen = set()
-        self.period = period
-        self.next_bump = None
+        self.period = Period(period)
         reg = self.reg = Registry()
         security.make(reg)
         server.make(reg)
@@ -174,15 +155,12 @@ class App:
         return resp
 
     def bump(self, now):
-        if self.next_bump is None:
-            self.next_bump = time.ticks_add(now, self.period)
-        left = time.ticks_diff(self.next_bump, now)
-        if left > 0:
+        left = self.period.left(now)
+        if left:
             return left
-        self.next_bump = time.ticks_add(now, self.period)
         self.temp.c[0] += 0.5
         self.temp.poll(0)
-        return self.period
+        return self.period.ms
 
 
 def main(argv):
