@@ -8,7 +8,7 @@ from aiocoap import Message
 from aiocoap.numbers.codes import Code
 
 from lwm2m_codec import CF_TLV, encode_tlv, encode_tlv_instances
-from lwm2m_peer import _Peer, _query
+from lwm2m_peer import Peer, query_of
 
 SEC_MODES = {"psk": 0, "rpk": 1, "cert": 2, "x509": 2, "nosec": 3}
 
@@ -76,7 +76,7 @@ def load_provision(path):
         return json.load(f)
 
 
-class BootstrapServer(_Peer):
+class BootstrapServer(Peer):
     """LwM2M 1.0 bootstrap server: answers POST /bs?ep= with 2.04 then provisions the client."""
 
     def __init__(self, host="127.0.0.1", port=0, provision=None, clock=None, timeout=30.0):
@@ -95,7 +95,7 @@ class BootstrapServer(_Peer):
             return Message(code=Code.NOT_FOUND)
         if req.code != Code.POST:
             return Message(code=Code.METHOD_NOT_ALLOWED)
-        ep = _query(req).get("ep")
+        ep = query_of(req).get("ep")
         if not ep or ep is True:
             return Message(code=Code.BAD_REQUEST, payload=b"ep missing")
         self._emit("bootstrap-request", ep, remote=req.remote.hostinfo)

@@ -190,7 +190,7 @@ def describe_payload(content_format, payload, path=None):
         return "(empty)"
     try:
         if content_format in (CF_TLV, 1542):
-            parts = _path_list(path or "")
+            parts = path_list(path or "")
             obj = int(parts[0]) if parts and parts[0].isdigit() else None
             rid = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
             return _describe_entries(payload, RES_TYPES.get(obj, {}), rid)
@@ -277,5 +277,6 @@ def format_links(links):
                     for t, a in links)
 
 
-def _path_list(path):
+def path_list(path):
+    """'/3/0/1' -> ['3', '0', '1']."""
     return [p for p in path.strip("/").split("/") if p]

@@ -5,7 +5,7 @@ import asyncio
 from aiocoap.numbers.codes import Code
 
 from lwm2m_codec import describe_payload
-from lwm2m_peer import Response, _response
+from lwm2m_peer import Response, response_of
 
 
 class Notification(Response):
@@ -38,7 +38,7 @@ class Observation:
     async def _pump(self):
         try:
             async for n in self._req.observation:
-                r = _response(n)
+                r = response_of(n)
                 note = Notification(*r)
                 note.location, note.message = r.location, n
                 note.seq = n.opt.observe

@@ -11,16 +11,17 @@ import aiocoap.resource
 from aiocoap import Message
 from aiocoap.numbers.codes import Code
 
-from lwm2m_codec import CF_NAMES, _path_list, decode_tlv, describe_payload
+from lwm2m_codec import CF_NAMES, path_list, decode_tlv, describe_payload
 
 
-def _code_number(dotted):
+def code_number(dotted):
     """'4.03' -> 0x83 (class << 5 | detail)."""
     c, _, d = dotted.partition(".")
     return int(c) << 5 | int(d)
 
 
-def _query(msg):
+def query_of(msg):
+    """The request's Uri-Query options as a dict (a bare key maps to True)."""
     out = {}
     for q in msg.opt.uri_query:
         k, eq, v = q.partition("=")
@@ -51,7 +52,7 @@ class Response(collections.namedtuple("_Response", "code content_format payload"
                              describe_payload(self.content_format, self.payload, path))
 
 
-def _response(msg):
+def response_of(msg):
     cf = msg.opt.content_format
     r = Response(msg.code.dotted, None if cf is None else int(cf), bytes(msg.payload))
     r.location = "/" + "/".join(msg.opt.location_path) if msg.opt.location_path else ""
@@ -141,7 +142,10 @@ class _Site(aiocoap.resource.Resource):
         return await self.owner._handle(request)
 
 
-class _Peer:
+class Peer:
+    """What the LwM2M server and the bootstrap server share: an aiocoap context on one UDP
+    port, the requests they send to a client, and the events they record."""
+
     def __init__(self, host="127.0.0.1", port=0, clock=None):
         self.host = host
         self._want_port = port
@@ -237,7 +241,7 @@ class _Peer:
 
     async def _send(self, remote, code, path, payload=b"", content_format=None, accept=None,
                     query=(), observe=None, timeout=30.0, block_exp=None, token=None, blockwise=True):
-        m = Message(code=code, uri_path=_path_list(path) if isinstance(path, str) else list(path),
+        m = Message(code=code, uri_path=path_list(path) if isinstance(path, str) else list(path),
                     payload=payload)
         if content_format is not None:
             m.opt.content_format = content_format
@@ -255,7 +259,7 @@ class _Peer:
             self._reuse[id(m)] = token
         req = self.ctx.request(m, handle_blockwise=blockwise)
         resp = await asyncio.wait_for(req.response, timeout)
-        return _response(resp), req, m
+        return response_of(resp), req, m
 
     def _blockwise(self, request):
         return True

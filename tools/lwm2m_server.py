@@ -12,17 +12,17 @@ from aiocoap.optiontypes import BlockOption
 
 from lwm2m_bootstrap import SEC_MODES, BootstrapServer, bootstrap_plan, load_provision  # noqa: F401
 from lwm2m_codec import (  # noqa: F401
-    CF_JSON, CF_LINK, CF_NAMES, CF_OPAQUE, CF_TEXT, CF_TLV, RES_TYPES, ObjLnk, _path_list, decode_tlv,
+    CF_JSON, CF_LINK, CF_NAMES, CF_OPAQUE, CF_TEXT, CF_TLV, RES_TYPES, ObjLnk, path_list, decode_tlv,
     describe_payload, encode_tlv, encode_tlv_instances, encode_value, format_links, parse_links,
     tlv_bool, tlv_entries, tlv_entry, tlv_float, tlv_instance, tlv_int, tlv_objlnk, tlv_resource, tlv_str,
     tlv_typed)
 from lwm2m_observe import Notification, Observation  # noqa: F401
-from lwm2m_peer import Event, Registration, Response, _code_number, _Peer, _query, _response  # noqa: F401
+from lwm2m_peer import Event, Registration, Response, code_number, Peer, query_of, response_of  # noqa: F401
 
 BINDINGS = ("U", "UQ", "S", "SQ", "US", "UQS")
 
 
-class LwM2MServer(_Peer):
+class LwM2MServer(Peer):
     """LwM2M 1.0 server: registration interface plus device management and information reporting."""
 
     def __init__(self, host="127.0.0.1", port=0, location_style="split", ids="counter",
@@ -130,17 +130,17 @@ class LwM2MServer(_Peer):
                 continue
             if root and t.startswith(root + "/"):
                 t = t[len(root):]
-            parts = _path_list(t)
+            parts = path_list(t)
             if not parts or len(parts) > 2 or not all(p.isdigit() for p in parts):
                 raise ValueError("bad object link %r" % t)
             objs.append((t, a))
         return root, objs
 
     def _register(self, req):
-        q = _query(req)
+        q = query_of(req)
         if self.refuse_register:
             self._emit("register-refused", q.get("ep"), code=self.refuse_register)
-            return Message(code=Code(_code_number(self.refuse_register)))
+            return Message(code=Code(code_number(self.refuse_register)))
         ep = q.get("ep")
         if not ep or ep is True:
             return Message(code=Code.BAD_REQUEST, payload=b"ep missing")
@@ -185,7 +185,7 @@ class LwM2MServer(_Peer):
         return m
 
     def _update(self, req, reg):
-        q = _query(req)
+        q = query_of(req)
         info = {}
         try:
             if "lt" in q:
@@ -281,7 +281,7 @@ class LwM2MServer(_Peer):
 
     async def write_value(self, ep, path, value, timeout=30.0):
         """Write one resource as TLV with the right type (int/float/bool/str/bytes)."""
-        rid = int(_path_list(path)[-1])
+        rid = int(path_list(path)[-1])
         return await self.write(ep, path, tlv_resource(rid, value), CF_TLV, timeout=timeout)
 
     async def execute(self, ep, path, args=b"", timeout=30.0):
@@ -340,7 +340,7 @@ class LwM2MServer(_Peer):
             more = offset + len(chunk) < total
             single = num == 0 and not more
             reg = self._reg(ep)
-            m = Message(code=Code.PUT, uri_path=_path_list(reg.root + path), payload=chunk,
+            m = Message(code=Code.PUT, uri_path=path_list(reg.root + path), payload=chunk,
                         content_format=content_format)
             if not single:
                 m.opt.block1 = BlockOption.BlockwiseTuple(num, more, szx)
@@ -349,7 +349,7 @@ class LwM2MServer(_Peer):
             m.remote = reg.remote
             resp = await asyncio.wait_for(self.ctx.request(m, handle_blockwise=False).response, timeout)
             reg.last_seen = self.clock()
-            r = _response(resp)
+            r = response_of(resp)
             if not more:
                 self._emit("fw-push", ep, path=path, bytes=total, code=r.code)
                 return r
