@@ -32,13 +32,6 @@ def make_header(length, digest, name="", version=""):
     return bytes(h)
 
 
-def field(h, a):
-    """A NUL-padded UTF-8 header field at offset a; UnicodeError if it is not UTF-8."""
-    b = bytes(h[a:a + NAME_LEN])
-    i = b.find(b"\0")
-    return (b if i < 0 else b[:i]).decode()
-
-
 def _unquote(s):
     parts = s.split("%")
     out = bytearray(parts[0].encode())
@@ -154,9 +147,11 @@ def tlv_unwrap(dm, rid, off, data, last):
 
 
 # ---- the pull (Package URI) half of lwm2m.fwupdate.FwUpdate `fu`: loaded with the first URI, so
-# a push never carries it
-_IDLE = const(0)  # lwm2m.fwupdate's State and Update Result values
+# a push never carries it. lwm2m.fwupdate imports this module, never the other way round: its
+# State and Update Result values are copied here.
+_IDLE = const(0)
 _DOWNLOADING = const(1)
+_R_INITIAL = const(0)
 _R_CONN_LOST = const(4)
 _R_BAD_URI = const(7)
 _R_BAD_PROTOCOL = const(9)
@@ -168,46 +163,61 @@ def pull(fu, uri, now):
         scheme = parse_uri(uri)[0]
     except ValueError:
         return fu._set(_IDLE, _R_BAD_URI)
-    if scheme in ("http", "https") or (scheme == "coaps" and not fu._coaps()):
+    if scheme in ("http", "https") or (scheme == "coaps" and 1 not in fu.get(8)):
         return fu._set(_IDLE, _R_BAD_PROTOCOL)
     if scheme not in ("coap", "coaps"):
         return fu._set(_IDLE, _R_BAD_URI)
+    c = fu.client
+    if fu._download is None and c is not None:
+        # a client's engine: pulls go over client.ep, peers as its runner resolves them
+        fu._download = lambda *a: coap_download(c.ep)(*a)
+        fu._resolve = _peer
+        fu._secure = lambda peer: _secured(c, peer)
     if fu._download is None:
         return fu._set(_IDLE, _R_BAD_PROTOCOL)  # built without a downloader: push only
-    fu._start(True, None)
+    fu._end(_R_INITIAL, _DOWNLOADING, True)
     attempt(fu, now)
 
 
+def _secured(client, peer):
+    """True when datagrams to peer go through a DTLS session (a coaps:// server's), so a coaps://
+    package URI never leaves as plain UDP."""
+    f = client.transport_factory
+    link = getattr(f, "links", {}).get(peer)
+    return link is not None and hasattr(link.t, "start")
+
+
+def _peer(host, port):
+    from coap.runner import resolve
+
+    return resolve("coap://%s:%d" % ("[%s]" % host if ":" in host else host, port))[3]
+
+
 def attempt(fu, now):
-    """One download attempt from fu._got on; a failure retries with back-off (lost())."""
+    """One download attempt from fu.offset on; a failure retries with back-off (lost())."""
     fu._deadline = None
     fu._gen += 1
     gen = fu._gen
-    fu._at = fu._got
-    start = fu._got >> (fu.szx + 4)
+    fu._at = fu.offset
+    start = fu.offset >> (fu.szx + 4)
 
     def sink(offset, data):
         if gen != fu._gen:
             raise ValueError("stale transfer")
-        skip = fu._got - offset
+        skip = fu.offset - offset
         if skip < 0:
             raise ValueError("gap in download")  # ends the attempt: retried as a loss
-        if skip < len(data):
-            fu._guard(fu._feed, memoryview(data)[skip:])
+        if skip < len(data) and fu._take(memoryview(data)[skip:]):
+            raise ValueError("package rejected")  # the transfer ended; /5/0/5 says why
 
     def done(code, now):
         if gen != fu._gen:
             return
         fu._handle = None
         if code is not None and code >> 5 == 2:
-            from board.fwstore import FwError
-
-            try:
-                fu._guard(fu._complete)
-            except (FwError, MemoryError):
-                pass
+            fu._take(None)  # a failure lands in Idle with its result
         elif code is not None and code >> 5 == 4:
-            fu._fail(_R_BAD_URI)  # 4.04 and friends: nothing to fetch there
+            fu._end(_R_BAD_URI)  # 4.04 and friends: nothing to fetch there
         else:
             lost(fu, now)
 
@@ -218,7 +228,7 @@ def attempt(fu, now):
             peer = fu._resolve(host, port)
         if scheme == "coaps" and (fu._secure is None or not fu._secure(peer)):
             # no DTLS session to that host: never send the request as plain UDP
-            fu._fail(_R_BAD_PROTOCOL)
+            fu._end(_R_BAD_PROTOCOL)
             return
         h = fu._download(fu.uri, start, sink, done, now, peer)
     except OSError:
@@ -230,19 +240,19 @@ def attempt(fu, now):
 
 def lost(fu, now):
     fu._handle = None
-    if fu._got > fu._at:
+    if fu.offset > fu._at:
         fu._fails = 0  # it moved forward: only attempts that get nowhere count
     fu._fails += 1
     if fu._fails >= fu.tries:
-        fu._fail(_R_CONN_LOST)
+        fu._end(_R_CONN_LOST)
         return
     import time
 
-    from coap.retry import backoff_ms
+    from coap.retry import backoff_ms, urandom_int
 
-    d = backoff_ms(fu._fails, fu.retry_ms, fu.retry_cap_ms, fu._rand)
+    d = backoff_ms(fu._fails, fu.retry_ms, fu.retry_cap_ms, fu._rand or urandom_int)
     fu._deadline = time.ticks_add(now, d)
-    fu._persist()  # the resume offset, once per failure rather than once per block
+    fu._set(fu.state)  # the resume offset, once per failure rather than once per block
 
 
 class SinkStorage:
@@ -296,7 +306,3 @@ class MemStore:
     def remove(self, name):
         self.d.pop(name, None)
 
-
-# the client's stand-in for the engine, and the engine's making, live with object 5 (resident;
-# this module loads for a pull only); names kept here for the old import path
-from lwm2m.objects.firmware import RECORD, _Lazy, for_client  # noqa: E402,F401
