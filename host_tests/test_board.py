@@ -372,7 +372,9 @@ def test_host_platform():
     v = sys.implementation.version
     assert p.firmware_version == "%s %d.%d.%d" % (sys.implementation.name, v[0], v[1], v[2])
     assert p.mem_total() >= p.mem_free() >= 0
-    assert p.power.available() == [power.DC]
+    assert p.power.available() == [power.DC]  # no battery: DC, as PowerSource(ext_code=DC) says
+    ps = PowerSource(ext_code=power.DC)
+    assert p.power.voltages() == ps.voltages() == [5000] and p.power.currents() == ps.currents()
     assert isinstance(p.fwstore(), BundleStore) and p.wdt(1000) is None
     assert raises(SystemExit, p.reboot).args[0] == REBOOT_EXIT == 3
     assert raises(SystemExit, p.factory_reset).args[0] == 3 and wiped == [1]
