@@ -5,8 +5,9 @@ sha256_hex), abort(), apply() (boot the new image next), confirm() (after the fi
 registration of the new image). The caller persists the Firmware Update object state. A push
 loads only its board's store: board.partstore (ESP32 OTA slot; NoStore when there is none) or
 board.bundle (a staged application bundle, host and Pico W); boot-time apply and rollback are
-board.fwboot. The old names (PartitionStore, NoStore, BundleStore, write_bundle, unpack_bundle,
-boot_apply, boot_rollback) still resolve here, loading their module on first use.
+board.fwboot (with the bundle writer the host tools use). The old names (PartitionStore, NoStore,
+BundleStore, write_bundle, unpack_bundle, boot_apply, boot_rollback) still resolve here, loading
+their module on first use.
 """
 import binascii
 import os
@@ -82,17 +83,13 @@ def _read(path):
         return None
 
 
-def _touch(path):
-    open(path, "w").close()
-
-
 def __getattr__(name):
     # the names that moved out, loaded on first use (tuples: no dict held by this module)
-    if name in ("BundleStore", "write_bundle", "unpack_bundle"):
+    if name in ("BundleStore", "unpack_bundle"):
         m = "bundle"
     elif name in ("PartitionStore", "NoStore"):
         m = "partstore"
-    elif name in ("boot_apply", "boot_rollback"):
+    elif name in ("boot_apply", "boot_rollback", "write_bundle"):
         m = "fwboot"
     else:
         raise AttributeError(name)

@@ -44,15 +44,11 @@ class PartitionStore:
         self._running = running
         self._buf = bytearray(4096)  # one flash sector; the only buffer a transfer needs
         self._sha = None
-        self._off = 0
+        self.offset = 0
         self._fill = 0
         self._block = 0
         self._cap = 0
         self._done = None
-
-    @property
-    def offset(self):
-        return self._off
 
     def capacity(self):
         p = self._part
@@ -66,14 +62,14 @@ class PartitionStore:
         if total_size is not None and total_size > self._cap:
             raise NoSpace("image %d > partition %d" % (total_size, self._cap))
         self._sha = hashlib.sha256()
-        self._off = self._fill = self._block = 0
+        self.offset = self._fill = self._block = 0
         self._done = None
 
     def write(self, data):
         if self._sha is None:
             raise FwError("write before begin")
         n = len(data)
-        if self._off + n > self._cap:
+        if self.offset + n > self._cap:
             raise NoSpace("image exceeds partition")
         buf = self._buf
         bs = len(buf)
@@ -89,7 +85,7 @@ class PartitionStore:
                 self._block += 1
                 self._fill = 0
         self._sha.update(data)
-        self._off += n
+        self.offset += n
 
     def finish(self):
         """Flush the last block, read the image back and check it; returns (length, sha256 hex)."""
@@ -104,7 +100,7 @@ class PartitionStore:
         digest = _hex(self._sha)
         self._sha = None
         h = hashlib.sha256()
-        left = self._off
+        left = self.offset
         b = 0
         mv = memoryview(buf)
         while left > 0:
@@ -114,13 +110,13 @@ class PartitionStore:
             b += 1
         if _hex(h) != digest:
             raise IntegrityError("read-back mismatch")
-        self._done = (self._off, digest)
+        self._done = (self.offset, digest)
         return self._done
 
     def abort(self):
         self._sha = None
         self._done = None
-        self._off = self._fill = self._block = 0
+        self.offset = self._fill = self._block = 0
 
     def apply(self):
         if self._done is None:

@@ -1,5 +1,5 @@
-"""LwM2M Firmware Update object (5): the definition, and the client's resident stand-in that binds
-/5 onto a lwm2m.fwupdate.FwUpdate, loaded for an operation and dropped when nothing is under way."""
+"""LwM2M Firmware Update object (5): the definition, and the client's resident stand-in binding /5
+onto a lwm2m.fwupdate.FwUpdate, loaded for an operation and dropped when nothing is under way."""
 import sys
 import time
 
