@@ -28,24 +28,26 @@ from micropython import const
 from board.fwstore import FwError
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
 
-HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
+_HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
 _MAGIC = b"LWM2MFW1"  # lwm2m.fwpkg.MAGIC (a test holds them equal)
 
-IDLE = const(0)
-DOWNLOADING = const(1)
-DOWNLOADED = const(2)
-UPDATING = const(3)
+# State /5/0/3 and Update Result /5/0/5: private, so they cost no heap (lwm2m.objects.firmware
+# names the states for callers)
+_IDLE = const(0)
+_DOWNLOADING = const(1)
+_DOWNLOADED = const(2)
+_UPDATING = const(3)
 
-R_INITIAL = const(0)
-R_SUCCESS = const(1)
-R_NO_SPACE = const(2)
-R_NO_RAM = const(3)
-R_CONN_LOST = const(4)
-R_INTEGRITY = const(5)
-R_BAD_TYPE = const(6)
-R_BAD_URI = const(7)
-R_FAILED = const(8)
-R_BAD_PROTOCOL = const(9)
+_R_INITIAL = const(0)
+_R_SUCCESS = const(1)
+_R_NO_SPACE = const(2)
+_R_NO_RAM = const(3)
+_R_CONN_LOST = const(4)
+_R_INTEGRITY = const(5)
+_R_BAD_TYPE = const(6)
+_R_BAD_URI = const(7)
+_R_FAILED = const(8)
+_R_BAD_PROTOCOL = const(9)
 
 RECORD = "fw"
 _ATTR = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}
@@ -77,7 +79,7 @@ class FwUpdate:
         self.none = getattr(storage, "none", False)  # no room for any image: "not supported"
         self.tries, self.retry_ms, self.retry_cap_ms, self.szx = tries, retry_ms, retry_cap_ms, szx
         self._rand = rand  # None: lwm2m.fwpkg takes coap.retry.urandom_int
-        self.state, self.result = IDLE, R_INITIAL
+        self.state, self.result = _IDLE, _R_INITIAL
         self.pkg_name = self.pkg_version = self.uri = self.sha256 = ""
         self.length = 0
         self.pending = False  # an applied image awaits its first registration
@@ -138,7 +140,7 @@ class FwUpdate:
             if dr:
                 self._report(5)
 
-    def _end(self, result, state=IDLE, pull=False, total=None):
+    def _end(self, result, state=_IDLE, pull=False, total=None):
         """Stop any transfer and drop what storage holds, then go to state with result (a new
         transfer starts as Downloading; state None: persist nothing yet)."""
         h = self._handle
@@ -152,9 +154,9 @@ class FwUpdate:
 
     def cancel(self):
         """Empty Package or empty Package URI: drop any transfer or stored package, back to Idle."""
-        if self.state == UPDATING:
+        if self.state == _UPDATING:
             raise MethodNotAllowed("updating")
-        self._end(R_INITIAL)
+        self._end(_R_INITIAL)
 
     def _take(self, data):
         """Stream package bytes (at self.offset) into storage, only the header held back; data
@@ -174,12 +176,12 @@ class FwUpdate:
                 exp = self._exp
                 if exp is not None:
                     if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
-                        raise _err(R_INTEGRITY)
+                        raise _err(_R_INTEGRITY)
                     self.pkg_name, self.pkg_version = exp[2], exp[3]
                 self.length = length
                 self.sha256 = sha
                 self._deadline = self._handle = None
-                self._set(DOWNLOADED)
+                self._set(_DOWNLOADED)
                 if self._report is not None and exp is not None:
                     self._report(6)
                     self._report(7)
@@ -200,12 +202,12 @@ class FwUpdate:
                             st.write(h[:8 - i])
                         i = 0
                     elif h[7] != _MAGIC[7]:
-                        raise _err(R_BAD_TYPE)
+                        raise _err(_R_BAD_TYPE)
             if self._hdr is not None and len(h) >= 8:
-                k = min(HDR_LEN - len(h), n - i)
+                k = min(_HDR_LEN - len(h), n - i)
                 h.extend(mv[i:i + k])
                 i += k
-                if len(h) == HDR_LEN:
+                if len(h) == _HDR_LEN:
                     f = []
                     for a in (44, 86):  # PkgName, PkgVersion: NUL-padded UTF-8, 42 bytes
                         b = bytes(h[a:a + 42])
@@ -213,10 +215,10 @@ class FwUpdate:
                         try:
                             f.append((b if j < 0 else b[:j]).decode())
                         except UnicodeError:
-                            raise _err(R_INTEGRITY)
+                            raise _err(_R_INTEGRITY)
                     size = int.from_bytes(h[8:12], "little")
-                    if self._total is not None and self._total != HDR_LEN + size:
-                        raise _err(R_INTEGRITY)
+                    if self._total is not None and self._total != _HDR_LEN + size:
+                        raise _err(_R_INTEGRITY)
                     self._exp = (size, bytes(h[12:44]), f[0], f[1])
                     st.begin(size)
                     self._hdr = None
@@ -225,7 +227,7 @@ class FwUpdate:
             self.offset += n
             return 0
         except Exception as e:
-            r = R_NO_RAM if isinstance(e, MemoryError) else getattr(e, "result", None)
+            r = _R_NO_RAM if isinstance(e, MemoryError) else getattr(e, "result", None)
             if r is None:
                 raise
             self._end(r)
@@ -238,13 +240,13 @@ class FwUpdate:
             self.cancel()
             return
         if offset == 0:
-            if self.state == UPDATING or (self.state == DOWNLOADING and self._pull):
+            if self.state == _UPDATING or (self.state == _DOWNLOADING and self._pull):
                 raise MethodNotAllowed("busy")
-            self._end(R_INITIAL, DOWNLOADING, False, total)
-        elif self.state != DOWNLOADING or self._pull or offset != self.offset:
+            self._end(_R_INITIAL, _DOWNLOADING, False, total)
+        elif self.state != _DOWNLOADING or self._pull or offset != self.offset:
             raise BadRequest("block out of sequence")
         r = self._take(data) or (last and self._take(None))
-        if r == R_NO_SPACE:
+        if r == _R_NO_SPACE:
             raise TooLarge("no space for the package")  # 4.13 stops the server's Block1 run
         if r and not last:
             raise LwM2MError("package rejected")  # stop sending; /5/0/5 says why
@@ -258,12 +260,12 @@ class FwUpdate:
                 self.uri = ""
                 self._set(self.state)
             return
-        if self.state in (DOWNLOADING, UPDATING):
+        if self.state in (_DOWNLOADING, _UPDATING):
             raise MethodNotAllowed("busy")
-        self._end(R_INITIAL, None)  # stop what there is; the URI's outcome is persisted next
+        self._end(_R_INITIAL, None)  # stop what there is; the URI's outcome is persisted next
         self.uri = uri
         if self.none:
-            self._set(IDLE, R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
+            self._set(_IDLE, _R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
             raise BadRequest("firmware update not supported on this board")
         from lwm2m.fwpkg import pull  # the pull machinery loads with the first Package URI
 
@@ -283,16 +285,16 @@ class FwUpdate:
 
     def execute_update(self, now=None):
         """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots."""
-        if self.state != DOWNLOADED:
+        if self.state != _DOWNLOADED:
             raise MethodNotAllowed("no downloaded package")
         if self.length <= 0 or len(self.sha256) != 64:
-            self._end(R_INTEGRITY)
+            self._end(_R_INTEGRITY)
             return
-        self._set(UPDATING, R_INITIAL)
+        self._set(_UPDATING, _R_INITIAL)
         try:
             self.storage.apply()
         except (FwError, OSError):
-            self._end(R_FAILED)
+            self._end(_R_FAILED)
             return
         if self._reboot is not None:
             self._reboot()
@@ -302,17 +304,17 @@ class FwUpdate:
         rec = self.store.load(RECORD)
         if not isinstance(rec, dict):
             return
-        st = rec.get("state", IDLE)
-        res = rec.get("result", R_INITIAL)
-        self.state = st if st in (IDLE, DOWNLOADING, DOWNLOADED, UPDATING) else IDLE
-        self.result = res if isinstance(res, int) and 0 <= res <= 9 else R_INITIAL
+        st = rec.get("state", _IDLE)
+        res = rec.get("result", _R_INITIAL)
+        self.state = st if st in (_IDLE, _DOWNLOADING, _DOWNLOADED, _UPDATING) else _IDLE
+        self.result = res if isinstance(res, int) and 0 <= res <= 9 else _R_INITIAL
         self.pkg_name = str(rec.get("pkg_name") or "")
         self.pkg_version = str(rec.get("pkg_version") or "")
         self.uri = str(rec.get("uri") or "")
         self.length = rec.get("length") or 0
         self.sha256 = str(rec.get("sha256") or "")
         self._reset()
-        if self.state == UPDATING:
+        if self.state == _UPDATING:
             rb = self._rollback
             if rb is None:
                 br = getattr(self.storage, "boot_result", None)
@@ -320,13 +322,13 @@ class FwUpdate:
             elif callable(rb):
                 rb = rb()
             if rb:
-                self._set(IDLE, R_FAILED)
+                self._set(_IDLE, _R_FAILED)
             else:
                 self.pending = True  # result waits for on_registered()
-        elif self.state == DOWNLOADING:
+        elif self.state == _DOWNLOADING:
             # the storage driver's running hash died with the old process: nothing to resume
             self.storage.abort()
-            self._set(IDLE, R_CONN_LOST)
+            self._set(_IDLE, _R_CONN_LOST)
 
     def on_registered(self, now=None):
         """First successful registration since boot: confirm the new image, result 1."""
@@ -337,7 +339,7 @@ class FwUpdate:
             ok = self.storage.confirm() is not False  # BundleStore: False = nothing on trial
         except (FwError, OSError):
             ok = False
-        self._set(IDLE, R_SUCCESS if ok else R_FAILED)
+        self._set(_IDLE, _R_SUCCESS if ok else _R_FAILED)
 
 
 def for_client(client):
