@@ -7,8 +7,10 @@ import os
 from board import battery as bat
 from board import fwstore, power
 from board.battery import Battery, percent
-from board.fwstore import (BundleStore, FwError, IntegrityError, NoSpace, PartitionStore,
-                           boot_apply, boot_rollback, write_bundle)
+from board.bundle import BundleStore, unpack_bundle
+from board.fwboot import boot_apply, boot_rollback, write_bundle
+from board.fwstore import FwError, IntegrityError, NoSpace
+from board.partstore import PartitionStore
 from board.host import REBOOT_EXIT, FakeADC, FakePin, Platform, RamPartition
 from board.power import PowerSource
 from util import raises
@@ -305,7 +307,7 @@ def test_bundle_interrupted_swaps_resume():
         st, _ = _stage(root, _bundle(V2))
         st.apply()
         # power cut after the journal, between the two renames: app dir is gone
-        fwstore.unpack_bundle(root + "/staged.bundle", root + "/new")
+        unpack_bundle(root + "/staged.bundle", root + "/new")
         open(root + "/swap", "w").close()
         os.rename(app, root + "/prev")
         assert boot_apply(root, app) == "applied"
@@ -412,7 +414,7 @@ def test_unpack_creates_dest_for_a_top_level_first_entry():
         with open(d + "/b.bundle", "wb") as f:
             write_bundle(f, [("main.py", files["main.py"]), ("lwm2m/a.py", files["lwm2m/a.py"])])
         # neither dest nor its parent exists yet: unpack makes both
-        assert fwstore.unpack_bundle(d + "/b.bundle", d + "/x/new") == 2
+        assert unpack_bundle(d + "/b.bundle", d + "/x/new") == 2
         assert _tree(d + "/x/new") == files
     finally:
         _rmtree(d)

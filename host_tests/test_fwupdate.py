@@ -3,7 +3,10 @@ import binascii
 import hashlib
 import os
 
-from board.fwstore import BundleStore, NoSpace, PartitionStore, boot_apply, write_bundle
+from board.bundle import BundleStore
+from board.fwboot import boot_apply, write_bundle
+from board.fwstore import NoSpace
+from board.partstore import PartitionStore
 from board.host import RamPartition
 from lwm2m import fwpkg
 from lwm2m import fwupdate as fw

@@ -70,7 +70,7 @@ def micropython(path=None):
 def firmware_package(version, name="lwm2m-demo"):
     """A package for /5/0/0: the 128-byte header, then a bundle of this tree's lib/ (the whole
     application: boot.py swaps it in for the board's lib/)."""
-    from board.fwstore import write_bundle
+    from board.fwboot import write_bundle
     from lwm2m.fwpkg import make_header
     import io
 
