@@ -17,8 +17,8 @@ verifies the bundle's own SHA-256 trailer, PartitionStore reads the image back).
 
 This module is loaded with the first block of a push and dropped again when the transfer is over
 (lwm2m.objects.firmware): few, larger methods, as each function costs heap beyond its bytecode.
-The pull half (URIs, the Block2 downloader, retries) is lwm2m.fwpkg, which this module imports
-when a Package URI is written; lwm2m.fwpkg imports nothing of it (the values it needs are copied).
+The pull half (URIs, the Block2 downloader, retries) is lwm2m.fwpull, which this module imports
+when a Package URI is written; lwm2m.fwpull imports nothing of it (the values it needs are copied).
 """
 import binascii
 import time
@@ -61,7 +61,7 @@ def _err(result):
 
 class FwUpdate:
     """Object /5 instance 0 behind the data model; see the module docstring for the states.
-    client: a lwm2m.client.Client that lwm2m.fwpkg wires a pull onto when no download is given."""
+    client: a lwm2m.client.Client that lwm2m.fwpull wires a pull onto when no download is given."""
 
     def __init__(self, storage, store, resolve=None, download=None, report=None, reboot=None,
                  coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000,
@@ -78,7 +78,7 @@ class FwUpdate:
         self.client = client
         self.none = getattr(storage, "none", False)  # no room for any image: "not supported"
         self.tries, self.retry_ms, self.retry_cap_ms, self.szx = tries, retry_ms, retry_cap_ms, szx
-        self._rand = rand  # None: lwm2m.fwpkg takes coap.retry.urandom_int
+        self._rand = rand  # None: lwm2m.fwpull takes coap.retry.urandom_int
         self.state, self.result = _IDLE, _R_INITIAL
         self.pkg_name = self.pkg_version = self.uri = self.sha256 = ""
         self.length = 0
@@ -106,17 +106,17 @@ class FwUpdate:
             if self.none:
                 return {}
             c = self.coaps
-            if c is None:  # not told: ask lwm2m.fwpkg once, without keeping it loaded
+            if c is None:  # not told: ask lwm2m.fwpull once, without keeping it loaded
                 import sys
 
-                had = "lwm2m.fwpkg" in sys.modules
-                from lwm2m.fwpkg import coaps_supported
+                had = "lwm2m.fwpull" in sys.modules
+                from lwm2m.fwpull import coaps_supported
 
                 c = self.coaps = coaps_supported()
                 if not had:
                     from lwm2m import unload
 
-                    unload("fwpkg")
+                    unload("fwpull")
             return {0: 0, 1: 1} if c else {0: 0}
         if rid == 9:
             return 1 if self.none else 2  # push only (refused for room, result 2) / push and pull
@@ -253,7 +253,7 @@ class FwUpdate:
         # a whole package was received: the Write succeeded, /5/0/5 carries any failure
 
     def write_uri(self, uri, now):
-        """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download (lwm2m.fwpkg)."""
+        """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download (lwm2m.fwpull)."""
         if not uri:
             self.cancel()
             if self.uri:
@@ -267,7 +267,7 @@ class FwUpdate:
         if self.none:
             self._set(_IDLE, _R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
             raise BadRequest("firmware update not supported on this board")
-        from lwm2m.fwpkg import pull  # the pull machinery loads with the first Package URI
+        from lwm2m.fwpull import pull  # the pull machinery loads with the first Package URI
 
         pull(self, uri, now)
 
@@ -276,7 +276,7 @@ class FwUpdate:
         if self._deadline is None:
             return None
         if time.ticks_diff(self._deadline, now) <= 0:
-            from lwm2m.fwpkg import attempt
+            from lwm2m.fwpull import attempt
 
             attempt(self, now)
             if self._deadline is None:
@@ -345,7 +345,7 @@ class FwUpdate:
 def for_client(client):
     """The FwUpdate behind /5 of a lwm2m.client.Client (made by its stand-in,
     lwm2m.objects.firmware): the platform's fwstore (a hashing sink without one), the client's
-    record store, pulls over client.ep (wired by lwm2m.fwpkg), and a reboot that goes the Device
+    record store, pulls over client.ep (wired by lwm2m.fwpull), and a reboot that goes the Device
     reboot way (the 2.04 of Update out first, then Deregister, then platform.reboot())."""
     p = client.platform
     if getattr(p, "fwstore", None) is not None:

@@ -22,7 +22,9 @@ DOWNLOADED = 2
 UPDATING = 3
 RECORD = "fw"  # lwm2m.fwupdate.RECORD, the engine's store record (a test holds them equal)
 # what a transfer loads (engine, pull half, board store): dropped again with the engine
-_MODS = ("lwm2m.fwupdate", "lwm2m.fwpkg", "board.fwstore", "board.bundle", "board.partstore")
+_MODS = (
+    "lwm2m.fwupdate", "lwm2m.fwpull", "lwm2m.fwpkg", "board.fwstore", "board.bundle",
+    "board.partstore")
 
 
 def _load(client):
