@@ -25,7 +25,7 @@ import time
 
 from micropython import const
 
-from board.fwstore import FwError
+from board.fwstore import FwError, IntegrityError
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
 
 _HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
@@ -51,12 +51,6 @@ _R_BAD_PROTOCOL = const(9)
 
 RECORD = "fw"
 _ATTR = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}
-
-
-def _err(result):
-    e = FwError("package")
-    e.result = result
-    return e
 
 
 class FwUpdate:
@@ -176,7 +170,7 @@ class FwUpdate:
                 exp = self._exp
                 if exp is not None:
                     if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
-                        raise _err(_R_INTEGRITY)
+                        raise IntegrityError("package")
                     self.pkg_name, self.pkg_version = exp[2], exp[3]
                 self.length = length
                 self.sha256 = sha
@@ -202,7 +196,8 @@ class FwUpdate:
                             st.write(h[:8 - i])
                         i = 0
                     elif h[7] != _MAGIC[7]:
-                        raise _err(_R_BAD_TYPE)
+                        self._end(_R_BAD_TYPE)  # another header version
+                        return _R_BAD_TYPE
             if self._hdr is not None and len(h) >= 8:
                 k = min(_HDR_LEN - len(h), n - i)
                 h.extend(mv[i:i + k])
@@ -215,10 +210,10 @@ class FwUpdate:
                         try:
                             f.append((b if j < 0 else b[:j]).decode())
                         except UnicodeError:
-                            raise _err(_R_INTEGRITY)
+                            raise IntegrityError("package")
                     size = int.from_bytes(h[8:12], "little")
                     if self._total is not None and self._total != _HDR_LEN + size:
-                        raise _err(_R_INTEGRITY)
+                        raise IntegrityError("package")
                     self._exp = (size, bytes(h[12:44]), f[0], f[1])
                     st.begin(size)
                     self._hdr = None
