@@ -7,8 +7,9 @@ import os
 from board import battery as bat
 from board import fwstore, power
 from board.battery import Battery, percent
-from board.bundle import BundleStore, unpack_bundle
+from board.bundle import BundleStore
 from board.fwboot import boot_apply, boot_rollback, write_bundle
+from board.unpack import unpack_bundle
 from board.fwstore import FwError, IntegrityError, NoSpace
 from board.partstore import PartitionStore
 from board.host import REBOOT_EXIT, FakeADC, FakePin, Platform, RamPartition

@@ -1,15 +1,14 @@
 """Boot-time apply and rollback of the application bundle board.bundle staged (boot.py), and the
 bundle writer (host tools): what a transfer never needs, kept out of the store it loads."""
+import hashlib
 import os
 
-from .bundle import _MAGIC, unpack_bundle
 from .fwstore import FwError, _exists, _hex, _isdir, _read, _remove, _rmtree, _write
+from .unpack import _MAGIC, unpack_bundle
 
 
 def write_bundle(out, items):
     """Write a bundle of (path, bytes) items to out (has write); returns the trailer SHA-256."""
-    import hashlib
-
     h = hashlib.sha256(_MAGIC)
     out.write(_MAGIC)
     for path, data in items:
