@@ -3,10 +3,11 @@
 Both backends: begin(total_size=None), write(data) streamed, offset, finish() -> (length,
 sha256_hex), abort(), apply() (boot the new image next), confirm() (after the first successful
 registration of the new image). The caller persists the Firmware Update object state. A push
-loads only its board's store: board.partstore (ESP32 OTA slot; NoStore when there is none) or
-board.bundle (a staged application bundle, host and Pico W); boot-time apply and rollback are
-board.fwboot (with the bundle writer the host tools use). Those names are imported from their own
-modules: a forwarding __getattr__ here cost every transfer 432 B of heap on a 32-bit board.
+loads only its board's store: board.partstore (ESP32 OTA slot; board.nostore when there is
+none) or board.bundle (a staged application bundle, host and Pico W; board.unpack checks it);
+boot-time apply and rollback are board.fwboot (with the bundle writer the host tools use). Those
+names are imported from their own modules: a forwarding __getattr__ here cost every transfer
+432 B of heap on a 32-bit board.
 """
 import binascii
 import os

@@ -1,4 +1,4 @@
-"""Firmware Update (/5) state machine: push and pull streamed into fwstore, update, reboot, confirm.
+"""Firmware Update (/5) state machine: push and pull streamed into fwstore, update, reboot, confirm
 
 Sans-I/O: the storage driver, the record store, the Block2 downloader and the reboot are passed
 in; `now` is ms ticks. State /5/0/3 and Update Result /5/0/5 follow LwM2M 1.0.2 E.6:
@@ -147,7 +147,7 @@ class FwUpdate:
             self._set(state, result)
 
     def cancel(self):
-        """Empty Package or empty Package URI: drop any transfer or stored package, back to Idle."""
+        """Empty Package or Package URI: drop any transfer or stored package, back to Idle."""
         if self.state == _UPDATING:
             raise MethodNotAllowed("updating")
         self._end(_R_INITIAL)
@@ -346,7 +346,7 @@ def for_client(client):
     if getattr(p, "fwstore", None) is not None:
         st = p.fwstore()
         if st is None:  # the board has no room for an image (ESP32_GENERIC: no OTA slots)
-            from board.partstore import NoStore
+            from board.nostore import NoStore
 
             st = NoStore()
     else:

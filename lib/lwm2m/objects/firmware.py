@@ -24,7 +24,7 @@ RECORD = "fw"  # lwm2m.fwupdate.RECORD, the engine's store record (a test holds 
 # what a transfer loads (engine, pull half, board store): dropped again with the engine
 _MODS = (
     "lwm2m.fwupdate", "lwm2m.fwpull", "lwm2m.fwpkg", "board.fwstore", "board.bundle",
-    "board.partstore", "board.unpack")
+    "board.partstore", "board.nostore", "board.unpack")
 
 
 def _load(client):
