@@ -435,7 +435,8 @@ def test_uri_errors_7_and_9_and_protocol_support():
 
 def test_parse_uri():
     assert fwpull.parse_uri("coap://h/a/b?x=1&y") == ("coap", "h", 5683, ["a", "b"], ["x=1", "y"])
-    assert fwpull.parse_uri("coaps://[fe80::1]:7000/%41%20z") == ("coaps", "fe80::1", 7000, ["A z"], [])
+    assert fwpull.parse_uri("coaps://[fe80::1]:7000/%41%20z") == (
+        "coaps", "fe80::1", 7000, ["A z"], [])
     assert fwpull.parse_uri("COAP://10.0.0.1") == ("coap", "10.0.0.1", 5683, [], [])
 
 
