@@ -12,7 +12,8 @@ from board.fwboot import boot_apply, boot_rollback, write_bundle
 from board.unpack import unpack_bundle
 from board.fwstore import FwError, IntegrityError, NoSpace
 from board.partstore import PartitionStore
-from board.host import REBOOT_EXIT, FakeADC, FakePin, Platform, RamPartition
+from board.host import REBOOT_EXIT, Platform
+from board.hostsim import FakeADC, FakePin, RamPartition
 from board.power import PowerSource
 from util import raises
 

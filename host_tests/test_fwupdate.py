@@ -7,7 +7,7 @@ from board.bundle import BundleStore
 from board.fwboot import boot_apply, write_bundle
 from board.fwstore import NoSpace
 from board.partstore import PartitionStore
-from board.host import RamPartition
+from board.hostsim import RamPartition
 from lwm2m import fwpkg, fwpull
 from lwm2m import fwupdate as fw
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge

@@ -41,7 +41,8 @@ from lwm2m.model import Registry, object_def, resource  # noqa: E402
 from lwm2m.objects import access, connmon, device, firmware, security, server  # noqa: E402
 from lwm2m.report import Reporter  # noqa: E402
 from board.battery import Battery  # noqa: E402
-from board.host import FakeADC, FakePin, Platform  # noqa: E402
+from board.host import Platform  # noqa: E402
+from board.hostsim import FakeADC, FakePin  # noqa: E402
 from board.power import PowerSource  # noqa: E402
 
 SECRET = b"\x5e\xc7\x3e\x7b-PSK-never-leaks-\x00\xff"

@@ -6,15 +6,6 @@ REBOOT_EXIT = 3  # reboot() exits the process with this code; a supervisor resta
 SIM_BATTERY_ENV = "LWM2M_SIM_BATTERY"  # "<start mV>[,<mV lost per minute>]" gives the host a battery
 
 
-def __getattr__(name):
-    # the simulated parts moved to board.hostsim, loaded on first use (tests, demos)
-    if name in ("FakeADC", "FakePin", "RamPartition", "SimBattery", "sim_battery"):
-        from . import hostsim
-
-        return getattr(hostsim, name)
-    raise AttributeError(name)
-
-
 def _mem(name):
     fn = getattr(gc, name, None)
     return fn() if fn else 0

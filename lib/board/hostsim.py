@@ -1,7 +1,7 @@
 """Host-only simulations for tests and demos: fake ADC/pins, a RAM esp32.Partition, a battery.
 
-board.host loads this module only for a simulated battery (LWM2M_SIM_BATTERY); its old names
-(board.host.FakeADC and the rest) still resolve, loading it on first use."""
+board.host loads this module only for a simulated battery (LWM2M_SIM_BATTERY); tests and demos
+import it themselves (board.host forwards none of its names: that cost the client heap)."""
 from .host import SIM_BATTERY_ENV
 
 
