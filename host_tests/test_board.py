@@ -178,6 +178,23 @@ def test_partition_store_streams_256k():
     assert RamPartition.confirms == before + 1
 
 
+def test_partition_store_buffer_comes_with_begin():
+    """The sector buffer is made by begin(): a store made for a boot's confirm or a Read of /5
+    holds none (4 KB of a 112 KB heap)."""
+    from util import heap_trace, heap_used
+
+    part = RamPartition(64 * 1024)
+    heap_trace(True)
+    try:
+        base = heap_used()
+        st = PartitionStore(part)
+        made = heap_used() - base
+        st.begin(8192)
+        assert made < 1024 <= 4096 <= heap_used() - base, (made, heap_used() - base)
+    finally:
+        heap_trace(False)
+
+
 def test_partition_store_no_space_and_integrity():
     part = RamPartition(64 * 1024)
     st = PartitionStore(part)

@@ -16,7 +16,9 @@ class PartitionStore:
         self._part = part
         self._record = record
         self._running = running
-        self._buf = bytearray(4096)  # one flash sector; the only buffer a transfer needs
+        # one flash sector, the only buffer a transfer needs: made by begin(), as the store also
+        # exists for a boot's confirm or a Read of /5, which need none (4 KB on a 112 KB heap)
+        self._buf = None
         self._sha = None
         self.offset = 0
         self._fill = 0
@@ -30,7 +32,7 @@ class PartitionStore:
 
     def begin(self, total_size=None):
         bs = self._part.ioctl(5, 0)
-        if bs != len(self._buf):
+        if self._buf is None or bs != len(self._buf):
             self._buf = bytearray(bs)
         self._cap = self.capacity()
         if total_size is not None and total_size > self._cap:
