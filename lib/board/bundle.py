@@ -69,12 +69,14 @@ class BundleStore:
             raise FwError("finish before begin")
         self._f.close()
         self._f = None
+        digest = _hex(self._sha)
+        self._sha = None  # freed before the check makes its own: the last block is a heap peak
         part = self.root + "/staged.part"
         from .unpack import unpack_bundle  # the checker loads for the check, not the transfer
 
         unpack_bundle(part)
         os.rename(part, self.root + "/staged.bundle")
-        return (self.offset, _hex(self._sha))
+        return (self.offset, digest)
 
     def abort(self):
         if self._f is not None:
