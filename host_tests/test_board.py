@@ -7,9 +7,13 @@ import os
 from board import battery as bat
 from board import fwstore, power
 from board.battery import Battery, percent
-from board.fwstore import (BundleStore, FwError, IntegrityError, NoSpace, PartitionStore,
-                           boot_apply, boot_rollback, write_bundle)
-from board.host import REBOOT_EXIT, FakeADC, FakePin, Platform, RamPartition
+from board.bundle import BundleStore
+from board.fwboot import boot_apply, boot_rollback, write_bundle
+from board.unpack import unpack_bundle
+from board.fwstore import FwError, IntegrityError, NoSpace
+from board.partstore import PartitionStore
+from board.host import REBOOT_EXIT, Platform
+from board.hostsim import FakeADC, FakePin, RamPartition
 from board.power import PowerSource
 from util import raises
 
@@ -174,6 +178,23 @@ def test_partition_store_streams_256k():
     assert RamPartition.confirms == before + 1
 
 
+def test_partition_store_buffer_comes_with_begin():
+    """The sector buffer is made by begin(): a store made for a boot's confirm or a Read of /5
+    holds none (4 KB of a 112 KB heap)."""
+    from util import heap_trace, heap_used
+
+    part = RamPartition(64 * 1024)
+    heap_trace(True)
+    try:
+        base = heap_used()
+        st = PartitionStore(part)
+        made = heap_used() - base
+        st.begin(8192)
+        assert made < 1024 <= 4096 <= heap_used() - base, (made, heap_used() - base)
+    finally:
+        heap_trace(False)
+
+
 def test_partition_store_no_space_and_integrity():
     part = RamPartition(64 * 1024)
     st = PartitionStore(part)
@@ -254,6 +275,11 @@ def test_bundle_format_exact():
     assert blob == head + b"END " + binascii.hexlify(hashlib.sha256(head).digest()) + b"\n"
 
 
+def _on_trial(root):
+    """A newly applied app runs unconfirmed (BundleStore.pending() before it went)."""
+    return "trial" in os.listdir(root)
+
+
 def test_bundle_apply_trial_rollback():
     d = _tmp()
     try:
@@ -269,19 +295,19 @@ def test_bundle_apply_trial_rollback():
         st.apply()
         assert boot_apply(root, app, max_boots=3) == "applied"
         assert _tree(app) == V2 and _tree(root + "/prev") == V1
-        assert st.pending() and st.boot_result() == "applied"
+        assert _on_trial(root) and st.boot_result() == "applied"
         assert sorted(os.listdir(root)) == ["prev", "result", "trial"]
         assert boot_apply(root, app, max_boots=3) == "trial"
         assert boot_apply(root, app, max_boots=3) == "trial"
         assert boot_apply(root, app, max_boots=3) == "rolledback"  # 4th boot, never confirmed
-        assert _tree(app) == V1 and not st.pending() and st.boot_result() == "rolledback"
+        assert _tree(app) == V1 and not _on_trial(root) and st.boot_result() == "rolledback"
         assert sorted(os.listdir(root)) == ["result"]
         assert boot_apply(root, app) == "none"
         # again, and this time the new app registers and confirms
         st, _ = _stage(root, blob, chunk=4096)
         st.apply()
         assert boot_apply(root, app) == "applied"
-        assert st.confirm() is True and not st.pending()
+        assert st.confirm() is True and not _on_trial(root)
         assert sorted(os.listdir(root)) == ["result"]
         for _ in range(5):
             assert boot_apply(root, app, max_boots=1) == "none"
@@ -300,7 +326,7 @@ def test_bundle_interrupted_swaps_resume():
         st, _ = _stage(root, _bundle(V2))
         st.apply()
         # power cut after the journal, between the two renames: app dir is gone
-        fwstore.unpack_bundle(root + "/staged.bundle", root + "/new")
+        unpack_bundle(root + "/staged.bundle", root + "/new")
         open(root + "/swap", "w").close()
         os.rename(app, root + "/prev")
         assert boot_apply(root, app) == "applied"
@@ -372,7 +398,9 @@ def test_host_platform():
     v = sys.implementation.version
     assert p.firmware_version == "%s %d.%d.%d" % (sys.implementation.name, v[0], v[1], v[2])
     assert p.mem_total() >= p.mem_free() >= 0
-    assert p.power.available() == [power.DC]
+    assert p.power.available() == [power.DC]  # no battery: DC, as PowerSource(ext_code=DC) says
+    ps = PowerSource(ext_code=power.DC)
+    assert p.power.voltages() == ps.voltages() == [5000] and p.power.currents() == ps.currents()
     assert isinstance(p.fwstore(), BundleStore) and p.wdt(1000) is None
     assert raises(SystemExit, p.reboot).args[0] == REBOOT_EXIT == 3
     assert raises(SystemExit, p.factory_reset).args[0] == 3 and wiped == [1]
@@ -405,7 +433,7 @@ def test_unpack_creates_dest_for_a_top_level_first_entry():
         with open(d + "/b.bundle", "wb") as f:
             write_bundle(f, [("main.py", files["main.py"]), ("lwm2m/a.py", files["lwm2m/a.py"])])
         # neither dest nor its parent exists yet: unpack makes both
-        assert fwstore.unpack_bundle(d + "/b.bundle", d + "/x/new") == 2
+        assert unpack_bundle(d + "/b.bundle", d + "/x/new") == 2
         assert _tree(d + "/x/new") == files
     finally:
         _rmtree(d)

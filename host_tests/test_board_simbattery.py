@@ -1,9 +1,10 @@
-"""The host's simulated battery (board.host.SimBattery), opt-in through LWM2M_SIM_BATTERY."""
+"""The host's simulated battery (board.hostsim.SimBattery), opt-in through LWM2M_SIM_BATTERY."""
 import os
 
 from board import battery as bat
 from board import power
-from board.host import SIM_BATTERY_ENV, Platform, SimBattery, sim_battery
+from board.host import SIM_BATTERY_ENV, Platform
+from board.hostsim import SimBattery, sim_battery
 from util import FakeClock, raises
 
 

@@ -555,7 +555,7 @@ def test_factory_reset_wipes_store_then_reboots():
 
 def test_battery_poll_reaches_observers():
     from board.battery import Battery
-    from board.host import FakeADC
+    from board.hostsim import FakeADC
 
     d = tmpdir()
     adc = FakeADC(seq=[27140] * 2 + [20000] * 40)  # 4100 mV, then a sag

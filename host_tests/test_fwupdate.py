@@ -3,14 +3,22 @@ import binascii
 import hashlib
 import os
 
-from board.fwstore import BundleStore, NoSpace, PartitionStore, boot_apply, write_bundle
-from board.host import RamPartition
+from board.bundle import BundleStore
+from board.fwboot import boot_apply, write_bundle
+from board.fwstore import NoSpace
+from board.partstore import PartitionStore
+from board.hostsim import RamPartition
+from lwm2m import fwpkg, fwpull
 from lwm2m import fwupdate as fw
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
 from lwm2m.store import Store
 from util import FakeClock, heap_trace, heap_used, raises
 
 K = 1024
+# State /5/0/3 and Update Result /5/0/5 (LwM2M 1.0.2 E.6); the engine keeps its own as private
+# constants
+IDLE, DOWNLOADING, DOWNLOADED, UPDATING = 0, 1, 2, 3
+R_INITIAL, R_SUCCESS, R_CONN_LOST = 0, 1, 4
 
 
 def _image(n, seed=b"fw"):
@@ -26,7 +34,7 @@ def _image(n, seed=b"fw"):
 
 def _pkg(img, name="app", version="1.2.3", digest=None, length=None):
     d = digest if digest is not None else hashlib.sha256(img).digest()
-    return fw.make_header(len(img) if length is None else length, d, name, version) + img
+    return fwpkg.make_header(len(img) if length is None else length, d, name, version) + img
 
 
 def _rmtree(p):
@@ -155,7 +163,7 @@ def test_push_with_header_strips_it_and_sets_names():
     img = _image(20 * K + 7)
     u, st, store = _make()
     try:
-        _push(u, _pkg(img, "sensor-app", "2.0.1"), total=len(img) + fw.HDR_LEN)
+        _push(u, _pkg(img, "sensor-app", "2.0.1"), total=len(img) + fwpkg.HDR_LEN)
         assert u.get(3) == 2 and u.get(5) == 0
         assert st.data == img and ("begin", len(img)) in st.calls
         assert (u.get(6), u.get(7)) == ("sensor-app", "2.0.1")
@@ -426,9 +434,10 @@ def test_uri_errors_7_and_9_and_protocol_support():
 
 
 def test_parse_uri():
-    assert fw.parse_uri("coap://h/a/b?x=1&y") == ("coap", "h", 5683, ["a", "b"], ["x=1", "y"])
-    assert fw.parse_uri("coaps://[fe80::1]:7000/%41%20z") == ("coaps", "fe80::1", 7000, ["A z"], [])
-    assert fw.parse_uri("COAP://10.0.0.1") == ("coap", "10.0.0.1", 5683, [], [])
+    assert fwpull.parse_uri("coap://h/a/b?x=1&y") == ("coap", "h", 5683, ["a", "b"], ["x=1", "y"])
+    assert fwpull.parse_uri("coaps://[fe80::1]:7000/%41%20z") == (
+        "coaps", "fe80::1", 7000, ["A z"], [])
+    assert fwpull.parse_uri("COAP://10.0.0.1") == ("coap", "10.0.0.1", 5683, [], [])
 
 
 def test_update_only_when_downloaded():
@@ -604,7 +613,7 @@ def test_coap_download_builds_block2_get():
             calls.append((msg, peer, now, szx, start_block))
             return "h"
 
-    dl = fw.coap_download(Ep(), szx=5)
+    dl = fwpull.coap_download(Ep(), szx=5)
     assert dl("coap://h:5700/fw/a%2Fb?x=1", 7, None, None, 99, None) == "h"
     msg, peer, now, szx, start = calls[0]
     assert msg.code == m.GET and msg.path() == ["fw", "a/b"] and msg.query() == ["x=1"]
@@ -640,24 +649,20 @@ def test_apply_failure_8_and_out_of_ram_3():
         _rmtree(store.root)
 
 
-def test_fwpkg_helpers_and_old_names():
-    from lwm2m import fwpkg
-
-    assert fw.make_header is fwpkg.make_header and fw.parse_uri is fwpkg.parse_uri
-    assert fw.coap_download is fwpkg.coap_download
-    assert fw._MAGIC == fwpkg.MAGIC and fw.HDR_LEN == fwpkg.HDR_LEN
-    assert fw._field(b"ab\0cd", 0) == fwpkg.field(b"ab\0cd", 0) == "ab"
+def test_fwpkg_helpers():
+    # the engine reads what lwm2m.fwpkg writes: their copies of the header constants agree
+    assert fw._MAGIC == fwpkg.MAGIC
     raises(AttributeError, getattr, fw, "no_such_name")
     h = fwpkg.make_header(0x01020304, bytes(range(32)), "nm", "v1")
     assert len(h) == 128 and h[:12] == b"LWM2MFW1\x04\x03\x02\x01" and h[12:44] == bytes(range(32))
-    assert fwpkg.field(h, 44) == "nm" and fwpkg.field(h, 86) == "v1"
+    assert h[44:86] == b"nm" + bytes(40) and h[86:] == b"v1" + bytes(40)
     raises(ValueError, fwpkg.make_header, 1, b"short")
     raises(ValueError, fwpkg.make_header, 1, bytes(32), "n" * 43)
     import sys
 
     # coaps only where DTLS works: MicroPython with coap.dtls and its tls module
     if sys.implementation.name != "micropython":
-        assert fwpkg.coaps_supported() is False
+        assert fwpull.coaps_supported() is False
     s = fwpkg.MemStore()
     assert s.save("a", {"x": 1}) and not s.save("a", {"x": 1}) and s.load("a") == {"x": 1}
     s.remove("a")
@@ -763,7 +768,7 @@ def test_default_object_without_a_board():
 
 
 def test_for_client_wiring():
-    from lwm2m import fwpkg
+    from lwm2m.objects import firmware
 
     root = _root("w")
 
@@ -783,12 +788,12 @@ def test_for_client_wiring():
 
     try:
         c = C()
-        u = fwpkg.for_client(c)
+        u = firmware.for_client(c)
         assert isinstance(u.storage, BundleStore) and u.store is c.store
         u._reboot()
         assert c.ops == ["reboot"]  # deferred like Device Reboot: 2.04 first, then Deregister
         c.platform = None
-        assert isinstance(fwpkg.for_client(c).storage, fwpkg.SinkStorage)
+        assert isinstance(firmware.for_client(c).storage, fwpkg.SinkStorage)
     finally:
         _rmtree(root)
 
@@ -796,9 +801,9 @@ def test_for_client_wiring():
 def test_for_client_loads_the_engine_on_first_use():
     """The engine (lwm2m.fwupdate, the board's fwstore) loads at the first /5 operation, or at
     boot when the store holds a transfer or an update under way; an idle record is restored."""
-    from lwm2m import fwpkg
+    from lwm2m.objects import firmware
 
-    assert fwpkg.RECORD == fw.RECORD
+    assert firmware.RECORD == fw.RECORD
     root = _root("lazy")
     os.mkdir(root)
     os.mkdir(root + "/db")
@@ -814,30 +819,33 @@ def test_for_client_loads_the_engine_on_first_use():
 
     try:
         c = C()
-        u = fwpkg.for_client(c)
+        u = firmware.for_client(c)
         u.on_boot(0)
         assert u._fu is None and u.tick(0) is None
         u.on_registered(0)
         assert u._fu is None
-        assert u.get(3) == fw.IDLE and u._fu is not None  # a read loads it
+        assert u.get(3) == IDLE and u._fu is not None  # a read loads it
         # an idle record with a result: not loaded at boot, restored when it loads
-        c.store.save(fwpkg.RECORD, {"state": fw.IDLE, "result": fw.R_SUCCESS, "pkg_name": "n"})
-        u = fwpkg.for_client(c)
+        c.store.save(firmware.RECORD, {"state": IDLE, "result": R_SUCCESS, "pkg_name": "n"})
+        u = firmware.for_client(c)
         u.on_boot(0)
         assert u._fu is None
-        assert (u.get(5), u.get(6)) == (fw.R_SUCCESS, "n")
+        assert (u.get(5), u.get(6)) == (R_SUCCESS, "n")
         # a transfer cut by the reboot: loaded at boot, which settles it as a lost connection
-        c.store.save(fwpkg.RECORD, {"state": fw.DOWNLOADING, "result": fw.R_INITIAL})
-        u = fwpkg.for_client(c)
+        c.store.save(firmware.RECORD, {"state": DOWNLOADING, "result": R_INITIAL})
+        u = firmware.for_client(c)
         u.on_boot(0)
-        assert u._fu is not None and (u.state, u.result) == (fw.IDLE, fw.R_CONN_LOST)
+        assert c.store.load(firmware.RECORD)["result"] == R_CONN_LOST  # the engine's on_boot
+        assert u._fu is None  # then dropped: Idle, nothing to confirm
+        assert (u.state, u.result) == (IDLE, R_CONN_LOST)
     finally:
         _rmtree(root)
 
 
 def test_push_through_the_client_stand_in_never_loads_fwpkg():
-    """lwm2m.fwpkg (URIs, the downloader, coaps detection) is for a pull: a push, and the boot
-    after it, do without it (4 KB of heap on a 32-bit board); /5/0/8 asks it once."""
+    """lwm2m.fwpull (URIs, the downloader, coaps detection) is for a pull and lwm2m.fwpkg for a
+    TLV-wrapped push: a push of an opaque package, and the boot after it, do without both (7 KB
+    of heap on a 32-bit board); /5/0/8 asks lwm2m.fwpull once."""
     import sys
 
     from lwm2m import unload
@@ -869,18 +877,115 @@ def test_push_through_the_client_stand_in_never_loads_fwpkg():
     out = Buf()
     write_bundle(out, [("main.py", b"new"), ("lib/x.py", _image(3000))])
     pkg = _pkg(bytes(out.b))  # the header comes from lwm2m.fwpkg: made before it is dropped
-    had = "lwm2m.fwpkg" in sys.modules
+    had = [m for m in ("fwpkg", "fwpull") if "lwm2m." + m in sys.modules]
     try:
         unload("fwpkg")
+        unload("fwpull")
         u = firmware.for_client(C())
         u.on_boot(0)
         for off in range(0, len(pkg), K):
             u.package_block(off, pkg[off:off + K], off + K >= len(pkg))
-        assert (u.get(3), u.get(5), u.get(6)) == (fw.DOWNLOADED, fw.R_INITIAL, "app")
+        assert (u.get(3), u.get(5), u.get(6)) == (DOWNLOADED, R_INITIAL, "app")
+        assert "lwm2m.fwpkg" not in sys.modules and "lwm2m.fwpull" not in sys.modules
+        assert u.get(8) in ({0: 0}, {0: 0, 1: 1})  # coaps where DTLS works (fwpull says)
+        assert u.coaps is not None and "lwm2m.fwpull" not in sys.modules  # asked, then dropped
         assert "lwm2m.fwpkg" not in sys.modules
-        assert u.get(8) in ({0: 0}, {0: 0, 1: 1})  # coaps where DTLS works (fwpkg says)
-        assert u.coaps is not None and "lwm2m.fwpkg" not in sys.modules  # asked, then dropped
     finally:
-        if had:
-            import lwm2m.fwpkg  # noqa: F401 (as the other tests found it)
+        for m in had:  # as the other tests found them
+            __import__("lwm2m." + m)
+        _rmtree(root)
+
+
+def test_stand_in_drops_the_engine_when_idle():
+    """The engine and the modules a transfer loaded leave the heap again once nothing is under
+    way: after a cancelled push, and after the post-update confirm on the next boot (a package
+    staged or an update executed keeps it). The record brings the values back."""
+    import sys
+
+    from lwm2m.objects import firmware
+
+    root = _root("drop")
+    os.mkdir(root)
+    os.mkdir(root + "/db")
+
+    class Plat:
+        def fwstore(self):
+            from board.bundle import BundleStore as B  # this run's module, loaded afresh
+
+            return B(root + "/fw")
+
+    class C:
+        platform = Plat()
+        store = Store(root + "/db")
+        ep = None
+        rand = None
+        ops = []
+
+        def _x_device(self, name):
+            self.ops.append(name)
+
+    out = []
+
+    class Buf:
+        def write(self, d):
+            out.append(bytes(d))
+
+    write_bundle(Buf(), [("main.py", b"new"), ("x.py", _image(5000))])
+    pkg = _pkg(b"".join(out))
+    mods = firmware._MODS
+    saved = {}
+    for m in mods:
+        if m in sys.modules:
+            saved[m] = sys.modules[m]
+
+    def loaded():
+        return [m for m in mods if m in sys.modules]
+
+    def reboot():
+        for m in loaded():
+            sys.modules.pop(m)
+            p, _, n = m.rpartition(".")
+            sys.modules[p].__dict__.pop(n, None)
+
+    heap_trace(True)
+    try:
+        reboot()  # as on a board: none of the engine is loaded before the first block
+        c = C()
+        u = firmware.for_client(c)
+        u.on_boot(0)
+        base = None
+        for _ in range(2):  # the second time round, with the interpreter's caches warm
+            u._block(0, 0, pkg[:K], False)
+            assert u._fu is not None and "lwm2m.fwupdate" in loaded()
+            assert "board.bundle" in loaded()
+            loaded_heap = heap_used()
+            u._block(0, 0, b"", True)  # an empty Package cancels: Idle, nothing under way
+            assert u._fu is None and loaded() == [] and not hasattr(sys.modules["board"], "bundle")
+            if base is not None:  # the engine's code went, and nothing of it piles up
+                left = heap_used() - base
+                assert left < K < loaded_heap - base - 4 * K, (left, loaded_heap - base)
+            base = heap_used()
+        for off in range(0, len(pkg), K):
+            u._block(0, off, pkg[off:off + K], off + K >= len(pkg))
+        assert u._fu is not None and u.state == DOWNLOADED  # staged: the Update follows
+        u._update(b"")
+        assert u._fu is not None and u.state == UPDATING and c.ops == ["reboot"]
+        reboot()
+        boot_apply(root + "/fw", root + "/app")  # the bundle goes in on trial
+        u = firmware.for_client(c)
+        u.on_boot(0)
+        assert u._fu is not None and u.pending  # Updating: loaded to confirm
+        u.on_registered(0)
+        assert u._fu is None and loaded() == []
+        assert (u.get(3), u.get(5), u.get(6)) == (IDLE, R_SUCCESS, "app")
+        u.tick(0)  # the Read loaded it: the next tick drops it again
+        assert u._fu is None and loaded() == []
+    finally:
+        heap_trace(False)
+        for m in mods:
+            sys.modules.pop(m, None)
+            if m in saved:
+                sys.modules[m] = saved[m]
+                p, _, n = m.rpartition(".")
+                setattr(sys.modules[p], n, saved[m])
         _rmtree(root)

@@ -14,7 +14,7 @@ import tempfile
 import time
 
 import lwm2m_server as L
-from board.fwstore import write_bundle
+from board.fwboot import write_bundle
 from board.host import REBOOT_EXIT
 from boardir import TOP, make_board_dir
 from lwm2m.fwpkg import make_header

@@ -140,7 +140,7 @@ def _fw_package(total):
     import hashlib
     import io
 
-    from board.fwstore import write_bundle
+    from board.fwboot import write_bundle
     from lwm2m.fwpkg import HDR_LEN, make_header
 
     for n in range(total - HDR_LEN, 0, -1):

@@ -9,7 +9,7 @@ import sys
 
 import aiocoap.numbers.constants as AC
 import lwm2m_server as L
-from board.fwstore import write_bundle
+from board.fwboot import write_bundle
 from lossy_relay import Impairment, LossyRelay
 from lwm2m.fwpkg import make_header
 from test_peer_client import Client

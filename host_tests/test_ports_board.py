@@ -2,6 +2,10 @@
 from ports import Board, board_fs
 from util import raises
 
+# State /5/0/3 and Update Result /5/0/5 (LwM2M 1.0.2 E.6); lwm2m.fwupdate keeps them private
+IDLE, DOWNLOADING, UPDATING = 0, 1, 3
+R_NO_SPACE, R_FAILED, R_BAD_PROTOCOL = 2, 8, 9
+
 
 def _board(name, cfg=None):
     return Board(name, board_fs("u" + name.replace(".", ""), cfg or {"endpoint": "x"}))
@@ -52,9 +56,9 @@ def test_stock_esp32_generic_runs_with_firmware_update_not_supported():
         fu = c.fw
         assert fu.get(8) == {} and fu.get(9) == 1  # no protocol; push only, and refused
         raises(TooLarge, fu.package_block, 0, b"\x00" * 512, False)  # 4.13
-        assert fu.state == fwupdate.IDLE and fu.result == fwupdate.R_NO_SPACE
+        assert fu.state == IDLE and fu.result == R_NO_SPACE
         raises(BadRequest, fu.write_uri, "coap://127.0.0.1/fw", 0)  # 4.00
-        assert fu.state == fwupdate.IDLE and fu.result == fwupdate.R_BAD_PROTOCOL
+        assert fu.state == IDLE and fu.result == R_BAD_PROTOCOL
 
 
 # ---------------------------------------------------------------- point 5: ESP32 rollback
@@ -95,11 +99,11 @@ def test_esp32_rollback_through_the_engine_gives_result_8():
 
     with _board("esp32-ota") as b:
         store = MemStore()
-        store.save("fw", {"state": fwupdate.UPDATING, "result": 0})
+        store.save("fw", {"state": UPDATING, "result": 0})
         st = _staged_update(b, False)
         fu = fwupdate.FwUpdate(st, store)
         fu.on_boot(0)
-        assert fu.state == fwupdate.IDLE and fu.result == fwupdate.R_FAILED
+        assert fu.state == IDLE and fu.result == R_FAILED
         assert not fu.pending
 
 
@@ -168,9 +172,9 @@ def test_fw_object_does_not_advertise_coaps_without_dtls_psk():
 
     for name, coaps in (("pico-w-1.28", False), ("pico-w-current", True)):
         with _board(name):
-            from lwm2m import fwpkg
+            from lwm2m import fwpull
 
-            got = fwpkg.coaps_supported()
+            got = fwpull.coaps_supported()
             if sys.implementation.name != "micropython":
                 coaps = False  # CPython never pulls over coaps://
             assert got == coaps, name
@@ -188,11 +192,11 @@ def test_coaps_package_uri_without_a_dtls_session_never_goes_out_as_udp():
     fu = fwupdate.FwUpdate(SinkStorage(), MemStore(), resolve=lambda h, p: (h, p),
                            download=download, coaps=True, secure=lambda peer: False)
     fu.write_uri("coaps://198.51.100.7/fw.bin", 0)
-    assert calls == [] and fu.result == fwupdate.R_BAD_PROTOCOL and fu.state == fwupdate.IDLE
+    assert calls == [] and fu.result == R_BAD_PROTOCOL and fu.state == IDLE
     fu = fwupdate.FwUpdate(SinkStorage(), MemStore(), resolve=lambda h, p: (h, p),
                            download=download, coaps=True, secure=lambda peer: True)
     fu.write_uri("coaps://198.51.100.7/fw.bin", 0)
-    assert len(calls) == 1 and fu.state == fwupdate.DOWNLOADING
+    assert len(calls) == 1 and fu.state == DOWNLOADING
 
 
 # ---------------------------------------------------------------- point 8: board options

@@ -125,7 +125,8 @@ def _staged(name, files):
         f.write("MARK = 'old'\n")
     b.max_boots = 8
     with b:
-        from board.fwstore import BundleStore, write_bundle
+        from board.bundle import BundleStore
+        from board.fwboot import write_bundle
         from lwm2m.store import Store
 
         st = BundleStore("data/fw")

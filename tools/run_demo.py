@@ -29,7 +29,7 @@ import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 
 EP = "demo-node"
-SIM_BATTERY = "4000,600"  # board.host.SimBattery: 4.0 V, losing 10 mV/s (about 1 % per second)
+SIM_BATTERY = "4000,600"  # board.hostsim.SimBattery: 4.0 V, losing 10 mV/s (about 1 % per second)
 NEW_VERSION = "1.1.0"
 REBOOT_EXIT = 3  # board.host.REBOOT_EXIT
 # A board runs boot.py, then main.py, in one interpreter; boot.py applies a staged update.
@@ -70,7 +70,7 @@ def micropython(path=None):
 def firmware_package(version, name="lwm2m-demo"):
     """A package for /5/0/0: the 128-byte header, then a bundle of this tree's lib/ (the whole
     application: boot.py swaps it in for the board's lib/)."""
-    from board.fwstore import write_bundle
+    from board.fwboot import write_bundle
     from lwm2m.fwpkg import make_header
     import io
 

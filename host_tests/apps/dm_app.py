@@ -31,7 +31,8 @@ from lwm2m.model import Registry, object_def, resource
 from lwm2m.objects import access, connmon, device, firmware, security, server
 from lwm2m.report import Reporter
 from board.battery import Battery
-from board.host import FakeADC, FakePin, Platform
+from board.host import Platform
+from board.hostsim import FakeADC, FakePin
 from board.power import PowerSource
 
 SECRET = b"\x5e\xc7\x3e\x7b-PSK-never-leaks-\x00\xff"

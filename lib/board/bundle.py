@@ -19,77 +19,7 @@ boot_rollback() puts <root>/prev back. The outcome ("applied", "rolledback", "fa
 import hashlib
 import os
 
-from .fwstore import (FwError, IntegrityError, NoSpace, _exists, _hex, _makedirs, _read, _remove,
-                      _rmtree, _touch)
-
-_MAGIC = b"LWM2MBUNDLE 1\n"
-
-
-def write_bundle(out, items):
-    """Write a bundle of (path, bytes) items to out (has write); returns the trailer SHA-256."""
-    h = hashlib.sha256(_MAGIC)
-    out.write(_MAGIC)
-    for path, data in items:
-        head = ("%s\n%d\n" % (path, len(data))).encode()
-        out.write(head)
-        out.write(data)
-        h.update(head)
-        h.update(data)
-    digest = _hex(h)
-    out.write(("END %s\n" % digest).encode())
-    return digest
-
-
-def _good_path(p):
-    if not p or p[0] == "/" or "\\" in p:
-        return False
-    for c in p.split("/"):
-        if c in ("", ".", ".."):
-            return False
-    return True
-
-
-def unpack_bundle(path, dest=None):
-    """Check a bundle file; with dest, also extract it there. Returns the file count."""
-    buf = bytearray(512)
-    mv = memoryview(buf)
-    h = hashlib.sha256()
-    count = 0
-    with open(path, "rb") as f:
-        line = f.readline(64)
-        if line != _MAGIC:
-            raise IntegrityError("not a bundle")
-        h.update(line)
-        while True:
-            line = f.readline(256)
-            if line[:4] == b"END " and line[-1:] == b"\n":
-                if line[4:-1].decode() != _hex(h) or f.read(1):
-                    raise IntegrityError("bundle checksum")
-                return count
-            name = line[:-1].decode() if line[-1:] == b"\n" else ""
-            size = f.readline(16)
-            if not _good_path(name) or size[-1:] != b"\n" or not size[:-1].isdigit():
-                raise IntegrityError("bundle entry")
-            h.update(line)
-            h.update(size)
-            left = int(size)
-            out = None
-            if dest is not None:
-                _makedirs((dest + "/" + name).rpartition("/")[0])  # dest itself too
-                out = open(dest + "/" + name, "wb")
-            try:
-                while left:
-                    n = f.readinto(mv[:min(left, len(buf))])
-                    if not n:
-                        raise IntegrityError("bundle truncated")
-                    h.update(mv[:n])
-                    if out:
-                        out.write(mv[:n])
-                    left -= n
-            finally:
-                if out:
-                    out.close()
-            count += 1
+from .fwstore import FwError, NoSpace, _exists, _hex, _makedirs, _read, _remove, _rmtree
 
 
 class BundleStore:
@@ -105,19 +35,7 @@ class BundleStore:
         self.reserve = reserve
         self._f = None
         self._sha = None
-        self._off = 0
-        self._total = None
-
-    @property
-    def offset(self):
-        return self._off
-
-    def _room(self):
-        try:
-            st = os.statvfs(self.root)
-            return st[0] * st[4] - self.reserve
-        except (OSError, AttributeError):
-            return None
+        self.offset = 0
 
     def begin(self, total_size=None):
         self.abort()
@@ -125,50 +43,54 @@ class BundleStore:
         if total_size is not None:
             if self.capacity is not None and total_size > self.capacity:
                 raise NoSpace("bundle %d > capacity %d" % (total_size, self.capacity))
-            room = self._room()
+            try:
+                st = os.statvfs(self.root)
+                room = st[0] * st[4] - self.reserve
+            except (OSError, AttributeError):
+                room = None
             # the staged file and its unpacked copy exist side by side while applying
             if room is not None and 2 * total_size > room:
                 raise NoSpace("bundle %d needs %d free" % (total_size, 2 * total_size))
         self._f = open(self.root + "/staged.part", "wb")
         self._sha = hashlib.sha256()
-        self._off = 0
+        self.offset = 0
 
     def write(self, data):
         if self._f is None:
             raise FwError("write before begin")
-        if self.capacity is not None and self._off + len(data) > self.capacity:
+        if self.capacity is not None and self.offset + len(data) > self.capacity:
             raise NoSpace("bundle exceeds capacity")
         self._f.write(data)
         self._sha.update(data)
-        self._off += len(data)
+        self.offset += len(data)
 
     def finish(self):
         if self._f is None:
             raise FwError("finish before begin")
         self._f.close()
         self._f = None
+        digest = _hex(self._sha)
+        self._sha = None  # freed before the check makes its own: the last block is a heap peak
         part = self.root + "/staged.part"
+        from .unpack import unpack_bundle  # the checker loads for the check, not the transfer
+
         unpack_bundle(part)
         os.rename(part, self.root + "/staged.bundle")
-        return (self._off, _hex(self._sha))
+        return (self.offset, digest)
 
     def abort(self):
         if self._f is not None:
             self._f.close()
             self._f = None
         self._sha = None
-        self._off = 0
+        self.offset = 0
         for n in ("/apply", "/staged.part", "/staged.bundle"):
             _remove(self.root + n)
 
     def apply(self):
         if not _exists(self.root + "/staged.bundle"):
             raise FwError("apply before finish")
-        _touch(self.root + "/apply")
-
-    def pending(self):
-        """True while a newly applied app runs unconfirmed."""
-        return _exists(self.root + "/trial")
+        open(self.root + "/apply", "w").close()
 
     def boot_result(self):
         """What the last boot_apply did: 'applied', 'rolledback', 'failed' or None."""

@@ -1,8 +1,29 @@
-"""Boot-time apply and rollback of the application bundle board.bundle staged (boot.py)."""
+"""Boot-time apply and rollback of the application bundle board.bundle staged (boot.py), and the
+bundle writer (host tools): what a transfer never needs, kept out of the store it loads."""
+import hashlib
 import os
 
-from .bundle import unpack_bundle
-from .fwstore import FwError, _exists, _isdir, _read, _remove, _rmtree, _touch, _write
+from .fwstore import FwError, _exists, _hex, _isdir, _read, _remove, _rmtree, _write
+from .unpack import _MAGIC, unpack_bundle
+
+
+def write_bundle(out, items):
+    """Write a bundle of (path, bytes) items to out (has write); returns the trailer SHA-256."""
+    h = hashlib.sha256(_MAGIC)
+    out.write(_MAGIC)
+    for path, data in items:
+        head = ("%s\n%d\n" % (path, len(data))).encode()
+        out.write(head)
+        out.write(data)
+        h.update(head)
+        h.update(data)
+    digest = _hex(h)
+    out.write(("END %s\n" % digest).encode())
+    return digest
+
+
+def _touch(path):
+    open(path, "w").close()
 
 
 def boot_apply(root, app_dir, max_boots=3, count=True):

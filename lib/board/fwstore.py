@@ -3,10 +3,11 @@
 Both backends: begin(total_size=None), write(data) streamed, offset, finish() -> (length,
 sha256_hex), abort(), apply() (boot the new image next), confirm() (after the first successful
 registration of the new image). The caller persists the Firmware Update object state. A push
-loads only its board's store: board.partstore (ESP32 OTA slot; NoStore when there is none) or
-board.bundle (a staged application bundle, host and Pico W); boot-time apply and rollback are
-board.fwboot. The old names (PartitionStore, NoStore, BundleStore, write_bundle, unpack_bundle,
-boot_apply, boot_rollback) still resolve here, loading their module on first use.
+loads only its board's store: board.partstore (ESP32 OTA slot; board.nostore when there is
+none) or board.bundle (a staged application bundle, host and Pico W; board.unpack checks it);
+boot-time apply and rollback are board.fwboot (with the bundle writer the host tools use). Those
+names are imported from their own modules: a forwarding __getattr__ here cost every transfer
+432 B of heap on a 32-bit board.
 """
 import binascii
 import os
@@ -81,19 +82,3 @@ def _read(path):
     except OSError:
         return None
 
-
-def _touch(path):
-    open(path, "w").close()
-
-
-def __getattr__(name):
-    # the names that moved out, loaded on first use (tuples: no dict held by this module)
-    if name in ("BundleStore", "write_bundle", "unpack_bundle"):
-        m = "bundle"
-    elif name in ("PartitionStore", "NoStore"):
-        m = "partstore"
-    elif name in ("boot_apply", "boot_rollback"):
-        m = "fwboot"
-    else:
-        raise AttributeError(name)
-    return getattr(__import__("board." + m, None, None, (name,)), name)

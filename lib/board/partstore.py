@@ -1,33 +1,7 @@
-"""ESP32 firmware stores: the image streamed into the next OTA partition, or NoStore (no slot)."""
+"""ESP32 firmware store: the image streamed into the next OTA partition (none: board.nostore)."""
 import hashlib
 
 from .fwstore import FwError, IntegrityError, NoSpace, _hex, _makedirs, _read, _remove, _write
-
-
-class NoStore:
-    """No room for an image at all (stock ESP32_GENERIC has no OTA slot): /5 says "not
-    supported" and every package is refused for space (result 2)."""
-
-    none = True
-    offset = 0
-
-    def begin(self, total_size=None):
-        raise NoSpace("no OTA partition in this firmware")
-
-    def write(self, data):
-        raise NoSpace("no OTA partition in this firmware")
-
-    def finish(self):
-        raise NoSpace("no OTA partition in this firmware")
-
-    def abort(self):
-        pass
-
-    def apply(self):
-        raise FwError("no OTA partition in this firmware")
-
-    def confirm(self):
-        return False
 
 
 class PartitionStore:
@@ -42,17 +16,15 @@ class PartitionStore:
         self._part = part
         self._record = record
         self._running = running
-        self._buf = bytearray(4096)  # one flash sector; the only buffer a transfer needs
+        # one flash sector, the only buffer a transfer needs: made by begin(), as the store also
+        # exists for a boot's confirm or a Read of /5, which need none (4 KB on a 112 KB heap)
+        self._buf = None
         self._sha = None
-        self._off = 0
+        self.offset = 0
         self._fill = 0
         self._block = 0
         self._cap = 0
         self._done = None
-
-    @property
-    def offset(self):
-        return self._off
 
     def capacity(self):
         p = self._part
@@ -60,20 +32,20 @@ class PartitionStore:
 
     def begin(self, total_size=None):
         bs = self._part.ioctl(5, 0)
-        if bs != len(self._buf):
+        if self._buf is None or bs != len(self._buf):
             self._buf = bytearray(bs)
         self._cap = self.capacity()
         if total_size is not None and total_size > self._cap:
             raise NoSpace("image %d > partition %d" % (total_size, self._cap))
         self._sha = hashlib.sha256()
-        self._off = self._fill = self._block = 0
+        self.offset = self._fill = self._block = 0
         self._done = None
 
     def write(self, data):
         if self._sha is None:
             raise FwError("write before begin")
         n = len(data)
-        if self._off + n > self._cap:
+        if self.offset + n > self._cap:
             raise NoSpace("image exceeds partition")
         buf = self._buf
         bs = len(buf)
@@ -89,7 +61,7 @@ class PartitionStore:
                 self._block += 1
                 self._fill = 0
         self._sha.update(data)
-        self._off += n
+        self.offset += n
 
     def finish(self):
         """Flush the last block, read the image back and check it; returns (length, sha256 hex)."""
@@ -104,7 +76,7 @@ class PartitionStore:
         digest = _hex(self._sha)
         self._sha = None
         h = hashlib.sha256()
-        left = self._off
+        left = self.offset
         b = 0
         mv = memoryview(buf)
         while left > 0:
@@ -114,13 +86,13 @@ class PartitionStore:
             b += 1
         if _hex(h) != digest:
             raise IntegrityError("read-back mismatch")
-        self._done = (self._off, digest)
+        self._done = (self.offset, digest)
         return self._done
 
     def abort(self):
         self._sha = None
         self._done = None
-        self._off = self._fill = self._block = 0
+        self.offset = self._fill = self._block = 0
 
     def apply(self):
         if self._done is None:

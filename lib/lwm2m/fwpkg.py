@@ -1,8 +1,7 @@
-"""Firmware package helpers for /5: the package header, a package written as TLV, coap(s) URIs, the
-Block2 downloader. Loaded for a pull or a TLV-wrapped push only (a push of an opaque package
-does without it)."""
-import sys
-
+"""Firmware package helpers for /5: the package header writer, a package written as TLV, and the
+storage stand-ins of a model without board storage. Loaded for a TLV-wrapped push, a model without
+a board or the host tools; a push of an opaque package does without it, and so does a pull
+(lwm2m.fwpull)."""
 from micropython import const
 
 from lwm2m.errors import BadRequest, Incomplete
@@ -30,97 +29,6 @@ def make_header(length, digest, name="", version=""):
     h[44:44 + len(n)] = n
     h[86:86 + len(v)] = v
     return bytes(h)
-
-
-def field(h, a):
-    """A NUL-padded UTF-8 header field at offset a; UnicodeError if it is not UTF-8."""
-    b = bytes(h[a:a + NAME_LEN])
-    i = b.find(b"\0")
-    return (b if i < 0 else b[:i]).decode()
-
-
-def _unquote(s):
-    parts = s.split("%")
-    out = bytearray(parts[0].encode())
-    for p in parts[1:]:
-        if len(p) < 2 or p[0] in "+-" or p[1] in "+-":
-            raise ValueError("uri")
-        out.append(int(p[:2], 16))  # ValueError on a bad escape: invalid URI
-        out.extend(p[2:].encode())
-    return out.decode()
-
-
-def parse_uri(uri):
-    """(scheme, host, port, [path segment], [query]) of a coap(s) URI; ValueError if malformed."""
-    if len(uri) > 255 or "#" in uri or " " in uri:
-        raise ValueError("uri")
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
-        raise ValueError("uri")
-    scheme = scheme.lower()
-    rest, _, query = rest.partition("?")
-    auth, _, path = rest.partition("/")
-    if auth[:1] == "[":
-        host, sep, port = auth[1:].partition("]")
-        if not sep or port[:1] not in ("", ":"):
-            raise ValueError("uri")
-        port = port[1:]
-    else:
-        host, _, port = auth.partition(":")
-    if not host or "@" in host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
-        raise ValueError("uri")
-    port = int(port) if port else (5684 if scheme == "coaps" else 5683)
-    segs = [_unquote(p) for p in path.split("/")] if path else []
-    qs = [_unquote(q) for q in query.split("&")] if query else []
-    return scheme, host, port, segs, qs
-
-
-def coap_download(ep, szx=6):
-    """A download callable for FwUpdate over a coap.endpoint.Endpoint (GET with Block2)."""
-    from coap import msg as m
-
-    def download(uri, start_block, sink, done, now, peer):
-        _, host, port, segs, qs = parse_uri(uri)
-        req = m.Message(m.CON, m.GET, 0, b"", b"")
-        for s in segs:
-            req.add(m.URI_PATH, s)
-        for q in qs:
-            req.add(m.URI_QUERY, q)
-        return ep.download(req, peer if peer is not None else (host, port), now, sink, done,
-                           szx=szx, start_block=start_block)
-
-    return download
-
-
-def coaps_supported():
-    """True where a coaps:// pull can work: MicroPython (its tls module) with lib/coap/dtls.py."""
-    if sys.implementation.name != "micropython":
-        return False
-    try:
-        import tls  # noqa: F401 (none at all: no need to load the probe)
-    except ImportError:
-        return False
-    from coap import tlsinfo
-
-    if tlsinfo.level() != tlsinfo.PSK:
-        return False  # no DTLS, or DTLS without PSK (v1.25-v1.28): /5/0/8 must not say CoAPS
-    if "coap.dtls" in sys.modules:
-        return True
-    import coap
-
-    # look for the module rather than import it: compiling it costs more heap than it is worth
-    d = getattr(coap, "__path__", None) or coap.__file__.rpartition("/")[0]
-    if not isinstance(d, str):
-        d = d[0]
-    import os
-
-    for ext in (".py", ".mpy"):
-        try:
-            os.stat(d + "/dtls" + ext)
-            return True
-        except OSError:
-            pass
-    return False
 
 
 def tlv_unwrap(dm, rid, off, data, last):
@@ -151,98 +59,6 @@ def tlv_unwrap(dm, rid, off, data, last):
     if last:
         dm._tlvw = None
     return off, data
-
-
-# ---- the pull (Package URI) half of lwm2m.fwupdate.FwUpdate `fu`: loaded with the first URI, so
-# a push never carries it
-_IDLE = const(0)  # lwm2m.fwupdate's State and Update Result values
-_DOWNLOADING = const(1)
-_R_CONN_LOST = const(4)
-_R_BAD_URI = const(7)
-_R_BAD_PROTOCOL = const(9)
-
-
-def pull(fu, uri, now):
-    """FwUpdate.write_uri past its checks: a coap(s) URI starts the Block2 download."""
-    try:
-        scheme = parse_uri(uri)[0]
-    except ValueError:
-        return fu._set(_IDLE, _R_BAD_URI)
-    if scheme in ("http", "https") or (scheme == "coaps" and not fu._coaps()):
-        return fu._set(_IDLE, _R_BAD_PROTOCOL)
-    if scheme not in ("coap", "coaps"):
-        return fu._set(_IDLE, _R_BAD_URI)
-    if fu._download is None:
-        return fu._set(_IDLE, _R_BAD_PROTOCOL)  # built without a downloader: push only
-    fu._start(True, None)
-    attempt(fu, now)
-
-
-def attempt(fu, now):
-    """One download attempt from fu._got on; a failure retries with back-off (lost())."""
-    fu._deadline = None
-    fu._gen += 1
-    gen = fu._gen
-    fu._at = fu._got
-    start = fu._got >> (fu.szx + 4)
-
-    def sink(offset, data):
-        if gen != fu._gen:
-            raise ValueError("stale transfer")
-        skip = fu._got - offset
-        if skip < 0:
-            raise ValueError("gap in download")  # ends the attempt: retried as a loss
-        if skip < len(data):
-            fu._guard(fu._feed, memoryview(data)[skip:])
-
-    def done(code, now):
-        if gen != fu._gen:
-            return
-        fu._handle = None
-        if code is not None and code >> 5 == 2:
-            from board.fwstore import FwError
-
-            try:
-                fu._guard(fu._complete)
-            except (FwError, MemoryError):
-                pass
-        elif code is not None and code >> 5 == 4:
-            fu._fail(_R_BAD_URI)  # 4.04 and friends: nothing to fetch there
-        else:
-            lost(fu, now)
-
-    peer = None
-    try:
-        scheme, host, port, _, _ = parse_uri(fu.uri)
-        if fu._resolve is not None:
-            peer = fu._resolve(host, port)
-        if scheme == "coaps" and (fu._secure is None or not fu._secure(peer)):
-            # no DTLS session to that host: never send the request as plain UDP
-            fu._fail(_R_BAD_PROTOCOL)
-            return
-        h = fu._download(fu.uri, start, sink, done, now, peer)
-    except OSError:
-        lost(fu, now)
-        return
-    if gen == fu._gen and fu.state == _DOWNLOADING:
-        fu._handle = h
-
-
-def lost(fu, now):
-    fu._handle = None
-    if fu._got > fu._at:
-        fu._fails = 0  # it moved forward: only attempts that get nowhere count
-    fu._fails += 1
-    if fu._fails >= fu.tries:
-        fu._fail(_R_CONN_LOST)
-        return
-    import time
-
-    from coap.retry import backoff_ms
-
-    d = backoff_ms(fu._fails, fu.retry_ms, fu.retry_cap_ms, fu._rand)
-    fu._deadline = time.ticks_add(now, d)
-    fu._persist()  # the resume offset, once per failure rather than once per block
 
 
 class SinkStorage:
@@ -296,7 +112,3 @@ class MemStore:
     def remove(self, name):
         self.d.pop(name, None)
 
-
-# the client's stand-in for the engine, and the engine's making, live with object 5 (resident;
-# this module loads for a pull only); names kept here for the old import path
-from lwm2m.objects.firmware import RECORD, _Lazy, for_client  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Firmware Update (/5) state machine: push and pull streamed into fwstore, update, reboot, confirm.
+"""Firmware Update (/5) state machine: push and pull streamed into fwstore, update, reboot, confirm
 
 Sans-I/O: the storage driver, the record store, the Block2 downloader and the reboot are passed
 in; `now` is ms ticks. State /5/0/3 and Update Result /5/0/5 follow LwM2M 1.0.2 E.6:
@@ -14,71 +14,52 @@ storage sees the image; another b"LWM2MFW?" version is an unsupported package ty
 The image's length and SHA-256 from storage.finish() must match the header (else result 5).
 Without a header the package goes to storage as is and finish() does the checking (BundleStore
 verifies the bundle's own SHA-256 trailer, PartitionStore reads the image back).
+
+This module is loaded with the first block of a push and dropped again when the transfer is over
+(lwm2m.objects.firmware): few, larger methods, as each function costs heap beyond its bytecode.
+The pull half (URIs, the Block2 downloader, retries) is lwm2m.fwpull, which this module imports
+when a Package URI is written; lwm2m.fwpull imports nothing of it (the values it needs are copied).
 """
 import binascii
 import time
 
 from micropython import const
 
-from board.fwstore import FwError, NoSpace
+from board.fwstore import FwError, IntegrityError
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
 
-# lwm2m.fwpkg (the header writer, the pull half of this engine, URIs, the Block2 downloader,
-# coaps detection) loads for a pull or a check of coaps support: a push never imports it (4.5 KB
-# of heap on a 32-bit board)
-HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
+_HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
 _MAGIC = b"LWM2MFW1"  # lwm2m.fwpkg.MAGIC (a test holds them equal)
-_NAME_LEN = const(42)
 
+# State /5/0/3 and Update Result /5/0/5: private, so they cost no heap (lwm2m.objects.firmware
+# names the states for callers)
+_IDLE = const(0)
+_DOWNLOADING = const(1)
+_DOWNLOADED = const(2)
+_UPDATING = const(3)
 
-def __getattr__(name):
-    # the old import path of the package helpers: lwm2m.fwupdate.make_header and friends
-    if name in ("make_header", "coap_download", "parse_uri", "tlv_unwrap"):
-        from lwm2m import fwpkg
-
-        return getattr(fwpkg, name)
-    raise AttributeError(name)
-
-
-def _field(h, a):
-    """lwm2m.fwpkg.field: a NUL-padded UTF-8 header field at offset a; UnicodeError if bad."""
-    b = bytes(h[a:a + _NAME_LEN])
-    i = b.find(b"\0")
-    return (b if i < 0 else b[:i]).decode()
-
-
-IDLE = const(0)
-DOWNLOADING = const(1)
-DOWNLOADED = const(2)
-UPDATING = const(3)
-
-R_INITIAL = const(0)
-R_SUCCESS = const(1)
-R_NO_SPACE = const(2)
-R_NO_RAM = const(3)
-R_CONN_LOST = const(4)
-R_INTEGRITY = const(5)
-R_BAD_TYPE = const(6)
-R_BAD_URI = const(7)
-R_FAILED = const(8)
-R_BAD_PROTOCOL = const(9)
+_R_INITIAL = const(0)
+_R_SUCCESS = const(1)
+_R_NO_SPACE = const(2)
+_R_NO_RAM = const(3)
+_R_CONN_LOST = const(4)
+_R_INTEGRITY = const(5)
+_R_BAD_TYPE = const(6)
+_R_BAD_URI = const(7)
+_R_FAILED = const(8)
+_R_BAD_PROTOCOL = const(9)
 
 RECORD = "fw"
 _ATTR = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}
 
 
-def _fw_error(result):
-    e = FwError("package")
-    e.result = result
-    return e
-
-
 class FwUpdate:
-    """Object /5 instance 0 behind the data model; see the module docstring for the states."""
+    """Object /5 instance 0 behind the data model; see the module docstring for the states.
+    client: a lwm2m.client.Client that lwm2m.fwpull wires a pull onto when no download is given."""
 
     def __init__(self, storage, store, resolve=None, download=None, report=None, reboot=None,
                  coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000,
-                 rand=None, szx=6, secure=None):
+                 rand=None, szx=6, secure=None, client=None):
         self.storage = storage
         self.store = store
         self._resolve = resolve  # (host, port) -> peer; OSError counts as a lost connection
@@ -88,12 +69,11 @@ class FwUpdate:
         self._rollback = rollback
         self.coaps = coaps
         self._secure = secure  # peer -> True when it is reached through DTLS (coaps:// pulls)
+        self.client = client
         self.none = getattr(storage, "none", False)  # no room for any image: "not supported"
         self.tries, self.retry_ms, self.retry_cap_ms, self.szx = tries, retry_ms, retry_cap_ms, szx
-        if rand is None:
-            from coap.retry import urandom_int as rand
-        self._rand = rand
-        self.state, self.result = IDLE, R_INITIAL
+        self._rand = rand  # None: lwm2m.fwpull takes coap.retry.urandom_int
+        self.state, self.result = _IDLE, _R_INITIAL
         self.pkg_name = self.pkg_version = self.uri = self.sha256 = ""
         self.length = 0
         self.pending = False  # an applied image awaits its first registration
@@ -101,13 +81,12 @@ class FwUpdate:
         self._at = 0
         self._reset()
 
-    def _reset(self):
-        self._got = 0  # package bytes consumed, header included
-        self._hdr = bytearray()  # the first bytes until header-or-raw is decided (<= 128)
-        self._decided = False
+    def _reset(self, pull=False, total=None):
+        self.offset = 0  # package bytes consumed, header included
+        self._hdr = bytearray()  # the first bytes until header-or-raw is decided; None after
         self._exp = None  # (length, digest, name, version) from a header
-        self._total = None
-        self._pull = False
+        self._total = total
+        self._pull = pull
         self._fails = 0
         self._deadline = None
         self._handle = None
@@ -120,159 +99,134 @@ class FwUpdate:
         if rid == 8:
             if self.none:
                 return {}
-            return {0: 0, 1: 1} if self._coaps() else {0: 0}
+            c = self.coaps
+            if c is None:  # not told: ask lwm2m.fwpull once, without keeping it loaded
+                import sys
+
+                had = "lwm2m.fwpull" in sys.modules
+                from lwm2m.fwpull import coaps_supported
+
+                c = self.coaps = coaps_supported()
+                if not had:
+                    from lwm2m import unload
+
+                    unload("fwpull")
+            return {0: 0, 1: 1} if c else {0: 0}
         if rid == 9:
             return 1 if self.none else 2  # push only (refused for room, result 2) / push and pull
         raise NotFound("no such resource")
 
-    def _coaps(self):
-        c = self.coaps
-        if c is None:  # not told: ask lwm2m.fwpkg once, without keeping it loaded
-            import sys
-
-            had = "lwm2m.fwpkg" in sys.modules
-            from lwm2m.fwpkg import coaps_supported
-
-            c = self.coaps = coaps_supported()
-            if not had:
-                from lwm2m import unload
-
-                unload("fwpkg")
-        return c
-
-    @property
-    def offset(self):
-        return self._got
-
-    def _persist(self):
-        self.store.save(RECORD, {
-            "state": self.state, "result": self.result, "pkg_name": self.pkg_name,
-            "pkg_version": self.pkg_version, "uri": self.uri, "offset": self._got,
-            "length": self.length, "sha256": self.sha256})
-
     def _set(self, state, result=None):
-        """Persist first, then tell observers, so what they read has reached flash."""
+        """Persist first, then tell observers, so what they read has reached flash. With the
+        state and result unchanged it only persists (the resume offset of a pull)."""
         ds = state != self.state
         dr = result is not None and result != self.result
         self.state = state
         if result is not None:
             self.result = result
-        self._persist()
+        self.store.save(RECORD, {
+            "state": state, "result": self.result, "pkg_name": self.pkg_name,
+            "pkg_version": self.pkg_version, "uri": self.uri, "offset": self.offset,
+            "length": self.length, "sha256": self.sha256})
         if self._report is not None:
             if ds:
                 self._report(3)
             if dr:
                 self._report(5)
 
-    def _stop(self):
+    def _end(self, result, state=_IDLE, pull=False, total=None):
+        """Stop any transfer and drop what storage holds, then go to state with result (a new
+        transfer starts as Downloading; state None: persist nothing yet)."""
         h = self._handle
-        self._handle = None
-        self._deadline = None
         if h is not None and hasattr(h, "cancel"):
             h.cancel()  # the endpoint's Download.cancel() calls no done()
         self._gen += 1
         self.storage.abort()
-
-    def _fail(self, result):
-        self._stop()
-        self._reset()
-        self._set(IDLE, result)
+        self._reset(pull, total)
+        if state is not None:
+            self._set(state, result)
 
     def cancel(self):
-        """Empty Package or empty Package URI: drop any transfer or stored package, back to Idle."""
-        if self.state == UPDATING:
+        """Empty Package or Package URI: drop any transfer or stored package, back to Idle."""
+        if self.state == _UPDATING:
             raise MethodNotAllowed("updating")
-        self._stop()
-        self._reset()
-        self._set(IDLE, R_INITIAL)
+        self._end(_R_INITIAL)
 
-    def _start(self, pull, total):
-        self._stop()
-        self._reset()
-        self._pull = pull
-        self._total = total
-        self._set(DOWNLOADING, R_INITIAL)
-
-    def _begin(self, size):
-        self.storage.begin(size)
-        self._decided = True
-
-    def _feed(self, data):
-        """Stream package bytes (at offset self._got) into storage; only the header is held."""
-        mv = memoryview(data)
-        n = len(mv)
-        i = 0
-        if not self._decided:
+    def _take(self, data):
+        """Stream package bytes (at self.offset) into storage, only the header held back; data
+        None: all bytes are in, finish, check against the header and land in Downloaded. 0, or
+        after a failure the Update Result it ended the transfer with (a storage error's .result,
+        3 for MemoryError); any other exception passes through."""
+        st = self.storage
+        try:
             h = self._hdr
-            if len(h) < 8:
+            if data is None:
+                if h is not None:  # a raw package shorter than the magic
+                    st.begin(self._total)
+                    self._hdr = None
+                    if h:
+                        st.write(h)
+                length, sha = st.finish()
+                exp = self._exp
+                if exp is not None:
+                    if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
+                        raise IntegrityError("package")
+                    self.pkg_name, self.pkg_version = exp[2], exp[3]
+                self.length = length
+                self.sha256 = sha
+                self._deadline = self._handle = None
+                self._set(_DOWNLOADED)
+                if self._report is not None and exp is not None:
+                    self._report(6)
+                    self._report(7)
+                return 0
+            mv = memoryview(data)
+            n = len(mv)
+            i = 0
+            if h is not None and len(h) < 8:
                 i = min(8 - len(h), n)
                 h.extend(mv[:i])
                 if len(h) == 8:
                     if h[:7] != _MAGIC[:7]:
                         # a raw package: what the magic test held back goes first, then the
                         # whole chunk, so storage sees the blocks as they came
-                        self._begin(self._total)
-                        pre = 8 - i
-                        if pre:
-                            self.storage.write(h[:pre])
-                        self._hdr = bytearray()
+                        st.begin(self._total)
+                        self._hdr = None
+                        if i < 8:
+                            st.write(h[:8 - i])
                         i = 0
                     elif h[7] != _MAGIC[7]:
-                        raise _fw_error(R_BAD_TYPE)
-            if not self._decided and len(h) >= 8:
-                k = min(HDR_LEN - len(h), n - i)
+                        self._end(_R_BAD_TYPE)  # another header version
+                        return _R_BAD_TYPE
+            if self._hdr is not None and len(h) >= 8:
+                k = min(_HDR_LEN - len(h), n - i)
                 h.extend(mv[i:i + k])
                 i += k
-                if len(h) == HDR_LEN:
-                    size = h[8] | (h[9] << 8) | (h[10] << 16) | (h[11] << 24)
-                    try:
-                        self._exp = (size, bytes(h[12:44]), _field(h, 44), _field(h, 86))
-                    except UnicodeError:
-                        raise _fw_error(R_INTEGRITY)
-                    if self._total is not None and self._total != HDR_LEN + size:
-                        raise _fw_error(R_INTEGRITY)
-                    self._begin(size)
-                    self._hdr = bytearray()
-        if i < n:
-            self.storage.write(mv[i:])
-        self._got += n
-
-    def _complete(self):
-        """All bytes are in: finish, check against the header, and land in Downloaded."""
-        if not self._decided:
-            self._begin(self._total)  # a raw package shorter than the magic
-            if self._hdr:
-                self.storage.write(self._hdr)
-            self._hdr = bytearray()
-        length, sha = self.storage.finish()
-        exp = self._exp
-        if exp is not None:
-            if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
-                raise _fw_error(R_INTEGRITY)
-            self.pkg_name = exp[2]
-            self.pkg_version = exp[3]
-        self.length = length
-        self.sha256 = sha
-        self._deadline = None
-        self._handle = None
-        self._set(DOWNLOADED)
-        if self._report is not None and exp is not None:
-            self._report(6)
-            self._report(7)
-
-    def _guard(self, fn, *args):
-        """Run a stream step; a failure ends the transfer with its Update Result, then re-raises."""
-        try:
-            fn(*args)
-        except NoSpace:
-            self._fail(R_NO_SPACE)
-            raise
-        except MemoryError:
-            self._fail(R_NO_RAM)
-            raise
-        except FwError as e:
-            self._fail(e.result)
-            raise
+                if len(h) == _HDR_LEN:
+                    f = []
+                    for a in (44, 86):  # PkgName, PkgVersion: NUL-padded UTF-8, 42 bytes
+                        b = bytes(h[a:a + 42])
+                        j = b.find(b"\0")
+                        try:
+                            f.append((b if j < 0 else b[:j]).decode())
+                        except UnicodeError:
+                            raise IntegrityError("package")
+                    size = int.from_bytes(h[8:12], "little")
+                    if self._total is not None and self._total != _HDR_LEN + size:
+                        raise IntegrityError("package")
+                    self._exp = (size, bytes(h[12:44]), f[0], f[1])
+                    st.begin(size)
+                    self._hdr = None
+            if i < n:
+                st.write(mv[i:])
+            self.offset += n
+            return 0
+        except Exception as e:
+            r = _R_NO_RAM if isinstance(e, MemoryError) else getattr(e, "result", None)
+            if r is None:
+                raise
+            self._end(r)
+            return r
 
     def package_block(self, offset, data, last, total=None):
         """One Block1 chunk of a Package write (the whole value when there was no Block1).
@@ -281,106 +235,95 @@ class FwUpdate:
             self.cancel()
             return
         if offset == 0:
-            if self.state == UPDATING or (self.state == DOWNLOADING and self._pull):
+            if self.state == _UPDATING or (self.state == _DOWNLOADING and self._pull):
                 raise MethodNotAllowed("busy")
-            self._start(False, total)
-        elif self.state != DOWNLOADING or self._pull or offset != self._got:
+            self._end(_R_INITIAL, _DOWNLOADING, False, total)
+        elif self.state != _DOWNLOADING or self._pull or offset != self.offset:
             raise BadRequest("block out of sequence")
-        try:
-            self._guard(self._feed, data)
-            if last:
-                self._guard(self._complete)
-        except NoSpace:
+        r = self._take(data) or (last and self._take(None))
+        if r == _R_NO_SPACE:
             raise TooLarge("no space for the package")  # 4.13 stops the server's Block1 run
-        except (FwError, MemoryError):
-            if not last:
-                raise LwM2MError("package rejected")  # stop sending; /5/0/5 says why
-            # a whole package was received: the Write succeeded, /5/0/5 carries the failure
+        if r and not last:
+            raise LwM2MError("package rejected")  # stop sending; /5/0/5 says why
+        # a whole package was received: the Write succeeded, /5/0/5 carries any failure
 
     def write_uri(self, uri, now):
-        """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download."""
+        """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download (lwm2m.fwpull)."""
         if not uri:
             self.cancel()
             if self.uri:
                 self.uri = ""
-                self._persist()
+                self._set(self.state)
             return
-        if self.state in (DOWNLOADING, UPDATING):
+        if self.state in (_DOWNLOADING, _UPDATING):
             raise MethodNotAllowed("busy")
-        self._stop()
-        self._reset()
+        self._end(_R_INITIAL, None)  # stop what there is; the URI's outcome is persisted next
         self.uri = uri
         if self.none:
-            self._set(IDLE, R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
+            self._set(_IDLE, _R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
             raise BadRequest("firmware update not supported on this board")
-        from lwm2m.fwpkg import pull  # the pull machinery loads with the first Package URI
+        from lwm2m.fwpull import pull  # the pull machinery loads with the first Package URI
 
         pull(self, uri, now)
-
-    def _attempt(self, now):
-        from lwm2m.fwpkg import attempt
-
-        attempt(self, now)
 
     def tick(self, now):
         """Runs the download retry timer; ms until the next deadline, or None."""
         if self._deadline is None:
             return None
-        d = time.ticks_diff(self._deadline, now)
-        if d <= 0:
-            self._attempt(now)
+        if time.ticks_diff(self._deadline, now) <= 0:
+            from lwm2m.fwpull import attempt
+
+            attempt(self, now)
             if self._deadline is None:
                 return None
-            d = max(0, time.ticks_diff(self._deadline, now))
-        return d
+        return max(0, time.ticks_diff(self._deadline, now))
 
     def execute_update(self, now=None):
         """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots."""
-        if self.state != DOWNLOADED:
+        if self.state != _DOWNLOADED:
             raise MethodNotAllowed("no downloaded package")
         if self.length <= 0 or len(self.sha256) != 64:
-            self._fail(R_INTEGRITY)
+            self._end(_R_INTEGRITY)
             return
-        self._set(UPDATING, R_INITIAL)
+        self._set(_UPDATING, _R_INITIAL)
         try:
             self.storage.apply()
         except (FwError, OSError):
-            self._fail(R_FAILED)
+            self._end(_R_FAILED)
             return
         if self._reboot is not None:
             self._reboot()
-
-    def _rolled_back(self):
-        rb = self._rollback
-        if rb is None:
-            br = getattr(self.storage, "boot_result", None)
-            return br is not None and br() in ("rolledback", "failed")
-        return rb() if callable(rb) else bool(rb)
 
     def on_boot(self, now=None):
         """Restore the persisted record at start-up and settle what the reboot decided."""
         rec = self.store.load(RECORD)
         if not isinstance(rec, dict):
             return
-        st = rec.get("state", IDLE)
-        res = rec.get("result", R_INITIAL)
-        self.state = st if st in (IDLE, DOWNLOADING, DOWNLOADED, UPDATING) else IDLE
-        self.result = res if isinstance(res, int) and 0 <= res <= 9 else R_INITIAL
+        st = rec.get("state", _IDLE)
+        res = rec.get("result", _R_INITIAL)
+        self.state = st if st in (_IDLE, _DOWNLOADING, _DOWNLOADED, _UPDATING) else _IDLE
+        self.result = res if isinstance(res, int) and 0 <= res <= 9 else _R_INITIAL
         self.pkg_name = str(rec.get("pkg_name") or "")
         self.pkg_version = str(rec.get("pkg_version") or "")
         self.uri = str(rec.get("uri") or "")
         self.length = rec.get("length") or 0
         self.sha256 = str(rec.get("sha256") or "")
         self._reset()
-        if self.state == UPDATING:
-            if self._rolled_back():
-                self._set(IDLE, R_FAILED)
+        if self.state == _UPDATING:
+            rb = self._rollback
+            if rb is None:
+                br = getattr(self.storage, "boot_result", None)
+                rb = br is not None and br() in ("rolledback", "failed")
+            elif callable(rb):
+                rb = rb()
+            if rb:
+                self._set(_IDLE, _R_FAILED)
             else:
                 self.pending = True  # result waits for on_registered()
-        elif self.state == DOWNLOADING:
+        elif self.state == _DOWNLOADING:
             # the storage driver's running hash died with the old process: nothing to resume
             self.storage.abort()
-            self._set(IDLE, R_CONN_LOST)
+            self._set(_IDLE, _R_CONN_LOST)
 
     def on_registered(self, now=None):
         """First successful registration since boot: confirm the new image, result 1."""
@@ -391,46 +334,24 @@ class FwUpdate:
             ok = self.storage.confirm() is not False  # BundleStore: False = nothing on trial
         except (FwError, OSError):
             ok = False
-        self._set(IDLE, R_SUCCESS if ok else R_FAILED)
+        self._set(_IDLE, _R_SUCCESS if ok else _R_FAILED)
 
 
 def for_client(client):
     """The FwUpdate behind /5 of a lwm2m.client.Client (made by its stand-in,
-    lwm2m.objects.firmware._Lazy): the platform's fwstore (a hashing sink without one), the
-    client's record store, pulls over client.ep, and a reboot that goes the Device reboot way
-    (the 2.04 of Update out first, then Deregister, then platform.reboot()). lwm2m.fwpkg loads
-    for a pull or a missing fwstore only."""
+    lwm2m.objects.firmware): the platform's fwstore (a hashing sink without one), the client's
+    record store, pulls over client.ep (wired by lwm2m.fwpull), and a reboot that goes the Device
+    reboot way (the 2.04 of Update out first, then Deregister, then platform.reboot())."""
     p = client.platform
     if getattr(p, "fwstore", None) is not None:
         st = p.fwstore()
         if st is None:  # the board has no room for an image (ESP32_GENERIC: no OTA slots)
-            from board.partstore import NoStore
+            from board.nostore import NoStore
 
             st = NoStore()
     else:
         from lwm2m.fwpkg import SinkStorage
 
         st = SinkStorage()
-
-    def download(*a):
-        from lwm2m.fwpkg import coap_download
-
-        return coap_download(client.ep)(*a)
-
-    return FwUpdate(st, client.store, resolve=_peer, download=download,
-                    reboot=lambda: client._x_device("reboot"), coaps=None, rand=client.rand,
-                    secure=lambda peer: _secured(client, peer))
-
-
-def _secured(client, peer):
-    """True when datagrams to peer go through a DTLS session (a coaps:// server's), so a coaps://
-    package URI never leaves as plain UDP."""
-    f = client.transport_factory
-    link = getattr(f, "links", {}).get(peer)
-    return link is not None and hasattr(link.t, "start")
-
-
-def _peer(host, port):
-    from coap.runner import resolve
-
-    return resolve("coap://%s:%d" % ("[%s]" % host if ":" in host else host, port))[3]
+    return FwUpdate(st, client.store, reboot=lambda: client._x_device("reboot"), coaps=None,
+                    rand=client.rand, client=client)

@@ -166,7 +166,7 @@ def _package(size):
     import hashlib
     import io
 
-    from board.fwstore import write_bundle
+    from board.fwboot import write_bundle
     from lwm2m.fwpkg import make_header
 
     blob = bytearray()

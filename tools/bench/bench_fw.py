@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/bench/bench_fw.py [--heap KIB] [--size KIB]
 A board-like dir (tools/boardir.py) runs the client through a probe script (fw_probe.py, written
-next to main.py) that wraps board.fwstore.BundleStore: after every block written to storage it
+next to main.py) that wraps board.bundle.BundleStore: after every block written to storage it
 runs gc.collect() and records gc.mem_alloc(), so the peak is the live heap while a block is in
 flight (garbage excluded); the base is gc.mem_alloc() after gc.collect() right after the first
 registration. Against tools/lwm2m_server.LwM2MServer on loopback: a 256 KB package pushed with
@@ -118,7 +118,7 @@ def _blob(n):
 
 def package(size):
     """A header + bundle package of about `size` bytes (BundleStore only stages bundles)."""
-    from board.fwstore import write_bundle
+    from board.fwboot import write_bundle
     from lwm2m.fwpkg import make_header
 
     b = io.BytesIO()

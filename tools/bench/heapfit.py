@@ -49,7 +49,7 @@ def fw_package(lib, size=FW_SIZE):
     for d in ("lib", "tools/cpy"):  # tools/cpy: the micropython shim for CPython
         if os.path.join(B.TOP, d) not in sys.path:
             sys.path.insert(0, os.path.join(B.TOP, d))
-    from board.fwstore import write_bundle
+    from board.fwboot import write_bundle
     from lwm2m.fwpkg import make_header
 
     items = []

@@ -26,7 +26,7 @@ for _p in (os.path.join(_TOP, "lib"), os.path.join(_TOP, "tools", "cpy"), os.pat
 
 import mpshim  # noqa: E402,F401
 import lwm2m_server as L  # noqa: E402
-from board.fwstore import write_bundle  # noqa: E402
+from board.fwboot import write_bundle  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from lwm2m.fwpkg import make_header  # noqa: E402
 from test_peer_coap import Proc, micropython  # noqa: E402

@@ -1,0 +1,56 @@
+"""Reading an application bundle (format: board.bundle): check it, and extract it at boot.
+
+Loaded by BundleStore.finish() for the check and by board.fwboot.boot_apply() to unpack: a
+transfer's blocks never need it, so the store its first block loads does without it."""
+import hashlib
+
+from .fwstore import IntegrityError, _hex, _makedirs
+
+_MAGIC = b"LWM2MBUNDLE 1\n"
+
+
+def unpack_bundle(path, dest=None):
+    """Check a bundle file; with dest, also extract it there. Returns the file count."""
+    buf = bytearray(512)
+    mv = memoryview(buf)
+    h = hashlib.sha256()
+    count = 0
+    with open(path, "rb") as f:
+        line = f.readline(64)
+        if line != _MAGIC:
+            raise IntegrityError("not a bundle")
+        h.update(line)
+        while True:
+            line = f.readline(256)
+            if line[:4] == b"END " and line[-1:] == b"\n":
+                if line[4:-1].decode() != _hex(h) or f.read(1):
+                    raise IntegrityError("bundle checksum")
+                return count
+            name = line[:-1].decode() if line[-1:] == b"\n" else ""
+            size = f.readline(16)
+            # a path relative to dest, '/'-separated, without '..', '.' or empty parts
+            bad = not name or name[0] == "/" or "\\" in name or size[-1:] != b"\n"
+            for c in name.split("/"):
+                bad = bad or c in ("", ".", "..")
+            if bad or not size[:-1].isdigit():
+                raise IntegrityError("bundle entry")
+            h.update(line)
+            h.update(size)
+            left = int(size)
+            out = None
+            if dest is not None:
+                _makedirs((dest + "/" + name).rpartition("/")[0])  # dest itself too
+                out = open(dest + "/" + name, "wb")
+            try:
+                while left:
+                    n = f.readinto(mv[:min(left, len(buf))])
+                    if not n:
+                        raise IntegrityError("bundle truncated")
+                    h.update(mv[:n])
+                    if out:
+                        out.write(mv[:n])
+                    left -= n
+            finally:
+                if out:
+                    out.close()
+            count += 1
