@@ -3,7 +3,7 @@ import binascii
 import json as _json
 
 from lwm2m.errors import CodecError
-from lwm2m.text import check_int, fmt_float, parse_objlnk
+from lwm2m.text import fmt_float
 
 
 def _jstr(s):
@@ -72,6 +72,9 @@ def decode(data, base_path):
     """JSON payload -> [(path tuple of ints, kind 'v'|'sv'|'bv'|'ov', value)].
 
     Names are joined to "bn" when the payload has one, else to base_path (the request URI ids)."""
+    # the number checks are write-path code: lwm2m.parse, which lwm2m.content.decode has loaded
+    from lwm2m.parse import parse_objlnk
+
     try:
         s = data if isinstance(data, str) else bytes(data).decode("utf-8")
         doc = _json.loads(s)
@@ -126,6 +129,7 @@ def decode(data, base_path):
 
 def coerce(typ, kind, value):
     """Value of resource type typ from a decoded (kind, value); CodecError on a mismatch."""
+    from lwm2m.parse import check_int
     if typ == "i" or typ == "t":
         if kind == "v":
             if isinstance(value, int):

@@ -1,7 +1,5 @@
-"""LwM2M plain text (format 0) and opaque (format 42) codecs for single resource values."""
-from lwm2m.errors import CodecError, NotAcceptable
-
-_DIGITS = "0123456789"
+"""LwM2M plain text (format 0) encoding of single resource values; decoding is lwm2m.parse."""
+from lwm2m.errors import NotAcceptable
 
 
 def fmt_float(v):
@@ -18,62 +16,6 @@ def fmt_float(v):
         if float(s) == v:
             return s
     return repr(v)
-
-
-def _str(mv):
-    try:
-        return bytes(mv).decode("utf-8")
-    except (UnicodeError, ValueError):
-        raise CodecError("invalid UTF-8")
-
-
-def check_int(v):
-    """v if it fits LwM2M's signed 64-bit Integer, else CodecError."""
-    if -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
-        return v
-    raise CodecError("integer out of 64-bit range")
-
-
-def parse_int(s):
-    """Strict decimal integer (optional sign, ASCII digits only, 64-bit) or CodecError."""
-    s = s.strip()
-    body = s[1:] if s[:1] in ("+", "-") else s
-    if not body:
-        raise CodecError("not an integer")
-    for c in body:
-        if c not in _DIGITS:
-            raise CodecError("not an integer")
-    return check_int(int(s))
-
-
-def parse_float(s):
-    """Strict decimal number (digits, sign, point, exponent) or CodecError; no inf/nan."""
-    s = s.strip()
-    digit = False
-    for c in s:
-        if c in _DIGITS:
-            digit = True
-        elif c not in "+-.eE":
-            raise CodecError("not a number")
-    if not digit:
-        raise CodecError("not a number")
-    try:
-        return float(s)
-    except ValueError:
-        raise CodecError("not a number")
-
-
-def parse_objlnk(s):
-    """'3:0' -> (3, 0), each 0..65535, or CodecError."""
-    a, sep, b = s.strip().partition(":")
-    if not sep:
-        raise CodecError("objlnk needs a:b")
-    o = parse_int(a)
-    i = parse_int(b)
-    if not (0 <= o <= 0xFFFF and 0 <= i <= 0xFFFF) or a.strip()[:1] in "+-" \
-            or b.strip()[:1] in "+-":
-        raise CodecError("objlnk out of range")
-    return (o, i)
 
 
 def encode(typ, value):
@@ -94,33 +36,11 @@ def encode(typ, value):
     raise NotAcceptable("no text form for type %s" % typ)
 
 
-def decode(typ, mv):
-    """Value of resource type typ from a plain-text payload; CodecError on junk."""
-    s = _str(mv)
-    if typ == "s":
-        return s
-    if typ == "i" or typ == "t":
-        return parse_int(s)
-    if typ == "f":
-        return parse_float(s)
-    if typ == "b":
-        if s == "1":
-            return True
-        if s == "0":
-            return False
-        raise CodecError("boolean must be 0 or 1")
-    if typ == "l":
-        return parse_objlnk(s)
-    if typ == "e":
-        return None
-    raise CodecError("no text form for type %s" % typ)
+def __getattr__(name):
+    # the parsers are write-path code (lwm2m.parse; decode is text_decode there), loaded on
+    # first use; lwm2m.content.decode drops that module again after each request
+    if name in ("decode", "check_int", "parse_int", "parse_float", "parse_objlnk"):
+        from lwm2m import parse
 
-
-def encode_opaque(value):
-    """Opaque (42) payload: the bytes as they are."""
-    return bytes(value)
-
-
-def decode_opaque(mv):
-    """Opaque (42) payload to bytes (a copy: the receive buffer is reused)."""
-    return bytes(mv)
+        return getattr(parse, "text_decode" if name == "decode" else name)
+    raise AttributeError(name)

@@ -1,0 +1,298 @@
+"""Write path: Write, Create and bootstrap payloads (TLV, text, opaque, JSON) to checked values.
+
+Loaded for the request by lwm2m.content.decode and dropped again (lwm2m.unload): servers read far
+more often than they write, and the decoders are 4 KB of heap on a 32-bit board (.mpy). The
+encoders stay resident in lwm2m.tlv and lwm2m.text, whose decode names still lead here.
+"""
+import struct
+
+from micropython import const
+
+from lwm2m.errors import BadRequest, CodecError, NotFound, UnsupportedFormat
+from lwm2m.model import MULTI, RID, TYPE
+from lwm2m.tlv import check_nesting
+
+# TLV node kinds (lwm2m.tlv names them for callers)
+_OBJ_INST = const(0)
+_RES_INST = const(1)
+_MULTI_RES = const(2)
+_RES = const(3)
+# content formats (lwm2m.content names them for callers)
+_TEXT = const(0)
+_OPAQUE = const(42)
+_TLV = const(11542)
+
+_DIGITS = "0123456789"
+
+
+# -- TLV (11542) --
+
+def _parse(mv, off, end, parent):
+    out = []
+    while off < end:
+        t = mv[off]
+        kind = t >> 6
+        check_nesting(parent, kind)
+        wide = (t >> 5) & 1
+        ls = (t >> 3) & 3
+        if off + 2 + wide + ls > end:
+            raise CodecError("truncated TLV header")
+        off += 1
+        ident = mv[off]
+        off += 1
+        if wide:
+            ident = ident << 8 | mv[off]
+            off += 1
+        if ls == 0:
+            n = t & 7
+        else:
+            n = 0
+            while ls:
+                n = n << 8 | mv[off]
+                off += 1
+                ls -= 1
+        if off + n > end:
+            raise CodecError("TLV length past end")
+        if kind == _OBJ_INST or kind == _MULTI_RES:
+            payload = _parse(mv, off, off + n, kind)
+        else:
+            payload = mv[off:off + n]
+        out.append((kind, ident, payload))
+        off += n
+    return out
+
+
+def tlv_decode(buf):
+    """lwm2m.tlv.decode: a TLV payload to a list of (kind, id, payload) nodes; RES/RES_INST
+    payloads are memoryview slices."""
+    mv = buf if isinstance(buf, memoryview) else memoryview(buf)
+    return _parse(mv, 0, len(mv), None)
+
+
+_INT_FMT = {1: ">b", 2: ">h", 4: ">i", 8: ">q"}
+
+
+def tlv_decode_value(typ, mv):
+    """lwm2m.tlv.decode_value: Python value of a TLV value field of type typ; CodecError when the
+    bytes don't fit it."""
+    n = len(mv)
+    if typ == "i" or typ == "t":
+        fmt = _INT_FMT.get(n)
+        if fmt is None:
+            raise CodecError("bad integer length")
+        return struct.unpack_from(fmt, mv)[0]
+    if typ == "s":
+        return _str(mv)
+    if typ == "f":
+        if n == 4:
+            return struct.unpack_from(">f", mv)[0]
+        if n == 8:
+            return struct.unpack_from(">d", mv)[0]
+        raise CodecError("bad float length")
+    if typ == "b":
+        if n != 1 or mv[0] > 1:
+            raise CodecError("bad boolean")
+        return mv[0] == 1
+    if typ == "o":
+        return bytes(mv)
+    if typ == "l":
+        if n != 4:
+            raise CodecError("bad objlnk length")
+        return struct.unpack_from(">HH", mv)
+    if typ == "e":
+        return None
+    raise CodecError("unknown type")
+
+
+# -- plain text (0); also the number parsers of lwm2m.json and lwm2m.link --
+
+def _str(mv):
+    try:
+        return bytes(mv).decode("utf-8")
+    except (UnicodeError, ValueError):
+        raise CodecError("invalid UTF-8")
+
+
+def check_int(v):
+    """v if it fits LwM2M's signed 64-bit Integer, else CodecError."""
+    if -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
+        return v
+    raise CodecError("integer out of 64-bit range")
+
+
+def parse_int(s):
+    """Strict decimal integer (optional sign, ASCII digits only, 64-bit) or CodecError."""
+    s = s.strip()
+    body = s[1:] if s[:1] in ("+", "-") else s
+    if not body:
+        raise CodecError("not an integer")
+    for c in body:
+        if c not in _DIGITS:
+            raise CodecError("not an integer")
+    return check_int(int(s))
+
+
+def parse_float(s):
+    """Strict decimal number (digits, sign, point, exponent) or CodecError; no inf/nan."""
+    s = s.strip()
+    digit = False
+    for c in s:
+        if c in _DIGITS:
+            digit = True
+        elif c not in "+-.eE":
+            raise CodecError("not a number")
+    if not digit:
+        raise CodecError("not a number")
+    try:
+        return float(s)
+    except ValueError:
+        raise CodecError("not a number")
+
+
+def parse_objlnk(s):
+    """'3:0' -> (3, 0), each 0..65535, or CodecError."""
+    a, sep, b = s.strip().partition(":")
+    if not sep:
+        raise CodecError("objlnk needs a:b")
+    o = parse_int(a)
+    i = parse_int(b)
+    if not (0 <= o <= 0xFFFF and 0 <= i <= 0xFFFF) or a.strip()[:1] in "+-" \
+            or b.strip()[:1] in "+-":
+        raise CodecError("objlnk out of range")
+    return (o, i)
+
+
+def text_decode(typ, mv):
+    """lwm2m.text.decode: value of resource type typ from a plain-text payload; CodecError on
+    junk."""
+    s = _str(mv)
+    if typ == "s":
+        return s
+    if typ == "i" or typ == "t":
+        return parse_int(s)
+    if typ == "f":
+        return parse_float(s)
+    if typ == "b":
+        if s == "1":
+            return True
+        if s == "0":
+            return False
+        raise CodecError("boolean must be 0 or 1")
+    if typ == "l":
+        return parse_objlnk(s)
+    if typ == "e":
+        return None
+    raise CodecError("no text form for type %s" % typ)
+
+
+# -- payloads to checked values (lwm2m.content.decode) --
+
+def _rdef(obj, rid):
+    r = obj.rdef(rid)
+    if r is None:
+        raise NotFound("no resource %d" % rid)
+    return r
+
+
+def decode(obj, path, k, payload, js=None):
+    """lwm2m.content.decode for a supported format k (canonical number); js is lwm2m.json for
+    JSON (11543)."""
+    n = len(path)
+    if k == _TEXT or k == _OPAQUE:
+        if n != 3:
+            raise UnsupportedFormat("text/opaque need a resource path")
+        r = _rdef(obj, path[2])
+        if r[MULTI] or (k == _OPAQUE) != (r[TYPE] == "o"):
+            raise UnsupportedFormat("format does not fit the resource")
+        # opaque: a copy, the receive buffer is reused
+        v = bytes(payload) if k == _OPAQUE else text_decode(r[TYPE], payload)
+        return [(path[1], [(r[RID], v)])]
+    if k == _TLV:
+        return _from_tlv(obj, path, tlv_decode(payload))
+    return _from_json(js, obj, path, payload)
+
+
+def _res_nodes(obj, nodes):
+    out = []
+    seen = []
+    for kind, rid, payload in nodes:
+        if rid in seen:
+            raise BadRequest("duplicate resource")
+        seen.append(rid)
+        r = _rdef(obj, rid)
+        typ = r[TYPE]
+        if kind == _RES:
+            if r[MULTI]:
+                raise BadRequest("multiple resource sent as single")
+            out.append((rid, tlv_decode_value(typ, payload)))
+        elif kind == _MULTI_RES:
+            if not r[MULTI]:
+                raise BadRequest("single resource sent as multiple")
+            d = {}
+            for k2, riid, p2 in payload:
+                if riid in d:
+                    raise BadRequest("duplicate resource instance")
+                d[riid] = tlv_decode_value(typ, p2)
+            out.append((rid, d))
+        else:
+            raise BadRequest("unexpected TLV node")
+    return out
+
+
+def _from_tlv(obj, path, nodes):
+    n = len(path)
+    if n == 3:
+        r = _rdef(obj, path[2])
+        if r[MULTI] and nodes and nodes[0][0] == _RES_INST:
+            nodes = [(_MULTI_RES, path[2], nodes)]
+        if len(nodes) != 1 or nodes[0][1] != path[2]:
+            raise BadRequest("TLV does not match the resource")
+        return [(path[1], _res_nodes(obj, nodes))]
+    insts = [x for x in nodes if x[0] == _OBJ_INST]
+    if insts:
+        if len(insts) != len(nodes):
+            raise BadRequest("mixed TLV levels")
+        out = []
+        for _, iid, sub in insts:
+            if (n == 2 and iid != path[1]) or iid >= 65535:
+                raise BadRequest("instance id mismatch")
+            for o in out:
+                if o[0] == iid:
+                    raise BadRequest("duplicate instance")
+            out.append((iid, _res_nodes(obj, sub)))
+        if n == 2 and len(out) != 1:
+            raise BadRequest("one instance expected")
+        return out
+    return [(path[1] if n == 2 else None, _res_nodes(obj, nodes))]
+
+
+def _from_json(js, obj, path, payload):
+    ents = js.decode(payload, path)
+    groups = []  # [(iid, {rid: value or {riid: value}})] in arrival order
+    n = len(path)
+    for p, kind, v in ents:
+        if len(p) < 3 or p[:n] != tuple(path) or p[0] != path[0]:
+            raise BadRequest("JSON name outside the target")
+        r = _rdef(obj, p[2])
+        val = js.coerce(r[TYPE], kind, v)
+        g = None
+        for x in groups:
+            if x[0] == p[1]:
+                g = x[1]
+        if g is None:
+            g = {}
+            groups.append((p[1], g))
+        if r[MULTI]:
+            if len(p) != 4:
+                raise BadRequest("multiple resource needs instance ids")
+            d = g.setdefault(p[2], {})
+            if p[3] in d:
+                raise BadRequest("duplicate resource instance")
+            d[p[3]] = val
+        else:
+            if len(p) != 3 or p[2] in g:
+                raise BadRequest("bad single resource entry")
+            g[p[2]] = val
+    if n >= 2 and not groups:
+        groups.append((path[1], {}))
+    return [(iid, list(g.items())) for iid, g in groups]
