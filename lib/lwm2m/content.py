@@ -61,31 +61,7 @@ def encode(fmt, oid, path, data):
         else:
             nodes = [(tlv.RES_INST, path[3], tlv.encode_value(data[0], data[1]))]
         return tlv.encode(nodes)
-    js = _json()
-    ents = []
-    if n == 1:
-        for iid, res in data:
-            _json_res(ents, "%d/" % iid, res)
-    elif n == 2:
-        _json_res(ents, "", data)
-    elif isinstance(data[1], dict):
-        for riid in sorted(data[1]):
-            ents.append(("%d" % riid, data[0], data[1][riid]))
-    else:
-        ents.append(("", data[0], data[1]))
-    bn = "/" + "/".join([str(x) for x in path])
-    if n < 3 or (n == 3 and isinstance(data[1], dict)):
-        bn += "/"
-    return js.encode(bn, ents)
-
-
-def _json_res(ents, pre, res):
-    for rid, typ, v in res:
-        if isinstance(v, dict):
-            for riid in sorted(v):
-                ents.append(("%s%d/%d" % (pre, rid, riid), typ, v[riid]))
-        else:
-            ents.append(("%s%d" % (pre, rid), typ, v))
+    return _json().encode_read(path, data)
 
 
 def decode(obj, path, fmt, payload):

@@ -50,6 +50,30 @@ def encode(base_name, entries):
     return (head + '"e":[' + ",".join(parts) + "]}").encode()
 
 
+def encode_read(path, data):
+    """lwm2m.content.encode for JSON: a Read's data (shaped as there) as a payload."""
+    n = len(path)
+    ents = []
+    if n < 3:
+        for iid, res in data if n == 1 else ((None, data),):
+            pre = "" if iid is None else "%d/" % iid
+            for rid, typ, v in res:
+                if isinstance(v, dict):
+                    for riid in sorted(v):
+                        ents.append(("%s%d/%d" % (pre, rid, riid), typ, v[riid]))
+                else:
+                    ents.append(("%s%d" % (pre, rid), typ, v))
+    elif isinstance(data[1], dict):
+        for riid in sorted(data[1]):
+            ents.append(("%d" % riid, data[0], data[1][riid]))
+    else:
+        ents.append(("", data[0], data[1]))
+    bn = "/" + "/".join([str(x) for x in path])
+    if n < 3 or (n == 3 and isinstance(data[1], dict)):
+        bn += "/"
+    return encode(bn, ents)
+
+
 def _path(s):
     out = []
     for seg in s.split("/"):

@@ -49,15 +49,17 @@ class Instance:
 class Obj:
     """One object: its definition and its live instances."""
 
+    # defaults as class attributes: an object's own dict holds only what it sets (heap)
+    binds = None  # object-wide callables: get(iid), set(iid, value), exe(iid, args)
+    reg = None
+    defaults = None  # rid -> value copied into instances a server creates
+    deletable = True  # False for Device: neither DM nor bootstrap may delete it
+    blocks = None  # rid -> fn(iid, offset, data, last): streamed Block1 writes
+
     def __init__(self, defn):
         self.defn = defn
         self.oid = defn[OID]
         self.insts = {}
-        self.binds = None  # object-wide callables: get(iid), set(iid, value), exe(iid, args)
-        self.reg = None
-        self.defaults = None  # rid -> value copied into instances a server creates
-        self.deletable = True  # False for Device: neither DM nor bootstrap may delete it
-        self.blocks = None  # rid -> fn(iid, offset, data, last): streamed Block1 writes
 
     def rdef(self, rid):
         for r in self.defn[RESS]:

@@ -13,10 +13,13 @@ Tuples come back as lists.
 import binascii
 import json
 import os
+import struct
+
+from micropython import const
 
 _MAGIC = b"LWMR"
-_VERSION = 1
-_HDR = 13
+_VERSION = const(1)
+_HDR = const(13)
 MISSING = "missing"
 CORRUPT = "corrupt"
 
@@ -91,14 +94,6 @@ def _unpack(v):
     return v
 
 
-def _u32(b, i):
-    return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)
-
-
-def _le32(n):
-    return bytes((n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, (n >> 24) & 0xFF))
-
-
 def _valid_name(name):
     if not name or not isinstance(name, str) or len(name) > 40:
         return False
@@ -135,7 +130,7 @@ class Store:
             if not hdr or len(hdr) < _HDR or hdr[:4] != _MAGIC or hdr[4] != _VERSION:
                 self.last_error = CORRUPT
                 return None
-            n = _u32(hdr, 5)
+            n, crc = struct.unpack_from("<II", hdr, 5)
             if n > self.max_record:
                 self.last_error = CORRUPT
                 return None
@@ -143,7 +138,7 @@ class Store:
             if data is None or len(data) != n or f.read(1):
                 self.last_error = CORRUPT
                 return None
-            if binascii.crc32(data) & 0xFFFFFFFF != _u32(hdr, 9):
+            if binascii.crc32(data) & 0xFFFFFFFF != crc:
                 self.last_error = CORRUPT
                 return None
             return data
@@ -224,8 +219,8 @@ class Store:
             pass
         f = self.fs.open(tmp, "wb")
         try:
-            f.write(_MAGIC + bytes((_VERSION,)) + _le32(len(payload))
-                    + _le32(binascii.crc32(payload) & 0xFFFFFFFF))
+            f.write(_MAGIC + bytes((_VERSION,))
+                    + struct.pack("<II", len(payload), binascii.crc32(payload) & 0xFFFFFFFF))
             f.write(payload)
             f.flush()
         finally:

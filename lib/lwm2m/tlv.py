@@ -92,40 +92,32 @@ def encode(nodes):
     return bytes(buf)
 
 
-def _enc_int(v):
-    v = int(v)
-    if -0x80 <= v < 0x80:
-        return struct.pack(">b", v)
-    if -0x8000 <= v < 0x8000:
-        return struct.pack(">h", v)
-    if -0x80000000 <= v < 0x80000000:
-        return struct.pack(">i", v)
-    if -0x8000000000000000 <= v < 0x8000000000000000:
-        return struct.pack(">q", v)
-    raise CodecError("integer out of 64-bit range")
-
-
-def _enc_float(v):
-    v = float(v)
-    if v != v:
-        return struct.pack(">f", v)
-    try:
-        b = struct.pack(">f", v)
-    except OverflowError:  # CPython refuses; MicroPython gives inf, caught by the compare
-        return struct.pack(">d", v)
-    if struct.unpack(">f", b)[0] == v:
-        return b
-    return struct.pack(">d", v)
-
-
 def encode_value(typ, value):
     """Bytes of one resource value of type typ ('s','i','f','b','o','t','l','e')."""
     if typ == "i" or typ == "t":
-        return _enc_int(value)
+        v = int(value)
+        if -0x80 <= v < 0x80:
+            return struct.pack(">b", v)
+        if -0x8000 <= v < 0x8000:
+            return struct.pack(">h", v)
+        if -0x80000000 <= v < 0x80000000:
+            return struct.pack(">i", v)
+        if -0x8000000000000000 <= v < 0x8000000000000000:
+            return struct.pack(">q", v)
+        raise CodecError("integer out of 64-bit range")
     if typ == "s":
         return value.encode() if isinstance(value, str) else bytes(value)
     if typ == "f":
-        return _enc_float(value)
+        v = float(value)
+        if v != v:
+            return struct.pack(">f", v)
+        try:
+            b = struct.pack(">f", v)
+        except OverflowError:  # CPython refuses; MicroPython gives inf, caught by the compare
+            return struct.pack(">d", v)
+        if struct.unpack(">f", b)[0] == v:
+            return b
+        return struct.pack(">d", v)
     if typ == "b":
         return b"\x01" if value else b"\x00"
     if typ == "o":
