@@ -33,7 +33,8 @@ def choose(accept, single, typ):
     raise NotAcceptable("format")
 
 
-def _json():
+def json_module():
+    """lwm2m.json for this request; UnsupportedFormat on a board without it."""
     try:
         from lwm2m import json
     except ImportError:  # a board may leave JSON out
@@ -61,7 +62,7 @@ def encode(fmt, oid, path, data):
         else:
             nodes = [(tlv.RES_INST, path[3], tlv.encode_value(data[0], data[1]))]
         return tlv.encode(nodes)
-    return _json().encode_read(path, data)
+    return json_module().encode_read(path, data)
 
 
 def decode(obj, path, fmt, payload):
@@ -70,13 +71,9 @@ def decode(obj, path, fmt, payload):
     path is the request path as ints (object, instance or resource level). The parsers are
     write-path code (lwm2m.parse), loaded for this request only: dropped after the call, not
     before, so lwm2m.json finds the same module for its number checks."""
-    k = canon(fmt)
-    if k is None or k == LINK:
-        raise UnsupportedFormat("format")
-    js = _json() if k == JSON else None
     from lwm2m import parse
 
     try:
-        return parse.decode(obj, path, k, payload, js)
+        return parse.decode(obj, path, fmt, payload)
     finally:
         unload("parse")

@@ -3,9 +3,9 @@ from coap import msg as M
 from lwm2m import content as ct
 from lwm2m.acl import D, E, R, W, Acl
 from lwm2m.attrs import Attrs
-from lwm2m.errors import (BadRequest, Incomplete, LwM2MError, MethodNotAllowed, NotFound,
-                          TooLarge, Unauthorized, UnsupportedFormat)
-from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
+from lwm2m.errors import (Incomplete, LwM2MError, MethodNotAllowed, NotFound, TooLarge,
+                          Unauthorized, UnsupportedFormat)
+from lwm2m.model import MAX_ID, MULTI, OPS, RESS, RID, TYPE
 
 
 
@@ -91,15 +91,15 @@ class DM:
             body = self._body(req, ssid, path)
             if body is None:
                 return M.response(M.CHANGED)  # the endpoint answers 2.31 Continue
-            return self._write(path, ssid, fmt, body, True)
+            return self._writing("write", path, ssid, fmt, body, True)
         if code == M.POST and n < 3:
             body = self._body(req, ssid, path)
             if body is None:
                 return M.response(M.CHANGED)
             if n == 1:
-                return self._create(path, ssid, fmt, body)
+                return self._writing("create", path, ssid, fmt, body)
             if n == 2:
-                return self._write(path, ssid, fmt, body, False)
+                return self._writing("write", path, ssid, fmt, body, False)
         if code == M.POST:
             if n == 3:
                 return self._execute(path, ssid, req.payload)
@@ -129,6 +129,16 @@ class DM:
             return None
         self._b1 = None
         return bytes(buf)
+
+    def _writing(self, name, *args):
+        """parse.write or parse.create: the write path, loaded for this request (dropped after,
+        not before, so what it loads on the way finds the same module)."""
+        from lwm2m import parse, unload
+
+        try:
+            return getattr(parse, name)(self, *args)
+        finally:
+            unload("parse")
 
     # lookups, in the order that leaks nothing: object, ACL, instance, resource, access type
     def _obj(self, oid):
@@ -223,57 +233,6 @@ class DM:
             return v.get(path[3]) if isinstance(v, dict) else None
         return v
 
-    def _check_write(self, o, res):
-        for rid, v in res:
-            if "W" not in o.rdef(rid)[OPS]:
-                raise MethodNotAllowed("resource %d not writable" % rid)
-        check_values(o, res)
-
-    def _write(self, path, ssid, fmt, payload, replace):
-        n = len(path)
-        if n < 2 or n > 3:
-            raise MethodNotAllowed("write here")
-        o, inst = self._target(path, ssid, W)
-        if n == 3:
-            r = o.rdef(path[2])
-            if r is None:
-                raise NotFound("resource")
-            if "W" not in r[OPS]:
-                raise MethodNotAllowed("not writable")
-        res = ct.decode(o, path, ct.TEXT if fmt is None else fmt, payload)[0][1]
-        self._check_write(o, res)
-        if n == 2 and replace:
-            got = [x[0] for x in res]
-            for r in o.defn[RESS]:
-                if r[MAND] and "W" in r[OPS] and r[RID] not in got:
-                    raise BadRequest("mandatory resource missing")
-            drop = [r[RID] for r in o.defn[RESS]
-                    if "W" in r[OPS] and r[RID] not in got and r[RID] in inst.vals]
-        else:
-            drop = ()
-        self._apply(o, inst, res, drop, not replace)
-        return M.response(M.CHANGED)
-
-    def _apply(self, o, inst, res, drop, merge):
-        saved = dict(inst.vals)
-        try:
-            for rid in drop:
-                del inst.vals[rid]
-            for rid, v in res:
-                if merge and isinstance(v, dict) and isinstance(inst.vals.get(rid), dict):
-                    m = dict(inst.vals[rid])
-                    m.update(v)
-                    v = m
-                o.store(inst, rid, v)
-        except Exception:
-            inst.vals = saved
-            raise
-        for rid, v in res:
-            self.reg.changed(o.oid, inst.iid, rid)
-        for rid in drop:
-            self.reg.changed(o.oid, inst.iid, rid)
-        self.reg.emit(WRITTEN, o.oid, inst.iid)
-
     def _block_write(self, o, inst, rid, req, fmt):
         if "W" not in o.rdef(rid)[OPS]:
             raise MethodNotAllowed("not writable")
@@ -307,43 +266,6 @@ class DM:
             raise MethodNotAllowed("not executable")
         o.execute(inst, path[2], bytes(args))
         return M.response(M.CHANGED)
-
-    def _create(self, path, ssid, fmt, payload):
-        o = self._obj(path[0])
-        if not self.acl.can_create(ssid, o.oid):
-            raise Unauthorized("acl")
-        groups = ct.decode(o, path, ct.TLV if fmt is None else fmt, payload)
-        if len(groups) != 1:
-            raise BadRequest("one instance per Create")
-        iid, res = groups[0]
-        if iid is None:
-            iid = o.free_iid()
-        if iid in o.insts or (o.insts and not o.defn[OMULTI]):
-            raise BadRequest("instance exists")
-        for rid, v in res:
-            if o.rdef(rid)[OPS] == "E":
-                raise MethodNotAllowed("executable resource in Create")
-        check_values(o, res)
-        got = [x[0] for x in res]
-        for r in o.defn[RESS]:
-            if r[MAND] and r[OPS] != "E" and r[RID] not in got and not (
-                    o.defaults and r[RID] in o.defaults) and not (
-                    o.binds and r[RID] in o.binds):
-                raise BadRequest("mandatory resource missing")
-        inst = o.add(iid)
-        try:
-            for rid, v in res:
-                o.store(inst, rid, v)
-        except Exception:
-            del o.insts[iid]
-            raise
-        self.reg.emit(CREATED, o.oid, iid)
-        self.reg.changed(o.oid)
-        self.acl.created(ssid, o.oid, iid)
-        m = M.response(M.CREATED)
-        m.add(M.LOCATION_PATH, str(o.oid))
-        m.add(M.LOCATION_PATH, str(iid))
-        return m
 
     def _delete(self, path, ssid):
         o, inst = self._target(path, ssid, D)
