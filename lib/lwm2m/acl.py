@@ -1,7 +1,7 @@
 """Access control (object 2): servers' rights on object instances, owners, unbootstrapping."""
 from micropython import const
 
-from lwm2m.model import CREATED, MAX_ID
+from lwm2m.model import CREATED
 
 # ACL bits (/2/x/2 values)
 R = const(1)
@@ -56,13 +56,6 @@ class Acl:
 
     def allowed(self, ssid, oid, iid, bit):
         return bool(self.rights(ssid, oid, iid) & bit)
-
-    def can_create(self, ssid, oid):
-        if self.single():
-            return True
-        if oid == 2:
-            return False  # ACL instances come from the bootstrap server or with a Create
-        return bool(self.rights(ssid, oid, MAX_ID) & C)
 
     def created(self, ssid, oid, iid):
         """A server created /oid/iid: it becomes the owner, with an ACL instance for it."""

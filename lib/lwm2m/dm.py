@@ -83,7 +83,7 @@ class DM:
         fmt = req.uint(M.CONTENT_FORMAT)
         if code == M.PUT:
             if fmt is None and not req.payload:
-                return self._write_attrs(path, ssid, req.query())
+                return _link().write_attrs(self, path, ssid, req.query())
             if n == 3:
                 o, inst = self._target(path, ssid, W)
                 if o.blocks is not None and path[2] in o.blocks:
@@ -101,10 +101,20 @@ class DM:
             if n == 2:
                 return self._writing("write", path, ssid, fmt, body, False)
         if code == M.POST:
-            if n == 3:
-                return self._execute(path, ssid, req.payload)
+            if n == 3:  # Execute
+                o, inst = self._target(path, ssid, E)
+                if self._rdef(o, inst, path[2])[OPS] != "E":
+                    raise MethodNotAllowed("not executable")
+                o.execute(inst, path[2], bytes(req.payload))
+                return M.response(M.CHANGED)
         elif code == M.DELETE and n == 2:
-            return self._delete(path, ssid)
+            o, inst = self._target(path, ssid, D)
+            if not o.deletable:
+                raise MethodNotAllowed("instance may not be deleted")
+            self.reg.delete(o.oid, inst.iid)
+            self.acl.deleted(o.oid, inst.iid)
+            self.attrs.drop(path=path)
+            return M.response(M.DELETED)
         raise MethodNotAllowed("operation")
 
     def _body(self, req, ssid, path):
@@ -212,8 +222,6 @@ class DM:
                 data = (r[TYPE], v)
         return (fmt if accept is None else accept), ct.encode(fmt, path[0], path, data)
 
-    read_for_observe = read
-
     def observe_read(self, ssid, path, accept=None):
         """(format, payload, number or None) for lwm2m.report: the number feeds gt/lt/st."""
         fmt, pl = self.read(path, ssid, accept)
@@ -259,30 +267,9 @@ class DM:
             self.reg.changed(o.oid, inst.iid, rid)
         return M.response(M.CHANGED)
 
-    def _execute(self, path, ssid, args):
-        o, inst = self._target(path, ssid, E)
-        r = self._rdef(o, inst, path[2])
-        if r[OPS] != "E":
-            raise MethodNotAllowed("not executable")
-        o.execute(inst, path[2], bytes(args))
-        return M.response(M.CHANGED)
-
-    def _delete(self, path, ssid):
-        o, inst = self._target(path, ssid, D)
-        if not o.deletable:
-            raise MethodNotAllowed("instance may not be deleted")
-        self.reg.delete(o.oid, inst.iid)
-        self.acl.deleted(o.oid, inst.iid)
-        self.attrs.drop(path=path)
-        return M.response(M.DELETED)
-
     def discover(self, path, ssid):
         """Link-format payload of a Discover: attributes set at each level; for a single
         resource, the attributes in force (inherited). In lwm2m.link, loaded for the request."""
         if isinstance(path, str):
             path = parse_path(path)
         return _link().discover(self, path, ssid)
-
-    def _write_attrs(self, path, ssid, query):
-        return _link().write_attrs(self, path, ssid, query)
-

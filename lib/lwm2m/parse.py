@@ -2,20 +2,18 @@
 
 Loaded for the request (lwm2m.content.decode, lwm2m.dm's Write and Create) and dropped again
 (lwm2m.unload): servers read far more often than they write, and this is 6 KB of heap on a 32-bit
-board (.mpy). The encoders stay resident in lwm2m.tlv and lwm2m.text, whose decode names still
-lead here.
-"""
+board (.mpy). The encoders stay in lwm2m.tlv and lwm2m.text, whose decode names lead here."""
 import struct
 
 from coap import msg as M
 from micropython import const
 
 from lwm2m import content as ct
-from lwm2m.acl import W
+from lwm2m.acl import C, W
 from lwm2m.dm import check_values
 from lwm2m.errors import (BadRequest, CodecError, MethodNotAllowed, NotFound, Unauthorized,
                           UnsupportedFormat)
-from lwm2m.model import CREATED, MAND, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
+from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
 from lwm2m.tlv import check_nesting
 
 # TLV node kinds (lwm2m.tlv names them for callers)
@@ -363,7 +361,9 @@ def write(dm, path, ssid, fmt, payload, replace):
 def create(dm, path, ssid, fmt, payload):
     """Create an instance of object path[0]; the answer carries its Location-Path."""
     o = dm._obj(path[0])
-    if not dm.acl.can_create(ssid, o.oid):
+    acl = dm.acl
+    # with several servers: who may Create in o is the ACL of /o/65535 (2: only bootstrap)
+    if not acl.single() and (o.oid == 2 or not acl.rights(ssid, o.oid, MAX_ID) & C):
         raise Unauthorized("acl")
     groups = decode(o, path, _TLV if fmt is None else fmt, payload)
     if len(groups) != 1:
@@ -392,7 +392,7 @@ def create(dm, path, ssid, fmt, payload):
         raise
     dm.reg.emit(CREATED, o.oid, iid)
     dm.reg.changed(o.oid)
-    dm.acl.created(ssid, o.oid, iid)
+    acl.created(ssid, o.oid, iid)
     m = M.response(M.CREATED)
     m.add(M.LOCATION_PATH, str(o.oid))
     m.add(M.LOCATION_PATH, str(iid))
