@@ -25,31 +25,18 @@ CORRUPT = "corrupt"
 
 
 class OsFs:
-    """The filesystem interface Store uses, over os and open(); tests pass a fake instead."""
+    """The filesystem interface Store uses: os and open() themselves; tests pass a fake instead."""
 
-    def open(self, path, mode):
-        return open(path, mode)
-
-    def rename(self, a, b):
-        os.rename(a, b)
-
-    def remove(self, path):
-        os.remove(path)
-
-    def listdir(self, path):
-        return os.listdir(path)
-
-    def stat(self, path):
-        return os.stat(path)
-
-    def mkdir(self, path):
-        os.mkdir(path)
-
-    def sync(self):
-        # littlefs and FAT on the boards commit on close; os.sync() exists only on some ports.
-        fn = getattr(os, "sync", None)
-        if fn:
-            fn()
+    # the functions as they are, not wrapped in methods of their own (heap on a board)
+    open = staticmethod(open)
+    rename = staticmethod(os.rename)
+    remove = staticmethod(os.remove)
+    listdir = staticmethod(os.listdir)
+    stat = staticmethod(os.stat)
+    mkdir = staticmethod(os.mkdir)
+    # littlefs and FAT on the boards commit on close; os.sync() exists only on some ports
+    if hasattr(os, "sync"):
+        sync = staticmethod(os.sync)
 
 
 def _key_order(item):
