@@ -116,20 +116,25 @@ class Obj:
         if get is None and set is None and exe is None:
             tgt.pop(rid, None)
         else:
-            tgt[rid] = (get, set, exe)
+            # a getter alone (most driver values) is kept as it is: a (get, set, exe) tuple
+            # would be 32 B more of heap for each on a 32-bit board
+            tgt[rid] = get if set is None and exe is None else (get, set, exe)
 
     def _bound(self, inst, rid, k):
         """(callable, takes_iid) for slot k (0 get, 1 set, 2 exe), or (None, False)."""
+        # a bare binding (not a tuple) is a getter
         b = inst.binds
         if b is not None:
             t = b.get(rid)
-            if t is not None and t[k] is not None:
-                return t[k], False
+            t = t[k] if isinstance(t, tuple) else None if k else t
+            if t is not None:
+                return t, False
         b = self.binds
         if b is not None:
             t = b.get(rid)
-            if t is not None and t[k] is not None:
-                return t[k], True
+            t = t[k] if isinstance(t, tuple) else None if k else t
+            if t is not None:
+                return t, True
         return None, False
 
     def present(self, inst, rid):
