@@ -38,12 +38,11 @@ def object_def(oid, name, resources, multiple=True, mandatory=False):
 
 
 class Instance:
-    __slots__ = ("iid", "vals", "binds")
+    binds = None  # rid -> getter or (get(), set(value), exe(args)): a dict from the first bind
 
     def __init__(self, iid, vals=None):
         self.iid = iid
         self.vals = {} if vals is None else vals  # rid -> value ({riid: value} when multiple)
-        self.binds = None  # rid -> (get(), set(value), exe(args)), created on first bind
 
 
 class Obj:

@@ -154,29 +154,18 @@ class Store:
                 pass
         return data
 
-    def _load_raw(self, name):
-        """(packed JSON value, present) after recovering an interrupted commit."""
-        data = self._raw(name)
-        if data is None:
-            return None, False
-        try:
-            v = json.loads(data.decode())
-        except (ValueError, UnicodeError):
-            self.last_error = CORRUPT
-            return None, False
-        self.last_error = None
-        return v, True
-
     def load(self, name):
         """The stored value, or None when missing or corrupt (self.last_error: MISSING/CORRUPT)."""
-        v, ok = self._load_raw(name)
-        if not ok:
+        data = self._raw(name)
+        if data is None:
             return None
         try:
-            return _unpack(v)
-        except (ValueError, TypeError, KeyError):
+            v = _unpack(json.loads(data.decode()))
+        except (ValueError, UnicodeError, TypeError, KeyError):
             self.last_error = CORRUPT
             return None
+        self.last_error = None
+        return v
 
     def _commit(self, tmp, rec):
         try:
@@ -241,9 +230,13 @@ class Store:
             if f[-4:] in (".rec", ".tmp") and _valid_name(stem) and stem not in out:
                 if f[-4:] == ".rec" or (stem + ".rec") not in files:
                     out.append(stem)
-        out = [n for n in out if self._load_raw(n)[1]]
-        out.sort()
-        return out
+        good = []
+        for n in out:
+            self.load(n)
+            if self.last_error is None:
+                good.append(n)
+        good.sort()
+        return good
 
     def wipe(self):
         """Factory reset: remove every record file (and stray temp files)."""
