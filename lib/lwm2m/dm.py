@@ -23,7 +23,7 @@ def parse_path(segs):
     if isinstance(segs, str):
         segs = [s for s in segs.split("/") if s]
     if len(segs) > 4:
-        raise NotFound("path too deep")
+        raise NotFound("bad path")
     out = []
     for s in segs:
         if not s or len(s) > 5:
