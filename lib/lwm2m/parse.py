@@ -2,7 +2,7 @@
 
 Loaded for the request (lwm2m.content.decode, lwm2m.dm's Write and Create) and dropped again
 (lwm2m.unload): servers read far more often than they write, and this is 6 KB of heap on a 32-bit
-board (.mpy). The encoders stay in lwm2m.tlv and lwm2m.text, whose decode names lead here."""
+board (.mpy). The encoders stay in lwm2m.tlv and lwm2m.text."""
 import struct
 
 from coap import msg as M
@@ -69,8 +69,8 @@ def _parse(mv, off, end, parent):
 
 
 def tlv_decode(buf):
-    """lwm2m.tlv.decode: a TLV payload to a list of (kind, id, payload) nodes; RES/RES_INST
-    payloads are memoryview slices."""
+    """A TLV payload to a list of (kind, id, payload) nodes; RES/RES_INST payloads are
+    memoryview slices."""
     mv = buf if isinstance(buf, memoryview) else memoryview(buf)
     return _parse(mv, 0, len(mv), None)
 
@@ -79,8 +79,7 @@ _INT_FMT = {1: ">b", 2: ">h", 4: ">i", 8: ">q"}
 
 
 def tlv_decode_value(typ, mv):
-    """lwm2m.tlv.decode_value: Python value of a TLV value field of type typ; CodecError when the
-    bytes don't fit it."""
+    """Python value of a TLV value field of type typ; CodecError when the bytes don't fit it."""
     n = len(mv)
     if typ == "i" or typ == "t":
         fmt = _INT_FMT.get(n)
@@ -169,8 +168,7 @@ def parse_objlnk(s):
 
 
 def text_decode(typ, mv):
-    """lwm2m.text.decode: value of resource type typ from a plain-text payload; CodecError on
-    junk."""
+    """Value of resource type typ from a plain-text payload; CodecError on junk."""
     s = _str(mv)
     if typ == "s":
         return s

@@ -35,12 +35,3 @@ def encode(typ, value):
     # 1.0 gives opaque no text form: the caller answers with format 42 or 4.06
     raise NotAcceptable("no text form for type %s" % typ)
 
-
-def __getattr__(name):
-    # the parsers are write-path code (lwm2m.parse; decode is text_decode there), loaded on
-    # first use; lwm2m.content.decode drops that module again after each request
-    if name in ("decode", "check_int", "parse_int", "parse_float", "parse_objlnk"):
-        from lwm2m import parse
-
-        return getattr(parse, "text_decode" if name == "decode" else name)
-    raise AttributeError(name)

@@ -144,12 +144,3 @@ def instance_node(iid, resources):
     """OBJ_INST node from a list of (rid, type, value)."""
     return (OBJ_INST, iid, [resource_node(rid, typ, v) for rid, typ, v in resources])
 
-
-def __getattr__(name):
-    # decode and decode_value are write-path code (lwm2m.parse as tlv_decode, tlv_decode_value),
-    # loaded on first use; lwm2m.content.decode drops that module again after each request
-    if name == "decode" or name == "decode_value":
-        from lwm2m import parse
-
-        return getattr(parse, "tlv_" + name)
-    raise AttributeError(name)
