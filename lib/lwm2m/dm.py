@@ -3,8 +3,7 @@ from coap import msg as M
 from lwm2m import content as ct
 from lwm2m.acl import D, E, R, W, Acl
 from lwm2m.attrs import Attrs
-from lwm2m.errors import (Incomplete, LwM2MError, MethodNotAllowed, NotFound, TooLarge,
-                          Unauthorized, UnsupportedFormat)
+from lwm2m.errors import LwM2MError, MethodNotAllowed, NotFound, Unauthorized, UnsupportedFormat
 from lwm2m.model import MAX_ID, MULTI, OPS, RESS, RID, TYPE
 
 
@@ -88,18 +87,11 @@ class DM:
                 o, inst = self._target(path, ssid, W)
                 if o.blocks is not None and path[2] in o.blocks:
                     return self._block_write(o, inst, path[2], req, fmt)
-            body = self._body(req, ssid, path)
-            if body is None:
-                return M.response(M.CHANGED)  # the endpoint answers 2.31 Continue
-            return self._writing("write", path, ssid, fmt, body, True)
+            return self._writing("write", path, ssid, req, True)
         if code == M.POST and n < 3:
-            body = self._body(req, ssid, path)
-            if body is None:
-                return M.response(M.CHANGED)
             if n == 1:
-                return self._writing("create", path, ssid, fmt, body)
-            if n == 2:
-                return self._writing("write", path, ssid, fmt, body, False)
+                return self._writing("create", path, ssid, req)
+            return self._writing("write", path, ssid, req, False)
         if code == M.POST:
             if n == 3:  # Execute
                 o, inst = self._target(path, ssid, E)
@@ -116,29 +108,6 @@ class DM:
             self.attrs.drop(path=path)
             return M.response(M.DELETED)
         raise MethodNotAllowed("operation")
-
-    def _body(self, req, ssid, path):
-        """Payload of a write or create. Block1 blocks (in order: the endpoint checks) are
-        collected up to max_body; None until the last block, so the write stays atomic."""
-        v = req.uint(M.BLOCK1)
-        if v is None:
-            return req.payload
-        num, more, _ = M.block_parts(v)
-        key = (ssid, req.code, tuple(path))
-        b1 = self._b1
-        if num == 0:
-            b1 = self._b1 = (key, bytearray())
-        elif b1 is None or b1[0] != key:
-            raise Incomplete("block1")  # a continuation whose start we dropped or never saw
-        buf = b1[1]
-        if len(buf) + len(req.payload) > self.max_body:
-            self._b1 = None
-            raise TooLarge("body")
-        buf.extend(req.payload)
-        if more:
-            return None
-        self._b1 = None
-        return bytes(buf)
 
     def _writing(self, name, *args):
         """parse.write or parse.create: the write path, loaded for this request (dropped after,

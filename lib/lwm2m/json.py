@@ -1,8 +1,9 @@
-"""LwM2M 1.0 JSON content format (11543): entries to bytes, bytes to (path, kind, value)."""
+"""LwM2M 1.0 JSON content format (11543): Read data to bytes, Write payloads to checked values."""
 import binascii
 import json as _json
 
-from lwm2m.errors import CodecError
+from lwm2m.errors import BadRequest, CodecError, NotFound
+from lwm2m.model import MULTI, TYPE
 from lwm2m.text import fmt_float
 
 
@@ -192,3 +193,39 @@ def coerce(typ, kind, value):
                 raise CodecError("bad base64")
         raise CodecError("expected base64 in sv")
     raise CodecError("type %s has no JSON value" % typ)
+
+
+def values(obj, path, payload):
+    """lwm2m.parse.decode for JSON: a Write/Create payload -> [(iid, [(rid, value or
+    {riid: value})])] in arrival order, checked against obj's definitions."""
+    ents = decode(payload, path)
+    groups = []  # [(iid, {rid: value or {riid: value}})] in arrival order
+    n = len(path)
+    for p, kind, v in ents:
+        if len(p) < 3 or p[:n] != tuple(path) or p[0] != path[0]:
+            raise BadRequest("JSON name outside the target")
+        r = obj.rdef(p[2])
+        if r is None:
+            raise NotFound("no resource %d" % p[2])
+        val = coerce(r[TYPE], kind, v)
+        g = None
+        for x in groups:
+            if x[0] == p[1]:
+                g = x[1]
+        if g is None:
+            g = {}
+            groups.append((p[1], g))
+        if r[MULTI]:
+            if len(p) != 4:
+                raise BadRequest("multiple resource needs instance ids")
+            d = g.setdefault(p[2], {})
+            if p[3] in d:
+                raise BadRequest("duplicate resource instance")
+            d[p[3]] = val
+        else:
+            if len(p) != 3 or p[2] in g:
+                raise BadRequest("bad single resource entry")
+            g[p[2]] = val
+    if n >= 2 and not groups:
+        groups.append((path[1], {}))
+    return [(iid, list(g.items())) for iid, g in groups]

@@ -11,8 +11,8 @@ from micropython import const
 from lwm2m import content as ct
 from lwm2m.acl import C, W
 from lwm2m.dm import check_values
-from lwm2m.errors import (BadRequest, CodecError, MethodNotAllowed, NotFound, Unauthorized,
-                          UnsupportedFormat)
+from lwm2m.errors import (BadRequest, CodecError, Incomplete, MethodNotAllowed, NotFound,
+                          TooLarge, Unauthorized, UnsupportedFormat)
 from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
 from lwm2m.tlv import check_nesting
 
@@ -216,7 +216,7 @@ def decode(obj, path, fmt, payload):
         return [(path[1], [(r[RID], v)])]
     if k == _TLV:
         return _from_tlv(obj, path, tlv_decode(payload))
-    return _from_json(ct.json_module(), obj, path, payload)
+    return ct.json_module().values(obj, path, payload)
 
 
 def _res_nodes(obj, nodes):
@@ -273,42 +273,38 @@ def _from_tlv(obj, path, nodes):
     return [(path[1] if n == 2 else None, _res_nodes(obj, nodes))]
 
 
-def _from_json(js, obj, path, payload):
-    ents = js.decode(payload, path)
-    groups = []  # [(iid, {rid: value or {riid: value}})] in arrival order
-    n = len(path)
-    for p, kind, v in ents:
-        if len(p) < 3 or p[:n] != tuple(path) or p[0] != path[0]:
-            raise BadRequest("JSON name outside the target")
-        r = _rdef(obj, p[2])
-        val = js.coerce(r[TYPE], kind, v)
-        g = None
-        for x in groups:
-            if x[0] == p[1]:
-                g = x[1]
-        if g is None:
-            g = {}
-            groups.append((p[1], g))
-        if r[MULTI]:
-            if len(p) != 4:
-                raise BadRequest("multiple resource needs instance ids")
-            d = g.setdefault(p[2], {})
-            if p[3] in d:
-                raise BadRequest("duplicate resource instance")
-            d[p[3]] = val
-        else:
-            if len(p) != 3 or p[2] in g:
-                raise BadRequest("bad single resource entry")
-            g[p[2]] = val
-    if n >= 2 and not groups:
-        groups.append((path[1], {}))
-    return [(iid, list(g.items())) for iid, g in groups]
-
-
 # -- DM Write and Create (lwm2m.dm._writing) --
 
-def write(dm, path, ssid, fmt, payload, replace):
+def _body(dm, req, ssid, path):
+    """Payload of a write or create. Block1 blocks (in order: the endpoint checks) are
+    collected up to dm.max_body; None until the last block, so the write stays atomic."""
+    v = req.uint(M.BLOCK1)
+    if v is None:
+        return req.payload
+    num, more, _ = M.block_parts(v)
+    key = (ssid, req.code, tuple(path))
+    b1 = dm._b1
+    if num == 0:
+        b1 = dm._b1 = (key, bytearray())
+    elif b1 is None or b1[0] != key:
+        raise Incomplete("block1")  # a continuation whose start we dropped or never saw
+    buf = b1[1]
+    if len(buf) + len(req.payload) > dm.max_body:
+        dm._b1 = None
+        raise TooLarge("body")
+    buf.extend(req.payload)
+    if more:
+        return None
+    dm._b1 = None
+    return bytes(buf)
+
+
+def write(dm, path, ssid, req, replace):
     """Write (replace: PUT) or partial update (POST) of an instance or a resource."""
+    payload = _body(dm, req, ssid, path)
+    if payload is None:
+        return M.response(M.CHANGED)  # the endpoint answers 2.31 Continue
+    fmt = req.uint(M.CONTENT_FORMAT)
     n = len(path)
     if n < 2 or n > 3:
         raise MethodNotAllowed("write here")
@@ -356,8 +352,12 @@ def write(dm, path, ssid, fmt, payload, replace):
     return M.response(M.CHANGED)
 
 
-def create(dm, path, ssid, fmt, payload):
+def create(dm, path, ssid, req):
     """Create an instance of object path[0]; the answer carries its Location-Path."""
+    payload = _body(dm, req, ssid, path)
+    if payload is None:
+        return M.response(M.CHANGED)
+    fmt = req.uint(M.CONTENT_FORMAT)
     o = dm._obj(path[0])
     acl = dm.acl
     # with several servers: who may Create in o is the ACL of /o/65535 (2: only bootstrap)
