@@ -38,7 +38,7 @@ def test_v2_instance_16bit_id_8bit_length():
     hdr = parse.tlv_decode(hexb("E8 02 03 09 01 02 03 04 05 06 07 08 09"))
     assert _plain(hdr) == [(RES, 0x203, bytes(range(1, 10)))]
     assert tlv.encode(hdr) == hexb("E8 02 03 09 01 02 03 04 05 06 07 08 09")
-    raises(CodecError, parse.tlv_decode, data)  # 01 02.. as children: an instance inside an instance
+    raises(CodecError, parse.tlv_decode, data)  # 01 02.. as children: instance in instance
     raises(CodecError, parse.tlv_decode, hexb("E8 02 03 09 01 02 03 04 05 06 07 08"))
 
 
@@ -289,7 +289,7 @@ def test_length_past_end_of_parent():
 
 def test_nesting_abuse():
     raises(CodecError, parse.tlv_decode, hexb("00 00 02 00 00"))  # instance in instance
-    raises(CodecError, parse.tlv_decode, hexb("00 00 03 41 00 01"))  # resource instance in instance
+    raises(CodecError, parse.tlv_decode, hexb("00 00 03 41 00 01"))  # res. instance in instance
     raises(CodecError, parse.tlv_decode, hexb("82 06 80 00"))  # multi in multi
     raises(CodecError, parse.tlv_decode, hexb("83 06 C1 00 01"))  # resource in multi
     raises(CodecError, parse.tlv_decode, hexb("83 06 01 00 00"))  # instance in multi
