@@ -279,39 +279,16 @@ class Registry:
         return ",".join(out).encode()
 
     def dump(self, oid):
-        """Stored values of an object as JSON-friendly data for the store (callables skipped)."""
-        o = self.objs[oid]
-        out = {}
-        for iid, inst in o.insts.items():
-            d = {}
-            for rid, v in inst.vals.items():
-                if isinstance(v, dict):
-                    v = {str(k): x for k, x in v.items()}
-                elif isinstance(v, tuple):
-                    v = list(v)
-                d[str(rid)] = v
-            out[str(iid)] = d
-        return out
+        """Stored values of an object as JSON-friendly data for the store (callables skipped).
+        The conversions are lwm2m.persist, loaded for the call (boot and account saves only)."""
+        from lwm2m import persist, unload
+
+        unload("persist")
+        return persist.dump(self.objs[oid])
 
     def load(self, oid, data):
         """Replace an object's instances with data from dump(); unknown resources are dropped."""
-        o = self.objs[oid]
-        o.insts = {}
-        for siid, d in data.items():
-            vals = {}
-            for srid, v in d.items():
-                r = o.rdef(int(srid))
-                if r is None:
-                    continue
-                if isinstance(v, dict):
-                    v = {int(k): _fix(r, x) for k, x in v.items()}
-                else:
-                    v = _fix(r, v)
-                vals[r[RID]] = v
-            o.insts[int(siid)] = Instance(int(siid), vals)
+        from lwm2m import persist, unload
 
-
-def _fix(r, v):
-    if r[TYPE] == "l" and isinstance(v, list):
-        return (v[0], v[1])
-    return v
+        unload("persist")
+        persist.load(self.objs[oid], data)
