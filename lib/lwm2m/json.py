@@ -4,7 +4,7 @@ import json as _json
 
 from lwm2m.errors import BadRequest, CodecError, NotFound
 from lwm2m.model import MULTI, TYPE
-from lwm2m.text import fmt_float
+from lwm2m.text import check_int, fmt_float
 
 
 def _jstr(s):
@@ -97,7 +97,7 @@ def decode(data, base_path):
     """JSON payload -> [(path tuple of ints, kind 'v'|'sv'|'bv'|'ov', value)].
 
     Names are joined to "bn" when the payload has one, else to base_path (the request URI ids)."""
-    # the number checks are write-path code: lwm2m.parse, which lwm2m.content.decode has loaded
+    # objlnk parsing is write-path code: lwm2m.parse, which lwm2m.content.decode has loaded
     from lwm2m.parse import parse_objlnk
 
     try:
@@ -154,7 +154,6 @@ def decode(data, base_path):
 
 def coerce(typ, kind, value):
     """Value of resource type typ from a decoded (kind, value); CodecError on a mismatch."""
-    from lwm2m.parse import check_int
     if typ == "i" or typ == "t":
         if kind == "v":
             if isinstance(value, int):

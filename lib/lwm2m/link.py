@@ -4,7 +4,7 @@ from coap import msg as M
 from lwm2m.acl import R
 from lwm2m.errors import BadRequest, CodecError, MethodNotAllowed
 from lwm2m.model import MULTI, RESS, RID, TYPE
-from lwm2m.text import fmt_float
+from lwm2m.text import fmt_float, parse_float, parse_int
 
 _ATTR_ORDER = ("pmin", "pmax", "gt", "lt", "st")
 
@@ -110,9 +110,6 @@ _NUM_ATTRS = ("gt", "lt", "st")
 
 def parse_attrs(query_list):
     """Write-Attributes Uri-Query strings -> {'pmin': int, 'gt': float, 'cancel': True, ...}."""
-    from lwm2m import parse, unload
-
-    unload("parse")  # write-path number parsers, held for this call only
     out = {}
     for q in query_list:
         if not isinstance(q, str):
@@ -128,14 +125,14 @@ def parse_attrs(query_list):
                 raise CodecError("cancel takes no value")
             out[name] = True
         elif name in _INT_ATTRS:
-            v = parse.parse_int(val) if eq else None
+            v = parse_int(val) if eq else None
             if v is None or v < 0 or val.strip()[:1] in ("+", "-"):
                 raise CodecError(name + " must be a non-negative integer")
             out[name] = v
         elif name in _NUM_ATTRS:
             if not eq:
                 raise CodecError(name + " needs a value")
-            v = parse.parse_float(val)
+            v = parse_float(val)
             if name == "st" and v < 0:
                 raise CodecError("st must not be negative")
             out[name] = v

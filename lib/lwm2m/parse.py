@@ -14,6 +14,7 @@ from lwm2m.dm import check_values
 from lwm2m.errors import (BadRequest, CodecError, Incomplete, MethodNotAllowed, NotFound,
                           TooLarge, Unauthorized, UnsupportedFormat)
 from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
+from lwm2m.text import parse_float, parse_int
 from lwm2m.tlv import check_nesting
 
 # TLV node kinds (lwm2m.tlv names them for callers)
@@ -27,9 +28,6 @@ _LINK = const(40)
 _OPAQUE = const(42)
 _TLV = const(11542)
 _JSON = const(11543)
-
-_DIGITS = "0123456789"
-
 
 # -- TLV (11542) --
 
@@ -109,49 +107,13 @@ def tlv_decode_value(typ, mv):
     raise CodecError("unknown type")
 
 
-# -- plain text (0); also the number parsers of lwm2m.json and lwm2m.link --
+# -- plain text (0); the number parsers are lwm2m.text's --
 
 def _str(mv):
     try:
         return bytes(mv).decode("utf-8")
     except (UnicodeError, ValueError):
         raise CodecError("invalid UTF-8")
-
-
-def check_int(v):
-    """v if it fits LwM2M's signed 64-bit Integer, else CodecError."""
-    if -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
-        return v
-    raise CodecError("integer out of 64-bit range")
-
-
-def parse_int(s):
-    """Strict decimal integer (optional sign, ASCII digits only, 64-bit) or CodecError."""
-    s = s.strip()
-    body = s[1:] if s[:1] in ("+", "-") else s
-    if not body:
-        raise CodecError("not an integer")
-    for c in body:
-        if c not in _DIGITS:
-            raise CodecError("not an integer")
-    return check_int(int(s))
-
-
-def parse_float(s):
-    """Strict decimal number (digits, sign, point, exponent) or CodecError; no inf/nan."""
-    s = s.strip()
-    digit = False
-    for c in s:
-        if c in _DIGITS:
-            digit = True
-        elif c not in "+-.eE":
-            raise CodecError("not a number")
-    if not digit:
-        raise CodecError("not a number")
-    try:
-        return float(s)
-    except ValueError:
-        raise CodecError("not a number")
 
 
 def parse_objlnk(s):
