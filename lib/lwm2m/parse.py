@@ -9,7 +9,7 @@ from coap import msg as M
 from micropython import const
 
 from lwm2m import content as ct
-from lwm2m.acl import C, W
+from lwm2m.acl import C, D, E, R, W
 from lwm2m.dm import check_values
 from lwm2m.errors import (BadRequest, CodecError, Incomplete, MethodNotAllowed, NotFound,
                           TooLarge, Unauthorized, UnsupportedFormat)
@@ -350,9 +350,15 @@ def create(dm, path, ssid, req):
     except Exception:
         del o.insts[iid]
         raise
-    dm.reg.emit(CREATED, o.oid, iid)
-    dm.reg.changed(o.oid)
-    acl.created(ssid, o.oid, iid)
+    reg = dm.reg
+    reg.emit(CREATED, o.oid, iid)
+    reg.changed(o.oid)
+    # the creating server becomes the owner, with an ACL instance for it
+    aco = reg.obj(2)
+    if aco is not None and o.oid != 2 and ssid:
+        a = aco.add(None, {0: o.oid, 1: iid, 2: {ssid: R | W | E | D}, 3: ssid})
+        reg.emit(CREATED, 2, a.iid)
+        reg.changed(2)
     m = M.response(M.CREATED)
     m.add(M.LOCATION_PATH, str(o.oid))
     m.add(M.LOCATION_PATH, str(iid))
