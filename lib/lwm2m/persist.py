@@ -1,4 +1,6 @@
-"""Object values to and from the store's JSON form (lwm2m.model.Registry.dump/load), per call."""
+"""Values to and from the store's JSON form: lwm2m.store escapes, Registry.dump/load; per call."""
+import binascii
+
 from lwm2m.model import RID, TYPE, Instance
 
 
@@ -38,4 +40,48 @@ def _fix(r, v):
     # JSON has no tuples: an objlnk comes back as a list
     if r[TYPE] == "l" and isinstance(v, list):
         return (v[0], v[1])
+    return v
+
+
+def _key_order(item):
+    return (isinstance(item[0], str), item[0])
+
+
+def pack(v):
+    """v in the store's JSON form (lwm2m.store): bytes and non-string-keyed dicts escaped."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return {"$b": binascii.hexlify(bytes(v)).decode()}
+    if isinstance(v, (list, tuple)):
+        return [pack(x) for x in v]
+    if isinstance(v, dict):
+        plain = True
+        for k in v:
+            if not isinstance(k, str) or k[:1] == "$":
+                plain = False
+        if plain:
+            return {k: pack(x) for k, x in v.items()}
+        items = []
+        for k, x in v.items():
+            if isinstance(k, bool) or not isinstance(k, (str, int)):
+                raise TypeError("store: dict keys must be str or int")
+            items.append([k, pack(x)])
+        # A fixed order, so an equal dict packs to an equal list whatever its insertion history.
+        items.sort(key=_key_order)
+        return {"$d": items}
+    raise TypeError("store: cannot persist %s" % type(v).__name__)
+
+
+def unpack(v):
+    """The value pack() escaped, from its JSON form (tuples come back as lists)."""
+    if isinstance(v, list):
+        return [unpack(x) for x in v]
+    if isinstance(v, dict):
+        if len(v) == 1:
+            if "$b" in v:
+                return binascii.unhexlify(v["$b"])
+            if "$d" in v:
+                return {k: unpack(x) for k, x in v["$d"]}
+        return {k: unpack(x) for k, x in v.items()}
     return v

@@ -8,7 +8,7 @@ power cut at any byte a load sees either the old or the new value.
 
 JSON cannot carry bytes or non-string keys, so values are escaped: bytes -> {"$b": "<hex>"}, a dict
 whose keys are not all strings (or that could be mistaken for an escape) -> {"$d": [[k, v], ...]}.
-Tuples come back as lists.
+Tuples come back as lists. The escaping is lwm2m.persist's, loaded for each load and save.
 """
 import binascii
 import json
@@ -37,48 +37,6 @@ class OsFs:
     # littlefs and FAT on the boards commit on close; os.sync() exists only on some ports
     if hasattr(os, "sync"):
         sync = staticmethod(os.sync)
-
-
-def _key_order(item):
-    return (isinstance(item[0], str), item[0])
-
-
-def _pack(v):
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return {"$b": binascii.hexlify(bytes(v)).decode()}
-    if isinstance(v, (list, tuple)):
-        return [_pack(x) for x in v]
-    if isinstance(v, dict):
-        plain = True
-        for k in v:
-            if not isinstance(k, str) or k[:1] == "$":
-                plain = False
-        if plain:
-            return {k: _pack(x) for k, x in v.items()}
-        items = []
-        for k, x in v.items():
-            if isinstance(k, bool) or not isinstance(k, (str, int)):
-                raise TypeError("store: dict keys must be str or int")
-            items.append([k, _pack(x)])
-        # A fixed order, so an equal dict packs to an equal list whatever its insertion history.
-        items.sort(key=_key_order)
-        return {"$d": items}
-    raise TypeError("store: cannot persist %s" % type(v).__name__)
-
-
-def _unpack(v):
-    if isinstance(v, list):
-        return [_unpack(x) for x in v]
-    if isinstance(v, dict):
-        if len(v) == 1:
-            if "$b" in v:
-                return binascii.unhexlify(v["$b"])
-            if "$d" in v:
-                return {k: _unpack(x) for k, x in v["$d"]}
-        return {k: _unpack(x) for k, x in v.items()}
-    return v
 
 
 def _valid_name(name):
@@ -159,8 +117,11 @@ class Store:
         data = self._raw(name)
         if data is None:
             return None
+        from lwm2m import persist, unload
+
+        unload("persist")
         try:
-            v = _unpack(json.loads(data.decode()))
+            v = persist.unpack(json.loads(data.decode()))
         except (ValueError, UnicodeError, TypeError, KeyError):
             self.last_error = CORRUPT
             return None
@@ -180,7 +141,10 @@ class Store:
 
     def save(self, name, value):
         """Persist value; False (nothing written) when it equals what is already stored."""
-        payload = json.dumps(_pack(value)).encode()
+        from lwm2m import persist, unload
+
+        unload("persist")
+        payload = json.dumps(persist.pack(value)).encode()
         # the stored bytes, not a decoded copy: no garbage, and equal bytes are an equal value
         # of the same types (true vs 1 vs 1.0 encode apart)
         if self._raw(name) == payload:
