@@ -48,22 +48,22 @@ class Device:
             x = getattr(platform, name, None)
             if isinstance(x, str):
                 v[rid] = x
-        if hasattr(platform, "mem_total"):
-            # fixed for a run: measured once, a stored value from then on
-            v[21] = platform.mem_total() // 1024
         o.add(0, v)
         o.bind(0, 4, exe=self._reboot)
         o.bind(0, 5, exe=self._reset)
         o.bind(0, 12, exe=self._reset_errors)
         o.bind(0, 13, get=self.now, set=self.set_time)
         # gc.mem_free() walks the whole heap (~230 us a call on a board-sized heap): sampled at
-        # most once a second (and the total once, above), so a Read never pays for it
+        # most once a second, and the total (fixed for a run) once, so a Read never pays for it
         self.ticks = time.ticks_ms  # tests replace the clock
         self._free_at = None
         self._free = 0
+        self._total = None
         if platform is not None:
             if hasattr(platform, "mem_free"):
                 o.bind(0, 10, get=self.mem_free)
+            if hasattr(platform, "mem_total"):
+                o.bind(0, 21, get=self.mem_total)
             bat = getattr(platform, "battery", None)
             if bat is not None:
                 o.bind(0, 9, get=bat.level)
@@ -81,6 +81,12 @@ class Device:
             self._free_at = t
             self._free = self.p.mem_free() // 1024
         return self._free
+
+    def mem_total(self):
+        """/3/0/21 in KB, measured once."""
+        if self._total is None:
+            self._total = self.p.mem_total() // 1024
+        return self._total
 
     def now(self):
         # some ports count from 2000-01-01; LwM2M time is Unix time
