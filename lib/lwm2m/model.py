@@ -72,16 +72,12 @@ class Obj:
     def iids(self):
         return sorted(self.insts)
 
-    def free_iid(self):
-        i = 0
-        while i in self.insts:
-            i += 1
-        return i
-
     def add(self, iid=None, vals=None):
         """Create an instance (application or driver side); returns it."""
         if iid is None:
-            iid = self.free_iid()
+            iid = 0
+            while iid in self.insts:  # the lowest free id
+                iid += 1
         if iid in self.insts or not 0 <= iid < MAX_ID:
             raise BadRequest("instance id")
         if not self.defn[OMULTI] and self.insts:

@@ -326,7 +326,9 @@ def create(dm, path, ssid, req):
         raise BadRequest("one instance per Create")
     iid, res = groups[0]
     if iid is None:
-        iid = o.free_iid()
+        iid = 0
+        while iid in o.insts:  # the lowest free id
+            iid += 1
     if iid in o.insts or (o.insts and not o.defn[OMULTI]):
         raise BadRequest("instance exists")
     for rid, v in res:
