@@ -4,7 +4,7 @@ import os
 from coap import msg as M
 from coap.endpoint import Endpoint
 from coap.runner import resolve
-from lwm2m import tlv
+from lwm2m import parse, tlv
 from lwm2m.client import Client
 from lwm2m.log import Log
 from lwm2m.model import object_def, resource
@@ -259,7 +259,7 @@ def test_read_device_through_endpoint():
         r = got[0]
         assert r.code == M.CONTENT and r.uint(M.CONTENT_FORMAT) == 11542
         res = {}
-        for kind, rid, val in tlv.decode(bytes(r.payload)):
+        for kind, rid, val in parse.tlv_decode(bytes(r.payload)):
             res[rid] = val
         assert bytes(res[0]) == b"MicroPython"
         assert bytes(res[2]) == b"HOST-0001"

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from hyp import examples
 from lwm2m import json as ljson
-from lwm2m import link, text, tlv
+from lwm2m import link, parse, text, tlv
 from lwm2m.errors import CodecError
 
 ids = st.integers(0, 0xFFFF)
@@ -27,7 +27,7 @@ def _plain(nodes):
 def test_tlv_tree_roundtrip(nodes):
     data = tlv.encode(nodes)
     assert len(data) == tlv.size(nodes)
-    assert _plain(tlv.decode(data)) == _plain(nodes)
+    assert _plain(parse.tlv_decode(data)) == _plain(nodes)
     buf = bytearray(len(data) + 3)
     assert tlv.encode_into(buf, 3, nodes) == len(buf)
     assert bytes(buf[3:]) == data
@@ -37,10 +37,10 @@ def test_tlv_tree_roundtrip(nodes):
 @settings(max_examples=examples(500))
 def test_tlv_decode_never_crashes(data):
     try:
-        nodes = tlv.decode(data)
+        nodes = parse.tlv_decode(data)
     except CodecError:
         return
-    assert tlv.decode(tlv.encode(nodes)) is not None
+    assert parse.tlv_decode(tlv.encode(nodes)) is not None
 
 
 finite = st.floats(allow_nan=False, allow_infinity=True)
@@ -58,7 +58,7 @@ typed = st.one_of(
 def test_tlv_value_roundtrip(tv):
     typ, v = tv
     b = tlv.encode_value(typ, v)
-    assert tlv.decode_value(typ, memoryview(b)) == v
+    assert parse.tlv_decode_value(typ, memoryview(b)) == v
     if typ in "it":
         # the smallest of 1/2/4/8 signed bytes
         n = len(b)
@@ -79,14 +79,14 @@ def test_tlv_value_roundtrip(tv):
 @settings(max_examples=examples(500))
 def test_text_roundtrip(tv):
     typ, v = tv
-    assert text.decode(typ, memoryview(text.encode(typ, v))) == v
+    assert parse.text_decode(typ, memoryview(text.encode(typ, v))) == v
 
 
 @given(st.binary(max_size=32), st.sampled_from("iftbls"))
 @settings(max_examples=examples(500))
 def test_text_decode_only_codec_errors(data, typ):
     try:
-        text.decode(typ, data)
+        parse.text_decode(typ, data)
     except CodecError:
         pass
 

@@ -413,9 +413,9 @@ def test_write_attributes():
 
 def test_read_for_observe_and_current():
     reg, dm, dev, fw = setup()
-    assert dm.read_for_observe([3, 0, 9], 1, None) == (0, b"100")
-    assert dm.read_for_observe("/1/0", 1, None) == (11542, SERVER_TLV)
-    assert dm.read_for_observe("/3/0/6", 1, 11543)[0] == 11543
+    assert dm.read([3, 0, 9], 1, None) == (0, b"100")
+    assert dm.read("/1/0", 1, None) == (11542, SERVER_TLV)
+    assert dm.read("/3/0/6", 1, 11543)[0] == 11543
     assert dm.current((3, 0, 9)) == 100 and dm.current((3, 0, 7, 1)) == 5000
     assert dm.current((3, 0, 99)) is None
     assert dm.observe_read(1, (3, 0, 9)) == (0, b"100", 100)

@@ -10,7 +10,7 @@ import os
 from coap import msg as M
 from lwm2m import accounts
 from lwm2m import json as ljson
-from lwm2m import link, tlv
+from lwm2m import link, parse
 from lwm2m.errors import LwM2MError
 from test_client import URI, Net, cfg, rmtree, tmpdir
 
@@ -91,7 +91,7 @@ class Target:
 def _codec(kind, data):
     try:
         if kind == "tlv":
-            tlv.decode(data)
+            parse.tlv_decode(data)
         elif kind == "link":
             link.decode(data)
         else:

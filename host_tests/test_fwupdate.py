@@ -714,10 +714,10 @@ def test_object_is_the_engine_through_dm():
         assert bytes(dm.handle(_req(m.GET, "/5/0/7"), 1).payload) == b"9.9"
         assert bytes(dm.handle(_req(m.GET, "/5/0/9"), 1).payload) == b"2"
         # Protocol Support: CoAP only when the engine has no DTLS
-        from lwm2m import tlv
+        from lwm2m import parse, tlv
 
         r = dm.handle(_req(m.GET, "/5/0/8"), 1)
-        assert r.code == m.CONTENT and tlv.decode(bytes(r.payload))[0][0] == tlv.MULTI_RES
+        assert r.code == m.CONTENT and parse.tlv_decode(bytes(r.payload))[0][0] == tlv.MULTI_RES
         assert dm.handle(_req(m.POST, "/5/0/2"), 1).code == m.CHANGED
         assert u.get(3) == 3 and boots == [1] and ("apply",) in st.calls
         assert dm.handle(_req(m.POST, "/5/0/2"), 1).code == m.METHOD_NOT_ALLOWED

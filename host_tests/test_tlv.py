@@ -1,7 +1,7 @@
 """TLV codec: Wakaama vectors, the LwM2M 1.0 TS Device object example, typed values, bad input."""
 from util import hexb, raises
 
-from lwm2m import tlv
+from lwm2m import parse, tlv
 from lwm2m.errors import BadRequest, CodecError
 from lwm2m.tlv import MULTI_RES, OBJ_INST, RES, RES_INST
 
@@ -18,7 +18,7 @@ def _plain(nodes):
 
 
 def _roundtrip(data):
-    nodes = tlv.decode(data)
+    nodes = parse.tlv_decode(data)
     assert tlv.encode(nodes) == data
     return nodes
 
@@ -29,17 +29,17 @@ def test_v1_resource_inline_length():
     data = hexb("C3 37 01 02 03")
     nodes = _roundtrip(data)
     assert _plain(nodes) == [(RES, 55, b"\x01\x02\x03")]
-    raises(CodecError, tlv.decode, data[:4])
+    raises(CodecError, parse.tlv_decode, data[:4])
 
 
 def test_v2_instance_16bit_id_8bit_length():
     data = hexb("28 02 03 09 01 02 03 04 05 06 07 08 09")
     # as a header-only test the 9 bytes are not valid children; check the header through a RES
-    hdr = tlv.decode(hexb("E8 02 03 09 01 02 03 04 05 06 07 08 09"))
+    hdr = parse.tlv_decode(hexb("E8 02 03 09 01 02 03 04 05 06 07 08 09"))
     assert _plain(hdr) == [(RES, 0x203, bytes(range(1, 10)))]
     assert tlv.encode(hdr) == hexb("E8 02 03 09 01 02 03 04 05 06 07 08 09")
-    raises(CodecError, tlv.decode, data)  # 01 02.. as children: an instance inside an instance
-    raises(CodecError, tlv.decode, hexb("E8 02 03 09 01 02 03 04 05 06 07 08"))
+    raises(CodecError, parse.tlv_decode, data)  # 01 02.. as children: instance in instance
+    raises(CodecError, parse.tlv_decode, hexb("E8 02 03 09 01 02 03 04 05 06 07 08"))
 
 
 def test_v3_16bit_length_field():
@@ -47,9 +47,9 @@ def test_v3_16bit_length_field():
     data = hexb("D0 21 01 90") + bytes(400)
     nodes = _roundtrip(data)
     assert nodes[0][0] == RES and nodes[0][1] == 33 and len(nodes[0][2]) == 400
-    raises(CodecError, tlv.decode, data[:403])
+    raises(CodecError, parse.tlv_decode, data[:403])
     # V3 itself: a multiple resource whose 400 zero bytes parse as an object instance -> refused
-    raises(CodecError, tlv.decode, hexb("90 21 01 90") + bytes(400))
+    raises(CodecError, parse.tlv_decode, hexb("90 21 01 90") + bytes(400))
 
 
 def test_v4_instance_with_two_resources():
@@ -82,13 +82,13 @@ def test_v6_serializer_output():
     assert len(want) == 185
     assert tlv.encode(nodes) == want
     assert tlv.size(nodes) == 185
-    assert _plain(tlv.decode(want)) == nodes
+    assert _plain(parse.tlv_decode(want)) == nodes
 
 
 def test_v7_three_instances_integer():
     data = hexb("03 0A C1 01 14 03 0B C1 01 15 03 0C C1 01 16")
     nodes = _roundtrip(data)
-    assert [(k, i, tlv.decode_value("i", p[0][2])) for k, i, p in nodes] == \
+    assert [(k, i, parse.tlv_decode_value("i", p[0][2])) for k, i, p in nodes] == \
         [(OBJ_INST, 10, 20), (OBJ_INST, 11, 21), (OBJ_INST, 12, 22)]
     built = [tlv.instance_node(iid, [(1, "i", v)]) for iid, v in ((10, 20), (11, 21), (12, 22))]
     assert tlv.encode(built) == data
@@ -114,14 +114,14 @@ def test_v8_wakaama_device_roundtrip():
     assert len(_WAKAAMA_DEVICE) == 121
     nodes = _roundtrip(_WAKAAMA_DEVICE)
     assert len(nodes) == 13
-    assert tlv.decode_value("s", nodes[0][2]) == "Open Mobile Alliance"
-    assert tlv.decode_value("t", nodes[10][2]) == 1367491215
-    assert (nodes[12][1], tlv.decode_value("s", nodes[12][2])) == (15, "U")
+    assert parse.tlv_decode_value("s", nodes[0][2]) == "Open Mobile Alliance"
+    assert parse.tlv_decode_value("t", nodes[10][2]) == 1367491215
+    assert (nodes[12][1], parse.tlv_decode_value("s", nodes[12][2])) == (15, "U")
 
 
 def test_v9_integer_values():
-    assert tlv.decode_value("i", hexb("ED CC")) == -0x1234
-    assert tlv.decode_value("i", hexb("7F 34 56 78 91 22 33 44")) == 0x7F34567891223344
+    assert parse.tlv_decode_value("i", hexb("ED CC")) == -0x1234
+    assert parse.tlv_decode_value("i", hexb("7F 34 56 78 91 22 33 44")) == 0x7F34567891223344
     assert tlv.encode_value("i", -0x1234) == hexb("ED CC")
     assert tlv.encode_value("i", 0x7F34567891223344) == hexb("7F 34 56 78 91 22 33 44")
     # unsigned 0x8F34.. does not fit a signed 64-bit integer
@@ -129,8 +129,8 @@ def test_v9_integer_values():
 
 
 def test_v10_boolean_values():
-    assert tlv.decode_value("b", hexb("00")) is False
-    assert tlv.decode_value("b", hexb("01")) is True
+    assert parse.tlv_decode_value("b", hexb("00")) is False
+    assert parse.tlv_decode_value("b", hexb("01")) is True
     assert tlv.encode_value("b", True) == b"\x01"
     assert tlv.encode_value("b", False) == b"\x00"
 
@@ -157,8 +157,8 @@ def test_appendix_single_resources():
     for typ, value, want in _APPENDIX:
         data = tlv.encode([tlv.resource_node(1, typ, value)])
         assert data == hexb(want), (typ, value)
-        (node,) = tlv.decode(data)
-        assert tlv.decode_value(typ, node[2]) == value
+        (node,) = parse.tlv_decode(data)
+        assert parse.tlv_decode_value(typ, node[2]) == value
 
 
 def test_appendix_16bit_id_and_16bit_length():
@@ -170,8 +170,8 @@ def test_appendix_16bit_id_and_16bit_length():
 def test_float_not_exact_in_float32_uses_8_bytes():
     # Wakaama sends 3.14 as 4 bytes and loses precision; we keep it exact
     assert tlv.encode_value("f", 3.14) == hexb("40 09 1E B8 51 EB 85 1F")
-    assert tlv.decode_value("f", hexb("40 48 F5 C3")) != 3.14
-    assert tlv.decode_value("f", tlv.encode_value("f", -21.7)) == -21.7
+    assert parse.tlv_decode_value("f", hexb("40 48 F5 C3")) != 3.14
+    assert parse.tlv_decode_value("f", tlv.encode_value("f", -21.7)) == -21.7
     assert tlv.encode_value("f", 21) == hexb("41 A8 00 00")
 
 
@@ -218,14 +218,14 @@ def test_spec_device_object_single_instance():
     assert tlv.encode(inst[2]) == want
     # a read of /3 wraps them in an object instance: 08 00 79
     assert tlv.encode([inst]) == hexb("08 00 79") + want
-    nodes = tlv.decode(want)
+    nodes = parse.tlv_decode(want)
     got = []
     for kind, rid, payload in nodes:
         typ = [t for r, t, _ in _SPEC_DEVICE if r == rid][0]
         if kind == MULTI_RES:
-            got.append((rid, typ, {ri: tlv.decode_value(typ, p) for _, ri, p in payload}))
+            got.append((rid, typ, {ri: parse.tlv_decode_value(typ, p) for _, ri, p in payload}))
         else:
-            got.append((rid, typ, tlv.decode_value(typ, payload)))
+            got.append((rid, typ, parse.tlv_decode_value(typ, payload)))
     assert tuple(got) == _SPEC_DEVICE
 
 
@@ -233,13 +233,13 @@ def test_spec_multiple_instance_resource():
     # Read /3/0/6 (Available Power Sources) -> 86 06 41 00 01 41 01 05
     data = hexb("86 06 41 00 01 41 01 05")
     assert tlv.encode([tlv.resource_node(6, "i", {0: 1, 1: 5})]) == data
-    assert _plain(tlv.decode(data)) == [(MULTI_RES, 6, [(RES_INST, 0, b"\x01"),
+    assert _plain(parse.tlv_decode(data)) == [(MULTI_RES, 6, [(RES_INST, 0, b"\x01"),
                                                        (RES_INST, 1, b"\x05")])]
 
 
 def test_decode_payloads_are_views():
     buf = bytearray(hexb("C3 37 01 02 03"))
-    (node,) = tlv.decode(buf)
+    (node,) = parse.tlv_decode(buf)
     assert isinstance(node[2], memoryview)
     buf[2] = 9
     assert bytes(node[2]) == b"\x09\x02\x03"
@@ -259,14 +259,14 @@ def test_length_fields_chosen_shortest():
         data = tlv.encode([(RES, 1, bytes(n))])
         assert data[:len(hexb(hdr))] == hexb(hdr), n
         assert len(data) == len(hexb(hdr)) + n
-        assert len(tlv.decode(data)[0][2]) == n
+        assert len(parse.tlv_decode(data)[0][2]) == n
 
 
 def test_empty_payload():
-    assert tlv.decode(b"") == []
+    assert parse.tlv_decode(b"") == []
     assert tlv.encode([]) == b""
-    assert _plain(tlv.decode(hexb("C0 05"))) == [(RES, 5, b"")]
-    assert _plain(tlv.decode(hexb("00 01"))) == [(OBJ_INST, 1, [])]
+    assert _plain(parse.tlv_decode(hexb("C0 05"))) == [(RES, 5, b"")]
+    assert _plain(parse.tlv_decode(hexb("00 01"))) == [(OBJ_INST, 1, [])]
 
 
 # --- bad input ---
@@ -274,59 +274,59 @@ def test_empty_payload():
 def test_truncated():
     for data in ("C3", "C3 37", "C3 37 01 02", "E3 01", "C8 01", "D0 01 01", "D8 01 00 00",
                  "08 00 05 C3 01 61"):
-        e = raises(CodecError, tlv.decode, hexb(data))
+        e = raises(CodecError, parse.tlv_decode, hexb(data))
         assert isinstance(e, BadRequest) and e.code == 0x80
 
 
 def test_length_past_end_of_parent():
     # the child claims 4 bytes but its instance holds 3
-    raises(CodecError, tlv.decode, hexb("08 00 05 C4 01 61 62 63 00"))
+    raises(CodecError, parse.tlv_decode, hexb("08 00 05 C4 01 61 62 63 00"))
     # 24-bit length field far past the end
-    raises(CodecError, tlv.decode, hexb("D8 01 FF FF FF 00"))
+    raises(CodecError, parse.tlv_decode, hexb("D8 01 FF FF FF 00"))
     # trailing half TLV inside a container
-    raises(CodecError, tlv.decode, hexb("08 00 04 C1 01 05 C1"))
+    raises(CodecError, parse.tlv_decode, hexb("08 00 04 C1 01 05 C1"))
 
 
 def test_nesting_abuse():
-    raises(CodecError, tlv.decode, hexb("00 00 02 00 00"))  # instance in instance
-    raises(CodecError, tlv.decode, hexb("00 00 03 41 00 01"))  # resource instance in instance
-    raises(CodecError, tlv.decode, hexb("82 06 80 00"))  # multi in multi
-    raises(CodecError, tlv.decode, hexb("83 06 C1 00 01"))  # resource in multi
-    raises(CodecError, tlv.decode, hexb("83 06 01 00 00"))  # instance in multi
+    raises(CodecError, parse.tlv_decode, hexb("00 00 02 00 00"))  # instance in instance
+    raises(CodecError, parse.tlv_decode, hexb("00 00 03 41 00 01"))  # res. instance in instance
+    raises(CodecError, parse.tlv_decode, hexb("82 06 80 00"))  # multi in multi
+    raises(CodecError, parse.tlv_decode, hexb("83 06 C1 00 01"))  # resource in multi
+    raises(CodecError, parse.tlv_decode, hexb("83 06 01 00 00"))  # instance in multi
     # deep chain of object instances
     data = b""
     for _ in range(50):
         data = bytes((0x08, 0, len(data))) + data
-    raises(CodecError, tlv.decode, data)
+    raises(CodecError, parse.tlv_decode, data)
     raises(CodecError, tlv.encode, [(OBJ_INST, 0, [(OBJ_INST, 1, [])])])
     raises(CodecError, tlv.encode, [(MULTI_RES, 0, [(RES, 1, b"")])])
 
 
 def test_bad_values():
     for n in (0, 3, 5, 6, 7, 9):
-        raises(CodecError, tlv.decode_value, "i", bytes(n))
-        raises(CodecError, tlv.decode_value, "t", bytes(n))
+        raises(CodecError, parse.tlv_decode_value, "i", bytes(n))
+        raises(CodecError, parse.tlv_decode_value, "t", bytes(n))
     for n in (0, 1, 2, 3, 5, 7, 16):
-        raises(CodecError, tlv.decode_value, "f", bytes(n))
+        raises(CodecError, parse.tlv_decode_value, "f", bytes(n))
     for b in ("02", "FF", "", "00 00"):
-        raises(CodecError, tlv.decode_value, "b", hexb(b))
+        raises(CodecError, parse.tlv_decode_value, "b", hexb(b))
     for b in ("FF", "C3 28", "E2 82", "80"):
-        raises(CodecError, tlv.decode_value, "s", hexb(b))
+        raises(CodecError, parse.tlv_decode_value, "s", hexb(b))
     for n in (0, 2, 3, 5, 8):
-        raises(CodecError, tlv.decode_value, "l", bytes(n))
-    raises(CodecError, tlv.decode_value, "?", b"")
+        raises(CodecError, parse.tlv_decode_value, "l", bytes(n))
+    raises(CodecError, parse.tlv_decode_value, "?", b"")
     raises(CodecError, tlv.encode_value, "l", (70000, 0))
     raises(CodecError, tlv.encode, [(RES, 70000, b"")])
 
 
 def test_value_types():
     assert tlv.encode_value("s", "é") == b"\xc3\xa9"
-    assert tlv.decode_value("s", memoryview(b"\xc3\xa9")) == "é"
-    assert tlv.decode_value("o", memoryview(b"\x00\xff")) == b"\x00\xff"
-    assert tlv.decode_value("l", hexb("00 03 00 00")) == (3, 0)
+    assert parse.tlv_decode_value("s", memoryview(b"\xc3\xa9")) == "é"
+    assert parse.tlv_decode_value("o", memoryview(b"\x00\xff")) == b"\x00\xff"
+    assert parse.tlv_decode_value("l", hexb("00 03 00 00")) == (3, 0)
     assert tlv.encode_value("t", 1367491215) == hexb("51 82 42 8F")
     assert tlv.encode_value("e", None) == b""
-    assert tlv.decode_value("e", memoryview(b"")) is None
-    assert tlv.decode_value("i", hexb("FF FF FF FF")) == -1
-    assert tlv.decode_value("f", hexb("3F C0 00 00")) == 1.5
-    assert tlv.decode_value("f", hexb("3F F8 00 00 00 00 00 00")) == 1.5
+    assert parse.tlv_decode_value("e", memoryview(b"")) is None
+    assert parse.tlv_decode_value("i", hexb("FF FF FF FF")) == -1
+    assert parse.tlv_decode_value("f", hexb("3F C0 00 00")) == 1.5
+    assert parse.tlv_decode_value("f", hexb("3F F8 00 00 00 00 00 00")) == 1.5

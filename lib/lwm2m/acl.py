@@ -1,8 +1,6 @@
 """Access control (object 2): servers' rights on object instances, owners, unbootstrapping."""
 from micropython import const
 
-from lwm2m.model import CREATED, MAX_ID
-
 # ACL bits (/2/x/2 values)
 R = const(1)
 W = const(2)
@@ -20,29 +18,25 @@ class Acl:
         """One server (or none): it may do everything, ACL instances are not consulted."""
         return len(self.reg.servers()) <= 1
 
-    def find(self, oid, iid):
-        """The Access Control instance governing /oid/iid, or None."""
-        aco = self.reg.obj(2)
-        if aco is None:
-            return None
-        for k in aco.iids():
-            v = aco.insts[k].vals
-            if v.get(0) == oid and v.get(1) == iid:
-                return aco.insts[k]
-        return None
-
     def rights(self, ssid, oid, iid):
         """ACL bits server ssid holds on /oid/iid (LwM2M 1.0 E.2 / seed 003 8.2.3.1)."""
         if self.single():
             return FULL
+        aco = self.reg.obj(2)
         if oid == 2:
-            aco = self.reg.obj(2)
             a = aco.inst(iid) if aco is not None else None
             if a is None:
                 return R  # existence is then told by 4.04, as for any readable instance
             # every server may read an ACL; only its owner may change or delete it
             return R | W | D if a.vals.get(3) == ssid else R
-        a = self.find(oid, iid)
+        # the Access Control instance governing /oid/iid
+        a = None
+        if aco is not None:
+            for k in aco.iids():
+                v = aco.insts[k].vals
+                if v.get(0) == oid and v.get(1) == iid:
+                    a = aco.insts[k]
+                    break
         if a is None:
             return 0
         acl = a.vals.get(2) or {}
@@ -56,22 +50,6 @@ class Acl:
 
     def allowed(self, ssid, oid, iid, bit):
         return bool(self.rights(ssid, oid, iid) & bit)
-
-    def can_create(self, ssid, oid):
-        if self.single():
-            return True
-        if oid == 2:
-            return False  # ACL instances come from the bootstrap server or with a Create
-        return bool(self.rights(ssid, oid, MAX_ID) & C)
-
-    def created(self, ssid, oid, iid):
-        """A server created /oid/iid: it becomes the owner, with an ACL instance for it."""
-        aco = self.reg.obj(2)
-        if aco is None or oid == 2 or not ssid:
-            return
-        a = aco.add(None, {0: oid, 1: iid, 2: {ssid: R | W | E | D}, 3: ssid})
-        self.reg.emit(CREATED, 2, a.iid)
-        self.reg.changed(2)
 
     def deleted(self, oid, iid):
         """/oid/iid is gone: drop the ACL instances that governed it."""

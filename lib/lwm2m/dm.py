@@ -3,9 +3,8 @@ from coap import msg as M
 from lwm2m import content as ct
 from lwm2m.acl import D, E, R, W, Acl
 from lwm2m.attrs import Attrs
-from lwm2m.errors import (BadRequest, Incomplete, LwM2MError, MethodNotAllowed, NotFound,
-                          TooLarge, Unauthorized, UnsupportedFormat)
-from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
+from lwm2m.errors import LwM2MError, MethodNotAllowed, NotFound, Unauthorized, UnsupportedFormat
+from lwm2m.model import MAX_ID, MULTI, OPS, RESS, RID, TYPE
 
 
 
@@ -23,7 +22,7 @@ def parse_path(segs):
     if isinstance(segs, str):
         segs = [s for s in segs.split("/") if s]
     if len(segs) > 4:
-        raise NotFound("path too deep")
+        raise NotFound("bad path")
     out = []
     for s in segs:
         if not s or len(s) > 5:
@@ -83,52 +82,42 @@ class DM:
         fmt = req.uint(M.CONTENT_FORMAT)
         if code == M.PUT:
             if fmt is None and not req.payload:
-                return self._write_attrs(path, ssid, req.query())
+                return _link().write_attrs(self, path, ssid, req.query())
             if n == 3:
                 o, inst = self._target(path, ssid, W)
                 if o.blocks is not None and path[2] in o.blocks:
                     return self._block_write(o, inst, path[2], req, fmt)
-            body = self._body(req, ssid, path)
-            if body is None:
-                return M.response(M.CHANGED)  # the endpoint answers 2.31 Continue
-            return self._write(path, ssid, fmt, body, True)
+            return self._writing("write", path, ssid, req, True)
         if code == M.POST and n < 3:
-            body = self._body(req, ssid, path)
-            if body is None:
-                return M.response(M.CHANGED)
             if n == 1:
-                return self._create(path, ssid, fmt, body)
-            if n == 2:
-                return self._write(path, ssid, fmt, body, False)
+                return self._writing("create", path, ssid, req)
+            return self._writing("write", path, ssid, req, False)
         if code == M.POST:
-            if n == 3:
-                return self._execute(path, ssid, req.payload)
+            if n == 3:  # Execute
+                o, inst = self._target(path, ssid, E)
+                if self._rdef(o, inst, path[2])[OPS] != "E":
+                    raise MethodNotAllowed("not executable")
+                o.execute(inst, path[2], bytes(req.payload))
+                return M.response(M.CHANGED)
         elif code == M.DELETE and n == 2:
-            return self._delete(path, ssid)
+            o, inst = self._target(path, ssid, D)
+            if not o.deletable:
+                raise MethodNotAllowed("instance may not be deleted")
+            self.reg.delete(o.oid, inst.iid)
+            self.acl.deleted(o.oid, inst.iid)
+            self.attrs.drop(path=path)
+            return M.response(M.DELETED)
         raise MethodNotAllowed("operation")
 
-    def _body(self, req, ssid, path):
-        """Payload of a write or create. Block1 blocks (in order: the endpoint checks) are
-        collected up to max_body; None until the last block, so the write stays atomic."""
-        v = req.uint(M.BLOCK1)
-        if v is None:
-            return req.payload
-        num, more, _ = M.block_parts(v)
-        key = (ssid, req.code, tuple(path))
-        b1 = self._b1
-        if num == 0:
-            b1 = self._b1 = (key, bytearray())
-        elif b1 is None or b1[0] != key:
-            raise Incomplete("block1")  # a continuation whose start we dropped or never saw
-        buf = b1[1]
-        if len(buf) + len(req.payload) > self.max_body:
-            self._b1 = None
-            raise TooLarge("body")
-        buf.extend(req.payload)
-        if more:
-            return None
-        self._b1 = None
-        return bytes(buf)
+    def _writing(self, name, *args):
+        """parse.write or parse.create: the write path, loaded for this request (dropped after,
+        not before, so what it loads on the way finds the same module)."""
+        from lwm2m import parse, unload
+
+        try:
+            return getattr(parse, name)(self, *args)
+        finally:
+            unload("parse")
 
     # lookups, in the order that leaks nothing: object, ACL, instance, resource, access type
     def _obj(self, oid):
@@ -202,8 +191,6 @@ class DM:
                 data = (r[TYPE], v)
         return (fmt if accept is None else accept), ct.encode(fmt, path[0], path, data)
 
-    read_for_observe = read
-
     def observe_read(self, ssid, path, accept=None):
         """(format, payload, number or None) for lwm2m.report: the number feeds gt/lt/st."""
         fmt, pl = self.read(path, ssid, accept)
@@ -222,57 +209,6 @@ class DM:
         if len(path) == 4:
             return v.get(path[3]) if isinstance(v, dict) else None
         return v
-
-    def _check_write(self, o, res):
-        for rid, v in res:
-            if "W" not in o.rdef(rid)[OPS]:
-                raise MethodNotAllowed("resource %d not writable" % rid)
-        check_values(o, res)
-
-    def _write(self, path, ssid, fmt, payload, replace):
-        n = len(path)
-        if n < 2 or n > 3:
-            raise MethodNotAllowed("write here")
-        o, inst = self._target(path, ssid, W)
-        if n == 3:
-            r = o.rdef(path[2])
-            if r is None:
-                raise NotFound("resource")
-            if "W" not in r[OPS]:
-                raise MethodNotAllowed("not writable")
-        res = ct.decode(o, path, ct.TEXT if fmt is None else fmt, payload)[0][1]
-        self._check_write(o, res)
-        if n == 2 and replace:
-            got = [x[0] for x in res]
-            for r in o.defn[RESS]:
-                if r[MAND] and "W" in r[OPS] and r[RID] not in got:
-                    raise BadRequest("mandatory resource missing")
-            drop = [r[RID] for r in o.defn[RESS]
-                    if "W" in r[OPS] and r[RID] not in got and r[RID] in inst.vals]
-        else:
-            drop = ()
-        self._apply(o, inst, res, drop, not replace)
-        return M.response(M.CHANGED)
-
-    def _apply(self, o, inst, res, drop, merge):
-        saved = dict(inst.vals)
-        try:
-            for rid in drop:
-                del inst.vals[rid]
-            for rid, v in res:
-                if merge and isinstance(v, dict) and isinstance(inst.vals.get(rid), dict):
-                    m = dict(inst.vals[rid])
-                    m.update(v)
-                    v = m
-                o.store(inst, rid, v)
-        except Exception:
-            inst.vals = saved
-            raise
-        for rid, v in res:
-            self.reg.changed(o.oid, inst.iid, rid)
-        for rid in drop:
-            self.reg.changed(o.oid, inst.iid, rid)
-        self.reg.emit(WRITTEN, o.oid, inst.iid)
 
     def _block_write(self, o, inst, rid, req, fmt):
         if "W" not in o.rdef(rid)[OPS]:
@@ -300,67 +236,9 @@ class DM:
             self.reg.changed(o.oid, inst.iid, rid)
         return M.response(M.CHANGED)
 
-    def _execute(self, path, ssid, args):
-        o, inst = self._target(path, ssid, E)
-        r = self._rdef(o, inst, path[2])
-        if r[OPS] != "E":
-            raise MethodNotAllowed("not executable")
-        o.execute(inst, path[2], bytes(args))
-        return M.response(M.CHANGED)
-
-    def _create(self, path, ssid, fmt, payload):
-        o = self._obj(path[0])
-        if not self.acl.can_create(ssid, o.oid):
-            raise Unauthorized("acl")
-        groups = ct.decode(o, path, ct.TLV if fmt is None else fmt, payload)
-        if len(groups) != 1:
-            raise BadRequest("one instance per Create")
-        iid, res = groups[0]
-        if iid is None:
-            iid = o.free_iid()
-        if iid in o.insts or (o.insts and not o.defn[OMULTI]):
-            raise BadRequest("instance exists")
-        for rid, v in res:
-            if o.rdef(rid)[OPS] == "E":
-                raise MethodNotAllowed("executable resource in Create")
-        check_values(o, res)
-        got = [x[0] for x in res]
-        for r in o.defn[RESS]:
-            if r[MAND] and r[OPS] != "E" and r[RID] not in got and not (
-                    o.defaults and r[RID] in o.defaults) and not (
-                    o.binds and r[RID] in o.binds):
-                raise BadRequest("mandatory resource missing")
-        inst = o.add(iid)
-        try:
-            for rid, v in res:
-                o.store(inst, rid, v)
-        except Exception:
-            del o.insts[iid]
-            raise
-        self.reg.emit(CREATED, o.oid, iid)
-        self.reg.changed(o.oid)
-        self.acl.created(ssid, o.oid, iid)
-        m = M.response(M.CREATED)
-        m.add(M.LOCATION_PATH, str(o.oid))
-        m.add(M.LOCATION_PATH, str(iid))
-        return m
-
-    def _delete(self, path, ssid):
-        o, inst = self._target(path, ssid, D)
-        if not o.deletable:
-            raise MethodNotAllowed("instance may not be deleted")
-        self.reg.delete(o.oid, inst.iid)
-        self.acl.deleted(o.oid, inst.iid)
-        self.attrs.drop(path=path)
-        return M.response(M.DELETED)
-
     def discover(self, path, ssid):
         """Link-format payload of a Discover: attributes set at each level; for a single
         resource, the attributes in force (inherited). In lwm2m.link, loaded for the request."""
         if isinstance(path, str):
             path = parse_path(path)
         return _link().discover(self, path, ssid)
-
-    def _write_attrs(self, path, ssid, query):
-        return _link().write_attrs(self, path, ssid, query)
-

@@ -1,9 +1,10 @@
-"""LwM2M 1.0 JSON content format (11543): entries to bytes, bytes to (path, kind, value)."""
+"""LwM2M 1.0 JSON content format (11543): Read data to bytes, Write payloads to checked values."""
 import binascii
 import json as _json
 
-from lwm2m.errors import CodecError
-from lwm2m.text import check_int, fmt_float, parse_objlnk
+from lwm2m.errors import BadRequest, CodecError, NotFound
+from lwm2m.model import MULTI, TYPE
+from lwm2m.text import check_int, fmt_float
 
 
 def _jstr(s):
@@ -50,6 +51,30 @@ def encode(base_name, entries):
     return (head + '"e":[' + ",".join(parts) + "]}").encode()
 
 
+def encode_read(path, data):
+    """lwm2m.content.encode for JSON: a Read's data (shaped as there) as a payload."""
+    n = len(path)
+    ents = []
+    if n < 3:
+        for iid, res in data if n == 1 else ((None, data),):
+            pre = "" if iid is None else "%d/" % iid
+            for rid, typ, v in res:
+                if isinstance(v, dict):
+                    for riid in sorted(v):
+                        ents.append(("%s%d/%d" % (pre, rid, riid), typ, v[riid]))
+                else:
+                    ents.append(("%s%d" % (pre, rid), typ, v))
+    elif isinstance(data[1], dict):
+        for riid in sorted(data[1]):
+            ents.append(("%d" % riid, data[0], data[1][riid]))
+    else:
+        ents.append(("", data[0], data[1]))
+    bn = "/" + "/".join([str(x) for x in path])
+    if n < 3 or (n == 3 and isinstance(data[1], dict)):
+        bn += "/"
+    return encode(bn, ents)
+
+
 def _path(s):
     out = []
     for seg in s.split("/"):
@@ -72,6 +97,9 @@ def decode(data, base_path):
     """JSON payload -> [(path tuple of ints, kind 'v'|'sv'|'bv'|'ov', value)].
 
     Names are joined to "bn" when the payload has one, else to base_path (the request URI ids)."""
+    # objlnk parsing is write-path code: lwm2m.parse, which lwm2m.content.decode has loaded
+    from lwm2m.parse import parse_objlnk
+
     try:
         s = data if isinstance(data, str) else bytes(data).decode("utf-8")
         doc = _json.loads(s)
@@ -164,3 +192,39 @@ def coerce(typ, kind, value):
                 raise CodecError("bad base64")
         raise CodecError("expected base64 in sv")
     raise CodecError("type %s has no JSON value" % typ)
+
+
+def values(obj, path, payload):
+    """lwm2m.parse.decode for JSON: a Write/Create payload -> [(iid, [(rid, value or
+    {riid: value})])] in arrival order, checked against obj's definitions."""
+    ents = decode(payload, path)
+    groups = []  # [(iid, {rid: value or {riid: value}})] in arrival order
+    n = len(path)
+    for p, kind, v in ents:
+        if len(p) < 3 or p[:n] != tuple(path) or p[0] != path[0]:
+            raise BadRequest("JSON name outside the target")
+        r = obj.rdef(p[2])
+        if r is None:
+            raise NotFound("no resource %d" % p[2])
+        val = coerce(r[TYPE], kind, v)
+        g = None
+        for x in groups:
+            if x[0] == p[1]:
+                g = x[1]
+        if g is None:
+            g = {}
+            groups.append((p[1], g))
+        if r[MULTI]:
+            if len(p) != 4:
+                raise BadRequest("multiple resource needs instance ids")
+            d = g.setdefault(p[2], {})
+            if p[3] in d:
+                raise BadRequest("duplicate resource instance")
+            d[p[3]] = val
+        else:
+            if len(p) != 3 or p[2] in g:
+                raise BadRequest("bad single resource entry")
+            g[p[2]] = val
+    if n >= 2 and not groups:
+        groups.append((path[1], {}))
+    return [(iid, list(g.items())) for iid, g in groups]

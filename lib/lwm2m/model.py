@@ -38,26 +38,27 @@ def object_def(oid, name, resources, multiple=True, mandatory=False):
 
 
 class Instance:
-    __slots__ = ("iid", "vals", "binds")
+    binds = None  # rid -> getter or (get(), set(value), exe(args)): a dict from the first bind
 
     def __init__(self, iid, vals=None):
         self.iid = iid
         self.vals = {} if vals is None else vals  # rid -> value ({riid: value} when multiple)
-        self.binds = None  # rid -> (get(), set(value), exe(args)), created on first bind
 
 
 class Obj:
     """One object: its definition and its live instances."""
 
+    # defaults as class attributes: an object's own dict holds only what it sets (heap)
+    binds = None  # object-wide callables: get(iid), set(iid, value), exe(iid, args)
+    reg = None
+    defaults = None  # rid -> value copied into instances a server creates
+    deletable = True  # False for Device: neither DM nor bootstrap may delete it
+    blocks = None  # rid -> fn(iid, offset, data, last): streamed Block1 writes
+
     def __init__(self, defn):
         self.defn = defn
         self.oid = defn[OID]
         self.insts = {}
-        self.binds = None  # object-wide callables: get(iid), set(iid, value), exe(iid, args)
-        self.reg = None
-        self.defaults = None  # rid -> value copied into instances a server creates
-        self.deletable = True  # False for Device: neither DM nor bootstrap may delete it
-        self.blocks = None  # rid -> fn(iid, offset, data, last): streamed Block1 writes
 
     def rdef(self, rid):
         for r in self.defn[RESS]:
@@ -71,16 +72,12 @@ class Obj:
     def iids(self):
         return sorted(self.insts)
 
-    def free_iid(self):
-        i = 0
-        while i in self.insts:
-            i += 1
-        return i
-
     def add(self, iid=None, vals=None):
         """Create an instance (application or driver side); returns it."""
         if iid is None:
-            iid = self.free_iid()
+            iid = 0
+            while iid in self.insts:  # the lowest free id
+                iid += 1
         if iid in self.insts or not 0 <= iid < MAX_ID:
             raise BadRequest("instance id")
         if not self.defn[OMULTI] and self.insts:
@@ -114,20 +111,25 @@ class Obj:
         if get is None and set is None and exe is None:
             tgt.pop(rid, None)
         else:
-            tgt[rid] = (get, set, exe)
+            # a getter alone (most driver values) is kept as it is: a (get, set, exe) tuple
+            # would be 32 B more of heap for each on a 32-bit board
+            tgt[rid] = get if set is None and exe is None else (get, set, exe)
 
     def _bound(self, inst, rid, k):
         """(callable, takes_iid) for slot k (0 get, 1 set, 2 exe), or (None, False)."""
+        # a bare binding (not a tuple) is a getter
         b = inst.binds
         if b is not None:
             t = b.get(rid)
-            if t is not None and t[k] is not None:
-                return t[k], False
+            t = t[k] if isinstance(t, tuple) else None if k else t
+            if t is not None:
+                return t, False
         b = self.binds
         if b is not None:
             t = b.get(rid)
-            if t is not None and t[k] is not None:
-                return t[k], True
+            t = t[k] if isinstance(t, tuple) else None if k else t
+            if t is not None:
+                return t, True
         return None, False
 
     def present(self, inst, rid):
@@ -273,39 +275,16 @@ class Registry:
         return ",".join(out).encode()
 
     def dump(self, oid):
-        """Stored values of an object as JSON-friendly data for the store (callables skipped)."""
-        o = self.objs[oid]
-        out = {}
-        for iid, inst in o.insts.items():
-            d = {}
-            for rid, v in inst.vals.items():
-                if isinstance(v, dict):
-                    v = {str(k): x for k, x in v.items()}
-                elif isinstance(v, tuple):
-                    v = list(v)
-                d[str(rid)] = v
-            out[str(iid)] = d
-        return out
+        """Stored values of an object as JSON-friendly data for the store (callables skipped).
+        The conversions are lwm2m.persist, loaded for the call (boot and account saves only)."""
+        from lwm2m import persist, unload
+
+        unload("persist")
+        return persist.dump(self.objs[oid])
 
     def load(self, oid, data):
         """Replace an object's instances with data from dump(); unknown resources are dropped."""
-        o = self.objs[oid]
-        o.insts = {}
-        for siid, d in data.items():
-            vals = {}
-            for srid, v in d.items():
-                r = o.rdef(int(srid))
-                if r is None:
-                    continue
-                if isinstance(v, dict):
-                    v = {int(k): _fix(r, x) for k, x in v.items()}
-                else:
-                    v = _fix(r, v)
-                vals[r[RID]] = v
-            o.insts[int(siid)] = Instance(int(siid), vals)
+        from lwm2m import persist, unload
 
-
-def _fix(r, v):
-    if r[TYPE] == "l" and isinstance(v, list):
-        return (v[0], v[1])
-    return v
+        unload("persist")
+        persist.load(self.objs[oid], data)

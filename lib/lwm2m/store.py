@@ -8,95 +8,35 @@ power cut at any byte a load sees either the old or the new value.
 
 JSON cannot carry bytes or non-string keys, so values are escaped: bytes -> {"$b": "<hex>"}, a dict
 whose keys are not all strings (or that could be mistaken for an escape) -> {"$d": [[k, v], ...]}.
-Tuples come back as lists.
+Tuples come back as lists. The escaping is lwm2m.persist's, loaded for each load and save.
 """
 import binascii
 import json
 import os
+import struct
+
+from micropython import const
 
 _MAGIC = b"LWMR"
-_VERSION = 1
-_HDR = 13
+_VERSION = const(1)
+_HDR = const(13)
 MISSING = "missing"
 CORRUPT = "corrupt"
 
 
 class OsFs:
-    """The filesystem interface Store uses, over os and open(); tests pass a fake instead."""
+    """The filesystem interface Store uses: os and open() themselves; tests pass a fake instead."""
 
-    def open(self, path, mode):
-        return open(path, mode)
-
-    def rename(self, a, b):
-        os.rename(a, b)
-
-    def remove(self, path):
-        os.remove(path)
-
-    def listdir(self, path):
-        return os.listdir(path)
-
-    def stat(self, path):
-        return os.stat(path)
-
-    def mkdir(self, path):
-        os.mkdir(path)
-
-    def sync(self):
-        # littlefs and FAT on the boards commit on close; os.sync() exists only on some ports.
-        fn = getattr(os, "sync", None)
-        if fn:
-            fn()
-
-
-def _key_order(item):
-    return (isinstance(item[0], str), item[0])
-
-
-def _pack(v):
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return {"$b": binascii.hexlify(bytes(v)).decode()}
-    if isinstance(v, (list, tuple)):
-        return [_pack(x) for x in v]
-    if isinstance(v, dict):
-        plain = True
-        for k in v:
-            if not isinstance(k, str) or k[:1] == "$":
-                plain = False
-        if plain:
-            return {k: _pack(x) for k, x in v.items()}
-        items = []
-        for k, x in v.items():
-            if isinstance(k, bool) or not isinstance(k, (str, int)):
-                raise TypeError("store: dict keys must be str or int")
-            items.append([k, _pack(x)])
-        # A fixed order, so an equal dict packs to an equal list whatever its insertion history.
-        items.sort(key=_key_order)
-        return {"$d": items}
-    raise TypeError("store: cannot persist %s" % type(v).__name__)
-
-
-def _unpack(v):
-    if isinstance(v, list):
-        return [_unpack(x) for x in v]
-    if isinstance(v, dict):
-        if len(v) == 1:
-            if "$b" in v:
-                return binascii.unhexlify(v["$b"])
-            if "$d" in v:
-                return {k: _unpack(x) for k, x in v["$d"]}
-        return {k: _unpack(x) for k, x in v.items()}
-    return v
-
-
-def _u32(b, i):
-    return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)
-
-
-def _le32(n):
-    return bytes((n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, (n >> 24) & 0xFF))
+    # the functions as they are, not wrapped in methods of their own (heap on a board)
+    open = staticmethod(open)
+    rename = staticmethod(os.rename)
+    remove = staticmethod(os.remove)
+    listdir = staticmethod(os.listdir)
+    stat = staticmethod(os.stat)
+    mkdir = staticmethod(os.mkdir)
+    # littlefs and FAT on the boards commit on close; os.sync() exists only on some ports
+    if hasattr(os, "sync"):
+        sync = staticmethod(os.sync)
 
 
 def _valid_name(name):
@@ -135,7 +75,7 @@ class Store:
             if not hdr or len(hdr) < _HDR or hdr[:4] != _MAGIC or hdr[4] != _VERSION:
                 self.last_error = CORRUPT
                 return None
-            n = _u32(hdr, 5)
+            n, crc = struct.unpack_from("<II", hdr, 5)
             if n > self.max_record:
                 self.last_error = CORRUPT
                 return None
@@ -143,7 +83,7 @@ class Store:
             if data is None or len(data) != n or f.read(1):
                 self.last_error = CORRUPT
                 return None
-            if binascii.crc32(data) & 0xFFFFFFFF != _u32(hdr, 9):
+            if binascii.crc32(data) & 0xFFFFFFFF != crc:
                 self.last_error = CORRUPT
                 return None
             return data
@@ -172,29 +112,21 @@ class Store:
                 pass
         return data
 
-    def _load_raw(self, name):
-        """(packed JSON value, present) after recovering an interrupted commit."""
-        data = self._raw(name)
-        if data is None:
-            return None, False
-        try:
-            v = json.loads(data.decode())
-        except (ValueError, UnicodeError):
-            self.last_error = CORRUPT
-            return None, False
-        self.last_error = None
-        return v, True
-
     def load(self, name):
         """The stored value, or None when missing or corrupt (self.last_error: MISSING/CORRUPT)."""
-        v, ok = self._load_raw(name)
-        if not ok:
+        data = self._raw(name)
+        if data is None:
             return None
+        from lwm2m import persist, unload
+
+        unload("persist")
         try:
-            return _unpack(v)
-        except (ValueError, TypeError, KeyError):
+            v = persist.unpack(json.loads(data.decode()))
+        except (ValueError, UnicodeError, TypeError, KeyError):
             self.last_error = CORRUPT
             return None
+        self.last_error = None
+        return v
 
     def _commit(self, tmp, rec):
         try:
@@ -209,7 +141,10 @@ class Store:
 
     def save(self, name, value):
         """Persist value; False (nothing written) when it equals what is already stored."""
-        payload = json.dumps(_pack(value)).encode()
+        from lwm2m import persist, unload
+
+        unload("persist")
+        payload = json.dumps(persist.pack(value)).encode()
         # the stored bytes, not a decoded copy: no garbage, and equal bytes are an equal value
         # of the same types (true vs 1 vs 1.0 encode apart)
         if self._raw(name) == payload:
@@ -224,8 +159,8 @@ class Store:
             pass
         f = self.fs.open(tmp, "wb")
         try:
-            f.write(_MAGIC + bytes((_VERSION,)) + _le32(len(payload))
-                    + _le32(binascii.crc32(payload) & 0xFFFFFFFF))
+            f.write(_MAGIC + bytes((_VERSION,))
+                    + struct.pack("<II", len(payload), binascii.crc32(payload) & 0xFFFFFFFF))
             f.write(payload)
             f.flush()
         finally:
@@ -259,9 +194,13 @@ class Store:
             if f[-4:] in (".rec", ".tmp") and _valid_name(stem) and stem not in out:
                 if f[-4:] == ".rec" or (stem + ".rec") not in files:
                     out.append(stem)
-        out = [n for n in out if self._load_raw(n)[1]]
-        out.sort()
-        return out
+        good = []
+        for n in out:
+            self.load(n)
+            if self.last_error is None:
+                good.append(n)
+        good.sort()
+        return good
 
     def wipe(self):
         """Factory reset: remove every record file (and stray temp files)."""

@@ -1,4 +1,4 @@
-"""LwM2M plain text (format 0) and opaque (format 42) codecs for single resource values."""
+"""LwM2M plain text (format 0): value encoding, strict number parsing (decoding: lwm2m.parse)."""
 from lwm2m.errors import CodecError, NotAcceptable
 
 _DIGITS = "0123456789"
@@ -18,13 +18,6 @@ def fmt_float(v):
         if float(s) == v:
             return s
     return repr(v)
-
-
-def _str(mv):
-    try:
-        return bytes(mv).decode("utf-8")
-    except (UnicodeError, ValueError):
-        raise CodecError("invalid UTF-8")
 
 
 def check_int(v):
@@ -63,19 +56,6 @@ def parse_float(s):
         raise CodecError("not a number")
 
 
-def parse_objlnk(s):
-    """'3:0' -> (3, 0), each 0..65535, or CodecError."""
-    a, sep, b = s.strip().partition(":")
-    if not sep:
-        raise CodecError("objlnk needs a:b")
-    o = parse_int(a)
-    i = parse_int(b)
-    if not (0 <= o <= 0xFFFF and 0 <= i <= 0xFFFF) or a.strip()[:1] in "+-" \
-            or b.strip()[:1] in "+-":
-        raise CodecError("objlnk out of range")
-    return (o, i)
-
-
 def encode(typ, value):
     """Plain-text bytes of a value of resource type typ."""
     if typ == "s":
@@ -93,34 +73,3 @@ def encode(typ, value):
     # 1.0 gives opaque no text form: the caller answers with format 42 or 4.06
     raise NotAcceptable("no text form for type %s" % typ)
 
-
-def decode(typ, mv):
-    """Value of resource type typ from a plain-text payload; CodecError on junk."""
-    s = _str(mv)
-    if typ == "s":
-        return s
-    if typ == "i" or typ == "t":
-        return parse_int(s)
-    if typ == "f":
-        return parse_float(s)
-    if typ == "b":
-        if s == "1":
-            return True
-        if s == "0":
-            return False
-        raise CodecError("boolean must be 0 or 1")
-    if typ == "l":
-        return parse_objlnk(s)
-    if typ == "e":
-        return None
-    raise CodecError("no text form for type %s" % typ)
-
-
-def encode_opaque(value):
-    """Opaque (42) payload: the bytes as they are."""
-    return bytes(value)
-
-
-def decode_opaque(mv):
-    """Opaque (42) payload to bytes (a copy: the receive buffer is reused)."""
-    return bytes(mv)

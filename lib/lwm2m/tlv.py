@@ -1,4 +1,4 @@
-"""LwM2M TLV content format (11542): nested node codec over memoryview and typed value encoding."""
+"""LwM2M TLV content format (11542): node and typed value encoding; decoding is lwm2m.parse."""
 import struct
 
 from micropython import const
@@ -26,7 +26,8 @@ def _len_size(n):
     raise CodecError("TLV value too long")
 
 
-def _check_child(parent, kind):
+def check_nesting(parent, kind):
+    """CodecError unless a kind node may sit in a parent node (lwm2m.parse checks with it too)."""
     # the only nestings 1.0 defines; anything else would let a peer build arbitrary depth
     if parent == OBJ_INST:
         if kind != RES and kind != MULTI_RES:
@@ -36,37 +37,28 @@ def _check_child(parent, kind):
             raise CodecError("bad TLV nesting")
 
 
-def _payload_size(kind, payload):
-    if kind == OBJ_INST or kind == MULTI_RES:
-        return _size(payload, kind)
-    return len(payload)
-
-
-def _size(nodes, parent=None):
+def size(nodes, parent=None):
+    """Encoded length of nodes in bytes (parent: the kind of the node they sit in)."""
     total = 0
     for kind, ident, payload in nodes:
         if parent is not None:
-            _check_child(parent, kind)
+            check_nesting(parent, kind)
         if ident < 0 or ident > 0xFFFF:
             raise CodecError("TLV id out of range")
-        n = _payload_size(kind, payload)
+        n = size(payload, kind) if kind == OBJ_INST or kind == MULTI_RES else len(payload)
         total += 2 + (ident > 0xFF) + _len_size(n) + n
     return total
 
 
-def size(nodes):
-    """Encoded length of nodes in bytes."""
-    return _size(nodes)
-
-
-def _put(buf, off, nodes, parent):
+def encode_into(buf, off, nodes, parent=None):
+    """Write nodes into bytearray buf from off; return the offset after the last byte."""
     for kind, ident, payload in nodes:
         if parent is not None:
-            _check_child(parent, kind)
+            check_nesting(parent, kind)
         if kind < 0 or kind > 3 or ident < 0 or ident > 0xFFFF:
             raise CodecError("bad TLV node")
         container = kind == OBJ_INST or kind == MULTI_RES
-        n = _size(payload, kind) if container else len(payload)
+        n = size(payload, kind) if container else len(payload)
         ls = _len_size(n)
         wide = ident > 0xFF
         if off + 2 + wide + ls + n > len(buf):
@@ -86,103 +78,46 @@ def _put(buf, off, nodes, parent):
             buf[off] = (n >> (8 * ls)) & 0xFF
             off += 1
         if container:
-            off = _put(buf, off, payload, kind)
+            off = encode_into(buf, off, payload, kind)
         else:
             buf[off:off + n] = payload
             off += n
     return off
 
 
-def encode_into(buf, off, nodes):
-    """Write nodes into bytearray buf from off; return the offset after the last byte."""
-    return _put(buf, off, nodes, None)
-
-
 def encode(nodes):
     """Encode a list of (kind, id, payload) nodes to bytes."""
-    buf = bytearray(_size(nodes))
-    _put(buf, 0, nodes, None)
+    buf = bytearray(size(nodes))
+    encode_into(buf, 0, nodes)
     return bytes(buf)
-
-
-def _parse(mv, off, end, parent):
-    out = []
-    while off < end:
-        t = mv[off]
-        kind = t >> 6
-        _check_child(parent, kind)
-        wide = (t >> 5) & 1
-        ls = (t >> 3) & 3
-        if off + 2 + wide + ls > end:
-            raise CodecError("truncated TLV header")
-        off += 1
-        ident = mv[off]
-        off += 1
-        if wide:
-            ident = ident << 8 | mv[off]
-            off += 1
-        if ls == 0:
-            n = t & 7
-        else:
-            n = 0
-            while ls:
-                n = n << 8 | mv[off]
-                off += 1
-                ls -= 1
-        if off + n > end:
-            raise CodecError("TLV length past end")
-        if kind == OBJ_INST or kind == MULTI_RES:
-            payload = _parse(mv, off, off + n, kind)
-        else:
-            payload = mv[off:off + n]
-        out.append((kind, ident, payload))
-        off += n
-    return out
-
-
-def decode(buf):
-    """Decode a TLV payload to a list of nodes; RES/RES_INST payloads are memoryview slices."""
-    mv = buf if isinstance(buf, memoryview) else memoryview(buf)
-    return _parse(mv, 0, len(mv), None)
-
-
-_INT_FMT = {1: ">b", 2: ">h", 4: ">i", 8: ">q"}
-
-
-def _enc_int(v):
-    v = int(v)
-    if -0x80 <= v < 0x80:
-        return struct.pack(">b", v)
-    if -0x8000 <= v < 0x8000:
-        return struct.pack(">h", v)
-    if -0x80000000 <= v < 0x80000000:
-        return struct.pack(">i", v)
-    if -0x8000000000000000 <= v < 0x8000000000000000:
-        return struct.pack(">q", v)
-    raise CodecError("integer out of 64-bit range")
-
-
-def _enc_float(v):
-    v = float(v)
-    if v != v:
-        return struct.pack(">f", v)
-    try:
-        b = struct.pack(">f", v)
-    except OverflowError:  # CPython refuses; MicroPython gives inf, caught by the compare
-        return struct.pack(">d", v)
-    if struct.unpack(">f", b)[0] == v:
-        return b
-    return struct.pack(">d", v)
 
 
 def encode_value(typ, value):
     """Bytes of one resource value of type typ ('s','i','f','b','o','t','l','e')."""
     if typ == "i" or typ == "t":
-        return _enc_int(value)
+        v = int(value)
+        if -0x80 <= v < 0x80:
+            return struct.pack(">b", v)
+        if -0x8000 <= v < 0x8000:
+            return struct.pack(">h", v)
+        if -0x80000000 <= v < 0x80000000:
+            return struct.pack(">i", v)
+        if -0x8000000000000000 <= v < 0x8000000000000000:
+            return struct.pack(">q", v)
+        raise CodecError("integer out of 64-bit range")
     if typ == "s":
         return value.encode() if isinstance(value, str) else bytes(value)
     if typ == "f":
-        return _enc_float(value)
+        v = float(value)
+        if v != v:
+            return struct.pack(">f", v)
+        try:
+            b = struct.pack(">f", v)
+        except OverflowError:  # CPython refuses; MicroPython gives inf, caught by the compare
+            return struct.pack(">d", v)
+        if struct.unpack(">f", b)[0] == v:
+            return b
+        return struct.pack(">d", v)
     if typ == "b":
         return b"\x01" if value else b"\x00"
     if typ == "o":
@@ -197,40 +132,6 @@ def encode_value(typ, value):
     raise CodecError("unknown type")
 
 
-def decode_value(typ, mv):
-    """Python value of a TLV value field of type typ; CodecError when the bytes don't fit it."""
-    n = len(mv)
-    if typ == "i" or typ == "t":
-        fmt = _INT_FMT.get(n)
-        if fmt is None:
-            raise CodecError("bad integer length")
-        return struct.unpack_from(fmt, mv)[0]
-    if typ == "s":
-        try:
-            return bytes(mv).decode("utf-8")
-        except (UnicodeError, ValueError):
-            raise CodecError("invalid UTF-8")
-    if typ == "f":
-        if n == 4:
-            return struct.unpack_from(">f", mv)[0]
-        if n == 8:
-            return struct.unpack_from(">d", mv)[0]
-        raise CodecError("bad float length")
-    if typ == "b":
-        if n != 1 or mv[0] > 1:
-            raise CodecError("bad boolean")
-        return mv[0] == 1
-    if typ == "o":
-        return bytes(mv)
-    if typ == "l":
-        if n != 4:
-            raise CodecError("bad objlnk length")
-        return struct.unpack_from(">HH", mv)
-    if typ == "e":
-        return None
-    raise CodecError("unknown type")
-
-
 def resource_node(rid, typ, value):
     """RES node, or MULTI_RES node of RES_INST children when value is a dict {riid: value}."""
     if isinstance(value, dict):
@@ -242,3 +143,4 @@ def resource_node(rid, typ, value):
 def instance_node(iid, resources):
     """OBJ_INST node from a list of (rid, type, value)."""
     return (OBJ_INST, iid, [resource_node(rid, typ, v) for rid, typ, v in resources])
+

@@ -27,8 +27,8 @@ WORK = os.path.join(TOP, "build", "mutate")
 
 # area -> (files under lib/, mutant name globs or None for every function of those files)
 AREAS = {
-    "codecs": (["coap/msg.py", "lwm2m/tlv.py", "lwm2m/text.py", "lwm2m/link.py",
-                "lwm2m/json.py"], None),
+    "codecs": (["coap/msg.py", "lwm2m/tlv.py", "lwm2m/text.py", "lwm2m/parse.py",
+                "lwm2m/link.py", "lwm2m/json.py"], None),
     "block": (["coap/block.py"], None),
     # duplicate detection lives in the endpoint: the cache, its lookup on receive, its expiry
     "dedup": (["coap/endpoint.py"], ["coap.endpoint.xǁEndpointǁ_remember__mutmut_*",

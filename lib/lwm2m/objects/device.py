@@ -31,11 +31,6 @@ _STRS = ((0, "manufacturer"), (1, "model"), (2, "serial"), (3, "firmware_version
          (17, "device_type"), (18, "hardware_version"), (19, "software_version"))
 
 
-def _epoch():
-    # some ports count from 2000-01-01; LwM2M time is Unix time
-    return 946684800 if time.gmtime(0)[0] == 2000 else 0
-
-
 class Device:
     """Object 3 instance 0. A server's Reboot/Factory Reset sets .pending ("reboot" or
     "factory_reset"): the runner acts after the 2.04 is out (and may deregister first)."""
@@ -75,9 +70,9 @@ class Device:
                 o.bind(0, 20, get=bat.status)
             pw = getattr(platform, "power", None)
             if pw is not None:
-                o.bind(0, 6, get=lambda: _d(pw.available()))
-                o.bind(0, 7, get=lambda: _d(pw.voltages()))
-                o.bind(0, 8, get=lambda: _d(pw.currents()))
+                o.bind(0, 6, get=lambda: dict(enumerate(pw.available())))
+                o.bind(0, 7, get=lambda: dict(enumerate(pw.voltages())))
+                o.bind(0, 8, get=lambda: dict(enumerate(pw.currents())))
 
     def mem_free(self):
         """/3/0/10 in KB, sampled at most once a second."""
@@ -94,7 +89,9 @@ class Device:
         return self._total
 
     def now(self):
-        return int(time.time()) + _epoch() + self.time_offset
+        # some ports count from 2000-01-01; LwM2M time is Unix time
+        epoch = 946684800 if time.gmtime(0)[0] == 2000 else 0
+        return int(time.time()) + epoch + self.time_offset
 
     def set_time(self, t):
         setter = getattr(self.p, "set_time", None)
@@ -128,10 +125,6 @@ class Device:
             errs[len(errs)] = code
         self.obj.insts[0].vals[11] = errs
         self.reg.changed(3, 0, 11)
-
-
-def _d(seq):
-    return {i: v for i, v in enumerate(seq)}
 
 
 def make(registry, platform=None, **kw):
