@@ -11,7 +11,8 @@ import tempfile
 
 import lwm2m_server as L
 from boardir import make_board_dir
-from test_peer_coap import Proc, micropython
+from hostenv import micropython
+from proc import Proc
 
 README_EXAMPLE_START = "from lwm2m.model import object_def, resource"
 

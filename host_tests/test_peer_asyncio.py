@@ -16,7 +16,8 @@ import tempfile
 
 import lwm2m_server as L
 from boardir import make_board_dir
-from test_peer_coap import Proc, micropython
+from hostenv import micropython
+from proc import Proc
 from test_peer_fw import lib_bundle, package
 
 EP = "aio-node"

@@ -8,7 +8,8 @@ import tempfile
 
 import lwm2m_server as L
 from boardir import make_board_dir
-from test_peer_coap import Proc, micropython
+from hostenv import micropython
+from proc import Proc
 
 EP = "e2e-1"
 
@@ -35,10 +36,10 @@ class Client:
         self.p = Proc([micropython(), "-X", "heapsize=1M", "main.py"], cwd=self.dir)
 
     async def line(self, prefix, timeout=20):
-        return await asyncio.to_thread(self.p.wait_line, prefix, timeout)
+        return await self.p.line(prefix, timeout)
 
     def output(self):
-        return "\n".join(self.p.lines)
+        return self.p.output()
 
     def close(self):
         try:

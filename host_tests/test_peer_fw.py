@@ -18,7 +18,8 @@ from board.fwstore import write_bundle
 from board.host import REBOOT_EXIT
 from boardir import TOP, make_board_dir
 from lwm2m.fwpkg import make_header
-from test_peer_coap import Proc, micropython
+from hostenv import micropython
+from proc import Proc
 
 EP = "fw-e2e-1"
 K = 1024

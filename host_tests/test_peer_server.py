@@ -11,6 +11,7 @@ from aiocoap.numbers.codes import Code
 from aiocoap.optiontypes import BlockOption
 
 import lwm2m_server as L
+from proc import Proc
 from util import hexb, raises
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -523,19 +524,20 @@ def test_cli_script_against_fake_client(tmp_path):
     script.write_text("read /3/0\nwrite /1/0/1 120\nexecute /3/0/4\nobserve /3/0/9 0\ndelete /9/7\nlist\n")
 
     async def body():
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, os.path.join(TOP, "tools", "lwm2m_cli.py"), "serve", "--port", "0",
-            "--script", str(script), "--exit-after-script",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        first = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-        assert "listening on coap://127.0.0.1:" in first, first
-        cli = await FakeClient().start(int(first.rsplit(":", 1)[1]))
+        proc = Proc([sys.executable, os.path.join(TOP, "tools", "lwm2m_cli.py"), "serve", "--port",
+                     "0", "--script", str(script), "--exit-after-script"])
+        cli = None
         try:
+            first = await proc.line("", 20)  # "": the first line, whatever it says
+            assert "listening on coap://127.0.0.1:" in first, first
+            cli = await FakeClient().start(int(first.rsplit(":", 1)[1]))
             assert (await cli.register()).code == Code.CREATED
-            out, _ = await asyncio.wait_for(proc.communicate(), 20)
+            await proc.exited(20)
         finally:
-            await cli.stop()
-        return first + out.decode(), cli
+            if cli is not None:
+                await cli.stop()
+            proc.kill()
+        return proc.output(), cli
 
     out, cli = run(body())
     assert "node-1 registered lt=300 b=U lwm2m=1.0 objects </1/0>,</3/0>,</5/0>" in out
@@ -583,17 +585,19 @@ def test_cli_bootstrap_once(tmp_path):
     prov.write_text('{"servers": [{"uri": "coap://127.0.0.1:5683", "ssid": 3, "lifetime": 90}]}')
 
     async def body():
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, os.path.join(TOP, "tools", "lwm2m_cli.py"), "bootstrap", "--port", "0",
-            "--provision", str(prov), "--once", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        first = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-        cli = await FakeClient().start(int(first.rsplit(":", 1)[1]))
+        proc = Proc([sys.executable, os.path.join(TOP, "tools", "lwm2m_cli.py"), "bootstrap",
+                     "--port", "0", "--provision", str(prov), "--once"])
+        cli = None
         try:
+            first = await proc.line("", 20)  # "": the first line, whatever it says
+            cli = await FakeClient().start(int(first.rsplit(":", 1)[1]))
             assert (await cli.send(Code.POST, "/bs", ["ep=node-9"])).code == Code.CHANGED
-            out, _ = await asyncio.wait_for(proc.communicate(), 20)
+            rc = await proc.exited(20)
         finally:
-            await cli.stop()
-        return out.decode(), proc.returncode, cli
+            if cli is not None:
+                await cli.stop()
+            proc.kill()
+        return "\n".join(proc.lines[1:]), rc, cli
 
     out, rc, cli = run(body())
     assert rc == 0 and "node-9 bootstrap finished ok" in out

@@ -16,11 +16,8 @@ allocation (lumpy: each new pool doubles) does not land in one run only. Prints 
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
 TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
@@ -32,6 +29,7 @@ for _p in (os.path.join(TOP, "lib"), os.path.join(TOP, "tools", "cpy"), TOOLS, B
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from hostenv import micropython  # noqa: E402
+from proc import Proc  # noqa: E402
 
 EP = "aio-bench"
 K = 1024
@@ -110,38 +108,9 @@ def mp32():
     return shutil.which("micropython32")
 
 
-class Proc:
-    def __init__(self, argv, cwd):
-        self.lines = []
-        self.p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    async def line(self, prefix, timeout=30):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for x in self.lines:
-                if x.startswith(prefix):
-                    return x
-            if self.p.poll() is not None and not self.t.is_alive():
-                break
-            await asyncio.sleep(0.05)
-        raise RuntimeError("no %r line; output:\n%s" % (prefix, "\n".join(self.lines[-20:])))
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(5)
-
-
-def _status(lines, a, b):
+def _status(lines):
     out = []
-    for x in lines[a:b]:
+    for x in lines:
         if x.startswith("app: status "):
             out.append([int(v) for v in x.split()[2:]])
     return out
@@ -190,23 +159,24 @@ async def stall_run():
                        "servers": [{"uri": "coap://127.0.0.1:%d" % port, "ssid": 1,
                                     "lifetime": 8}]})
     shutil.copy(os.path.join(TOP, "host_tests", "apps", "aio_app.py"), os.path.join(d, "aio_app.py"))
-    p = Proc([micropython(), "-X", "heapsize=1M", "aio_app.py", str(eport)], d)
+    p = Proc([micropython(), "-X", "heapsize=1M", "aio_app.py", str(eport)], cwd=d,
+             error=RuntimeError)
     out = {}
     servers = [srv]
 
     async def phase(name, coro):
-        a = len(p.lines)
+        a = p.mark()
         await asyncio.sleep(0.3)  # a whole status window inside the phase on each side
         await coro
         await asyncio.sleep(0.3)
-        s = _status(p.lines, a, len(p.lines))
+        s = _status(p.between(a))
         steps = sorted(x[3] for x in s)
         out[name] = (max(x[2] for x in s), steps[-1], s[-1][0] - s[0][0], s[-1][1] - s[0][1],
                      steps[len(steps) // 2])
 
     try:
         await srv.wait_registered(EP, 20)
-        await p.line("app: registered")
+        await p.line("app: registered", 30)
 
         await phase("idle, registered (2 s)", asyncio.sleep(2))
 
@@ -259,7 +229,8 @@ async def heap_one(exe, mode, pre):
                                         "lifetime": 300}]}, mpy=True)
         with open(os.path.join(d, "heap.py"), "w") as f:
             f.write(HEAP_SCRIPT)
-        p = Proc([exe, "-X", "heapsize=320K", "heap.py", mode, str(pre)], d)
+        p = Proc([exe, "-X", "heapsize=320K", "heap.py", mode, str(pre)], cwd=d,
+                 error=RuntimeError)
         try:
             line = await p.line("heap ", 60)
         finally:

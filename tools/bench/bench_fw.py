@@ -18,7 +18,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
@@ -31,6 +30,7 @@ for _p in (BENCH, TOOLS, os.path.join(TOP, "lib"), os.path.join(TOOLS, "cpy")):
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from hostenv import micropython  # noqa: E402
+from proc import Proc  # noqa: E402
 
 EP = "fw-bench"
 K = 1024
@@ -127,40 +127,6 @@ def package(size):
     return make_header(len(body), hashlib.sha256(body).digest(), "bench", "1") + body
 
 
-class Proc:
-    def __init__(self, argv, cwd):
-        import subprocess
-
-        self.lines = []
-        self.cond = threading.Condition()
-        self.p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            with self.cond:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-                self.cond.notify_all()
-
-    def wait(self, prefix, timeout, start=0):
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for i in range(start, len(self.lines)):
-                    if self.lines[i][1].startswith(prefix):
-                        return i, self.lines[i]
-                if time.monotonic() > end or self.p.poll() is not None:
-                    raise RuntimeError("no %r from the client:\n%s" % (
-                        prefix, "\n".join(x[1] for x in self.lines[-30:])))
-                self.cond.wait(0.2)
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(5)
-
-
 async def scenario(heap_k, measure, size, mpy=False, interp=None):
     """{'push_s', 'pull_s', 'base', 'push_peak', 'pull_peak', 'push_begin', 'pull_begin', 'bytes'}
     for one client run; interp: another unix port build (the 32-bit one)."""
@@ -174,20 +140,22 @@ async def scenario(heap_k, measure, size, mpy=False, interp=None):
                        mpy=mpy)
         with open(os.path.join(d, "fw_probe.py"), "w") as f:
             f.write(PROBE % {"measure": measure})
-        p = Proc([interp or micropython(), "-X", "heapsize=%dK" % heap_k, "fw_probe.py"], d)
+        p = Proc([interp or micropython(), "-X", "heapsize=%dK" % heap_k, "fw_probe.py"], cwd=d,
+                 error=RuntimeError)
         try:
             await srv.wait_registered(EP, 20)
         except asyncio.TimeoutError:
             raise RuntimeError("no registration at heapsize %dK:\n%s" % (
-                heap_k, "\n".join(x[1] for x in p.lines[-20:])))
-        _, (_, base) = await asyncio.to_thread(p.wait, "fwprobe: base", 20)
+                heap_k, p.output(20)))
+        base = await p.line("fwprobe: base", 20)
         pkg = package(size)
         out = {"base": int(base.split()[-1]), "bytes": len(pkg)}
         t0 = time.monotonic()
         r = await srv.push_firmware(EP, pkg, block_size=1024, timeout=30)
         if r.code != "2.04":
             raise RuntimeError("push: %s" % r.code)
-        i, (t1, line) = await asyncio.to_thread(p.wait, "fwprobe: finish", 60)
+        i = await p.index("fwprobe: finish", 60)
+        t1, line = p.times[i], p.lines[i]
         out["push_s"] = t1 - t0
         f = line.split()
         if int(f[-3]) != len(pkg) - 128:
@@ -198,7 +166,8 @@ async def scenario(heap_k, measure, size, mpy=False, interp=None):
         r = await srv.write(EP, "/5/0/1", uri)
         if r.code != "2.04":
             raise RuntimeError("write /5/0/1: %s" % r.code)
-        _, (t1, line) = await asyncio.to_thread(p.wait, "fwprobe: finish", 120, i + 1)
+        i = await p.index("fwprobe: finish", 120, i + 1)
+        t1, line = p.times[i], p.lines[i]
         out["pull_s"] = t1 - t0
         f = line.split()
         if int(f[-3]) != len(pkg) - 128:

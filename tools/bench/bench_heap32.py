@@ -26,6 +26,7 @@ import heapfit  # noqa: E402
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from mpy_build import OPT  # noqa: E402
+from proc import Proc  # noqa: E402
 
 # the stock boards' GC heap right after boot (BOARDS.md)
 BOARDS = (("ESP32_GENERIC", 112000), ("RPI_PICO_W", 205184))
@@ -176,7 +177,7 @@ async def _levels(interp):
         make_board_dir(d, B.config([srv.port], log="warn"), mpy=True)
         with open(os.path.join(d, "probe.py"), "w") as f:
             f.write(_PROBE)
-        p = B.Proc([interp, "-X", "heapsize=1M", "probe.py"], cwd=d)
+        p = Proc([interp, "-X", "heapsize=1M", "probe.py"], cwd=d, error=TimeoutError)
         try:
             await p.line("LEVEL modules", 20)
         finally:

@@ -10,13 +10,10 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
 TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
@@ -28,6 +25,7 @@ for _p in (TOOLS, BENCH):
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from hostenv import micropython  # noqa: E402
+from proc import Proc  # noqa: E402
 
 EP = "bench-1"
 
@@ -182,63 +180,6 @@ sys.exit(main.main())
 '''
 
 
-
-
-class Proc:
-    """A subprocess whose stdout lines are collected (with arrival time) by a reader thread."""
-
-    def __init__(self, argv, cwd=None):
-        self.lines = []  # (time.monotonic(), line)
-        self.cond = threading.Condition()
-        self.t0 = time.monotonic()
-        self.p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            with self.cond:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-                self.cond.notify_all()
-
-    def wait_line(self, prefix, timeout=10.0):
-        """(arrival time, line) of the first line starting with prefix; TimeoutError otherwise."""
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for t, line in self.lines:
-                    if line.startswith(prefix):
-                        return t, line
-                left = end - time.monotonic()
-                if left <= 0 or (self.p.poll() is not None and not self.t.is_alive()):
-                    raise TimeoutError("no %r line (exit %s)" % (prefix, self.p.poll()))
-                self.cond.wait(min(left, 0.2))
-
-    async def line(self, prefix, timeout=10.0):
-        return await asyncio.to_thread(self.wait_line, prefix, timeout)
-
-    def output(self):
-        return "\n".join(x[1] for x in self.lines)
-
-    async def interrupt(self, timeout=10.0):
-        """SIGINT (the client deregisters), then the exit code; None (killed) after timeout.
-        Async so the servers on this event loop can answer the Deregister meanwhile."""
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGINT)
-        try:
-            return await asyncio.to_thread(self.p.wait, timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(5)
-        self.t.join(2)
-
-
 def config(ports, log="info", lifetime=300, ep=EP):
     return {"endpoint": ep, "local_port": 0, "data_dir": "data", "log": log,
             "servers": [{"uri": "coap://127.0.0.1:%d" % p, "ssid": i + 1, "lifetime": lifetime}
@@ -264,7 +205,7 @@ class Board:
 
     def start(self, args, heap="1M"):
         return Proc([self.interp or micropython(), "-X", "heapsize=" + heap] + list(args),
-                    cwd=self.dir)
+                    cwd=self.dir, error=TimeoutError)
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -323,11 +264,11 @@ async def _startup(runs):
             board.fresh()  # first boot every time: factory accounts from config.json
             p = board.start(["main.py"])
             try:
-                t, _line = await p.line("lwm2m: registered with", 20)
+                t = p.times[await p.index("lwm2m: registered with", 20)]
                 e = await srv.wait_event("register", EP, 5)
                 times.append((t - p.t0) * 1000)
                 seen.append((srv.t0 + e.t - p.t0) * 1000)
-                await p.interrupt()
+                await p.interrupted()
                 await srv.wait_event("deregister", EP, 5)
             finally:
                 p.kill()
@@ -350,8 +291,8 @@ async def _client_heap(preload="-"):
     try:
         await _registered((s1, s2), p)
         await observe_ten((s1, s2))
-        _t, line = await p.line("BENCH heap", 10)
-        rc = await p.interrupt()
+        line = await p.line("BENCH heap", 10)
+        rc = await p.interrupted()
         await s1.wait_event("deregister", EP, 5)
         await s2.wait_event("deregister", EP, 5)
     except BaseException:
@@ -390,10 +331,10 @@ async def _notify_rate(ms):
         o = await srv.observe(EP, "/3303/0/5700")
         if not o.active:
             raise RuntimeError("observe /3303/0/5700: %s" % o.first.code)
-        _t, line = await p.line("BENCH notify", ms / 1000 + 15)
+        line = await p.line("BENCH notify", ms / 1000 + 15)
         await asyncio.sleep(0.5)  # let the server drain its socket
         got = o.queue.qsize()
-        await p.interrupt()
+        await p.interrupted()
     except BaseException:
         sys.stderr.write("client output:\n%s\n" % p.output())
         raise

@@ -163,7 +163,7 @@ async def _one(board, heap):
         if r.text != "1":
             raise RuntimeError("update result after the reboot: %s %r" % (r.code, r.payload))
         board.step = "interrupt"
-        rc = await p.interrupt(STEP_TIMEOUT)
+        rc = await p.interrupted(STEP_TIMEOUT)
         await s.wait_event("deregister", EP, 1)
         if rc != 0:
             raise RuntimeError("exit code %s" % rc)
@@ -214,7 +214,7 @@ async def _two(board, heap):
         if n.code != "2.05" or L.tlv_str(L.decode_tlv(n.payload)[15]) != "Europe/Paris":
             raise RuntimeError("notification of /3/0: %s" % n.code)
         board.step = "interrupt"
-        rc = await p.interrupt(STEP_TIMEOUT)
+        rc = await p.interrupted(STEP_TIMEOUT)
         await s1.wait_event("deregister", EP, 1)
         await s2.wait_event("deregister", EP, 1)
         if rc != 0:

@@ -29,7 +29,8 @@ import lwm2m_server as L  # noqa: E402
 from board.fwstore import write_bundle  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from lwm2m.fwpkg import make_header  # noqa: E402
-from test_peer_coap import Proc, micropython  # noqa: E402
+from hostenv import micropython  # noqa: E402
+from proc import Proc  # noqa: E402
 
 EP = "kill-1"
 PHASES = ("bootstrap", "writes", "fw")
