@@ -19,12 +19,10 @@ import shutil
 import sys
 import tempfile
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-TOP = os.path.dirname(TOOLS)
-for _p in (os.path.join(TOP, "lib"), os.path.join(TOP, "tools", "cpy"), TOOLS, BENCH):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+import benchpath  # first: tools/ and tools/bench/ on sys.path
+from benchpath import TOP  # noqa: E402
+
+benchpath.add("lib", "tools/cpy")
 
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402

@@ -9,9 +9,8 @@ import statistics
 import subprocess
 import sys
 import time
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if os.path.join(TOP, "tools") not in sys.path:
-    sys.path.insert(0, os.path.join(TOP, "tools"))
+
+from benchpath import TOP  # first: tools/ and tools/bench/ on sys.path
 from hostenv import free_udp_port, micropython  # noqa: E402
 from proc import Proc  # noqa: E402
 

@@ -20,12 +20,9 @@ import sys
 import tempfile
 import time
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-TOP = os.path.dirname(TOOLS)
-for _p in (BENCH, TOOLS, os.path.join(TOP, "lib"), os.path.join(TOOLS, "cpy")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+import benchpath  # first: tools/ and tools/bench/ on sys.path
+
+benchpath.add("lib", "tools/cpy")
 
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402

@@ -15,12 +15,7 @@ import subprocess
 import sys
 import tempfile
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-TOP = os.path.dirname(TOOLS)
-for _p in (TOOLS, BENCH):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+from benchpath import TOP  # first: tools/ and tools/bench/ on sys.path
 
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402

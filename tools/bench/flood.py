@@ -20,11 +20,7 @@ import os
 import sys
 import time
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-for _p in (TOOLS, BENCH):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+import benchpath  # noqa: F401  first: tools/ and tools/bench/ on sys.path
 
 import bench_lwm2m as B  # noqa: E402
 import lwm2m_server as L  # noqa: E402

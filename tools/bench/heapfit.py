@@ -29,6 +29,7 @@ import re
 import sys
 import time
 
+import benchpath  # first: tools/ and tools/bench/ on sys.path
 import bench_lwm2m as B
 import lwm2m_server as L
 
@@ -46,9 +47,7 @@ PAD = "pad.bin"  # filler that brings the package to FW_SIZE; harmless in lib/ o
 
 def fw_package(lib, size=FW_SIZE):
     """Header + bundle of the board dir's lib/ (what boot.py swaps in) padded to `size` bytes."""
-    for d in ("lib", "tools/cpy"):  # tools/cpy: the micropython shim for CPython
-        if os.path.join(B.TOP, d) not in sys.path:
-            sys.path.insert(0, os.path.join(B.TOP, d))
+    benchpath.add("lib", "tools/cpy")  # tools/cpy: the micropython shim for CPython
     from board.fwstore import write_bundle
     from lwm2m.fwpkg import make_header
 

@@ -18,11 +18,9 @@ import sys
 import tempfile
 import time
 
-_TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-for _p in (os.path.join(_TOP, "lib"), os.path.join(_TOP, "tools", "cpy"), os.path.join(_TOP, "tools"),
-           os.path.join(_TOP, "tools", "bench"), os.path.join(_TOP, "host_tests")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+import benchpath  # first: tools/ and tools/bench/ on sys.path
+
+benchpath.add("lib", "tools/cpy", "host_tests")
 
 import mpshim  # noqa: E402,F401
 import lwm2m_server as L  # noqa: E402
