@@ -8,6 +8,7 @@ import sys
 
 import lwm2m_server as L
 from sleepnode import CUT_EXIT, DEEPSLEEP_EXIT, SleepNode, sleep_config
+from util import readme_block
 
 EP = "sleepy-1"
 BAD = ("Traceback", "fatal error")
@@ -237,11 +238,7 @@ README_APP_START = '"""Battery temperature node'
 
 
 def readme_app():
-    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with open(os.path.join(top, "README.md")) as f:
-        text = f.read()
-    start = text.index(README_APP_START)
-    return text[start:text.index("```", start)]
+    return readme_block(README_APP_START)
 
 
 def test_readme_battery_node_app_reports_only_what_moved():

@@ -15,6 +15,18 @@ def hexb(s):
     return bytes.fromhex(s.replace(" ", "").replace("\n", ""))
 
 
+def readme_block(marker, fenced=False):
+    """A piece of README.md that a test runs verbatim: from `marker` to the next ``` fence, or
+    with fenced=True the body of the ```python block that follows `marker`."""
+    top = (__file__.rpartition("/")[0] or ".") + "/.."  # no os.path on the unix port
+    with open(top + "/README.md") as f:
+        text = f.read()
+    i = text.index(marker)
+    if fenced:
+        i = text.index("```python", i) + len("```python")
+    return text[i:text.index("```", i)]
+
+
 class FakeClock:
     """Millisecond clock the tests advance by hand, with ticks_* wrap-around semantics."""
 
