@@ -19,7 +19,8 @@ from boardir import make_board_dir
 from hostenv import micropython
 from proc import Proc
 from test_peer_client import one_server, with_client
-from test_peer_fw import lib_bundle, package
+from test_peer_fw import lib_bundle
+from testpkg import package
 from util import readme_block
 
 EP = "aio-node"

@@ -28,6 +28,7 @@ import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from hostenv import micropython  # noqa: E402
 from proc import Proc  # noqa: E402
+from testpkg import blob_package  # noqa: E402
 
 EP = "aio-bench"
 K = 1024
@@ -130,21 +131,7 @@ async def _echo():
 def _package(size):
     """A valid update package: header + application bundle (so the last block's step does the
     whole verification a real update does: the image read back and hashed)."""
-    import hashlib
-    import io
-
-    from board.fwstore import write_bundle
-    from lwm2m.fwpkg import make_header
-
-    blob = bytearray()
-    d = b"bench"
-    while len(blob) < size:
-        d = hashlib.sha256(d).digest()
-        blob += d
-    b = io.BytesIO()
-    write_bundle(b, [("blob.bin", bytes(blob[:size]))])
-    body = b.getvalue()
-    return make_header(len(body), hashlib.sha256(body).digest(), "bench", "1") + body
+    return blob_package(size, b"bench", "bench", "1")[1]
 
 
 async def stall_run():

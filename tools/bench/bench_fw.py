@@ -12,8 +12,6 @@ a separate run without the probe's gc work. Environment (from tools/bench/bench.
 (smallest heap of tools/bench/heapfit.py; the transfer is re-run at that + 16K), LWM2M_BENCH_QUICK.
 """
 import asyncio
-import hashlib
-import io
 import os
 import shutil
 import sys
@@ -28,6 +26,7 @@ import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from hostenv import micropython  # noqa: E402
 from proc import Proc  # noqa: E402
+from testpkg import blob_package  # noqa: E402
 
 EP = "fw-bench"
 K = 1024
@@ -104,24 +103,9 @@ main.main()
 
 
 
-def _blob(n):
-    out = bytearray()
-    d = hashlib.sha256(b"bench").digest()
-    while len(out) < n:
-        d = hashlib.sha256(d).digest()
-        out += d
-    return bytes(out[:n])
-
-
 def package(size):
     """A header + bundle package of about `size` bytes (BundleStore only stages bundles)."""
-    from board.fwstore import write_bundle
-    from lwm2m.fwpkg import make_header
-
-    b = io.BytesIO()
-    write_bundle(b, [("blob.bin", _blob(size - 128 - 80))])
-    body = b.getvalue()
-    return make_header(len(body), hashlib.sha256(body).digest(), "bench", "1") + body
+    return blob_package(size - 128 - 80, b"bench", "bench", "1")[1]
 
 
 async def scenario(heap_k, measure, size, mpy=False, interp=None):
