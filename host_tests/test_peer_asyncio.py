@@ -16,7 +16,7 @@ import tempfile
 
 import lwm2m_server as L
 from boardir import make_board_dir
-from hostenv import micropython
+from hostenv import Echo, micropython
 from proc import Proc
 from test_peer_client import one_server, with_client
 from test_peer_fw import lib_bundle
@@ -25,30 +25,6 @@ from util import readme_block
 
 EP = "aio-node"
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-class Echo:
-    """A TCP echo server (the far end of the app's own network task)."""
-
-    async def start(self):
-        self.conns = 0
-
-        async def serve(r, w):
-            self.conns += 1
-            while True:
-                line = await r.readline()
-                if not line:
-                    break
-                w.write(line)
-                await w.drain()
-            w.close()
-
-        self.srv = await asyncio.start_server(serve, "127.0.0.1", 0)
-        self.port = self.srv.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self):
-        self.srv.close()
 
 
 def statuses(p, start=0):

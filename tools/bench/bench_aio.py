@@ -26,7 +26,7 @@ benchpath.add("lib", "tools/cpy")
 
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
-from hostenv import micropython  # noqa: E402
+from hostenv import Echo, micropython  # noqa: E402
 from proc import Proc  # noqa: E402
 from testpkg import blob_package  # noqa: E402
 
@@ -115,19 +115,6 @@ def _status(lines):
     return out
 
 
-async def _echo():
-    async def serve(r, w):
-        while True:
-            line = await r.readline()
-            if not line:
-                break
-            w.write(line)
-            await w.drain()
-
-    srv = await asyncio.start_server(serve, "127.0.0.1", 0)
-    return srv, srv.sockets[0].getsockname()[1]
-
-
 def _package(size):
     """A valid update package: header + application bundle (so the last block's step does the
     whole verification a real update does: the image read back and hashed)."""
@@ -138,7 +125,8 @@ async def stall_run():
     """{phase: (worst ticker lateness ms, longest step ms, ticks, echoes)} for one run."""
     srv = await L.LwM2MServer().start()
     port = srv.port
-    echo, eport = await _echo()
+    echo = await Echo().start()
+    eport = echo.port
     d = tempfile.mkdtemp(prefix="lwm2m-bench-aio-")
     make_board_dir(d, {"endpoint": EP, "local_port": 0, "data_dir": "data", "log": "warn",
                        "servers": [{"uri": "coap://127.0.0.1:%d" % port, "ssid": 1,
@@ -196,7 +184,7 @@ async def stall_run():
         await phase("server outage 9 s, back, registered again", outage())
     finally:
         p.kill()
-        echo.close()
+        await echo.stop()
         for s in servers:
             await s.stop()
         shutil.rmtree(d, ignore_errors=True)
