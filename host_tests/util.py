@@ -27,6 +27,21 @@ def readme_block(marker, fenced=False):
     return text[i:text.index("```", i)]
 
 
+class MemStore:
+    """lwm2m.store.Store's load/save (and last_error) in RAM: every save takes."""
+
+    def __init__(self):
+        self.d = {}
+        self.last_error = None
+
+    def load(self, name):
+        return self.d.get(name)
+
+    def save(self, name, value):
+        self.d[name] = value
+        return True
+
+
 class FakeClock:
     """Millisecond clock the tests advance by hand, with ticks_* wrap-around semantics."""
 
