@@ -762,27 +762,31 @@ def test_default_object_without_a_board():
     assert o.fu.sha256 == binascii.hexlify(hashlib.sha256(b"abc").digest()).decode()
 
 
+class _FwClient:
+    """What for_client() reads of a client: a platform whose fwstore() is a BundleStore under
+    root/fw, a Store under root/db; the Device operations it asks for go to .ops."""
+    ep = None
+    rand = None
+
+    def __init__(self, root):
+        class Plat:
+            def fwstore(self):
+                return BundleStore(root + "/fw")
+
+        self.platform = Plat()
+        self.store = Store(root + "/db")
+        self.ops = []
+
+    def _x_device(self, name):
+        self.ops.append(name)
+
+
 def test_for_client_wiring():
     from lwm2m import fwpkg
 
     root = _root("w")
-
-    class Plat:
-        def fwstore(self):
-            return BundleStore(root + "/fw")
-
-    class C:
-        platform = Plat()
-        store = Store(root + "/db")
-        ep = None
-        rand = None
-        ops = []
-
-        def _x_device(self, name):
-            self.ops.append(name)
-
     try:
-        c = C()
+        c = _FwClient(root)
         u = fwpkg.for_client(c)
         assert isinstance(u.storage, BundleStore) and u.store is c.store
         u._reboot()
@@ -846,20 +850,6 @@ def test_push_through_the_client_stand_in_never_loads_fwpkg():
     root = _root("nopkg")
     os.mkdir(root)
     os.mkdir(root + "/db")
-
-    class Plat:
-        def fwstore(self):
-            return BundleStore(root + "/fw")
-
-    class C:
-        platform = Plat()
-        store = Store(root + "/db")
-        ep = None
-        rand = None
-
-        def _x_device(self, name):
-            pass
-
     class Buf:
         b = bytearray()
 
@@ -872,7 +862,7 @@ def test_push_through_the_client_stand_in_never_loads_fwpkg():
     had = "lwm2m.fwpkg" in sys.modules
     try:
         unload("fwpkg")
-        u = firmware.for_client(C())
+        u = firmware.for_client(_FwClient(root))
         u.on_boot(0)
         for off in range(0, len(pkg), K):
             u.package_block(off, pkg[off:off + K], off + K >= len(pkg))
