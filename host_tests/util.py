@@ -27,6 +27,17 @@ def readme_block(marker, fenced=False):
     return text[i:text.index("```", i)]
 
 
+def exists(path):
+    """True if `path` names a file or directory (the unix port has no os.path)."""
+    import os
+
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
 class MemStore:
     """lwm2m.store.Store's load/save (and last_error) in RAM: every save takes."""
 
