@@ -10,30 +10,15 @@ Prints one event per line on stdout (flushed): READY, OBS_START, OBS_CANCEL, GET
 """
 import sys
 
-_here = __file__.rpartition("/")[0] or "."
-sys.path.insert(0, _here + "/../../lib")
+from appenv import due, say  # first: lib/ on sys.path
 
 import binascii  # noqa: E402
 import hashlib  # noqa: E402
 import time  # noqa: E402
 
-try:
-    time.ticks_ms
-except AttributeError:  # CPython: the host shim gives it the MicroPython time helpers
-    sys.path.insert(0, _here + "/../../tools/cpy")
-    import mpshim  # noqa: F401
-
 from coap import msg as M  # noqa: E402
 from coap.endpoint import Endpoint  # noqa: E402
 from coap.runner import Runner, resolve  # noqa: E402
-
-
-def say(*a):
-    print(*a)
-    try:
-        sys.stdout.flush()
-    except AttributeError:
-        pass
 
 
 def big_payload(n):
@@ -134,13 +119,10 @@ class App:
             say("OBS_CANCEL", binascii.hexlify(obs.token).decode())
 
     def bump(self, now):
-        if self.next_bump is None:
-            self.next_bump = time.ticks_add(now, self.period)
-        left = time.ticks_diff(self.next_bump, now)
-        if left > 0:
+        left, self.next_bump = due(self.next_bump, now, self.period)
+        if left:
             return left
         self.counter += 1
-        self.next_bump = time.ticks_add(now, self.period)
         for o in list(self.observers):
             self.ep.notify(o, M.CONTENT, str(self.counter).encode(), 0, now)
         return self.period

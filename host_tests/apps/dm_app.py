@@ -21,16 +21,7 @@ EVENT c|d|w OID IID (registry hooks: what a server created, deleted, wrote), EXE
 """
 import sys
 
-_here = __file__.rpartition("/")[0] or "."
-sys.path.insert(0, _here + "/../../lib")
-
-import time  # noqa: E402
-
-try:
-    time.ticks_ms
-except AttributeError:  # CPython: the host shim gives it the MicroPython time helpers
-    sys.path.insert(0, _here + "/../../tools/cpy")
-    import mpshim  # noqa: F401
+from appenv import due, say  # first: lib/ on sys.path
 
 from coap import msg as M  # noqa: E402
 from coap.endpoint import Endpoint  # noqa: E402
@@ -70,14 +61,6 @@ TEMPERATURE = object_def(3303, "Temperature", (
     resource(5602, "Max Measured Value", "R", "f"),
     resource(5605, "Reset Min and Max Measured Values", "E", "e"),
 ))
-
-
-def say(*a):
-    print(*a)
-    try:
-        sys.stdout.flush()
-    except AttributeError:
-        pass
 
 
 def src_port(peer):
@@ -174,12 +157,9 @@ class App:
         return resp
 
     def bump(self, now):
-        if self.next_bump is None:
-            self.next_bump = time.ticks_add(now, self.period)
-        left = time.ticks_diff(self.next_bump, now)
-        if left > 0:
+        left, self.next_bump = due(self.next_bump, now, self.period)
+        if left:
             return left
-        self.next_bump = time.ticks_add(now, self.period)
         self.temp.c[0] += 0.5
         self.temp.poll(0)
         return self.period
