@@ -7,6 +7,7 @@ heap and notification figures go through a probe script (APP below, written into
 that subclasses lwm2m.client.Client and then runs main.py unchanged.
 """
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -222,6 +223,23 @@ async def observe_ten(srvs, ep=EP, timeout=10.0):
     return obs
 
 
+@contextlib.asynccontextmanager
+async def running(board, args, servers, heap="1M"):
+    """board.start(args, heap) for the body; its output goes to stderr on a failure; then it is
+    killed, the board removed and each of `servers` stopped, whatever happened."""
+    p = board.start(args, heap)
+    try:
+        yield p
+    except BaseException:
+        sys.stderr.write("client output:\n%s\n" % p.output())
+        raise
+    finally:
+        p.kill()
+        board.close()
+        for s in servers:
+            await s.stop()
+
+
 async def _registered(srvs, proc, ep=EP, timeout=20.0):
     for s in srvs:
         waiter = asyncio.ensure_future(s.wait_registered(ep, timeout))
@@ -282,22 +300,13 @@ async def _client_heap(preload="-"):
     s1 = await L.LwM2MServer().start()
     s2 = await L.LwM2MServer().start()
     board = Board(config([s1.port, s2.port], log="warn"))
-    p = board.start(["bench_app.py", "heap", "10", preload])
-    try:
+    async with running(board, ["bench_app.py", "heap", "10", preload], (s1, s2)) as p:
         await _registered((s1, s2), p)
         await observe_ten((s1, s2))
         line = await p.line("BENCH heap", 10)
         rc = await p.interrupted()
         await s1.wait_event("deregister", EP, 5)
         await s2.wait_event("deregister", EP, 5)
-    except BaseException:
-        sys.stderr.write("client output:\n%s\n" % p.output())
-        raise
-    finally:
-        p.kill()
-        board.close()
-        await s1.stop()
-        await s2.stop()
     f = line.split()
     return {"imports": int(f[2]), "level": int(f[3]), "servers": int(f[4]), "obs": int(f[5]),
             "late": f[6], "cap": int(f[7]), "exit": rc}
@@ -317,8 +326,7 @@ def client_heap():
 async def _notify_rate(ms):
     srv = await L.LwM2MServer().start()
     board = Board(config([srv.port], log="warn"))
-    p = board.start(["bench_app.py", "notify", str(ms)])
-    try:
+    async with running(board, ["bench_app.py", "notify", str(ms)], (srv,)) as p:
         await _registered((srv,), p)
         r = await srv.write_attributes(EP, "/3303/0/5700", pmin=0)
         if r.code != "2.04":
@@ -330,13 +338,6 @@ async def _notify_rate(ms):
         await asyncio.sleep(0.5)  # let the server drain its socket
         got = o.queue.qsize()
         await p.interrupted()
-    except BaseException:
-        sys.stderr.write("client output:\n%s\n" % p.output())
-        raise
-    finally:
-        p.kill()
-        board.close()
-        await srv.stop()
     sent, changes, took = [int(x) for x in line.split()[2:5]]
     return {"sent": sent, "changes": changes, "ms": took, "received": got}
 
