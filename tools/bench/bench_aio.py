@@ -27,6 +27,7 @@ benchpath.add("lib", "tools/cpy")
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from hostenv import Echo, micropython  # noqa: E402
+from bench_lwm2m import print_table  # noqa: E402
 from proc import Proc  # noqa: E402
 from testpkg import blob_package  # noqa: E402
 
@@ -264,12 +265,7 @@ def main(argv):
     if "--runs" in argv:
         runs = int(argv[argv.index("--runs") + 1])
     rows = stall_rows(runs) + heap_rows()
-    w = max(len(r[0]) for r in rows)
-    v = max(len(r[1]) for r in rows)
-    print("%-*s  %*s  %s" % (w, "figure", v, "value", "how"))
-    print("-" * (w + v + 40))
-    for name, val, how in rows:
-        print("%-*s  %*s  %s" % (w, name, v, val, how))
+    print_table(rows, "figure")
     print("(unix port %s, 10 ms ticker + TCP echo task beside the client; 250 ms windows;"
           % micropython())
     print("wall-clock ms: on a shared host, OS preemption shows up in both figures)")

@@ -23,6 +23,7 @@ import benchpath  # first: tools/ and tools/bench/ on sys.path
 benchpath.add("lib", "tools/cpy")
 
 import lwm2m_server as L  # noqa: E402
+from bench_lwm2m import print_table  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from hostenv import micropython  # noqa: E402
 from proc import Proc  # noqa: E402
@@ -225,11 +226,7 @@ def main(argv):
         mk = os.environ.get(env)
         if mk and mk.isdigit():
             rows.append(_at_min_heap(int(mk), size, mpy, label))
-    w = max(len(r[0]) for r in rows)
-    print("%-*s  %-14s  %s" % (w, "measurement", "value", "how"))
-    print("-" * (w + 40))
-    for r in rows:
-        print("%-*s  %-14s  %s" % (w, r[0], r[1], r[2]))
+    print_table(rows, "measurement")
     return 0
 
 

@@ -242,12 +242,7 @@ def main(argv):
     if not a.interp:
         print("bench_heap32: not measured (set MICROPYTHON32 to a 32-bit unix port)")
         return 0
-    rs = rows(a.interp, a.quick)
-    w = max(len(r[0]) for r in rs)
-    print("%-*s  %-14s  %s" % (w, "measurement", "value", "how"))
-    print("-" * (w + 40))
-    for r in rs:
-        print("%-*s  %-14s  %s" % (w, r[0], r[1], r[2]))
+    B.print_table(rows(a.interp, a.quick), "measurement")
     return 0
 
 

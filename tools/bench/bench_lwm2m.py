@@ -412,6 +412,7 @@ def rows(quick=False):
 
 
 def print_table(rows_, title="LwM2M benchmark"):
+    """The benchmarks' `name  value  how` table (tools/bench/bench.py's parse_table reads it)."""
     w = max(len(r[0]) for r in rows_)
     v = max(len(r[1]) for r in rows_)
     print("%-*s  %*s  %s" % (w, title, v, "value", "how"))
