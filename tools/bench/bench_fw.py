@@ -132,29 +132,28 @@ async def scenario(heap_k, measure, size, mpy=False, interp=None):
         base = await p.line("fwprobe: base", 20)
         pkg = package(size)
         out = {"base": int(base.split()[-1]), "bytes": len(pkg)}
+
+        async def finished(what, t0, timeout, start=0):
+            """The probe's finish line for `what` (push, pull) into out; its index in p.lines."""
+            i = await p.index("fwprobe: finish", timeout, start)
+            out[what + "_s"] = p.times[i] - t0
+            f = p.lines[i].split()
+            if int(f[-3]) != len(pkg) - 128:
+                raise RuntimeError("%s stored %s bytes" % (what, f[-3]))
+            out[what + "_begin"], out[what + "_peak"] = int(f[-2]), int(f[-1])
+            return i
+
         t0 = time.monotonic()
         r = await srv.push_firmware(EP, pkg, block_size=1024, timeout=30)
         if r.code != "2.04":
             raise RuntimeError("push: %s" % r.code)
-        i = await p.index("fwprobe: finish", 60)
-        t1, line = p.times[i], p.lines[i]
-        out["push_s"] = t1 - t0
-        f = line.split()
-        if int(f[-3]) != len(pkg) - 128:
-            raise RuntimeError("push stored %s bytes" % f[-3])
-        out["push_begin"], out["push_peak"] = int(f[-2]), int(f[-1])
+        i = await finished("push", t0, 60)
         uri = fs.serve_file("pkg.bin", pkg)
         t0 = time.monotonic()
         r = await srv.write(EP, "/5/0/1", uri)
         if r.code != "2.04":
             raise RuntimeError("write /5/0/1: %s" % r.code)
-        i = await p.index("fwprobe: finish", 120, i + 1)
-        t1, line = p.times[i], p.lines[i]
-        out["pull_s"] = t1 - t0
-        f = line.split()
-        if int(f[-3]) != len(pkg) - 128:
-            raise RuntimeError("pull stored %s bytes" % f[-3])
-        out["pull_begin"], out["pull_peak"] = int(f[-2]), int(f[-1])
+        await finished("pull", t0, 120, i + 1)
         if (await srv.read(EP, "/5/0/3")).payload != b"2":
             raise RuntimeError("pull did not end in Downloaded")
         return out
