@@ -9,7 +9,7 @@ import sys
 import aiocoap.numbers.constants as AC
 import lwm2m_server as L
 from lossy_relay import Impairment, LossyRelay
-from test_peer_client import Client, one_server
+from test_peer_client import one_server, with_client
 from testpkg import blob_package
 
 EP = "lossy-1"
@@ -53,8 +53,8 @@ def test_lossy_everything_completes_exactly_once():
         relay = await LossyRelay(("127.0.0.1", srv.port),
                                  up=Impairment(0.2, 0.1, seed=11),
                                  down=Impairment(0.2, 0.1, seed=12)).start()
-        c = Client(config(relay.port))
-        try:
+
+        async def body(c):
             reg = await srv.wait_registered(EP, 40)
             assert "/3/0" in reg.object_paths() and "/5/0" in reg.object_paths()
             # reads of the Device object, TLV, several times (server retransmits through loss)
@@ -109,13 +109,8 @@ def test_lossy_everything_completes_exactly_once():
             assert cnt["up"]["duplicated"] > 0 and cnt["down"]["duplicated"] > 0, cnt
             sys.stderr.write("lossy relay: %s\n" % relay.summary())
             print("lossy relay:", relay.summary())
-        except BaseException:
-            sys.stderr.write("client output:\n%s\n" % c.output())
-            raise
-        finally:
-            c.close()
-            await relay.stop()
-            await srv.stop()
+
+        await with_client(config(relay.port), body, [relay, srv])
 
     with server_tuning():
         run(main())

@@ -9,7 +9,7 @@ from aiocoap.numbers.types import Type
 
 import lwm2m_server as L
 from lossy_relay import Impairment, LossyRelay
-from test_peer_client import Client
+from test_peer_client import Client, with_client
 from test_peer_lossy import config, server_tuning, updates
 
 EP = "lossy-loss-1"
@@ -68,8 +68,8 @@ def test_update_retransmissions_match_drops():
         srv = await L.LwM2MServer().start()
         up = RecImpairment(drop=0.3, seed=7)
         relay = await RecRelay(("127.0.0.1", srv.port), up=up, down=RecImpairment(seed=8)).start()
-        c = Client(config(relay.port, ep=EP))
-        try:
+
+        async def body(c):
             await srv.wait_registered(EP, 40)
             for i in range(n):
                 assert (await srv.execute(EP, "/1/0/8", timeout=60)).code == "2.04"
@@ -99,13 +99,8 @@ def test_update_retransmissions_match_drops():
                 n, sent, drops, retrans, max(len(v) for v in sends.values()), relay.summary())
             sys.stderr.write(msg)
             print(msg)
-        except BaseException:
-            sys.stderr.write("client output:\n%s\n" % c.output())
-            raise
-        finally:
-            c.close()
-            await relay.stop()
-            await srv.stop()
+
+        await with_client(config(relay.port, ep=EP), body, [relay, srv])
 
     with server_tuning():
         run(main(), 200)
@@ -166,8 +161,8 @@ def test_bootstrap_under_loss_then_register():
         bs.provision["bootstrap"] = {"uri": relay_uri}  # the client keeps its bootstrap account
         cfg = {"endpoint": EP, "local_port": 0, "data_dir": "data", "log": "info", "servers": [],
                "bootstrap": {"uri": relay_uri, "hold_off": 0}}
-        c = Client(cfg)
-        try:
+
+        async def body(c):
             ev = await bs.wait_bootstrapped(EP, 90)
             assert ev.info.get("ok"), ev.info
             steps = bs.results[EP]
@@ -182,14 +177,8 @@ def test_bootstrap_under_loss_then_register():
             assert all(cnt[d]["dropped"] and cnt[d]["duplicated"] for d in ("up", "down")), cnt
             sys.stderr.write("bootstrap under loss: steps %s; relay %s\n" % (
                 [(op, p, r) for op, p, r in steps], relay.summary()))
-        except BaseException:
-            sys.stderr.write("client output:\n%s\n" % c.output())
-            raise
-        finally:
-            c.close()
-            await relay.stop()
-            await bs.stop()
-            await srv.stop()
+
+        await with_client(cfg, body, [relay, bs, srv])
 
     with server_tuning():
         run(main(), 200)
