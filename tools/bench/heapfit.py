@@ -76,7 +76,7 @@ def _clean(p):
 
 async def _until_exit(p, timeout):
     try:
-        return await asyncio.to_thread(p.p.wait, timeout)
+        return await p.exited(timeout)
     except Exception:
         return None
 
