@@ -374,14 +374,21 @@ def test_update_404_registers_again():
         n.close()
 
 
+def thermometer(n):
+    """/3303/0 (21.5 Cel) on n's client, then the server at URI and a first run: (the object,
+    the server). test_edges uses it too."""
+    t = n.c.registry.add(TEMP)
+    t.add(0, {5700: 21.5, 5701: "Cel"})
+    s = n.srv(URI)
+    n.run(10)
+    return t, s
+
+
 def test_observe_and_changed_notify():
     d = tmpdir()
     n = Net(cfg(d))
     try:
-        t = n.c.registry.add(TEMP)
-        t.add(0, {5700: 21.5, 5701: "Cel"})
-        s = n.srv(URI)
-        n.run(10)
+        t, s = thermometer(n)
         got = s.request(M.PUT, "/3303/0/5700", query=("pmin=1", "pmax=30"))
         n.run(10)
         assert got[0].code == M.CHANGED

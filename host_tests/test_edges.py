@@ -6,10 +6,10 @@ from coap import msg as M
 from coap.endpoint import Endpoint
 from lwm2m import json as ljson
 from lwm2m import parse, tlv
-from test_client import TEMP, URI, Net, cfg, rmtree, started, tmpdir
+from test_client import URI, Net, cfg, rmtree, started, thermometer, tmpdir
 from test_coap_endpoint import A, B, BODY, Rand, get, msgs, put_block, run, server
 from test_dm import _blocks, call, setup
-from test_report import P, Obs, World
+from test_report import P, Obs, walk
 from util import hexb
 
 
@@ -347,35 +347,18 @@ def test_block2_of_a_text_payload():
 
 def test_gt_value_equal_to_gt_is_not_above():
     # bug: `>=` made reaching gt a crossing. "above gt" means strictly greater (TS 5.1.2)
-    w = World()
-    w.attrs[P] = {"gt": 20}
-    w.rep.add(1, Obs(b"t"), P, 0, 0)
-    for i, v in enumerate((15, 20, 21, 20, 20, 19)):
-        w.set(P, v)
-        w.rep.tick(1000 * (i + 1))
     # 15 -> 20: still not above; 20 -> 21 crosses up; 21 -> 20 crosses down; 20 -> 19 no change
-    assert [n[0] for n in w.notes()] == [b"21", b"20"]
+    assert walk({"gt": 20}, (15, 20, 21, 20, 20, 19)) == [b"21", b"20"]
 
 
 def test_lt_value_equal_to_lt_is_not_below():
-    w = World()
-    w.attrs[P] = {"lt": 5}
-    w.rep.add(1, Obs(b"t"), P, 0, 0)
-    for i, v in enumerate((7, 5, 4, 5, 5, 6)):
-        w.set(P, v)
-        w.rep.tick(1000 * (i + 1))
-    assert [n[0] for n in w.notes()] == [b"4", b"5"]
+    assert walk({"lt": 5}, (7, 5, 4, 5, 5, 6)) == [b"4", b"5"]
 
 
 def test_st_step_of_exactly_st_reports():
-    w = World()
-    w.attrs[P] = {"st": 5}
-    w.rep.add(1, Obs(b"t"), P, 0, 0)  # last notified value 10
-    for i, v in enumerate((14, 15, 11, 10)):
-        w.set(P, v)
-        w.rep.tick(1000 * (i + 1))
-    # 10 -> 14 is 4: no; 10 -> 15 is 5: yes; 15 -> 11 is 4: no; 15 -> 10 is 5: yes
-    assert [n[0] for n in w.notes()] == [b"15", b"10"]
+    # last notified value 10: 10 -> 14 is 4: no; 10 -> 15 is 5: yes; 15 -> 11 is 4: no;
+    # 15 -> 10 is 5: yes
+    assert walk({"st": 5}, (14, 15, 11, 10)) == [b"15", b"10"]
 
 
 # ---- DM: a Block1 body of exactly max_body ----------------------------------------------------
@@ -425,10 +408,7 @@ def test_write_attributes_reach_a_live_observation():
     d = tmpdir()
     n = Net(cfg(d))
     try:
-        t = n.c.registry.add(TEMP)
-        t.add(0, {5700: 21.5, 5701: "Cel"})
-        s = n.srv(URI)
-        n.run(10)
+        _t, s = thermometer(n)
         got = s.request(M.GET, "/3303/0/5700", observe=0)
         n.run(10)
         assert got[0].uint(M.OBSERVE) is not None

@@ -13,6 +13,7 @@ from lwm2m import json as ljson
 from lwm2m import link, parse
 from lwm2m.errors import LwM2MError
 from test_client import URI, Net, cfg, rmtree, tmpdir
+from util import MemStore
 
 _ROGUE_OK = (M.UNAUTHORIZED, M.BAD_REQUEST, M.BAD_OPTION, M.REQUEST_ENTITY_INCOMPLETE,
              M.REQUEST_ENTITY_TOO_LARGE)
@@ -23,19 +24,6 @@ CORPUS = _here + "/fuzz_corpus"
 
 # executes that end the process or the registration: the fuzzer sends them only on purpose
 _FATAL = ("/3/0/4", "/3/0/5")
-
-
-class MemStore:
-    def __init__(self):
-        self.d = {}
-        self.last_error = None
-
-    def load(self, name):
-        return self.d.get(name)
-
-    def save(self, name, value):
-        self.d[name] = value
-        return True
 
 
 def known(fault):

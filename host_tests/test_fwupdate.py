@@ -12,7 +12,7 @@ from lwm2m import fwpkg, fwpull
 from lwm2m import fwupdate as fw
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
 from lwm2m.store import Store
-from util import FakeClock, heap_trace, heap_used, raises
+from util import FakeClock, heap_trace, heap_used, raises, rebuild_modules_table
 
 K = 1024
 # State /5/0/3 and Update Result /5/0/5 (LwM2M 1.0.2 E.6); the engine keeps its own as private
@@ -767,27 +767,31 @@ def test_default_object_without_a_board():
     assert o.fu.sha256 == binascii.hexlify(hashlib.sha256(b"abc").digest()).decode()
 
 
+class _FwClient:
+    """What for_client() reads of a client: a platform whose fwstore() is a BundleStore under
+    root/fw, a Store under root/db; the Device operations it asks for go to .ops."""
+    ep = None
+    rand = None
+
+    def __init__(self, root):
+        class Plat:
+            def fwstore(self):
+                return BundleStore(root + "/fw")
+
+        self.platform = Plat()
+        self.store = Store(root + "/db")
+        self.ops = []
+
+    def _x_device(self, name):
+        self.ops.append(name)
+
+
 def test_for_client_wiring():
     from lwm2m.objects import firmware
 
     root = _root("w")
-
-    class Plat:
-        def fwstore(self):
-            return BundleStore(root + "/fw")
-
-    class C:
-        platform = Plat()
-        store = Store(root + "/db")
-        ep = None
-        rand = None
-        ops = []
-
-        def _x_device(self, name):
-            self.ops.append(name)
-
     try:
-        c = C()
+        c = _FwClient(root)
         u = firmware.for_client(c)
         assert isinstance(u.storage, BundleStore) and u.store is c.store
         u._reboot()
@@ -854,20 +858,6 @@ def test_push_through_the_client_stand_in_never_loads_fwpkg():
     root = _root("nopkg")
     os.mkdir(root)
     os.mkdir(root + "/db")
-
-    class Plat:
-        def fwstore(self):
-            return BundleStore(root + "/fw")
-
-    class C:
-        platform = Plat()
-        store = Store(root + "/db")
-        ep = None
-        rand = None
-
-        def _x_device(self, name):
-            pass
-
     class Buf:
         b = bytearray()
 
@@ -881,7 +871,7 @@ def test_push_through_the_client_stand_in_never_loads_fwpkg():
     try:
         unload("fwpkg")
         unload("fwpull")
-        u = firmware.for_client(C())
+        u = firmware.for_client(_FwClient(root))
         u.on_boot(0)
         for off in range(0, len(pkg), K):
             u.package_block(off, pkg[off:off + K], off + K >= len(pkg))
@@ -948,6 +938,7 @@ def test_stand_in_drops_the_engine_when_idle():
             sys.modules[p].__dict__.pop(n, None)
 
     heap_trace(True)
+    rebuild_modules_table("lwm2m", "board")  # the engine's modules come and go (CPython)
     try:
         reboot()  # as on a board: none of the engine is loaded before the first block
         c = C()

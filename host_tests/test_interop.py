@@ -10,7 +10,7 @@ from lwm2m.model import Registry
 from lwm2m.objects import device, server
 from lwm2m.report import Reporter
 from test_dm import call, setup
-from util import hexb, raises
+from util import MemStore, hexb, raises
 
 
 def test_server_writes_range_checked_before_anything_applies():
@@ -41,22 +41,9 @@ def test_bootstrap_write_of_server_object_range_checked():
     assert reg.obj(1).get(5, 1) == 60
 
 
-class _MemStore:
-    def __init__(self):
-        self.d = {}
-        self.last_error = None
-
-    def load(self, name):
-        return self.d.get(name)
-
-    def save(self, name, value):
-        self.d[name] = value
-        return True
-
-
 def test_stored_out_of_range_value_loads_as_corrupt():
     reg, dm, _, _ = setup()
-    st = _MemStore()
+    st = MemStore()
     accounts.save(reg, st)
     assert accounts.load(reg, st) is None
     st.d["accounts"]["1"]["0"]["1"] = -16

@@ -6,7 +6,7 @@ from coap import msg as M
 from coap.endpoint import Endpoint
 from lwm2m.report import Reporter
 from test_client import CLIENT, TEMP, URI, Net, cfg, tmpdir
-from util import heap_trace, heap_used
+from util import heap_trace, heap_used, rebuild_modules_table
 
 PEER = ("10.0.0.1", 5683)
 
@@ -169,21 +169,6 @@ def _flood(n, s, count, stats):
         del n.lines[:]
 
 
-def _rebuild_modules_table():
-    # every DM write imports lwm2m.parse afresh (lwm2m.content.decode drops it again), so on
-    # CPython the re-inserts make sys.modules rebuild its table now and then, at the same size;
-    # the table in use when tracing began was never traced, and its first rebuild would count
-    # in full as growth: rebuild it once under tracing (three times as many keys as it holds
-    # overflow any table it may have, and later rebuilds only shrink that larger one)
-    import sys
-
-    keys = ["_rebuild%d" % i for i in range(3 * len(sys.modules))]
-    for k in keys:
-        sys.modules[k] = None
-    for k in keys:
-        del sys.modules[k]
-
-
 def test_ten_thousand_requests_heap_flat():
     heap_trace(True)  # before the warm-up, so CPython's tracemalloc sees the caches fill
     n = Net(cfg(tmpdir()))
@@ -194,7 +179,7 @@ def test_ten_thousand_requests_heap_flat():
         stats = [0, 0]
         _flood(n, s, 800, stats)  # warm-up: caches, dedup ring and interned strings fill up
         del s.answers[:]
-        _rebuild_modules_table()
+        rebuild_modules_table()
         base = heap_used()
         d0 = len(n.c.ep._dedup)
         stats = [0, 0]

@@ -5,13 +5,10 @@ the unix port: the object is registered, readable, executable, and its changes r
 Checked against the project's own tools/lwm2m_server.py (no independent LwM2M server here).
 """
 import asyncio
-import os
-import shutil
-import tempfile
 
 import lwm2m_server as L
-from boardir import make_board_dir
-from test_peer_coap import Proc, micropython
+from test_peer_client import one_server, with_client
+from util import readme_block
 
 README_EXAMPLE_START = "from lwm2m.model import object_def, resource"
 
@@ -33,24 +30,14 @@ def setup(client, runner):
 
 
 def readme_example():
-    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with open(os.path.join(top, "README.md")) as f:
-        text = f.read()
-    start = text.index(README_EXAMPLE_START)
-    return text[start:text.index("```", start)]
+    return readme_block(README_EXAMPLE_START)
 
 
 def test_app_py_object_registers_reads_executes_and_notifies():
-    async def body():
+    async def main():
         srv = await L.LwM2MServer().start()
-        d = tempfile.mkdtemp(prefix="lwm2m-app-")
-        make_board_dir(d, {"endpoint": "app-node", "local_port": 0, "data_dir": "data",
-                           "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1,
-                                        "lifetime": 300}]})
-        with open(os.path.join(d, "app.py"), "w") as f:
-            f.write(readme_example() + APP_TAIL)
-        p = Proc([micropython(), "-X", "heapsize=1M", "main.py"], cwd=d)
-        try:
+
+        async def body(c):
             reg = await srv.wait_registered("app-node", timeout=20)
             assert "/3303/0" in reg.object_paths()
             code, cf, pl = await srv.read("app-node", "/3303/0/5701")
@@ -68,9 +55,8 @@ def test_app_py_object_registers_reads_executes_and_notifies():
             _, _, lo = await srv.read("app-node", "/3303/0/5601")
             _, _, hi = await srv.read("app-node", "/3303/0/5602")
             assert float(lo) > float(first) and float(hi) >= float(lo)  # reset to the current value
-        finally:
-            p.kill()
-            shutil.rmtree(d, ignore_errors=True)
-            await srv.stop()
 
-    asyncio.run(asyncio.wait_for(body(), 90))
+        await with_client(one_server("app-node", "coap://127.0.0.1:%d" % srv.port), body, [srv],
+                          {"app.py": readme_example() + APP_TAIL})
+
+    asyncio.run(asyncio.wait_for(main(), 90))

@@ -16,35 +16,15 @@ import tempfile
 
 import lwm2m_server as L
 from boardir import make_board_dir
-from test_peer_coap import Proc, micropython
-from test_peer_fw import lib_bundle, package
+from hostenv import Echo, micropython
+from proc import Proc
+from test_peer_client import one_server, with_client
+from test_peer_fw import lib_bundle
+from testpkg import package
+from util import readme_block
 
 EP = "aio-node"
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-class Echo:
-    """A TCP echo server (the far end of the app's own network task)."""
-
-    async def start(self):
-        self.conns = 0
-
-        async def serve(r, w):
-            self.conns += 1
-            while True:
-                line = await r.readline()
-                if not line:
-                    break
-                w.write(line)
-                await w.drain()
-            w.close()
-
-        self.srv = await asyncio.start_server(serve, "127.0.0.1", 0)
-        self.port = self.srv.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self):
-        self.srv.close()
 
 
 def statuses(p, start=0):
@@ -59,10 +39,8 @@ def statuses(p, start=0):
 class App:
     def __init__(self, srv_port, lifetime=300):
         self.dir = tempfile.mkdtemp(prefix="lwm2m-aio-")
-        make_board_dir(self.dir, {"endpoint": EP, "local_port": 0, "data_dir": "data",
-                                  "log": "info",
-                                  "servers": [{"uri": "coap://127.0.0.1:%d" % srv_port,
-                                               "ssid": 1, "lifetime": lifetime}]})
+        make_board_dir(self.dir, dict(one_server(EP, "coap://127.0.0.1:%d" % srv_port,
+                                                 lifetime=lifetime), log="info"))
         shutil.copy(os.path.join(HERE, "apps", "aio_app.py"), os.path.join(self.dir, "aio_app.py"))
         self.p = None
 
@@ -213,23 +191,14 @@ def readme_asyncio_app():
     """The Thermometer class and the asyncio app.py of the README, verbatim."""
     from test_peer_app import readme_example
 
-    with open(os.path.join(os.path.dirname(HERE), "README.md")) as f:
-        text = f.read()
-    i = text.index("```python", text.index(ASYNC_START)) + len("```python")
-    return readme_example() + SENSOR + text[i:text.index("```", i)]
+    return readme_example() + SENSOR + readme_block(ASYNC_START, fenced=True)
 
 
 def test_readme_asyncio_app_py_through_main_py():
-    async def body():
+    async def main():
         srv = await L.LwM2MServer().start()
-        d = tempfile.mkdtemp(prefix="lwm2m-aioapp-")
-        make_board_dir(d, {"endpoint": "aio-readme", "local_port": 0, "data_dir": "data",
-                           "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1,
-                                        "lifetime": 300}]})
-        with open(os.path.join(d, "app.py"), "w") as f:
-            f.write(readme_asyncio_app())
-        p = Proc([micropython(), "-X", "heapsize=1M", "main.py"], cwd=d)
-        try:
+
+        async def body(c):
             reg = await srv.wait_registered("aio-readme", timeout=20)
             assert "/3303/0" in reg.object_paths()
             await srv.write_attributes("aio-readme", "/3303/0/5700", pmin=0, pmax=60)
@@ -246,18 +215,14 @@ def test_readme_asyncio_app_py_through_main_py():
                     break
                 await asyncio.sleep(0.1)
             assert lo > b, (lo, b)  # min was the first reading (22.0), below every notified one
-            p.p.send_signal(signal.SIGINT)  # Ctrl-C: deregister, exit 0
+            c.p.p.send_signal(signal.SIGINT)  # Ctrl-C: deregister, exit 0
             await srv.wait_event("deregister", "aio-readme", 15)
-            assert await asyncio.to_thread(p.wait_exit, 15) == 0
-        except BaseException:
-            sys.stderr.write("app output:\n%s\n" % "\n".join(p.lines))
-            raise
-        finally:
-            p.kill()
-            shutil.rmtree(d, ignore_errors=True)
-            await srv.stop()
+            assert await c.p.exited(15) == 0
 
-    asyncio.run(asyncio.wait_for(body(), 90))
+        await with_client(one_server("aio-readme", "coap://127.0.0.1:%d" % srv.port), body,
+                          [srv], {"app.py": readme_asyncio_app()})
+
+    asyncio.run(asyncio.wait_for(main(), 90))
 
 
 async def text_of(srv, ep, path):
@@ -287,21 +252,15 @@ def test_asyncio_client_over_dtls_psk():
 
     ident, key = "aio-dev", b"aio-relay-psk-0123456789"
 
-    async def body():
+    async def main():
         srv = await L.LwM2MServer().start()
         relay = await DtlsRelay(("127.0.0.1", srv.port), {ident.encode(): key}).start()
-        d = tempfile.mkdtemp(prefix="lwm2m-aiodtls-")
-        make_board_dir(d, {"endpoint": "aio-dtls", "local_port": 0, "data_dir": "data",
-                           "servers": [{"uri": "coaps://127.0.0.1:%d" % relay.port, "ssid": 1,
-                                        "lifetime": 300, "psk_identity": ident,
-                                        "psk_key": key.hex()}]})
-        with open(os.path.join(d, "app.py"), "w") as f:
-            f.write(DTLS_APP)
-        p = Proc([micropython(), "-X", "heapsize=1M", "main.py"], cwd=d)
-        try:
+
+        async def body(c):
+            p = c.p
             await srv.wait_registered("aio-dtls", 30)
             assert relay.kinds("ready")  # the Register came through a DTLS session
-            await asyncio.to_thread(p.wait_line, "app: registered", 10)
+            await p.line("app: registered", 10)
             r = await srv.read("aio-dtls", "/3/0/0")
             assert (r.code, bytes(r.payload)) == ("2.05", b"MicroPython")
             await srv.write_attributes("aio-dtls", "/3/0/13", pmin=1, pmax=2)
@@ -309,71 +268,51 @@ def test_asyncio_client_over_dtls_psk():
             n1 = await obs.next(5)
             n2 = await obs.next(5)
             assert n2.seq > n1.seq
-            m = len(p.lines)
-            await asyncio.to_thread(p.wait_line, "app: tick", 10, m)  # the app's loop runs
+            m = p.mark()
+            await p.line("app: tick", 10, m)  # the app's loop runs
             p.p.send_signal(signal.SIGINT)
             await srv.wait_event("deregister", "aio-dtls", 15)
-            assert await asyncio.to_thread(p.wait_exit, 15) == 0
-            assert key.hex() not in "\n".join(p.lines)
-        except BaseException:
-            sys.stderr.write("app output:\n%s\n" % "\n".join(p.lines))
-            raise
-        finally:
-            p.kill()
-            shutil.rmtree(d, ignore_errors=True)
-            await relay.stop()
-            await srv.stop()
+            assert await p.exited(15) == 0
+            assert key.hex() not in p.output()
 
-    asyncio.run(asyncio.wait_for(body(), 90))
+        await with_client(one_server("aio-dtls", "coaps://127.0.0.1:%d" % relay.port,
+                                     psk_identity=ident, psk_key=key.hex()),
+                          body, [relay, srv], {"app.py": DTLS_APP})
+
+    asyncio.run(asyncio.wait_for(main(), 90))
 
 
 def test_asyncio_reboot_answers_then_deregisters_and_exits():
     from board.host import REBOOT_EXIT
 
-    async def body():
+    async def main():
         srv = await L.LwM2MServer().start()
-        d = tempfile.mkdtemp(prefix="lwm2m-aioreboot-")
-        make_board_dir(d, {"endpoint": "aio-reboot", "local_port": 0, "data_dir": "data",
-                           "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1,
-                                        "lifetime": 300}]})
-        with open(os.path.join(d, "app.py"), "w") as f:
-            f.write(DTLS_APP)
-        p = Proc([micropython(), "-X", "heapsize=1M", "main.py"], cwd=d)
-        try:
+
+        async def body(c):
             await srv.wait_registered("aio-reboot", 20)
-            await asyncio.to_thread(p.wait_line, "app: registered", 10)
+            await c.p.line("app: registered", 10)
             r = await srv.execute("aio-reboot", "/3/0/4")
             assert r.code == "2.04", r  # answered before the reboot
             await srv.wait_event("deregister", "aio-reboot", 15)
-            assert await asyncio.to_thread(p.wait_exit, 15) == REBOOT_EXIT
-        except BaseException:
-            sys.stderr.write("app output:\n%s\n" % "\n".join(p.lines))
-            raise
-        finally:
-            p.kill()
-            shutil.rmtree(d, ignore_errors=True)
-            await srv.stop()
+            assert await c.p.exited(15) == REBOOT_EXIT
 
-    asyncio.run(asyncio.wait_for(body(), 60))
+        await with_client(one_server("aio-reboot", "coap://127.0.0.1:%d" % srv.port), body,
+                          [srv], {"app.py": DTLS_APP})
+
+    asyncio.run(asyncio.wait_for(main(), 60))
 
 
 def test_readme_own_program_registers_then_stop_deregisters():
     """The README's asyncio program without main.py, verbatim: registers, then stop()."""
     import subprocess
 
-    with open(os.path.join(os.path.dirname(HERE), "README.md")) as f:
-        text = f.read()
-    i = text.index("in a program of your own:")
-    i = text.index("```python", i) + len("```python")
-    prog = text[i:text.index("```", i)]
+    prog = readme_block("in a program of your own:", fenced=True)
     assert "client.stop()" in prog
 
     async def body():
         srv = await L.LwM2MServer().start()
         d = tempfile.mkdtemp(prefix="lwm2m-aioprog-")
-        make_board_dir(d, {"endpoint": "aio-prog", "local_port": 0, "data_dir": "data",
-                           "servers": [{"uri": "coap://127.0.0.1:%d" % srv.port, "ssid": 1,
-                                        "lifetime": 300}]})
+        make_board_dir(d, one_server("aio-prog", "coap://127.0.0.1:%d" % srv.port))
         with open(os.path.join(d, "prog.py"), "w") as f:
             f.write(prog)
         try:

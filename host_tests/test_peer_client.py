@@ -1,6 +1,7 @@
 """End to end: `micropython main.py` in a board-like directory against the local LwM2M server and
 bootstrap server (tools/lwm2m_server.py) over real UDP on loopback."""
 import asyncio
+import os
 import shutil
 import signal
 import sys
@@ -8,7 +9,8 @@ import tempfile
 
 import lwm2m_server as L
 from boardir import make_board_dir
-from test_peer_coap import Proc, micropython
+from hostenv import micropython
+from proc import Proc
 
 EP = "e2e-1"
 
@@ -26,19 +28,30 @@ def config(servers=(), bootstrap=None, lifetime=300, ep=EP):
     return cfg
 
 
-class Client:
-    """micropython main.py in a fresh board dir; always killed (and the dir removed) on exit."""
+def one_server(ep, uri, **server):
+    """A board's config.json: endpoint `ep`, one server at `uri` (SSID 1, lifetime 300, and
+    whatever else `server` gives)."""
+    return {"endpoint": ep, "local_port": 0, "data_dir": "data",
+            "servers": [dict({"uri": uri, "ssid": 1, "lifetime": 300}, **server)]}
 
-    def __init__(self, cfg):
+
+class Client:
+    """micropython main.py in a fresh board dir (plus `files`, {name: text}, such as an app.py);
+    always killed (and the dir removed) on exit."""
+
+    def __init__(self, cfg, files=None):
         self.dir = tempfile.mkdtemp(prefix="lwm2m-e2e-")
         make_board_dir(self.dir, cfg)
+        for name, text in (files or {}).items():
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write(text)
         self.p = Proc([micropython(), "-X", "heapsize=1M", "main.py"], cwd=self.dir)
 
     async def line(self, prefix, timeout=20):
-        return await asyncio.to_thread(self.p.wait_line, prefix, timeout)
+        return await self.p.line(prefix, timeout)
 
     def output(self):
-        return "\n".join(self.p.lines)
+        return self.p.output()
 
     def close(self):
         try:
@@ -47,8 +60,10 @@ class Client:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-async def with_client(cfg, body, servers):
-    c = Client(cfg)
+async def with_client(cfg, body, servers, files=None):
+    """Client(cfg, files) for `await body(client)`: its output to stderr on a failure; then the
+    client closed and each of `servers` stopped, whatever happened."""
+    c = Client(cfg, files)
     try:
         await body(c)
     except BaseException:

@@ -10,10 +10,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 import pytest
 from hostenv import coap_client_log, free_udp_port, micropython, peer_bin  # noqa: E402
+from proc import Proc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -26,58 +26,9 @@ def coap_client():
 OBS_PERIOD_MS = 200
 
 
-
-
-
-
-
-
 def big_payload(n):
     # the same formula as coap_demo_app.big_payload
     return bytes(((i * 7 + (i >> 8)) & 0xFF) for i in range(n))
-
-
-class Proc:
-    """A subprocess whose stdout lines are collected by a thread, so waits can time out."""
-
-    def __init__(self, argv, cwd=None):
-        self.lines = []
-        self.cond = threading.Condition()
-        self.p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-
-    def wait_line(self, prefix, timeout=10, start=0):
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for line in self.lines[start:]:
-                    if line.startswith(prefix):
-                        return line
-                left = end - time.monotonic()
-                if left <= 0 or (self.p.poll() is not None and not self.t.is_alive()):
-                    raise AssertionError("no %r line from %s; output:\n%s" % (
-                        prefix, self.p.args, "\n".join(self.lines)))
-                self.cond.wait(min(left, 0.2))
-
-    def wait_exit(self, timeout=30):
-        rc = self.p.wait(timeout)
-        self.t.join(5)
-        return rc
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(5)
-
-
 
 
 def run_client(args, timeout=30):

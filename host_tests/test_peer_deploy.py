@@ -13,6 +13,7 @@ import lwm2m_server as L
 import deploy as deploy_tool
 from simboard import MICROPYTHON, SimBoard
 from hostenv import free_udp_port  # noqa: E402
+from proc import Proc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -103,23 +104,18 @@ def start_board(tmp_path, name="board"):
 
 # ---------------------------------------------------------------- run the deployed files
 async def _run_main(board_dir, cfg, server):
-    proc = await asyncio.create_subprocess_exec(
-        MICROPYTHON, "main.py", cwd=board_dir, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+    proc = Proc([MICROPYTHON, "main.py"], cwd=board_dir)
     try:
         try:
             reg = await server.wait_registered(cfg["endpoint"], timeout=30)
         except asyncio.TimeoutError:
             proc.kill()
-            out = await proc.stdout.read()
-            raise AssertionError("no Register from main.py:\n" + out.decode(errors="replace"))
+            raise AssertionError("no Register from main.py:\n" + proc.output())
         assert reg.lifetime == cfg["servers"][0]["lifetime"]
         assert "/3/0" in reg.object_paths()
         return "registered"
     finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
+        proc.kill()
 
 
 def run_main(board_dir, cfg, server_port):

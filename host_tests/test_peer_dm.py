@@ -16,6 +16,7 @@ import aiocoap
 import aiocoap.resource as resource
 import pytest
 from hostenv import coap_client_log, free_udp_port, micropython, peer_bin  # noqa: E402
+from proc import Proc, exactly
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APP = os.path.join(HERE, "apps", "dm_app.py")
@@ -39,63 +40,12 @@ SEEN = []  # every byte string any peer got from the app: the Security key must 
 
 # ---- processes and peers
 
-
-
-
-
-
-
-class Proc:
-    """The app: stdout lines collected by a thread, so waits can time out."""
-
-    def __init__(self, argv):
-        self.lines = []
-        self.cond = threading.Condition()
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-
-    def mark(self):
-        with self.cond:
-            return len(self.lines)
-
-    def wait_line(self, want, timeout=10, start=0):
-        """Index of the first line == want (or matching it, for a compiled regex) from start."""
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for i in range(start, len(self.lines)):
-                    line = self.lines[i]
-                    if line == want if isinstance(want, str) else want.match(line):
-                        return i
-                left = end - time.monotonic()
-                if left <= 0 or self.p.poll() is not None:
-                    raise AssertionError("no %r line from the app; output:\n%s" % (
-                        want, "\n".join(self.lines[-60:])))
-                self.cond.wait(min(left, 0.2))
-
-    def between(self, start, stop):
-        with self.cond:
-            return self.lines[start:stop]
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(5)
-
-
 def start_app(ssids, ports=()):
     port = free_udp_port()
     argv = [micropython(), "-X", "heapsize=1M", APP, str(port), str(OBS_MS), ssids]
     argv += ["%d=%d" % x for x in ports]
     p = Proc(argv)
-    p.wait_line("READY %d" % port)
+    p.wait_for(exactly("READY %d" % port))
     return p, port
 
 
@@ -365,7 +315,7 @@ def test_write_text_then_read_back(single):
     r = coap(base, "/1/0/1", "-m", "put", "-t", "0", "-e", "4242")
     assert r.code == "2.04"
     assert coap(base, "/1/0/1").payload == b"4242"
-    p.wait_line("EVENT w 1 0", start=at)
+    p.wait_for(exactly("EVENT w 1 0"), start=at)
     assert coap(base, "/1/0/1", "-m", "put", "-e", "4243").code == "2.04"  # no format: text
     assert coap(base, "/1/0/1").payload == b"4243"
 
@@ -452,7 +402,7 @@ def test_execute_reset_min_max(single):
     assert res[5701] == b"Cel"
     at = p.mark()
     assert coap(base, "/3303/1/5605", "-m", "post").code == "2.04"
-    p.wait_line("EXEC 3303 1", start=at)
+    p.wait_for(exactly("EXEC 3303 1"), start=at)
     res = resources(read_tlv(base, "/3303/1"))
     assert (fval(res[5700]), fval(res[5601]), fval(res[5602])) == (20.0, 20.0, 20.0)
     assert coap(base, "/3303/1/5601").payload == b"20"
@@ -475,12 +425,12 @@ def test_create_with_id_then_delete(single):
     r = coap_bin(base, "/3303", "post", TLV_CF, body)
     assert r.code == "2.01"
     assert re.findall(r"Location-Path:(\w+)", r.opts) == ["3303", "7"]
-    p.wait_line("EVENT c 3303 7", start=at)
+    p.wait_for(exactly("EVENT c 3303 7"), start=at)
     assert coap(base, "/3303/7/5701").payload == b"Far"
     assert coap_bin(base, "/3303", "post", TLV_CF, body).code == "4.00"  # exists already
     r = coap(base, "/3303/7", "-m", "delete")
     assert r.code == "2.02"
-    p.wait_line("EVENT d 3303 7", start=at)
+    p.wait_for(exactly("EVENT d 3303 7"), start=at)
     assert coap(base, "/3303/7").code == "4.04"
     assert coap(base, "/3303/7/5701").code == "4.04"
     assert coap(base, "/3303/7", "-m", "delete").code == "4.04"
@@ -640,7 +590,7 @@ def _sentinel(p, aio, base, start):
     """SSID 2 runs /9001/99/2 (it owns 99): its EXEC line bounds the app's output for the
     request before it, so the absence of an event is checked without waiting."""
     assert aio.request(1, base, POST, "/9001/99/2")[0] == "2.04"
-    stop = p.wait_line("EXEC 9001 99", start=start)
+    stop = p.wait_for(exactly("EXEC 9001 99"), start=start)
     return p.between(start, stop)
 
 
@@ -677,15 +627,15 @@ def _matrix_case(p, aio, base, op, role, allowed, who=0):
     if op == "R":
         assert pl == b"n%d" % iid and opt.content_format == 0
     elif op == "W":
-        p.wait_line("EVENT w 9001 %d" % iid, start=at)
+        p.wait_for(exactly("EVENT w 9001 %d" % iid), start=at)
     elif op == "E":
-        p.wait_line("EXEC 9001 %d" % iid, start=at)
+        p.wait_for(exactly("EXEC 9001 %d" % iid), start=at)
     elif op == "D":
-        p.wait_line("EVENT d 9001 %d" % iid, start=at)
+        p.wait_for(exactly("EVENT d 9001 %d" % iid), start=at)
     else:
         loc = list(opt.location_path)
         assert len(loc) == 2 and loc[0] == str(9101 + role)
-        p.wait_line("EVENT c %d %s" % (9101 + role, loc[1]), start=at)
+        p.wait_for(exactly("EVENT c %d %s" % (9101 + role, loc[1])), start=at)
         return loc
     return None
 
@@ -720,8 +670,8 @@ def test_two_servers_map_to_two_ssids(multi):
     p, aio, base, ports = multi
     aio.request(0, base, GET, "/3")
     aio.request(1, base, GET, "/3")
-    p.wait_line("PEER %d 1" % ports[0])
-    p.wait_line("PEER %d 2" % ports[1])
+    p.wait_for(exactly("PEER %d 1" % ports[0]))
+    p.wait_for(exactly("PEER %d 2" % ports[1]))
 
 
 def test_unauthorized_before_method_not_allowed(multi):

@@ -2,14 +2,15 @@
 driven from the MicroPython unix port by host_tests/apps/dtls_probe.py. A missing peer fails the test."""
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 from hostenv import micropython  # noqa: E402
+from proc import Proc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -60,24 +61,18 @@ class Server:
         self.dtls_port = self.port + 1
         self.argv = [server_bin(name), "-A", "127.0.0.1", "-p", str(self.port), "-k", key.decode(),
                      "-h", HINT, "-v", "6"] + list(extra)
-        self.p = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.p = Proc(self.argv)
         end = time.monotonic() + 5
         while _bindable(self.dtls_port):  # listening once we can no longer bind its port
-            assert self.p.poll() is None, "%s exited with %s" % (self.argv, self.p.returncode)
+            assert self.p.p.poll() is None, "%s exited with %s:\n%s" % (
+                self.argv, self.p.p.returncode, self.p.output())
             assert time.monotonic() < end, "%s not listening on %d" % (name, self.dtls_port)
             time.sleep(0.02)
 
     def stop(self, graceful=False):
-        if self.p.poll() is None:
-            if graceful:
-                self.p.terminate()
-                try:
-                    self.p.wait(5)
-                except subprocess.TimeoutExpired:
-                    pass
-            if self.p.poll() is None:
-                self.p.kill()
-        self.p.wait(5)
+        if graceful:  # SIGTERM: libcoap sends close_notify; killed if not gone in 5 s
+            self.p.interrupt(5, signal.SIGTERM)
+        self.p.kill()
 
 
 def probe(port, identity, key, timeout_ms=3000, mode=None, timeout=30):
@@ -188,64 +183,20 @@ def test_nothing_listening_fails_fast():
     assert took < 8, took
 
 
-class Interactive:
-    def __init__(self, argv):
-        self.lines = []
-        self.cond = threading.Condition()
-        self.p = subprocess.Popen(argv, cwd=TOP, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-
-    def wait_line(self, prefix, timeout=15):
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for ln in self.lines:
-                    if ln.startswith(prefix):
-                        return ln
-                left = end - time.monotonic()
-                assert left > 0, \
-                    "no %r line; output:\n%s" % (prefix, "\n".join(self.lines))
-                self.cond.wait(min(left, 0.2))
-
-    def say(self):
-        self.p.stdin.write("go\n")
-        self.p.stdin.flush()
-
-    def finish(self, timeout=20):
-        rc = self.p.wait(timeout)
-        # the reader ends at EOF on stdout, after the last line: join it rather than guess a delay
-        self.reader.join(timeout)
-        assert not self.reader.is_alive(), "the probe's stdout never closed"
-        with self.cond:
-            return rc, "\n".join(self.lines)
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(5)
-
-
 @pytest.mark.parametrize("name", SERVERS)
 @pytest.mark.parametrize("how", ("graceful", "crash"))
 def test_server_restart_is_session_lost_then_recovers(name, how):
     srv = Server(name)
     pr = None
     try:
-        pr = Interactive([micropython(), PROBE, str(srv.dtls_port), "client-1", KEY.hex(), "3000",
-                          "lost"])
-        pr.wait_line("WAITING")
+        pr = Proc([micropython(), PROBE, str(srv.dtls_port), "client-1", KEY.hex(), "3000",
+                   "lost"], cwd=TOP, stdin=True)
+        pr.wait_line("WAITING", 15)
         srv.stop(graceful=how == "graceful")
         srv = Server(name, port=srv.port)  # same ports, fresh process: it has no session for us
-        pr.say()
-        rc, out = pr.finish()
+        pr.say("go")
+        rc = pr.wait_exit(20)
+        out = pr.output()
         assert rc == 0, out
         # graceful: libcoap sent close_notify on SIGTERM; crash: the new instance drops our records
         # of the old session silently, and the liveness ping (0.5 s, lost after 3 s) notices

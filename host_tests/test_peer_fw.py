@@ -5,7 +5,6 @@ after re-registration; pull (/5/0/1) with the file server cut halfway and brough
 port; a corrupted package (result 5) and one bigger than the staging capacity (result 2)."""
 import asyncio
 import hashlib
-import io
 import os
 import shutil
 import subprocess
@@ -14,11 +13,12 @@ import tempfile
 import time
 
 import lwm2m_server as L
-from board.fwboot import write_bundle
 from board.host import REBOOT_EXIT
 from boardir import TOP, make_board_dir
-from lwm2m.fwpkg import make_header
-from test_peer_coap import Proc, micropython
+from hostenv import micropython
+from proc import Proc
+from test_peer_client import one_server
+from testpkg import blob, bundle, package
 
 EP = "fw-e2e-1"
 K = 1024
@@ -26,26 +26,6 @@ K = 1024
 
 def run(coro, timeout=300):
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def _blob(n, seed=b"fw"):
-    out = bytearray()
-    d = hashlib.sha256(seed).digest()
-    while len(out) < n:
-        d = hashlib.sha256(d).digest()
-        out += d
-    return bytes(out[:n])
-
-
-def bundle(items):
-    b = io.BytesIO()
-    write_bundle(b, items)
-    return b.getvalue()
-
-
-def package(body, name="lwm2m-app", version="2.0.0", digest=None):
-    d = hashlib.sha256(body).digest() if digest is None else digest
-    return make_header(len(body), d, name, version) + body
 
 
 def lib_bundle(marker, size=256 * K):
@@ -63,7 +43,7 @@ def lib_bundle(marker, size=256 * K):
     items.append(("FW_VERSION", marker))
     have = len(bundle(items))
     if have < size:
-        items.append(("filler.bin", _blob(max(0, size - have - 40))))
+        items.append(("filler.bin", blob(max(0, size - have - 40))))
     return bundle(items)
 
 
@@ -72,9 +52,7 @@ class Board:
 
     def __init__(self, srv_port, capacity=None):
         self.dir = tempfile.mkdtemp(prefix="lwm2m-fw-")
-        make_board_dir(self.dir, {
-            "endpoint": EP, "local_port": 0, "data_dir": "data", "log": "info",
-            "servers": [{"uri": "coap://127.0.0.1:%d" % srv_port, "ssid": 1, "lifetime": 300}]})
+        make_board_dir(self.dir, dict(one_server(EP, "coap://127.0.0.1:%d" % srv_port), log="info"))
         if capacity is not None:
             os.makedirs(os.path.join(self.dir, "data", "fw"))
             with open(os.path.join(self.dir, "data", "fw", "capacity"), "w") as f:
@@ -197,7 +175,7 @@ def test_pull_with_cut_then_corrupt_and_too_large():
         srv = await L.LwM2MServer().start()
         fs = await L.LwM2MServer(fw_block_size=1024).start()
         port = fs.port
-        img = bundle([("blob.bin", _blob(256 * K))])
+        img = bundle([("blob.bin", blob(256 * K))])
         pkg = package(img, "pulled", "3.1")
         servers = [srv, fs]
 
@@ -238,7 +216,7 @@ def test_pull_with_cut_then_corrupt_and_too_large():
             assert (await text(srv, "/5/0/3"), await text(srv, "/5/0/5")) == ("0", "5")
 
             # bigger than the staging capacity (300 KB here): refused at the first block -> 2
-            big = package(bundle([("big.bin", _blob(320 * K))]))
+            big = package(bundle([("big.bin", blob(320 * K))]))
             r = await srv.push_firmware(EP, big, block_size=1024, timeout=30)
             assert r.code == "4.13", r
             assert (await text(srv, "/5/0/3"), await text(srv, "/5/0/5")) == ("0", "2")

@@ -15,7 +15,8 @@ from aiocoap.numbers.codes import Code
 from hostenv import coap_client_log, peer_bin
 from lwm2m.store import Store
 from test_peer_client import Client, config, run, with_client
-from test_peer_coap import Proc, micropython
+from hostenv import micropython
+from proc import Proc
 
 EP = "interop-1"
 

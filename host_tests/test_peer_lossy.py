@@ -3,16 +3,14 @@ ways against tools/lwm2m_server.py: everything completes and non-idempotent requ
 import asyncio
 import contextlib
 import hashlib
-import io
 import os
 import sys
 
 import aiocoap.numbers.constants as AC
 import lwm2m_server as L
-from board.fwboot import write_bundle
 from lossy_relay import Impairment, LossyRelay
-from lwm2m.fwpkg import make_header
-from test_peer_client import Client
+from test_peer_client import one_server, with_client
+from testpkg import blob_package
 
 EP = "lossy-1"
 K = 1024
@@ -35,25 +33,18 @@ def server_tuning(ack_timeout=0.6, max_retransmit=8):
         T.ACK_TIMEOUT, T.MAX_RETRANSMIT = old
 
 
-def config(port, lifetime=300):
-    return {"endpoint": EP, "local_port": 0, "data_dir": "data", "log": "info",
-            "servers": [{"uri": "coap://127.0.0.1:%d" % port, "ssid": 1, "lifetime": lifetime}]}
+def config(port, lifetime=300, ep=EP):
+    """The client's config.json: `ep` with the one server at `port` (the relay's)."""
+    return dict(one_server(ep, "coap://127.0.0.1:%d" % port, lifetime=lifetime), log="info")
 
 
 def fw_package(size=64 * K):
-    blob = bytearray()
-    d = b"lossy"
-    while len(blob) < size:
-        d = hashlib.sha256(d).digest()
-        blob += d
-    b = io.BytesIO()
-    write_bundle(b, [("blob.bin", bytes(blob[:size]))])
-    img = b.getvalue()
-    return img, make_header(len(img), hashlib.sha256(img).digest(), "lossy-app", "9.9") + img
+    """(bundle, package) of `size` filler bytes."""
+    return blob_package(size, b"lossy", "lossy-app", "9.9")
 
 
-def updates(srv):
-    return [e for e in srv.events if e.kind == "update" and e.ep == EP]
+def updates(srv, ep=EP):
+    return [e for e in srv.events if e.kind == "update" and e.ep == ep]
 
 
 def test_lossy_everything_completes_exactly_once():
@@ -62,8 +53,8 @@ def test_lossy_everything_completes_exactly_once():
         relay = await LossyRelay(("127.0.0.1", srv.port),
                                  up=Impairment(0.2, 0.1, seed=11),
                                  down=Impairment(0.2, 0.1, seed=12)).start()
-        c = Client(config(relay.port))
-        try:
+
+        async def body(c):
             reg = await srv.wait_registered(EP, 40)
             assert "/3/0" in reg.object_paths() and "/5/0" in reg.object_paths()
             # reads of the Device object, TLV, several times (server retransmits through loss)
@@ -118,13 +109,8 @@ def test_lossy_everything_completes_exactly_once():
             assert cnt["up"]["duplicated"] > 0 and cnt["down"]["duplicated"] > 0, cnt
             sys.stderr.write("lossy relay: %s\n" % relay.summary())
             print("lossy relay:", relay.summary())
-        except BaseException:
-            sys.stderr.write("client output:\n%s\n" % c.output())
-            raise
-        finally:
-            c.close()
-            await relay.stop()
-            await srv.stop()
+
+        await with_client(config(relay.port), body, [relay, srv])
 
     with server_tuning():
         run(main())

@@ -9,8 +9,8 @@ from aiocoap.numbers.types import Type
 
 import lwm2m_server as L
 from lossy_relay import Impairment, LossyRelay
-from test_peer_client import Client
-from test_peer_lossy import server_tuning
+from test_peer_client import Client, with_client
+from test_peer_lossy import config, server_tuning, updates
 
 EP = "lossy-loss-1"
 MAX_RETRANSMIT = 4  # RFC 7252 default, lib/coap/endpoint.py
@@ -18,11 +18,6 @@ MAX_RETRANSMIT = 4  # RFC 7252 default, lib/coap/endpoint.py
 
 def run(coro, timeout):
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def config(port, lifetime=300):
-    return {"endpoint": EP, "local_port": 0, "data_dir": "data", "log": "info",
-            "servers": [{"uri": "coap://127.0.0.1:%d" % port, "ssid": 1, "lifetime": lifetime}]}
 
 
 class RecImpairment(Impairment):
@@ -66,10 +61,6 @@ def update_sends(log):
     return out
 
 
-def updates(srv):
-    return [e for e in srv.events if e.kind == "update" and e.ep == EP]
-
-
 def test_update_retransmissions_match_drops():
     n = 20
 
@@ -77,15 +68,15 @@ def test_update_retransmissions_match_drops():
         srv = await L.LwM2MServer().start()
         up = RecImpairment(drop=0.3, seed=7)
         relay = await RecRelay(("127.0.0.1", srv.port), up=up, down=RecImpairment(seed=8)).start()
-        c = Client(config(relay.port))
-        try:
+
+        async def body(c):
             await srv.wait_registered(EP, 40)
             for i in range(n):
                 assert (await srv.execute(EP, "/1/0/8", timeout=60)).code == "2.04"
                 u = await srv.wait_event("update", EP, 40)
                 assert "lifetime" not in u.info, u
             await asyncio.sleep(1.0)  # a late duplicate would show up as an extra Update
-            ups = updates(srv)
+            ups = updates(srv, EP)
             assert len(ups) == n, [e.info for e in ups]
             assert [e.info["count"] for e in ups] == list(range(1, n + 1))
             assert [e.kind for e in srv.events if e.ep == EP].count("register") == 1
@@ -108,13 +99,8 @@ def test_update_retransmissions_match_drops():
                 n, sent, drops, retrans, max(len(v) for v in sends.values()), relay.summary())
             sys.stderr.write(msg)
             print(msg)
-        except BaseException:
-            sys.stderr.write("client output:\n%s\n" % c.output())
-            raise
-        finally:
-            c.close()
-            await relay.stop()
-            await srv.stop()
+
+        await with_client(config(relay.port, ep=EP), body, [relay, srv])
 
     with server_tuning():
         run(main(), 200)
@@ -126,7 +112,7 @@ def test_server_loss_and_restart_under_loss():
         port = srv.port
         state = {"srv": srv}
         relay = await LossyRelay.symmetric(("127.0.0.1", port), drop=0.1, seed=5).start()
-        c = Client(config(relay.port, lifetime=20))
+        c = Client(config(relay.port, lifetime=20, ep=EP))
         try:
             await srv.wait_registered(EP, 40)
             assert (await srv.write_attributes(EP, "/3/0/13", pmin=1, pmax=2, timeout=60)).code == "2.04"
@@ -175,8 +161,8 @@ def test_bootstrap_under_loss_then_register():
         bs.provision["bootstrap"] = {"uri": relay_uri}  # the client keeps its bootstrap account
         cfg = {"endpoint": EP, "local_port": 0, "data_dir": "data", "log": "info", "servers": [],
                "bootstrap": {"uri": relay_uri, "hold_off": 0}}
-        c = Client(cfg)
-        try:
+
+        async def body(c):
             ev = await bs.wait_bootstrapped(EP, 90)
             assert ev.info.get("ok"), ev.info
             steps = bs.results[EP]
@@ -191,14 +177,8 @@ def test_bootstrap_under_loss_then_register():
             assert all(cnt[d]["dropped"] and cnt[d]["duplicated"] for d in ("up", "down")), cnt
             sys.stderr.write("bootstrap under loss: steps %s; relay %s\n" % (
                 [(op, p, r) for op, p, r in steps], relay.summary()))
-        except BaseException:
-            sys.stderr.write("client output:\n%s\n" % c.output())
-            raise
-        finally:
-            c.close()
-            await relay.stop()
-            await bs.stop()
-            await srv.stop()
+
+        await with_client(cfg, body, [relay, bs, srv])
 
     with server_tuning():
         run(main(), 200)

@@ -9,22 +9,21 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 from boardir import TOP, make_board_dir
-from test_peer_coap import Proc, micropython
+from hostenv import micropython
+from proc import Proc
 
 EP = "nodelib-1"
 NODEDIR = os.path.join(TOP, "tools", "nodelib")
 CF_TLV = 11542
 
 
-class NodeServer:
-    """tools/nodelib/server.js: JSON events and answers read by a thread, so waits can time out."""
+class NodeServer(Proc):
+    """tools/nodelib/server.js: its JSON events and answers (.msgs, each with "_rx", its arrival
+    time) and other lines (.junk) read by Proc's thread, so waits can time out."""
 
     def __init__(self):
         node = shutil.which("node")
@@ -33,42 +32,29 @@ class NodeServer:
             "lwm2m-node-lib not installed: run `make nodelib`"
         self.msgs = []
         self.junk = []
-        self.cond = threading.Condition()
         self.next_id = 1
         self.err = tempfile.TemporaryFile(mode="w+")
-        self.p = subprocess.Popen([node, os.path.join(NODEDIR, "server.js"), "0"], cwd=NODEDIR,
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
-                                  text=True)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
+        super().__init__([node, os.path.join(NODEDIR, "server.js"), "0"], cwd=NODEDIR, stdin=True,
+                         stderr=self.err)
         self.port = self.wait(lambda m: m.get("event") == "listening", 15)["port"]
 
-    def _read(self):
-        for line in self.p.stdout:
-            try:
-                m = json.loads(line)
-            except ValueError:
-                m = None
-            with self.cond:
-                if isinstance(m, dict):
-                    m["_rx"] = time.monotonic()
-                    self.msgs.append(m)
-                else:
-                    self.junk.append(line.rstrip("\n"))
-                self.cond.notify_all()
+    def take(self, line, t):
+        super().take(line, t)
+        try:
+            m = json.loads(line)
+        except ValueError:
+            m = None
+        if isinstance(m, dict):
+            m["_rx"] = t
+            self.msgs.append(m)
+        else:
+            self.junk.append(line)
 
     def wait(self, pred, timeout, start=0):
-        end = time.monotonic() + timeout
+        """The first message from index `start` of .msgs that pred() is true for."""
+        i = self.wait_for(pred, timeout, start, among=self.msgs)
         with self.cond:
-            while True:
-                for m in self.msgs[start:]:
-                    if pred(m):
-                        return m
-                left = end - time.monotonic()
-                if left <= 0 or (self.p.poll() is not None and not self.t.is_alive()):
-                    raise AssertionError("node server: nothing matched in %.0f s; got:\n%s" % (
-                        timeout, self.dump()))
-                self.cond.wait(min(left, 0.2))
+            return self.msgs[i]
 
     def mark(self):
         with self.cond:
@@ -86,9 +72,11 @@ class NodeServer:
         self.next_id += 1
         kw.update(id=i, op=op)
         kw.setdefault("ep", EP)
-        self.p.stdin.write(json.dumps(kw) + "\n")
-        self.p.stdin.flush()
+        self.say(json.dumps(kw))
         return self.wait(lambda m: m.get("id") == i, timeout)
+
+    def tail(self):
+        return self.dump()
 
     def dump(self):
         self.err.seek(0)
@@ -98,9 +86,7 @@ class NodeServer:
 
     def close(self):
         try:
-            if self.p.poll() is None:
-                self.p.kill()
-            self.p.wait(5)
+            self.kill()
         finally:
             self.err.close()
 

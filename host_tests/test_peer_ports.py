@@ -6,12 +6,11 @@ CPython drives; the client runs in a MicroPython subprocess (host_tests/ports/ru
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import sys
 
 import lwm2m_server as L
 from ports import board_fs
+from proc import Proc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MICROPYTHON = os.path.join(os.path.dirname(HERE), ".venv", "bin", "micropython")
@@ -22,15 +21,14 @@ def _start(name, srv_port):
     fs = board_fs("peer", {"endpoint": EP, "log": "info", "wifi": {"ssid": "s", "password": "p"},
                            "servers": [{"uri": "coap://127.0.0.1:%d" % srv_port, "ssid": 1}]})
     run = os.path.join(HERE, "ports", "run.py")
-    return subprocess.Popen([MICROPYTHON, "-X", "heapsize=2M", run, name, fs],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return Proc([MICROPYTHON, "-X", "heapsize=2M", run, name, fs])
 
 
 def _stop(p):
-    p.send_signal(signal.SIGINT)  # the user's Ctrl-C
-    out, _ = p.communicate(timeout=30)
+    rc = p.interrupt(30)  # the user's Ctrl-C; None: still running after 30 s (then killed)
+    out = p.output()
     line = [x for x in out.splitlines() if x.startswith("PORTS")]
-    assert p.returncode == 0 and line, out
+    assert rc == 0 and line, out
     return json.loads(line[0][5:]), out
 
 

@@ -1,6 +1,7 @@
 """CPython-only tests of the local LwM2M server (tools/lwm2m_server.py), driven by an aiocoap fake
 client: they judge our test server, not lib/ (nothing from lib/ runs here)."""
 import asyncio
+import contextlib
 import os
 import sys
 
@@ -11,6 +12,7 @@ from aiocoap.numbers.codes import Code
 from aiocoap.optiontypes import BlockOption
 
 import lwm2m_server as L
+from proc import Proc
 from util import hexb, raises
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -127,10 +129,17 @@ class Clock:
         return self.t
 
 
-async def _pair(**kw):
+@contextlib.asynccontextmanager
+async def paired(**kw):
+    """(LwM2MServer(**kw), a FakeClient of it) for the body; both stopped after it, whatever
+    happened."""
     srv = await L.LwM2MServer(**kw).start()
     cli = await FakeClient().start(srv.port)
-    return srv, cli
+    try:
+        yield srv, cli
+    finally:
+        await cli.stop()
+        await srv.stop()
 
 
 # ------------------------------------------------------------ TLV and link format (pure)
@@ -207,8 +216,7 @@ def test_bootstrap_plan_bytes():
 # ------------------------------------------------------------ registration interface
 def test_register_update_deregister_split_location():
     async def body():
-        srv, cli = await _pair()
-        try:
+        async with paired() as (srv, cli):
             r = await cli.register()
             assert r.code == Code.CREATED
             assert r.opt.location_path == ("rd", "1")
@@ -236,31 +244,23 @@ def test_register_update_deregister_split_location():
             assert (await cli.send(Code.POST, "/rd/1")).code == Code.NOT_FOUND
             assert (await cli.send(Code.DELETE, "/rd/1")).code == Code.NOT_FOUND
             assert [e.kind for e in reg.events] == ["register", "update", "update", "deregister"]
-        finally:
-            await cli.stop()
-            await srv.stop()
     run(body())
 
 
 def test_joined_location_is_one_option_with_slash():
     async def body():
-        srv, cli = await _pair(location_style="joined")
-        try:
+        async with paired(location_style="joined") as (srv, cli):
             r = await cli.register()
             assert r.code == Code.CREATED and r.opt.location_path == ("rd/1",)
             # a client that keeps the joined option sends it back as one segment: not our /rd/<id>
             assert (await cli.send(Code.POST, "/rd%2F1")).code == Code.NOT_FOUND
             assert (await cli.send(Code.POST, "/rd/1")).code == Code.CHANGED
-        finally:
-            await cli.stop()
-            await srv.stop()
     run(body())
 
 
 def test_register_rejects_bad_requests():
     async def body():
-        srv, cli = await _pair()
-        try:
+        async with paired() as (srv, cli):
             assert (await cli.send(Code.POST, "/rd", ["lt=300"], b"</3/0>", 40)).code == Code.BAD_REQUEST
             assert (await cli.register(b="X")).code == Code.BAD_REQUEST
             assert (await cli.register(lt=0)).code == Code.BAD_REQUEST
@@ -274,16 +274,12 @@ def test_register_rejects_bad_requests():
             assert r.code == Code.CREATED
             reg = srv.clients["min"]
             assert (reg.lifetime, reg.binding, reg.lwm2m) == (86400, "U", "1.0")
-        finally:
-            await cli.stop()
-            await srv.stop()
     run(body())
 
 
 def test_reregister_replaces_and_root_path():
     async def body():
-        srv, cli = await _pair()
-        try:
+        async with paired() as (srv, cli):
             await cli.register()
             r = await cli.register(links=b'</lwm2m>;rt="oma.lwm2m",</lwm2m/3/0>')
             assert r.opt.location_path == ("rd", "2")
@@ -294,17 +290,13 @@ def test_reregister_replaces_and_root_path():
             assert r.code == "4.04" and cli.log[-1]["path"] == "/lwm2m/3/0"
             assert (await srv.wait_event("register", "node-1", 5)).info["replaced"] is False
             assert (await srv.wait_event("register", "node-1", 5)).info["replaced"] is True
-        finally:
-            await cli.stop()
-            await srv.stop()
     run(body())
 
 
 def test_expiry_with_fake_clock():
     async def body():
         clock = Clock()
-        srv, cli = await _pair(clock=clock, expiry_interval=None, grace=5)
-        try:
+        async with paired(clock=clock, expiry_interval=None, grace=5) as (srv, cli):
             await cli.register(lt=60)
             clock.t += 65
             assert srv.expire() == []
@@ -317,17 +309,13 @@ def test_expiry_with_fake_clock():
             ev = await srv.wait_event("expire", "node-1", 1)
             assert ev.info == {"location": "/rd/1"} and ev.t == 130.5
             assert (await cli.send(Code.POST, "/rd/1")).code == Code.NOT_FOUND
-        finally:
-            await cli.stop()
-            await srv.stop()
     run(body())
 
 
 # ------------------------------------------------------------ device management
 def test_read_write_execute_create_delete_discover_attrs():
     async def body():
-        srv, cli = await _pair()
-        try:
+        async with paired() as (srv, cli):
             await cli.register()
             await srv.wait_registered("node-1", 5)
             r = await srv.read("node-1", "/3/0", accept=11542)
@@ -360,16 +348,12 @@ def test_read_write_execute_create_delete_discover_attrs():
             assert raises(KeyError, lambda: srv._reg("nobody"))
             # every request left from the server's own port (the one the client registered with)
             assert {e["remote_port"] for e in cli.log} == {srv.port}
-        finally:
-            await cli.stop()
-            await srv.stop()
     run(body())
 
 
 def test_observe_notifications_and_active_cancel():
     async def body():
-        srv, cli = await _pair()
-        try:
+        async with paired() as (srv, cli):
             await cli.register()
             await srv.wait_registered("node-1", 5)
             obs = await srv.observe("node-1", "/3/0/9")
@@ -391,32 +375,24 @@ def test_observe_notifications_and_active_cancel():
             assert cli.cancelled == ["/3/0/9"]  # the fake client's aiocoap saw the same token end it
             assert not obs.active and srv.clients["node-1"].observations == []
             assert (await srv.wait_event("observe-cancel", "node-1", 5)).info["code"] == "2.05"
-        finally:
-            await cli.stop()
-            await srv.stop()
     run(body())
 
 
 def test_reregister_forgets_observations():
     async def body():
-        srv, cli = await _pair()
-        try:
+        async with paired() as (srv, cli):
             await cli.register()
             await srv.wait_registered("node-1", 5)
             obs = await srv.observe("node-1", "/3/0/9")
             assert srv.clients["node-1"].observations == [obs]
             await cli.register()
             assert srv.clients["node-1"].observations == [] and not obs.active
-        finally:
-            await cli.stop()
-            await srv.stop()
     run(body())
 
 
 def test_firmware_push_block1():
     async def body():
-        srv, cli = await _pair()
-        try:
+        async with paired() as (srv, cli):
             await cli.register()
             await srv.wait_registered("node-1", 5)
             data = bytes(range(256)) * 5  # 1280 bytes
@@ -438,16 +414,12 @@ def test_firmware_push_block1():
             except ValueError:
                 pass
             assert raises(ValueError, L.LwM2MServer, location_style="x")
-        finally:
-            await cli.stop()
-            await srv.stop()
     run(body())
 
 
 def test_firmware_pull_block2():
     async def body():
-        srv, cli = await _pair(fw_block_size=256)
-        try:
+        async with paired(fw_block_size=256) as (srv, cli):
             data = os.urandom(700)
             uri = srv.serve_file("fw.bin", data)
             assert uri == "coap://127.0.0.1:%d/fw/fw.bin" % srv.port
@@ -460,9 +432,6 @@ def test_firmware_pull_block2():
             r = await cli.ctx.request(m, handle_blockwise=False).response
             assert r.payload == data[320:384] and r.opt.block2 == (5, True, 2)
             assert (await cli.send(Code.GET, "/fw/none")).code == Code.NOT_FOUND
-        finally:
-            await cli.stop()
-            await srv.stop()
     run(body())
 
 
@@ -523,19 +492,20 @@ def test_cli_script_against_fake_client(tmp_path):
     script.write_text("read /3/0\nwrite /1/0/1 120\nexecute /3/0/4\nobserve /3/0/9 0\ndelete /9/7\nlist\n")
 
     async def body():
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, os.path.join(TOP, "tools", "lwm2m_cli.py"), "serve", "--port", "0",
-            "--script", str(script), "--exit-after-script",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        first = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-        assert "listening on coap://127.0.0.1:" in first, first
-        cli = await FakeClient().start(int(first.rsplit(":", 1)[1]))
+        proc = Proc([sys.executable, os.path.join(TOP, "tools", "lwm2m_cli.py"), "serve", "--port",
+                     "0", "--script", str(script), "--exit-after-script"])
+        cli = None
         try:
+            first = await proc.line("", 20)  # "": the first line, whatever it says
+            assert "listening on coap://127.0.0.1:" in first, first
+            cli = await FakeClient().start(int(first.rsplit(":", 1)[1]))
             assert (await cli.register()).code == Code.CREATED
-            out, _ = await asyncio.wait_for(proc.communicate(), 20)
+            await proc.exited(20)
         finally:
-            await cli.stop()
-        return first + out.decode(), cli
+            if cli is not None:
+                await cli.stop()
+            proc.kill()
+        return proc.output(), cli
 
     out, cli = run(body())
     assert "node-1 registered lt=300 b=U lwm2m=1.0 objects </1/0>,</3/0>,</5/0>" in out
@@ -559,8 +529,7 @@ def test_describe_uses_object_types():
 def test_queue_mode_holds_requests_until_update():
     async def body():
         clock = Clock()
-        srv, cli = await _pair(clock=clock, expiry_interval=None, queue_window=93)
-        try:
+        async with paired(clock=clock, expiry_interval=None, queue_window=93) as (srv, cli):
             await cli.register(b="UQ")
             assert srv.clients["node-1"].queue_mode
             clock.t += 94  # past the window: the client no longer listens
@@ -572,9 +541,6 @@ def test_queue_mode_holds_requests_until_update():
             r = await task
             assert r.payload == b"87" and [e["path"] for e in cli.log] == ["/3/0/9"]
             assert [e.kind for e in srv.clients["node-1"].events] == ["register", "update"]
-        finally:
-            await cli.stop()
-            await srv.stop()
     run(body())
 
 
@@ -583,17 +549,19 @@ def test_cli_bootstrap_once(tmp_path):
     prov.write_text('{"servers": [{"uri": "coap://127.0.0.1:5683", "ssid": 3, "lifetime": 90}]}')
 
     async def body():
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, os.path.join(TOP, "tools", "lwm2m_cli.py"), "bootstrap", "--port", "0",
-            "--provision", str(prov), "--once", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        first = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-        cli = await FakeClient().start(int(first.rsplit(":", 1)[1]))
+        proc = Proc([sys.executable, os.path.join(TOP, "tools", "lwm2m_cli.py"), "bootstrap",
+                     "--port", "0", "--provision", str(prov), "--once"])
+        cli = None
         try:
+            first = await proc.line("", 20)  # "": the first line, whatever it says
+            cli = await FakeClient().start(int(first.rsplit(":", 1)[1]))
             assert (await cli.send(Code.POST, "/bs", ["ep=node-9"])).code == Code.CHANGED
-            out, _ = await asyncio.wait_for(proc.communicate(), 20)
+            rc = await proc.exited(20)
         finally:
-            await cli.stop()
-        return out.decode(), proc.returncode, cli
+            if cli is not None:
+                await cli.stop()
+            proc.kill()
+        return "\n".join(proc.lines[1:]), rc, cli
 
     out, rc, cli = run(body())
     assert rc == 0 and "node-9 bootstrap finished ok" in out

@@ -2,11 +2,13 @@
 tools/sleepnode.py with the wall clock moved forward; the project's LwM2M server (same moved
 clock, queue mode) sees one Update per wake, never a Register, while the lifetime runs."""
 import asyncio
+import contextlib
 import os
 import sys
 
 import lwm2m_server as L
 from sleepnode import CUT_EXIT, DEEPSLEEP_EXIT, SleepNode, sleep_config
+from util import readme_block
 
 EP = "sleepy-1"
 BAD = ("Traceback", "fatal error")
@@ -26,8 +28,32 @@ async def _start(lifetime=300, interval=30, rtc=True):
     return srv, node
 
 
+@contextlib.asynccontextmanager
+async def sleeping(**kw):
+    """(server, node) from _start(**kw); on a failure the last wake's output goes to stderr;
+    the node is always closed and the server stopped."""
+    srv, node = await _start(**kw)
+    try:
+        yield srv, node
+    except BaseException:
+        if node.wakes:
+            sys.stderr.write("last wake:\n%s\n" % node.wakes[-1].text())
+        raise
+    finally:
+        node.close()
+        await srv.stop()
+
+
 def _events(srv, k):
     return [e.kind for e in srv.events[k:] if e.ep == EP and e.kind in ("register", "update")]
+
+
+async def _cycle(srv, node, seconds=None, **wake):
+    """Sleep (node.sleep(seconds)), wake: (the Wake, the Register/Update events seen meanwhile)."""
+    node.sleep(seconds)
+    k = len(srv.events)
+    w = await node.wake(**wake)
+    return w, _events(srv, k)
 
 
 def _ok(w, rc=DEEPSLEEP_EXIT):
@@ -91,20 +117,20 @@ def _drain(obs):
 
 def test_twenty_deep_sleep_cycles_update_only_and_observations_go_on():
     async def main():
-        srv, node = await _start()
-        try:
+        async with sleeping() as (srv, node):
             obs = await _first_wake_observed(srv, node)
             seqs = [obs.first.message.opt.observe]
             _drain(obs)
             queued = None
             for i in range(20):
-                node.sleep()
                 if i == 10:  # the server asks while the client sleeps: answered on this wake
+                    node.sleep()
                     queued = await _queued_read(srv)
-                k = len(srv.events)
-                w = await node.wake()
+                    w, got = await _cycle(srv, node, 0)  # 0: it slept above
+                else:
+                    w, got = await _cycle(srv, node)
                 _ok(w)
-                assert _events(srv, k) == ["update"], (i, _events(srv, k), w.text())
+                assert got == ["update"], (i, got, w.text())
                 assert "sleep: state from rtc memory (1 server(s), 1 observation(s))" in w.text()
                 assert w.figures["flash_writes"] == 0, w.text()  # RTC memory, no flash
                 await asyncio.sleep(0.1)
@@ -119,48 +145,33 @@ def test_twenty_deep_sleep_cycles_update_only_and_observations_go_on():
             assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
             assert obs.active and obs.token is not None
             # a sleep longer than the lifetime left: the registration is gone, Register
-            node.sleep(400)
-            k = len(srv.events)
-            w = await node.wake()
+            w, got = await _cycle(srv, node, 400)
             _ok(w)
-            assert _events(srv, k) == ["register"], (_events(srv, k), w.text())
+            assert got == ["register"], (got, w.text())
             assert "sleep: server 1: lifetime expired during the sleep: Register" in w.text()
             # and sleeping resumes from the new registration
-            node.sleep()
-            k = len(srv.events)
-            _ok(await node.wake())
-            assert _events(srv, k) == ["update"]
-        except BaseException:
-            if node.wakes:
-                sys.stderr.write("last wake:\n%s\n" % node.wakes[-1].text())
-            raise
-        finally:
-            node.close()
-            await srv.stop()
+            w, got = await _cycle(srv, node)
+            _ok(w)
+            assert got == ["update"]
 
     run(main())
 
 
 def test_power_cut_while_persisting_resumes_or_registers_never_wrong():
     async def main():
-        srv, node = await _start()
-        try:
+        async with sleeping() as (srv, node):
             obs = await _first_wake_observed(srv, node)
             _drain(obs)
             size = os.path.getsize(os.path.join(node.dir, "data", "rtcmem"))
             assert size > 200  # so the cuts at 100 and -100 bytes are both inside the state
             last = obs.first.message.opt.observe
             for cut in (0, 4, 9, 10, 100, -100, -1, "all"):  # -n: all but the last n bytes
-                node.sleep()
-                k = len(srv.events)
-                w = await node.wake(cut=cut)  # woke, Updated, then the power went mid-write
+                # woke, Updated, then the power went mid-write
+                w, got = await _cycle(srv, node, cut=cut)
                 _ok(w, CUT_EXIT)
-                assert _events(srv, k) in (["update"], ["register"]), _events(srv, k)
-                node.sleep()
-                k = len(srv.events)
-                w = await node.wake()
+                assert got in (["update"], ["register"]), got
+                w, got = await _cycle(srv, node)
                 _ok(w)
-                got = _events(srv, k)
                 if cut != "all":  # torn state: never used, a clean Register
                     assert got == ["register"], (cut, got, w.text())
                     why = "saved state torn" if cut else "no saved state"  # 0 bytes: empty
@@ -183,13 +194,6 @@ def test_power_cut_while_persisting_resumes_or_registers_never_wrong():
             q = await _queued_read(srv)
             _ok(await node.wake())
             assert (await asyncio.wait_for(q, 10)).code == "2.05"
-        except BaseException:
-            if node.wakes:
-                sys.stderr.write("last wake:\n%s\n" % node.wakes[-1].text())
-            raise
-        finally:
-            node.close()
-            await srv.stop()
 
     run(main())
 
@@ -234,24 +238,19 @@ README_APP_START = '"""Battery temperature node'
 
 
 def readme_app():
-    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with open(os.path.join(top, "README.md")) as f:
-        text = f.read()
-    start = text.index(README_APP_START)
-    return text[start:text.index("```", start)]
+    return readme_block(README_APP_START)
 
 
 def test_readme_battery_node_app_reports_only_what_moved():
     async def main():
-        srv, node = await _start(interval=600)
-        with open(os.path.join(node.dir, "app.py"), "w") as f:
-            f.write(readme_app())
+        async with sleeping(interval=600) as (srv, node):
+            with open(os.path.join(node.dir, "app.py"), "w") as f:
+                f.write(readme_app())
 
-        def sensor(v):
-            with open(os.path.join(node.dir, "sensor.txt"), "w") as f:
-                f.write(str(v))
+            def sensor(v):
+                with open(os.path.join(node.dir, "sensor.txt"), "w") as f:
+                    f.write(str(v))
 
-        try:
             sensor(20.0)
             path = "/3303/0/5700"
 
@@ -275,41 +274,29 @@ def test_readme_battery_node_app_reports_only_what_moved():
             for v, told in ((20.2, False), (20.6, True), (20.9, False), (19.9, True),
                             (19.9, False)):
                 sensor(v)
-                node.sleep()
-                k = len(srv.events)
-                w = await node.wake()
+                w, got = await _cycle(srv, node)
                 _ok(w)
-                assert _events(srv, k) == ["update"], w.text()
+                assert got == ["update"], w.text()
                 await asyncio.sleep(0.1)
                 notes = _drain(obs)
                 assert [float(n.text) for n in notes] == ([v] if told else []), (v, notes)
                 for n in notes:
                     assert n.seq > seq
                     seq = n.seq
-        except BaseException:
-            if node.wakes:
-                sys.stderr.write("last wake:\n%s\n" % node.wakes[-1].text())
-            raise
-        finally:
-            node.close()
-            await srv.stop()
 
     run(main())
 
 
 def test_without_rtc_memory_the_flash_store_carries_the_state():
     async def main():
-        srv, node = await _start(rtc=False)  # a Pico W: no RTC user memory
-        try:
+        async with sleeping(rtc=False) as (srv, node):  # a Pico W: no RTC user memory
             obs = await _first_wake_observed(srv, node)
             seqs = [obs.first.message.opt.observe]
             _drain(obs)
             for i in range(3):
-                node.sleep()
-                k = len(srv.events)
-                w = await node.wake()
+                w, got = await _cycle(srv, node)
                 _ok(w)
-                assert _events(srv, k) == ["update"], w.text()
+                assert got == ["update"], w.text()
                 assert "sleep: state from flash (1 server(s), 1 observation(s))" in w.text()
                 assert "state in flash" in w.text()
                 # the record taken (removed), then saved again: temp file and rename
@@ -318,12 +305,5 @@ def test_without_rtc_memory_the_flash_store_carries_the_state():
                 seqs += [n.seq for n in _drain(obs)]
             assert len(seqs) == 4 and seqs == sorted(seqs), seqs
             assert not os.path.exists(os.path.join(node.dir, "data", "rtcmem"))
-        except BaseException:
-            if node.wakes:
-                sys.stderr.write("last wake:\n%s\n" % node.wakes[-1].text())
-            raise
-        finally:
-            node.close()
-            await srv.stop()
 
     run(main())

@@ -6,6 +6,7 @@ the real client, a stub LwM2M server serviced from a runner hook, and a Ctrl-C o
 import os
 
 from ports import Board, StubServer, board_fs, deploy_snippets
+from util import exists
 
 
 def _cfg(srv, **kw):
@@ -103,16 +104,8 @@ def test_watchdog_outlives_ctrl_c_so_a_deploy_needs_safe_mode():
         assert b.repl(60000) is True  # a long deploy survives
         b.repl(100, SAFE_MODE_LEAVE)  # deploy done: back to normal
         assert b.events[-3:] == ["hard", "boot", "repl"], b.events
-        assert not _exists("safemode") and srv.registers == n + 1
+        assert not exists("safemode") and srv.registers == n + 1
     srv.close()
-
-
-def _exists(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
 
 
 # ---------------------------------------------------------------- a Pico W update, good and bad

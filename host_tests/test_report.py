@@ -155,36 +155,28 @@ def test_content_format_of_request():
     assert w.reads[-1] == (1, P, 11542) and w.ep.notes[-1][3] == 11542
 
 
-def test_gt_crossing_both_ways():
+def walk(attrs, values):
+    """The payloads notified while P, observed (no pmin/pmax) with `attrs` from its value 10,
+    takes each of `values` in turn, one a second (test_edges uses this too)."""
     w = World()
-    w.attrs[P] = {"gt": 20}
+    w.attrs[P] = attrs
     w.rep.add(1, Obs(b"t"), P, 0, 0)
-    sent = []
-    for i, v in enumerate((15, 25, 24, 30, 19, 18, 21)):
+    for i, v in enumerate(values):
         w.set(P, v)
         w.rep.tick(1000 * (i + 1))
-        sent = [n[0] for n in w.notes()]
-    assert sent == [b"25", b"19", b"21"]
+    return [n[0] for n in w.notes()]
+
+
+def test_gt_crossing_both_ways():
+    assert walk({"gt": 20}, (15, 25, 24, 30, 19, 18, 21)) == [b"25", b"19", b"21"]
 
 
 def test_lt_crossing():
-    w = World()
-    w.attrs[P] = {"lt": 5}
-    w.rep.add(1, Obs(b"t"), P, 0, 0)
-    for i, v in enumerate((7, 4, 3, 6, 5, 4.5)):
-        w.set(P, v)
-        w.rep.tick(1000 * (i + 1))
-    assert [n[0] for n in w.notes()] == [b"4", b"6", b"4.5"]
+    assert walk({"lt": 5}, (7, 4, 3, 6, 5, 4.5)) == [b"4", b"6", b"4.5"]
 
 
 def test_step():
-    w = World()
-    w.attrs[P] = {"st": 5}
-    w.rep.add(1, Obs(b"t"), P, 0, 0)
-    for i, v in enumerate((13, 16, 18, 21, 17, 11)):
-        w.set(P, v)
-        w.rep.tick(1000 * (i + 1))
-    assert [n[0] for n in w.notes()] == [b"16", b"21", b"11"]
+    assert walk({"st": 5}, (13, 16, 18, 21, 17, 11)) == [b"16", b"21", b"11"]
 
 
 def test_crossing_during_pmin_reported_at_pmin_and_pmax_still_runs():

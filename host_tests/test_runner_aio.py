@@ -60,8 +60,12 @@ def _post(mid, path):
 class Rig:
     """An AioRunner serving a one-object DM; `peer` is a test socket the runner knows about."""
 
-    def __init__(self):
+    def __init__(self, value=None):
+        """value: the registry gets APP with instance 0 holding it in resource 1 (.app)."""
         self.reg = Registry()
+        if value is not None:
+            self.app = self.reg.add(APP)
+            self.app.add(0, {1: value})
         self.dm = DM(self.reg, Acl(self.reg))
         self.r = AioRunner(Endpoint(lambda req, peer, now: self.dm.handle(req, 1, now)), 0)
         self.peer, self.addr = _bound()
@@ -79,9 +83,7 @@ class Rig:
 
 def test_requests_are_served_while_another_task_runs():
     async def body():
-        rig = Rig()
-        o = rig.reg.add(APP)
-        o.add(0, {1: 7})
+        rig = Rig(7)
         ticks = [0]
 
         async def ticker():
@@ -113,9 +115,8 @@ def test_requests_are_served_while_another_task_runs():
 
 def test_coroutine_executor_runs_after_its_204_is_sent():
     async def body():
-        rig = Rig()
-        o = rig.reg.add(APP)
-        o.add(0, {1: 0})
+        rig = Rig(0)
+        o = rig.app
         jobs = []
         seen = []
 
@@ -207,9 +208,7 @@ def test_wake_brings_the_driver_forward():
 
 def test_stop_ends_serve_and_rebind_moves_the_watch():
     async def body():
-        rig = Rig()
-        o = rig.reg.add(APP)
-        o.add(0, {1: 5})
+        rig = Rig(5)
         r = rig.r
         try:
             srv = asyncio.create_task(r.serve())

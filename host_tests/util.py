@@ -15,6 +15,44 @@ def hexb(s):
     return bytes.fromhex(s.replace(" ", "").replace("\n", ""))
 
 
+def readme_block(marker, fenced=False):
+    """A piece of README.md that a test runs verbatim: from `marker` to the next ``` fence, or
+    with fenced=True the body of the ```python block that follows `marker`."""
+    top = (__file__.rpartition("/")[0] or ".") + "/.."  # no os.path on the unix port
+    with open(top + "/README.md") as f:
+        text = f.read()
+    i = text.index(marker)
+    if fenced:
+        i = text.index("```python", i) + len("```python")
+    return text[i:text.index("```", i)]
+
+
+def exists(path):
+    """True if `path` names a file or directory (the unix port has no os.path)."""
+    import os
+
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+class MemStore:
+    """lwm2m.store.Store's load/save (and last_error) in RAM: every save takes."""
+
+    def __init__(self):
+        self.d = {}
+        self.last_error = None
+
+    def load(self, name):
+        return self.d.get(name)
+
+    def save(self, name, value):
+        self.d[name] = value
+        return True
+
+
 class FakeClock:
     """Millisecond clock the tests advance by hand, with ticks_* wrap-around semantics."""
 
@@ -42,6 +80,25 @@ def heap_trace(on):
         tracemalloc.start()
     else:
         tracemalloc.stop()
+
+
+def rebuild_modules_table(*packages):
+    """Call after heap_trace(True), before a heap test's warm-up, when the code under test drops
+    and re-imports modules (lwm2m.unload: a DM write's lwm2m.parse, the firmware engine).
+    On CPython the re-inserts make sys.modules, and the dict of each package named here (an
+    import sets the module as an attribute of its package), rebuild their tables now and then,
+    at the same size; a table in use when tracing began was never traced, and its first rebuild
+    would count in full as growth. Rebuild each once under tracing (three times as many keys as
+    it holds overflow any table it may have, and later rebuilds only shrink that larger one).
+    Harmless on MicroPython, whose gc.mem_alloc() counts the tables all along."""
+    import sys
+
+    for d in [sys.modules] + [sys.modules[p].__dict__ for p in packages]:
+        keys = ["_rebuild%d" % i for i in range(3 * len(d))]
+        for k in keys:
+            d[k] = None
+        for k in keys:
+            del d[k]
 
 
 def heap_used():

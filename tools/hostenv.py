@@ -1,4 +1,5 @@
-"""Where the host tools and tests find their peers: the unix port, libcoap, a free UDP port."""
+"""Where host tools and tests find their peers: the unix port, libcoap, a free UDP port, TCP echo."""
+import asyncio
 import os
 import re
 import shutil
@@ -31,6 +32,31 @@ def free_udp_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+class Echo:
+    """A TCP echo server on loopback (.port): the far end of host_tests/apps/aio_app.py's own
+    network task, for test_peer_asyncio and tools/bench/bench_aio.py; .conns counts connections."""
+
+    async def start(self):
+        self.conns = 0
+
+        async def serve(r, w):
+            self.conns += 1
+            while True:
+                line = await r.readline()
+                if not line:
+                    break
+                w.write(line)
+                await w.drain()
+            w.close()
+
+        self.srv = await asyncio.start_server(serve, "127.0.0.1", 0)
+        self.port = self.srv.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self):
+        self.srv.close()
 
 
 Pdu = namedtuple("Pdu", "type code mid token opts payload")

@@ -5,10 +5,10 @@ Deep sleep on the host is the process exiting with board.sleep.DEEPSLEEP_EXIT af
 survives, as on an ESP32) with LWM2M_CLOCK_OFFSET moved forward by the sleep (or by what the
 caller says), and `clock()` gives a server the same moved clock. CPython only (asyncio).
 """
-import asyncio
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +20,7 @@ for _p in (os.path.join(_TOP, "lib"), os.path.join(_TOP, "tools")):
 
 from boardir import make_board_dir  # noqa: E402
 from hostenv import free_udp_port, micropython  # noqa: E402
+from proc import Proc  # noqa: E402
 
 DEEPSLEEP_EXIT = 4  # board.sleep.DEEPSLEEP_EXIT
 CUT_EXIT = 5  # board.sleep.CUT_EXIT
@@ -97,25 +98,15 @@ class SleepNode:
         if cut is not None:
             env["LWM2M_CUT_RTC"] = str(cut)
         t0 = time.monotonic()
-        self.proc = p = await asyncio.create_subprocess_exec(
-            self.interp or micropython(), "-X", "heapsize=" + self.heap, "main.py", cwd=self.dir,
-            env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        self.partial = lines = []
-
-        async def read():
-            async for ln in p.stdout:
-                lines.append(ln.decode(errors="replace").rstrip("\n"))
-            return await p.wait()
-
+        self.proc = p = Proc([self.interp or micropython(), "-X", "heapsize=" + self.heap,
+                              "main.py"], cwd=self.dir, env=env)
+        self.partial = lines = p.lines
         try:
-            rc = await asyncio.wait_for(read(), timeout)
-        except asyncio.TimeoutError:
-            raise AssertionError("wake did not end; output:\n" + "\n".join(lines))
+            rc = await p.exited(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("wake did not end; output:\n" + p.output())
         finally:
-            if p.returncode is None:
-                p.kill()
-                await p.wait()
+            p.kill()
         w = Wake(rc, lines, round((time.monotonic() - t0) * 1000))
         self.wakes.append(w)
         return w
@@ -129,10 +120,6 @@ class SleepNode:
         self.offset += seconds
 
     def close(self):
-        p = self.proc
-        if p is not None and p.returncode is None:
-            try:
-                p.kill()
-            except ProcessLookupError:
-                pass
+        if self.proc is not None:
+            self.proc.kill()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -16,12 +16,7 @@ import sys
 import tempfile
 import time
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-TOP = os.path.dirname(TOOLS)
-for _p in (TOOLS, BENCH):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+from benchpath import BENCH, TOP  # first: tools/ and tools/bench/ on sys.path
 
 import bench_heap32  # noqa: E402
 import bench_lwm2m  # noqa: E402

@@ -16,22 +16,20 @@ allocation (lumpy: each new pool doubles) does not land in one run only. Prints 
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-TOP = os.path.dirname(TOOLS)
-for _p in (os.path.join(TOP, "lib"), os.path.join(TOP, "tools", "cpy"), TOOLS, BENCH):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+import benchpath  # first: tools/ and tools/bench/ on sys.path
+from benchpath import TOP  # noqa: E402
+
+benchpath.add("lib", "tools/cpy")
 
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
-from hostenv import micropython  # noqa: E402
+from hostenv import Echo, micropython  # noqa: E402
+from bench_lwm2m import print_table  # noqa: E402
+from proc import Proc  # noqa: E402
+from testpkg import blob_package  # noqa: E402
 
 EP = "aio-bench"
 K = 1024
@@ -110,103 +108,49 @@ def mp32():
     return shutil.which("micropython32")
 
 
-class Proc:
-    def __init__(self, argv, cwd):
-        self.lines = []
-        self.p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    async def line(self, prefix, timeout=30):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for x in self.lines:
-                if x.startswith(prefix):
-                    return x
-            if self.p.poll() is not None and not self.t.is_alive():
-                break
-            await asyncio.sleep(0.05)
-        raise RuntimeError("no %r line; output:\n%s" % (prefix, "\n".join(self.lines[-20:])))
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(5)
-
-
-def _status(lines, a, b):
+def _status(lines):
     out = []
-    for x in lines[a:b]:
+    for x in lines:
         if x.startswith("app: status "):
             out.append([int(v) for v in x.split()[2:]])
     return out
 
 
-async def _echo():
-    async def serve(r, w):
-        while True:
-            line = await r.readline()
-            if not line:
-                break
-            w.write(line)
-            await w.drain()
-
-    srv = await asyncio.start_server(serve, "127.0.0.1", 0)
-    return srv, srv.sockets[0].getsockname()[1]
-
-
 def _package(size):
     """A valid update package: header + application bundle (so the last block's step does the
     whole verification a real update does: the image read back and hashed)."""
-    import hashlib
-    import io
-
-    from board.fwboot import write_bundle
-    from lwm2m.fwpkg import make_header
-
-    blob = bytearray()
-    d = b"bench"
-    while len(blob) < size:
-        d = hashlib.sha256(d).digest()
-        blob += d
-    b = io.BytesIO()
-    write_bundle(b, [("blob.bin", bytes(blob[:size]))])
-    body = b.getvalue()
-    return make_header(len(body), hashlib.sha256(body).digest(), "bench", "1") + body
+    return blob_package(size, b"bench", "bench", "1")[1]
 
 
 async def stall_run():
     """{phase: (worst ticker lateness ms, longest step ms, ticks, echoes)} for one run."""
     srv = await L.LwM2MServer().start()
     port = srv.port
-    echo, eport = await _echo()
+    echo = await Echo().start()
+    eport = echo.port
     d = tempfile.mkdtemp(prefix="lwm2m-bench-aio-")
     make_board_dir(d, {"endpoint": EP, "local_port": 0, "data_dir": "data", "log": "warn",
                        "servers": [{"uri": "coap://127.0.0.1:%d" % port, "ssid": 1,
                                     "lifetime": 8}]})
     shutil.copy(os.path.join(TOP, "host_tests", "apps", "aio_app.py"), os.path.join(d, "aio_app.py"))
-    p = Proc([micropython(), "-X", "heapsize=1M", "aio_app.py", str(eport)], d)
+    p = Proc([micropython(), "-X", "heapsize=1M", "aio_app.py", str(eport)], cwd=d,
+             error=RuntimeError)
     out = {}
     servers = [srv]
 
     async def phase(name, coro):
-        a = len(p.lines)
+        a = p.mark()
         await asyncio.sleep(0.3)  # a whole status window inside the phase on each side
         await coro
         await asyncio.sleep(0.3)
-        s = _status(p.lines, a, len(p.lines))
+        s = _status(p.between(a))
         steps = sorted(x[3] for x in s)
         out[name] = (max(x[2] for x in s), steps[-1], s[-1][0] - s[0][0], s[-1][1] - s[0][1],
                      steps[len(steps) // 2])
 
     try:
         await srv.wait_registered(EP, 20)
-        await p.line("app: registered")
+        await p.line("app: registered", 30)
 
         await phase("idle, registered (2 s)", asyncio.sleep(2))
 
@@ -241,7 +185,7 @@ async def stall_run():
         await phase("server outage 9 s, back, registered again", outage())
     finally:
         p.kill()
-        echo.close()
+        await echo.stop()
         for s in servers:
             await s.stop()
         shutil.rmtree(d, ignore_errors=True)
@@ -259,7 +203,8 @@ async def heap_one(exe, mode, pre):
                                         "lifetime": 300}]}, mpy=True)
         with open(os.path.join(d, "heap.py"), "w") as f:
             f.write(HEAP_SCRIPT)
-        p = Proc([exe, "-X", "heapsize=320K", "heap.py", mode, str(pre)], d)
+        p = Proc([exe, "-X", "heapsize=320K", "heap.py", mode, str(pre)], cwd=d,
+                 error=RuntimeError)
         try:
             line = await p.line("heap ", 60)
         finally:
@@ -320,12 +265,7 @@ def main(argv):
     if "--runs" in argv:
         runs = int(argv[argv.index("--runs") + 1])
     rows = stall_rows(runs) + heap_rows()
-    w = max(len(r[0]) for r in rows)
-    v = max(len(r[1]) for r in rows)
-    print("%-*s  %*s  %s" % (w, "figure", v, "value", "how"))
-    print("-" * (w + v + 40))
-    for name, val, how in rows:
-        print("%-*s  %*s  %s" % (w, name, v, val, how))
+    print_table(rows, "figure")
     print("(unix port %s, 10 ms ticker + TCP echo task beside the client; 250 ms windows;"
           % micropython())
     print("wall-clock ms: on a shared host, OS preemption shows up in both figures)")

@@ -9,10 +9,10 @@ import statistics
 import subprocess
 import sys
 import time
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if os.path.join(TOP, "tools") not in sys.path:
-    sys.path.insert(0, os.path.join(TOP, "tools"))
+
+from benchpath import TOP  # first: tools/ and tools/bench/ on sys.path
 from hostenv import free_udp_port, micropython  # noqa: E402
+from proc import Proc  # noqa: E402
 
 APP = os.path.join(TOP, "host_tests", "apps", "coap_demo_app.py")
 
@@ -93,16 +93,12 @@ async def _gets(port, count):
 
 def round_trips(mp, count):
     port = free_udp_port()
-    p = subprocess.Popen([mp, "-X", "heapsize=256K", APP, "server", str(port), "100000"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = Proc([mp, "-X", "heapsize=256K", APP, "server", str(port), "100000"], error=SystemExit)
     try:
-        line = p.stdout.readline()
-        if not line.startswith("READY"):
-            raise SystemExit("bench: app did not start: %r" % line)
+        p.wait_line("READY", 30)  # SystemExit: the app did not start
         return asyncio.run(_gets(port, count))
     finally:
         p.kill()
-        p.wait(5)
 
 
 def main(argv):

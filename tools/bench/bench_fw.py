@@ -12,25 +12,22 @@ a separate run without the probe's gc work. Environment (from tools/bench/bench.
 (smallest heap of tools/bench/heapfit.py; the transfer is re-run at that + 16K), LWM2M_BENCH_QUICK.
 """
 import asyncio
-import hashlib
-import io
 import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-TOP = os.path.dirname(TOOLS)
-for _p in (BENCH, TOOLS, os.path.join(TOP, "lib"), os.path.join(TOOLS, "cpy")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+import benchpath  # first: tools/ and tools/bench/ on sys.path
+
+benchpath.add("lib", "tools/cpy")
 
 import lwm2m_server as L  # noqa: E402
+from bench_lwm2m import print_table  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from hostenv import micropython  # noqa: E402
+from proc import Proc  # noqa: E402
+from testpkg import blob_package  # noqa: E402
 
 EP = "fw-bench"
 K = 1024
@@ -107,58 +104,9 @@ main.main()
 
 
 
-def _blob(n):
-    out = bytearray()
-    d = hashlib.sha256(b"bench").digest()
-    while len(out) < n:
-        d = hashlib.sha256(d).digest()
-        out += d
-    return bytes(out[:n])
-
-
 def package(size):
     """A header + bundle package of about `size` bytes (BundleStore only stages bundles)."""
-    from board.fwboot import write_bundle
-    from lwm2m.fwpkg import make_header
-
-    b = io.BytesIO()
-    write_bundle(b, [("blob.bin", _blob(size - 128 - 80))])
-    body = b.getvalue()
-    return make_header(len(body), hashlib.sha256(body).digest(), "bench", "1") + body
-
-
-class Proc:
-    def __init__(self, argv, cwd):
-        import subprocess
-
-        self.lines = []
-        self.cond = threading.Condition()
-        self.p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            with self.cond:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-                self.cond.notify_all()
-
-    def wait(self, prefix, timeout, start=0):
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for i in range(start, len(self.lines)):
-                    if self.lines[i][1].startswith(prefix):
-                        return i, self.lines[i]
-                if time.monotonic() > end or self.p.poll() is not None:
-                    raise RuntimeError("no %r from the client:\n%s" % (
-                        prefix, "\n".join(x[1] for x in self.lines[-30:])))
-                self.cond.wait(0.2)
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(5)
+    return blob_package(size - 128 - 80, b"bench", "bench", "1")[1]
 
 
 async def scenario(heap_k, measure, size, mpy=False, interp=None):
@@ -174,36 +122,38 @@ async def scenario(heap_k, measure, size, mpy=False, interp=None):
                        mpy=mpy)
         with open(os.path.join(d, "fw_probe.py"), "w") as f:
             f.write(PROBE % {"measure": measure})
-        p = Proc([interp or micropython(), "-X", "heapsize=%dK" % heap_k, "fw_probe.py"], d)
+        p = Proc([interp or micropython(), "-X", "heapsize=%dK" % heap_k, "fw_probe.py"], cwd=d,
+                 error=RuntimeError)
         try:
             await srv.wait_registered(EP, 20)
         except asyncio.TimeoutError:
             raise RuntimeError("no registration at heapsize %dK:\n%s" % (
-                heap_k, "\n".join(x[1] for x in p.lines[-20:])))
-        _, (_, base) = await asyncio.to_thread(p.wait, "fwprobe: base", 20)
+                heap_k, p.output(20)))
+        base = await p.line("fwprobe: base", 20)
         pkg = package(size)
         out = {"base": int(base.split()[-1]), "bytes": len(pkg)}
+
+        async def finished(what, t0, timeout, start=0):
+            """The probe's finish line for `what` (push, pull) into out; its index in p.lines."""
+            i = await p.index("fwprobe: finish", timeout, start)
+            out[what + "_s"] = p.times[i] - t0
+            f = p.lines[i].split()
+            if int(f[-3]) != len(pkg) - 128:
+                raise RuntimeError("%s stored %s bytes" % (what, f[-3]))
+            out[what + "_begin"], out[what + "_peak"] = int(f[-2]), int(f[-1])
+            return i
+
         t0 = time.monotonic()
         r = await srv.push_firmware(EP, pkg, block_size=1024, timeout=30)
         if r.code != "2.04":
             raise RuntimeError("push: %s" % r.code)
-        i, (t1, line) = await asyncio.to_thread(p.wait, "fwprobe: finish", 60)
-        out["push_s"] = t1 - t0
-        f = line.split()
-        if int(f[-3]) != len(pkg) - 128:
-            raise RuntimeError("push stored %s bytes" % f[-3])
-        out["push_begin"], out["push_peak"] = int(f[-2]), int(f[-1])
+        i = await finished("push", t0, 60)
         uri = fs.serve_file("pkg.bin", pkg)
         t0 = time.monotonic()
         r = await srv.write(EP, "/5/0/1", uri)
         if r.code != "2.04":
             raise RuntimeError("write /5/0/1: %s" % r.code)
-        _, (t1, line) = await asyncio.to_thread(p.wait, "fwprobe: finish", 120, i + 1)
-        out["pull_s"] = t1 - t0
-        f = line.split()
-        if int(f[-3]) != len(pkg) - 128:
-            raise RuntimeError("pull stored %s bytes" % f[-3])
-        out["pull_begin"], out["pull_peak"] = int(f[-2]), int(f[-1])
+        await finished("pull", t0, 120, i + 1)
         if (await srv.read(EP, "/5/0/3")).payload != b"2":
             raise RuntimeError("pull did not end in Downloaded")
         return out
@@ -275,11 +225,7 @@ def main(argv):
         mk = os.environ.get(env)
         if mk and mk.isdigit():
             rows.append(_at_min_heap(int(mk), size, mpy, label))
-    w = max(len(r[0]) for r in rows)
-    print("%-*s  %-14s  %s" % (w, "measurement", "value", "how"))
-    print("-" * (w + 40))
-    for r in rows:
-        print("%-*s  %-14s  %s" % (w, r[0], r[1], r[2]))
+    print_table(rows, "measurement")
     return 0
 
 

@@ -14,18 +14,14 @@ import subprocess
 import sys
 import tempfile
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-TOP = os.path.dirname(TOOLS)
-for _p in (TOOLS, BENCH):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+from benchpath import TOP  # first: tools/ and tools/bench/ on sys.path
 
 import bench_lwm2m as B  # noqa: E402
 import heapfit  # noqa: E402
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from mpy_build import OPT  # noqa: E402
+from proc import Proc  # noqa: E402
 
 # the stock boards' GC heap right after boot (BOARDS.md)
 BOARDS = (("ESP32_GENERIC", 112000), ("RPI_PICO_W", 205184))
@@ -176,7 +172,7 @@ async def _levels(interp):
         make_board_dir(d, B.config([srv.port], log="warn"), mpy=True)
         with open(os.path.join(d, "probe.py"), "w") as f:
             f.write(_PROBE)
-        p = B.Proc([interp, "-X", "heapsize=1M", "probe.py"], cwd=d)
+        p = Proc([interp, "-X", "heapsize=1M", "probe.py"], cwd=d, error=TimeoutError)
         try:
             await p.line("LEVEL modules", 20)
         finally:
@@ -246,12 +242,7 @@ def main(argv):
     if not a.interp:
         print("bench_heap32: not measured (set MICROPYTHON32 to a 32-bit unix port)")
         return 0
-    rs = rows(a.interp, a.quick)
-    w = max(len(r[0]) for r in rs)
-    print("%-*s  %-14s  %s" % (w, "measurement", "value", "how"))
-    print("-" * (w + 40))
-    for r in rs:
-        print("%-*s  %-14s  %s" % (w, r[0], r[1], r[2]))
+    B.print_table(rows(a.interp, a.quick), "measurement")
     return 0
 
 

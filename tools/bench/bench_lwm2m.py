@@ -7,27 +7,21 @@ heap and notification figures go through a probe script (APP below, written into
 that subclasses lwm2m.client.Client and then runs main.py unchanged.
 """
 import asyncio
+import contextlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-TOP = os.path.dirname(TOOLS)
-for _p in (TOOLS, BENCH):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+from benchpath import TOP  # first: tools/ and tools/bench/ on sys.path
 
 import lwm2m_server as L  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
 from hostenv import micropython  # noqa: E402
+from proc import Proc  # noqa: E402
 
 EP = "bench-1"
 
@@ -182,63 +176,6 @@ sys.exit(main.main())
 '''
 
 
-
-
-class Proc:
-    """A subprocess whose stdout lines are collected (with arrival time) by a reader thread."""
-
-    def __init__(self, argv, cwd=None):
-        self.lines = []  # (time.monotonic(), line)
-        self.cond = threading.Condition()
-        self.t0 = time.monotonic()
-        self.p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            with self.cond:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-                self.cond.notify_all()
-
-    def wait_line(self, prefix, timeout=10.0):
-        """(arrival time, line) of the first line starting with prefix; TimeoutError otherwise."""
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for t, line in self.lines:
-                    if line.startswith(prefix):
-                        return t, line
-                left = end - time.monotonic()
-                if left <= 0 or (self.p.poll() is not None and not self.t.is_alive()):
-                    raise TimeoutError("no %r line (exit %s)" % (prefix, self.p.poll()))
-                self.cond.wait(min(left, 0.2))
-
-    async def line(self, prefix, timeout=10.0):
-        return await asyncio.to_thread(self.wait_line, prefix, timeout)
-
-    def output(self):
-        return "\n".join(x[1] for x in self.lines)
-
-    async def interrupt(self, timeout=10.0):
-        """SIGINT (the client deregisters), then the exit code; None (killed) after timeout.
-        Async so the servers on this event loop can answer the Deregister meanwhile."""
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGINT)
-        try:
-            return await asyncio.to_thread(self.p.wait, timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(5)
-        self.t.join(2)
-
-
 def config(ports, log="info", lifetime=300, ep=EP):
     return {"endpoint": ep, "local_port": 0, "data_dir": "data", "log": log,
             "servers": [{"uri": "coap://127.0.0.1:%d" % p, "ssid": i + 1, "lifetime": lifetime}
@@ -264,7 +201,7 @@ class Board:
 
     def start(self, args, heap="1M"):
         return Proc([self.interp or micropython(), "-X", "heapsize=" + heap] + list(args),
-                    cwd=self.dir)
+                    cwd=self.dir, error=TimeoutError)
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -284,6 +221,23 @@ async def observe_ten(srvs, ep=EP, timeout=10.0):
                 raise RuntimeError("observe %s on server %d: %s" % (path, i + 1, o.first.code))
             obs.append(o)
     return obs
+
+
+@contextlib.asynccontextmanager
+async def running(board, args, servers, heap="1M"):
+    """board.start(args, heap) for the body; its output goes to stderr on a failure; then it is
+    killed, the board removed and each of `servers` stopped, whatever happened."""
+    p = board.start(args, heap)
+    try:
+        yield p
+    except BaseException:
+        sys.stderr.write("client output:\n%s\n" % p.output())
+        raise
+    finally:
+        p.kill()
+        board.close()
+        for s in servers:
+            await s.stop()
 
 
 async def _registered(srvs, proc, ep=EP, timeout=20.0):
@@ -323,11 +277,11 @@ async def _startup(runs):
             board.fresh()  # first boot every time: factory accounts from config.json
             p = board.start(["main.py"])
             try:
-                t, _line = await p.line("lwm2m: registered with", 20)
+                t = p.times[await p.index("lwm2m: registered with", 20)]
                 e = await srv.wait_event("register", EP, 5)
                 times.append((t - p.t0) * 1000)
                 seen.append((srv.t0 + e.t - p.t0) * 1000)
-                await p.interrupt()
+                await p.interrupted()
                 await srv.wait_event("deregister", EP, 5)
             finally:
                 p.kill()
@@ -346,22 +300,13 @@ async def _client_heap(preload="-"):
     s1 = await L.LwM2MServer().start()
     s2 = await L.LwM2MServer().start()
     board = Board(config([s1.port, s2.port], log="warn"))
-    p = board.start(["bench_app.py", "heap", "10", preload])
-    try:
+    async with running(board, ["bench_app.py", "heap", "10", preload], (s1, s2)) as p:
         await _registered((s1, s2), p)
         await observe_ten((s1, s2))
-        _t, line = await p.line("BENCH heap", 10)
-        rc = await p.interrupt()
+        line = await p.line("BENCH heap", 10)
+        rc = await p.interrupted()
         await s1.wait_event("deregister", EP, 5)
         await s2.wait_event("deregister", EP, 5)
-    except BaseException:
-        sys.stderr.write("client output:\n%s\n" % p.output())
-        raise
-    finally:
-        p.kill()
-        board.close()
-        await s1.stop()
-        await s2.stop()
     f = line.split()
     return {"imports": int(f[2]), "level": int(f[3]), "servers": int(f[4]), "obs": int(f[5]),
             "late": f[6], "cap": int(f[7]), "exit": rc}
@@ -381,8 +326,7 @@ def client_heap():
 async def _notify_rate(ms):
     srv = await L.LwM2MServer().start()
     board = Board(config([srv.port], log="warn"))
-    p = board.start(["bench_app.py", "notify", str(ms)])
-    try:
+    async with running(board, ["bench_app.py", "notify", str(ms)], (srv,)) as p:
         await _registered((srv,), p)
         r = await srv.write_attributes(EP, "/3303/0/5700", pmin=0)
         if r.code != "2.04":
@@ -390,17 +334,10 @@ async def _notify_rate(ms):
         o = await srv.observe(EP, "/3303/0/5700")
         if not o.active:
             raise RuntimeError("observe /3303/0/5700: %s" % o.first.code)
-        _t, line = await p.line("BENCH notify", ms / 1000 + 15)
+        line = await p.line("BENCH notify", ms / 1000 + 15)
         await asyncio.sleep(0.5)  # let the server drain its socket
         got = o.queue.qsize()
-        await p.interrupt()
-    except BaseException:
-        sys.stderr.write("client output:\n%s\n" % p.output())
-        raise
-    finally:
-        p.kill()
-        board.close()
-        await srv.stop()
+        await p.interrupted()
     sent, changes, took = [int(x) for x in line.split()[2:5]]
     return {"sent": sent, "changes": changes, "ms": took, "received": got}
 
@@ -475,6 +412,7 @@ def rows(quick=False):
 
 
 def print_table(rows_, title="LwM2M benchmark"):
+    """The benchmarks' `name  value  how` table (tools/bench/bench.py's parse_table reads it)."""
     w = max(len(r[0]) for r in rows_)
     v = max(len(r[1]) for r in rows_)
     print("%-*s  %*s  %s" % (w, title, v, "value", "how"))

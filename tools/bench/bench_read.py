@@ -7,18 +7,13 @@ aiocoap's Message: it answers the Register with 2.01, then sends CON `GET /3/0` 
 times sendto() -> the matching ACK, as a packet capture on loopback would. Prints a table for
 tools/bench/bench.py; figures, not pass/fail.
 """
-import os
 import select
 import socket
 import statistics
 import sys
 import time
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-for _p in (TOOLS, BENCH):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+import benchpath  # noqa: F401  first: tools/ and tools/bench/ on sys.path
 
 from aiocoap import ACK, CON, GET, Message  # noqa: E402
 from aiocoap.numbers.codes import Code  # noqa: E402

@@ -16,11 +16,7 @@ import asyncio
 import os
 import sys
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-for _p in (TOOLS, BENCH):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+import benchpath  # noqa: F401  first: tools/ and tools/bench/ on sys.path
 
 import lwm2m_server as L  # noqa: E402
 from sleepnode import DEEPSLEEP_EXIT, SleepNode, sleep_config  # noqa: E402

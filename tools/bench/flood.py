@@ -20,11 +20,7 @@ import os
 import sys
 import time
 
-BENCH = os.path.dirname(os.path.abspath(__file__))  # tools/bench: benchmarks and long runs
-TOOLS = os.path.dirname(BENCH)  # tools: lwm2m_server, boardir, hostenv, mpy_build, cpy/
-for _p in (TOOLS, BENCH):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+import benchpath  # noqa: F401  first: tools/ and tools/bench/ on sys.path
 
 import bench_lwm2m as B  # noqa: E402
 import lwm2m_server as L  # noqa: E402
@@ -197,7 +193,7 @@ async def _drive(srv, n, window):
 def _heap_lines(p):
     """[(kind, requests, mem_alloc, mem_free)] from the probe's FLOOD lines."""
     res = []
-    for _t, line in list(p.lines):
+    for line in p.between(0):
         f = line.split()
         if len(f) == 5 and f[0] == "FLOOD":
             res.append((f[1], int(f[2]), int(f[3]), int(f[4])))
@@ -226,7 +222,7 @@ async def _flood(heap_kib, n, window, every):
                 L.tlv_str(L.decode_tlv(r.payload)[0]) == "MicroPython"
         except Exception as e:  # a dead or deaf client is a finding, not a crash of the tool
             probs.append("after the flood: %s: %s" % (type(e).__name__, e))
-        res["exit"] = await p.interrupt(TIMEOUT)
+        res["exit"] = await p.interrupted(TIMEOUT)
         try:
             await srv.wait_event("deregister", EP, 3)
             res["deregistered"] = True

@@ -10,10 +10,9 @@ import random
 import sys
 import time
 
-_TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-for _p in (os.path.join(_TOP, "host_tests"), os.path.join(_TOP, "lib"),
-           os.path.join(_TOP, "tools", "cpy")):
-    sys.path.insert(0, _p)
+import benchpath  # first: tools/ and tools/bench/ on sys.path
+
+benchpath.add("host_tests", "lib", "tools/cpy")
 import mpshim  # noqa: E402,F401
 
 from coap import msg as M  # noqa: E402

@@ -29,6 +29,7 @@ import re
 import sys
 import time
 
+import benchpath  # first: tools/ and tools/bench/ on sys.path
 import bench_lwm2m as B
 import lwm2m_server as L
 
@@ -46,9 +47,7 @@ PAD = "pad.bin"  # filler that brings the package to FW_SIZE; harmless in lib/ o
 
 def fw_package(lib, size=FW_SIZE):
     """Header + bundle of the board dir's lib/ (what boot.py swaps in) padded to `size` bytes."""
-    for d in ("lib", "tools/cpy"):  # tools/cpy: the micropython shim for CPython
-        if os.path.join(B.TOP, d) not in sys.path:
-            sys.path.insert(0, os.path.join(B.TOP, d))
+    benchpath.add("lib", "tools/cpy")  # tools/cpy: the micropython shim for CPython
     from board.fwboot import write_bundle
     from lwm2m.fwpkg import make_header
 
@@ -77,7 +76,7 @@ def _clean(p):
 
 async def _until_exit(p, timeout):
     try:
-        return await asyncio.to_thread(p.p.wait, timeout)
+        return await p.exited(timeout)
     except Exception:
         return None
 
@@ -163,7 +162,7 @@ async def _one(board, heap):
         if r.text != "1":
             raise RuntimeError("update result after the reboot: %s %r" % (r.code, r.payload))
         board.step = "interrupt"
-        rc = await p.interrupt(STEP_TIMEOUT)
+        rc = await p.interrupted(STEP_TIMEOUT)
         await s.wait_event("deregister", EP, 1)
         if rc != 0:
             raise RuntimeError("exit code %s" % rc)
@@ -214,7 +213,7 @@ async def _two(board, heap):
         if n.code != "2.05" or L.tlv_str(L.decode_tlv(n.payload)[15]) != "Europe/Paris":
             raise RuntimeError("notification of /3/0: %s" % n.code)
         board.step = "interrupt"
-        rc = await p.interrupt(STEP_TIMEOUT)
+        rc = await p.interrupted(STEP_TIMEOUT)
         await s1.wait_event("deregister", EP, 1)
         await s2.wait_event("deregister", EP, 1)
         if rc != 0:

@@ -8,8 +8,6 @@ start without a traceback, register (with the stored account or after bootstrapp
 show /5/0/3 State 0 or 2 with /5/0/5 Update Result in 0..9. CPython only."""
 import argparse
 import asyncio
-import hashlib
-import io
 import os
 import random
 import shutil
@@ -18,18 +16,16 @@ import sys
 import tempfile
 import time
 
-_TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-for _p in (os.path.join(_TOP, "lib"), os.path.join(_TOP, "tools", "cpy"), os.path.join(_TOP, "tools"),
-           os.path.join(_TOP, "tools", "bench"), os.path.join(_TOP, "host_tests")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+import benchpath  # first: tools/ and tools/bench/ on sys.path
+
+benchpath.add("lib", "tools/cpy", "host_tests")
 
 import mpshim  # noqa: E402,F401
 import lwm2m_server as L  # noqa: E402
-from board.fwboot import write_bundle  # noqa: E402
 from boardir import make_board_dir  # noqa: E402
-from lwm2m.fwpkg import make_header  # noqa: E402
-from test_peer_coap import Proc, micropython  # noqa: E402
+from hostenv import micropython  # noqa: E402
+from proc import Proc  # noqa: E402
+from testpkg import blob_package  # noqa: E402
 
 EP = "kill-1"
 PHASES = ("bootstrap", "writes", "fw")
@@ -41,15 +37,7 @@ class KillFailure(AssertionError):
 
 
 def fw_package(size=64 * 1024, seed=b"kill"):
-    blob = bytearray()
-    d = seed
-    while len(blob) < size:
-        d = hashlib.sha256(d).digest()
-        blob += d
-    b = io.BytesIO()
-    write_bundle(b, [("blob.bin", bytes(blob[:size]))])
-    img = b.getvalue()
-    return make_header(len(img), hashlib.sha256(img).digest(), "kill-app", "1.1") + img
+    return blob_package(size, seed, "kill-app", "1.1")[1]
 
 
 class KillTest:

@@ -9,15 +9,12 @@ completed, executes sent against the Updates they caused (duplicates executed mu
 notifications received and the relay counters. Exit 1 when a check fails. CPython only."""
 import argparse
 import asyncio
-import os
 import sys
 import time
 
-_TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-for _p in (os.path.join(_TOP, "lib"), os.path.join(_TOP, "tools", "cpy"), os.path.join(_TOP, "tools"),
-           os.path.join(_TOP, "tools", "bench"), os.path.join(_TOP, "host_tests")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+import benchpath  # first: tools/ and tools/bench/ on sys.path
+
+benchpath.add("lib", "tools/cpy", "host_tests")
 
 import mpshim  # noqa: E402,F401
 import aiocoap.numbers.constants as AC  # noqa: E402

@@ -22,7 +22,8 @@ import subprocess
 import sys
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchpath import TOP
+
 WORK = os.path.join(TOP, "build", "mutate")
 
 # area -> (files under lib/, mutant name globs or None for every function of those files)
