@@ -167,7 +167,7 @@ def test_fuzz_corpus_no_escape_rst_for_malformed_con():
         for data, p in ep.out:
             M.decode(data)
         del ep.out[:]
-        assert len(ep._dedup) <= ep.dedup_size and len(ep._obs) <= ep.max_observations
+        assert len(ep._dedup) <= ep.dedup_size and len(ep.observations) <= ep.max_observations
         assert len(ep._b1) <= ep.max_block1
     del ep.out[:]
     assert sum(stats[:3]) >= 10000

@@ -9,9 +9,8 @@ from micropython import const
 from coap.msg import (Message, BLOCK1, BLOCK2, SIZE1, SIZE2, URI_PATH, CONTINUE, BAD_REQUEST,
                       REQUEST_ENTITY_INCOMPLETE, REQUEST_ENTITY_TOO_LARGE, block_value,
                       block_parts)
-from coap.msg import server_slice  # noqa: F401 (its old place)
 
-BLOCK1_LIFETIME = const(247000)  # ms an unfinished Block1 transfer is remembered (EXCHANGE_LIFETIME)
+_BLOCK1_LIFETIME = const(247000)  # ms an unfinished Block1 transfer is remembered (EXCHANGE_LIFETIME)
 _MAX_RETRY = const(3)  # re-asks for a block answered with the wrong offset
 
 
@@ -47,13 +46,13 @@ def server_check(ep, req, peer, now):
         if more:
             while b1 and len(b1) >= ep.max_block1:
                 b1.pop(0)
-            b1.append([peer, key, size, time.ticks_add(now, BLOCK1_LIFETIME)])
+            b1.append([peer, key, size, time.ticks_add(now, _BLOCK1_LIFETIME)])
         return None
     if st is None or st[2] != num * size:
         return Message(code=REQUEST_ENTITY_INCOMPLETE)
     if more:
         st[2] += size
-        st[3] = time.ticks_add(now, BLOCK1_LIFETIME)
+        st[3] = time.ticks_add(now, _BLOCK1_LIFETIME)
     else:
         b1.remove(st)
     return None
@@ -83,26 +82,34 @@ def expire(ep, now):
             b1.remove(st)
 
 
-class _Transfer:
-    __slots__ = ("ep", "msg", "peer", "done", "szx", "offset", "ex", "finished", "resp",
-                 "size", "fn", "total", "sent", "more", "retry")
+class Transfer:
+    """A client transfer, one block at a time: a Block2 GET (download; fn is sink(offset, data),
+    data only valid during the call) or a Block1 request (upload; fn is read(offset, n) -> bytes
+    supplying a body of n bytes). done(code or None, now) at the end; cancel() stops it without.
+    Sends its first block at once: from block number n (download) or of an n-byte body (upload).
+    """
 
-    def __init__(self, ep, msg, peer, done, szx, fn):
+    __slots__ = ("ep", "msg", "peer", "done", "szx", "fn", "up", "offset", "ex", "finished",
+                 "resp", "size", "total", "sent", "more", "retry")
+
+    def __init__(self, ep, msg, peer, done, szx, fn, up, n, now):
         self.ep = ep
         self.msg = msg
         self.peer = peer
         self.done = done
         self.szx = szx
-        self.fn = fn  # download: sink(offset, data); upload: read(offset, n)
-        self.offset = 0
+        self.fn = fn
+        self.up = up
+        self.offset = 0 if up else n << (szx + 4)
         self.ex = None
         self.finished = False
         self.resp = None  # last response Message
         self.size = None  # download: Size2 when the server sent it
-        self.total = 0
+        self.total = n if up else 0
         self.sent = 0
         self.more = False
         self.retry = 0
+        self._next(now)
 
     def cancel(self):
         """Stop without calling done."""
@@ -115,15 +122,35 @@ class _Transfer:
             self.finished = True
             self.ep._call(self.done, code, now)
 
-    def _got(self, resp, now):
-        if self.finished:
-            return
-        self.resp = resp
-        if resp is None:  # gave up, or RST
-            return self._end(None, now)
-        self._step(resp, now)
-
-    def _send(self, m, now):
+    def _next(self, now):
+        m = self.msg
+        szx = self.szx
+        off = self.offset
+        if self.up:
+            n = 16 << szx
+            total = self.total
+            try:
+                data = self.fn(off, min(n, total - off))
+            except Exception as e:
+                self.ep.errors += 1
+                self.ep.last_error = e
+                return self._end(None, now)
+            ln = len(data)
+            more = off + ln < total
+            if more and ln != n:
+                return self._end(None, now)
+            m.remove(BLOCK1)
+            m.remove(SIZE1)
+            if off or more:
+                m.add(BLOCK1, block_value(off >> (szx + 4), more, szx))
+                if not off:
+                    m.add(SIZE1, total)
+            m.payload = data
+            self.sent = ln
+            self.more = more
+        else:
+            m.remove(BLOCK2)
+            m.add(BLOCK2, block_value(off >> (szx + 4), False, szx))
         m.mid = 0
         m.token = b""  # a fresh token per block: a late answer to an old block matches nothing
         try:
@@ -131,23 +158,26 @@ class _Transfer:
         except Exception:
             self._end(None, now)
 
-
-class Download(_Transfer):
-    """Block2 GET; sink(offset, data) gets each block (data is only valid during the call)."""
-
-    def start(self, start_block, now):
-        self.offset = start_block << (self.szx + 4)
-        self._next(now)
-        return self
-
-    def _next(self, now):
-        m = self.msg
-        m.remove(BLOCK2)
-        m.add(BLOCK2, block_value(self.offset >> (self.szx + 4), False, self.szx))
-        self._send(m, now)
-
-    def _step(self, resp, now):
+    def _got(self, resp, now):
+        if self.finished:
+            return
+        self.resp = resp
+        if resp is None:  # gave up, or RST
+            return self._end(None, now)
         code = resp.code
+        if self.up:
+            v = resp.uint(BLOCK1)
+            if code == REQUEST_ENTITY_TOO_LARGE and v is not None and (v & 7) < self.szx:
+                self.szx = v & 7  # the server asks for smaller blocks: resend from the same offset
+                return self._next(now)
+            if code == CONTINUE and self.more:
+                if v is not None and (v & 7) < self.szx:
+                    self.szx = v & 7
+                self.offset += self.sent
+                return self._next(now)
+            if code == CONTINUE:
+                code = None  # Continue to the last block is a broken server
+            return self._end(code, now)
         if code >> 5 != 2:
             return self._end(code, now)
         pl = resp.payload
@@ -178,52 +208,3 @@ class Download(_Transfer):
             self._next(now)
         else:
             self._end(code, now)
-
-
-class Upload(_Transfer):
-    """Block1 request; read(offset, n) -> bytes supplies the body, done(code_or_None, now)."""
-
-    def start(self, total, now):
-        self.total = total
-        self._next(now)
-        return self
-
-    def _next(self, now):
-        n = 16 << self.szx
-        off = self.offset
-        total = self.total
-        try:
-            data = self.fn(off, min(n, total - off))
-        except Exception as e:
-            self.ep._err(e)
-            return self._end(None, now)
-        ln = len(data)
-        more = off + ln < total
-        if more and ln != n:
-            return self._end(None, now)
-        m = self.msg
-        m.remove(BLOCK1)
-        m.remove(SIZE1)
-        if off or more:
-            m.add(BLOCK1, block_value(off >> (self.szx + 4), more, self.szx))
-            if not off:
-                m.add(SIZE1, total)
-        m.payload = data
-        self.sent = ln
-        self.more = more
-        self._send(m, now)
-
-    def _step(self, resp, now):
-        code = resp.code
-        v = resp.uint(BLOCK1)
-        if code == REQUEST_ENTITY_TOO_LARGE and v is not None and (v & 7) < self.szx:
-            self.szx = v & 7  # the server asks for smaller blocks: resend from the same offset
-            return self._next(now)
-        if code == CONTINUE and self.more:
-            if v is not None and (v & 7) < self.szx:
-                self.szx = v & 7
-            self.offset += self.sent
-            return self._next(now)
-        if code == CONTINUE:
-            code = None  # Continue to the last block is a broken server
-        self._end(code, now)
