@@ -26,30 +26,23 @@ NOT_FOUND = const(0x84)  # 4.04
 METHOD_NOT_ALLOWED = const(0x85)  # 4.05
 NOT_ACCEPTABLE = const(0x86)  # 4.06
 REQUEST_ENTITY_INCOMPLETE = const(0x88)  # 4.08
-PRECONDITION_FAILED = const(0x8C)  # 4.12
 REQUEST_ENTITY_TOO_LARGE = const(0x8D)  # 4.13
 UNSUPPORTED_CONTENT_FORMAT = const(0x8F)  # 4.15
 INTERNAL_SERVER_ERROR = const(0xA0)  # 5.00
 SERVICE_UNAVAILABLE = const(0xA3)  # 5.03
 
-# option numbers
-IF_MATCH = const(1)
-URI_HOST = const(3)
-ETAG = const(4)
-IF_NONE_MATCH = const(5)
+# option numbers; each public name costs heap on a board, so those nothing here or in lwm2m
+# uses are only listed: If-Match 1, Uri-Host 3, ETag 4, If-None-Match 5, Uri-Port 7,
+# Max-Age 14, Location-Query 20, Proxy-Uri 35; code 4.12 Precondition Failed is 0x8C
 OBSERVE = const(6)
-URI_PORT = const(7)
 LOCATION_PATH = const(8)
 URI_PATH = const(11)
 CONTENT_FORMAT = const(12)
-MAX_AGE = const(14)
 URI_QUERY = const(15)
 ACCEPT = const(17)
-LOCATION_QUERY = const(20)
 BLOCK2 = const(23)
 BLOCK1 = const(27)
 SIZE2 = const(28)
-PROXY_URI = const(35)
 SIZE1 = const(60)
 
 _PAYLOAD_MARKER = const(0xFF)
@@ -57,14 +50,6 @@ _PAYLOAD_MARKER = const(0xFF)
 
 class DecodeError(ValueError):
     """The only exception decode() raises: the datagram is not a well-formed CoAP message."""
-
-
-def is_request(code):
-    return 1 <= code <= 31
-
-
-def is_response(code):
-    return code >= 64
 
 
 def code_str(code):
@@ -77,23 +62,6 @@ def response(code, payload=b"", content_format=None):
     if content_format is not None:
         r.add(CONTENT_FORMAT, content_format)
     return r
-
-
-def uint_bytes(v):
-    """Option value of an unsigned integer in the fewest bytes (0 -> empty)."""
-    n = 0
-    t = v
-    while t:
-        n += 1
-        t >>= 8
-    return v.to_bytes(n, "big") if n else b""
-
-
-def uint_value(b):
-    v = 0
-    for x in b:
-        v = (v << 8) | x
-    return v
 
 
 def block_value(num, more, szx):
@@ -138,7 +106,12 @@ class Message:
     def add(self, num, value):
         """Append an option; value may be int (encoded as uint), str or bytes."""
         if isinstance(value, int):
-            value = uint_bytes(value)
+            n = 0  # an unsigned integer takes the fewest bytes (0 -> empty)
+            t = value
+            while t:
+                n += 1
+                t >>= 8
+            value = value.to_bytes(n, "big") if n else b""
         elif isinstance(value, str):
             value = value.encode()
         opts = self.opts
@@ -158,20 +131,22 @@ class Message:
         return default
 
     def uint(self, num, default=None):
-        v = self.opt(num)
-        return default if v is None else uint_value(v)
+        b = self.opt(num)
+        if b is None:
+            return default
+        v = 0
+        for x in b:
+            v = (v << 8) | x
+        return v
 
     def all(self, num):
         return [v for n, v in self.opts if n == num]
 
-    def strs(self, num):
-        return [bytes(v).decode() for n, v in self.opts if n == num]
-
     def path(self):
-        return self.strs(URI_PATH)
+        return [bytes(v).decode() for n, v in self.opts if n == URI_PATH]
 
     def query(self):
-        return self.strs(URI_QUERY)
+        return [bytes(v).decode() for n, v in self.opts if n == URI_QUERY]
 
     def set_path(self, path):
         """Uri-Path options from '/a/b' or a list of segments."""
@@ -180,19 +155,6 @@ class Message:
         for seg in path:
             self.add(URI_PATH, seg)
         return self
-
-    def encoded_len(self):
-        n = 4 + len(self.token)
-        last = 0
-        for num, val in self.opts:
-            d = num - last
-            ln = len(val)
-            n += 1 + len(val) + (0 if d < 13 else 1 if d < 269 else 2) + (
-                0 if ln < 13 else 1 if ln < 269 else 2)
-            last = num
-        if self.payload:
-            n += 1 + len(self.payload)
-        return n
 
     def encode_into(self, buf, off=0):
         """Write the message into bytearray buf at off; returns the end offset."""
@@ -247,7 +209,17 @@ class Message:
         return off
 
     def encode(self):
-        buf = bytearray(self.encoded_len())
+        n = 4 + len(self.token)  # the exact length first: one buffer, no slicing
+        last = 0
+        for num, val in self.opts:
+            d = num - last
+            ln = len(val)
+            n += 1 + ln + (0 if d < 13 else 1 if d < 269 else 2) + (
+                0 if ln < 13 else 1 if ln < 269 else 2)
+            last = num
+        if self.payload:
+            n += 1 + len(self.payload)
+        buf = bytearray(n)
         self.encode_into(buf)
         return bytes(buf)
 
