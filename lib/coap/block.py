@@ -89,8 +89,6 @@ class Transfer:
     Sends its first block at once: from block number n (download) or of an n-byte body (upload).
     """
 
-    __slots__ = ("ep", "msg", "peer", "done", "szx", "fn", "up", "offset", "ex", "finished",
-                 "resp", "size", "total", "sent", "more", "retry")
 
     def __init__(self, ep, msg, peer, done, szx, fn, up, n, now):
         self.ep = ep

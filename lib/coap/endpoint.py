@@ -42,7 +42,6 @@ def _empty(typ, mid):
 class _Exchange:
     """Handle of a client request: cancel() stops it without calling cb."""
 
-    __slots__ = ("ep", "peer", "msg", "cb", "state", "tx", "deadline")
 
     def __init__(self, ep, peer, msg, cb):
         self.ep = ep

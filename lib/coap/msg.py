@@ -93,7 +93,7 @@ def server_slice(resp, num, szx):
 
 
 class Message:
-    __slots__ = ("type", "code", "mid", "token", "opts", "payload")
+    # no __slots__: MicroPython keeps it as a plain class attribute (heap) and enforces nothing
 
     def __init__(self, type=CON, code=EMPTY, mid=0, token=b"", payload=b""):
         self.type = type

@@ -17,8 +17,6 @@ class Observation:
     and on_cancel runs, as RFC 7641 4.5 says. Some servers in the field never ACK notifications.
     """
 
-    __slots__ = ("peer", "token", "seq", "ctx", "on_cancel", "on_timeout", "active", "mid", "tx",
-                 "szx")
 
     def __init__(self, peer, token, seq, on_cancel, szx):
         self.peer = peer
