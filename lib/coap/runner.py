@@ -12,12 +12,10 @@ _WATCH_HOST_MS = const(1000)  # on the host: the rebind file is how a test asks,
 
 
 def split_uri(uri):
-    """'coap://host:port/...' -> (scheme, host, port, path); raises ValueError on anything else."""
-    if not isinstance(uri, str):
-        raise ValueError("expected coap:// or coaps:// URI, got %r" % (uri,))
-    scheme, sep, rest = uri.partition("://")
-    if not sep or scheme not in ("coap", "coaps"):
-        raise ValueError("expected coap:// or coaps:// URI, got %r" % (uri,))
+    """'coap://host:port/...' -> (scheme, host, port, path); raises ValueError on anything else
+    (a bad scheme, host or port: one message for all, each costs heap on a board)."""
+    ok = isinstance(uri, str)
+    scheme, sep, rest = uri.partition("://") if ok else ("", "", "")
     i = 0
     n = len(rest)
     while i < n and rest[i] not in "/?#":
@@ -29,18 +27,19 @@ def split_uri(uri):
         # IPv6 literal: the colons inside the brackets are not the port separator
         host, b, tail = auth[1:].partition("]")
         if not b or (tail and not tail.startswith(":")):
-            raise ValueError("bad IPv6 host in %r" % uri)
+            ok = False
         ports = tail[1:] if tail else None
     else:
         host, c, ports = auth.partition(":")
         if not c:
             ports = None
-    if not host or "@" in auth:
-        raise ValueError("missing or bad host in %r" % uri)
     if ports is not None:
-        if not ports or not ports.isdigit() or not 0 < int(ports) < 65536:
-            raise ValueError("bad port in %r" % uri)
-        port = int(ports)
+        if ports.isdigit() and 0 < int(ports) < 65536:
+            port = int(ports)
+        else:
+            ok = False
+    if not ok or not sep or scheme not in ("coap", "coaps") or not host or "@" in auth:
+        raise ValueError("bad coap:// or coaps:// URI %r" % (uri,))
     return scheme, host, port, path
 
 
@@ -62,11 +61,6 @@ def resolve(uri, family=socket.AF_INET):
     raise OSError("no IPv4 address for %s" % host)
 
 
-def _bind_addr(port, family):
-    host = "::" if family != socket.AF_INET else "0.0.0.0"
-    return socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
-
-
 class UdpTransport:
     """One unconnected non-blocking UDP socket. The interface every transport has:
     .sock (pollable), recv(buf) -> (data, peer) or None when drained (buf: a bytearray, or just
@@ -79,7 +73,8 @@ class UdpTransport:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         except (OSError, AttributeError):
             pass
-        s.bind(_bind_addr(local_port, family))
+        s.bind(socket.getaddrinfo("::" if family != socket.AF_INET else "0.0.0.0", local_port, 0,
+                                  socket.SOCK_DGRAM)[0][-1])
         s.setblocking(False)
         self.sock = s
         self.local_port = local_port
@@ -160,6 +155,7 @@ class Runner:
         return t
 
     def _resock(self, old, new):
+        """Polls socket new (None: none) instead of old (None: none)."""
         if old is not None:
             try:
                 self._poll.unregister(old)
@@ -173,11 +169,7 @@ class Runner:
             self._transports.remove(t)
             if hasattr(t, "on_sock"):
                 t.on_sock = None
-            if t.sock is not None:
-                try:
-                    self._poll.unregister(t.sock)
-                except (OSError, KeyError, ValueError):
-                    pass
+            self._resock(t.sock, None)
         for p in [p for p, v in self._routes.items() if v is t]:
             del self._routes[p]
 
@@ -200,15 +192,22 @@ class Runner:
         with a socket start() a new handshake: a session belongs to its address and port."""
         now = time.ticks_ms() if now is None else now
         old = self.udp
-        if local_port:
-            self._close_udp(old)  # the same port again: free it first
-        new = UdpTransport(local_port)
-        if not local_port:
-            self._close_udp(old)  # opened first, so the kernel cannot hand out the old port
+        # a new port is opened first, so the kernel cannot hand out the old one; the same port
+        # again needs the old socket closed first
+        new = None if local_port else UdpTransport(0)
+        if old.sock is not None:
+            self._resock(old.sock, None)
+            try:
+                old.close()
+            except OSError:
+                pass
+            old.sock = None
+        if new is None:
+            new = UdpTransport(local_port)
         self.udp = new
         i = self._transports.index(old) if old in self._transports else len(self._transports)
         self._transports[i:i + 1] = [new]
-        self._poll.register(new.sock, select.POLLIN)
+        self._resock(None, new.sock)
         for p in [p for p, v in self._routes.items() if v is old]:
             self._routes[p] = new
         for t in self._transports:
@@ -218,19 +217,6 @@ class Runner:
             fn(now)
         self.wake()  # the listeners queued requests whose timers the current deadline ignores
         return new
-
-    def _close_udp(self, t):
-        if t.sock is None:
-            return
-        try:
-            self._poll.unregister(t.sock)
-        except (OSError, KeyError, ValueError):
-            pass
-        try:
-            t.close()
-        except OSError:
-            pass
-        t.sock = None
 
     def sendto(self, data, peer):
         try:
