@@ -15,7 +15,10 @@ _MAX_RETRY = const(3)  # re-asks for a block answered with the wrong offset
 
 
 def _key(req):
-    return b"/".join([bytes(v) for v in req.all(URI_PATH)])
+    k = None  # the Uri-Path joined by "/"; a loop, as a comprehension is one more function
+    for v in req.all(URI_PATH):
+        k = bytes(v) if k is None else k + b"/" + bytes(v)
+    return k or b""
 
 
 def _find(ep, peer, key):

@@ -310,8 +310,10 @@ class Endpoint(Observer):
         if len(self._ex) >= self.max_exchanges:
             raise OSError("too many requests")
         if not msg.token:
-            r = self.rand
-            msg.token = bytes([r(256) for _ in range(self.token_len)])
+            t = bytearray(self.token_len)  # a loop: a comprehension is one more function
+            for i in range(len(t)):
+                t[i] = self.rand(256)
+            msg.token = bytes(t)
         ex = _Exchange(self, peer, msg, cb)
         self._ex.append(ex)
         self._kick(peer, now)

@@ -122,7 +122,13 @@ class Message:
         return self
 
     def remove(self, num):
-        self.opts = [o for o in self.opts if o[0] != num]
+        # loops rather than comprehensions here: each comprehension is one more function on a board
+        opts = self.opts
+        i = len(opts)
+        while i:
+            i -= 1
+            if opts[i][0] == num:
+                del opts[i]
 
     def opt(self, num, default=None):
         for n, v in self.opts:
@@ -139,21 +145,26 @@ class Message:
             v = (v << 8) | x
         return v
 
-    def all(self, num):
-        return [v for n, v in self.opts if n == num]
+    def all(self, num, text=False):
+        """The values of option num in order; as str when text is true."""
+        out = []
+        for n, v in self.opts:
+            if n == num:
+                out.append(bytes(v).decode() if text else v)
+        return out
 
     def path(self):
-        return [bytes(v).decode() for n, v in self.opts if n == URI_PATH]
+        return self.all(URI_PATH, True)
 
     def query(self):
-        return [bytes(v).decode() for n, v in self.opts if n == URI_QUERY]
+        return self.all(URI_QUERY, True)
 
     def set_path(self, path):
-        """Uri-Path options from '/a/b' or a list of segments."""
-        if isinstance(path, str):
-            path = [p for p in path.split("/") if p]
-        for seg in path:
-            self.add(URI_PATH, seg)
+        """Uri-Path options from '/a/b' (empty segments skipped) or a list of segments."""
+        s = isinstance(path, str)
+        for seg in path.split("/") if s else path:
+            if seg or not s:
+                self.add(URI_PATH, seg)
         return self
 
     def encode_into(self, buf, off=0):

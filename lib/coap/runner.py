@@ -170,8 +170,9 @@ class Runner:
             if hasattr(t, "on_sock"):
                 t.on_sock = None
             self._resock(t.sock, None)
-        for p in [p for p, v in self._routes.items() if v is t]:
-            del self._routes[p]
+        for p, v in list(self._routes.items()):
+            if v is t:
+                del self._routes[p]
 
     def route(self, peer, t):
         self._routes[peer] = t
@@ -208,8 +209,9 @@ class Runner:
         i = self._transports.index(old) if old in self._transports else len(self._transports)
         self._transports[i:i + 1] = [new]
         self._resock(None, new.sock)
-        for p in [p for p, v in self._routes.items() if v is old]:
-            self._routes[p] = new
+        for p, v in list(self._routes.items()):
+            if v is old:
+                self._routes[p] = new
         for t in self._transports:
             if t is not new and t.sock is not None and hasattr(t, "start"):
                 t.start(now)
