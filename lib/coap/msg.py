@@ -244,39 +244,28 @@ def _ext(mv, i, end, nib):
     """Extended delta/length: returns (value, new index)."""
     if nib < 13:
         return nib, i
-    if nib == 13:
-        if i >= end:
-            raise DecodeError("truncated option")
+    if nib == 13 and i < end:
         return mv[i] + 13, i + 1
-    if nib == 14:
-        if i + 1 >= end:
-            raise DecodeError("truncated option")
+    if nib == 14 and i + 1 < end:
         return ((mv[i] << 8) | mv[i + 1]) + 269, i + 2
-    raise DecodeError("option nibble 15")
+    raise DecodeError("option")  # truncated, or nibble 15
 
 
 def decode(data):
-    """Parse a datagram; option values and the payload are memoryview slices of data."""
+    """Parse a datagram; option values and the payload are memoryview slices of data.
+    DecodeError names the part that is malformed (one text per part: each costs heap)."""
     mv = memoryview(data)
     end = len(mv)
-    if end < 4:
-        raise DecodeError("short header")
-    b0 = mv[0]
-    if b0 >> 6 != 1:
-        raise DecodeError("version")
+    b0 = mv[0] if end >= 4 else 0  # shorter than a header: version 0, rejected below
     tkl = b0 & 0x0F
-    if tkl > 8:
-        raise DecodeError("token length")
     i = 4 + tkl
-    if i > end:
-        raise DecodeError("truncated token")
+    if b0 >> 6 != 1 or tkl > 8 or i > end:  # short, version, token length, truncated token
+        raise DecodeError("header")
     m = Message(
         (b0 >> 4) & 3, mv[1], (mv[2] << 8) | mv[3], bytes(mv[4:i]), b"")
     code = m.code
-    if code == EMPTY and end != 4:
-        raise DecodeError("empty message with content")
-    if (code >> 5) in (1, 6, 7):
-        raise DecodeError("reserved code class")
+    if (code == EMPTY and end != 4) or (code >> 5) in (1, 6, 7):  # content or reserved class
+        raise DecodeError("header")
     opts = m.opts
     num = 0
     while i < end:
@@ -284,13 +273,13 @@ def decode(data):
         i += 1
         if h == _PAYLOAD_MARKER:
             if i >= end:
-                raise DecodeError("payload marker without payload")
+                raise DecodeError("payload")  # a marker without payload
             m.payload = mv[i:end]
             break
         d, i = _ext(mv, i, end, h >> 4)
         ln, i = _ext(mv, i, end, h & 0x0F)
         if i + ln > end:
-            raise DecodeError("truncated option value")
+            raise DecodeError("option")
         num += d
         opts.append((num, mv[i:i + ln]))
         i += ln
