@@ -30,9 +30,6 @@ class Observation:
         self.tx = None  # in-flight CON notification
         self.szx = szx
 
-    def __repr__(self):
-        return "<Observation %s seq=%d>" % (bytes(self.token).hex(), self.seq)
-
 
 class Observer:
     """The Observe half of coap.endpoint.Endpoint (its base class): the methods that keep
