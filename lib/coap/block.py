@@ -6,9 +6,19 @@ import time
 
 from micropython import const
 
-from coap.msg import (Message, BLOCK1, BLOCK2, SIZE1, SIZE2, URI_PATH, CONTINUE, BAD_REQUEST,
-                      REQUEST_ENTITY_INCOMPLETE, REQUEST_ENTITY_TOO_LARGE, block_value,
-                      block_parts)
+from coap.msg import Message, block_value, block_parts
+
+# coap.msg's numbers, as private consts: folded into the code, where an imported name costs
+# heap on a board
+_BLOCK1 = const(27)
+_BLOCK2 = const(23)
+_SIZE1 = const(60)
+_SIZE2 = const(28)
+_URI_PATH = const(11)
+_CONTINUE = const(0x5F)  # 2.31
+_BAD_REQUEST = const(0x80)  # 4.00
+_REQUEST_ENTITY_INCOMPLETE = const(0x88)  # 4.08
+_REQUEST_ENTITY_TOO_LARGE = const(0x8D)  # 4.13
 
 _BLOCK1_LIFETIME = const(247000)  # ms an unfinished Block1 transfer is remembered (EXCHANGE_LIFETIME)
 _MAX_RETRY = const(3)  # re-asks for a block answered with the wrong offset
@@ -16,7 +26,7 @@ _MAX_RETRY = const(3)  # re-asks for a block answered with the wrong offset
 
 def _key(req):
     k = None  # the Uri-Path joined by "/"; a loop, as a comprehension is one more function
-    for v in req.all(URI_PATH):
+    for v in req.all(_URI_PATH):
         k = bytes(v) if k is None else k + b"/" + bytes(v)
     return k or b""
 
@@ -30,16 +40,16 @@ def _find(ep, peer, key):
 
 def server_check(ep, req, peer, now):
     """Check a Block1 request against the per (peer, path) state: an error Message or None."""
-    num, more, szx = block_parts(req.uint(BLOCK1))
+    num, more, szx = block_parts(req.uint(_BLOCK1))
     if szx == 7:
-        return Message(code=BAD_REQUEST)
+        return Message(code=_BAD_REQUEST)
     if szx > ep.max_szx:
-        r = Message(code=REQUEST_ENTITY_TOO_LARGE)
-        r.add(BLOCK1, block_value(0, False, ep.max_szx))
+        r = Message(code=_REQUEST_ENTITY_TOO_LARGE)
+        r.add(_BLOCK1, block_value(0, False, ep.max_szx))
         return r
     size = 16 << szx
     if more and len(req.payload) != size:
-        return Message(code=BAD_REQUEST)  # only the last block may be short
+        return Message(code=_BAD_REQUEST)  # only the last block may be short
     key = _key(req)
     st = _find(ep, peer, key)
     b1 = ep._b1
@@ -52,7 +62,7 @@ def server_check(ep, req, peer, now):
             b1.append([peer, key, size, time.ticks_add(now, _BLOCK1_LIFETIME)])
         return None
     if st is None or st[2] != num * size:
-        return Message(code=REQUEST_ENTITY_INCOMPLETE)
+        return Message(code=_REQUEST_ENTITY_INCOMPLETE)
     if more:
         st[2] += size
         st[3] = time.ticks_add(now, _BLOCK1_LIFETIME)
@@ -63,18 +73,18 @@ def server_check(ep, req, peer, now):
 
 def server_answer(ep, req, peer, resp, ok):
     """2.31 Continue for an accepted non-final block, the Block1 echo; an error drops the state."""
-    num, more, szx = block_parts(req.uint(BLOCK1))
+    num, more, szx = block_parts(req.uint(_BLOCK1))
     if not ok:
-        if resp.code == REQUEST_ENTITY_INCOMPLETE:
+        if resp.code == _REQUEST_ENTITY_INCOMPLETE:
             return  # our own answer to a stray block: the transfer in progress may go on
         st = _find(ep, peer, _key(req))
         if st is not None:
             ep._b1.remove(st)
         return
     if more:
-        resp.code = CONTINUE
-    if resp.opt(BLOCK1) is None:
-        resp.add(BLOCK1, block_value(num, more, szx))
+        resp.code = _CONTINUE
+    if resp.opt(_BLOCK1) is None:
+        resp.add(_BLOCK1, block_value(num, more, szx))
 
 
 def expire(ep, now):
@@ -140,18 +150,18 @@ class Transfer:
             more = off + ln < total
             if more and ln != n:
                 return self._end(None, now)
-            m.remove(BLOCK1)
-            m.remove(SIZE1)
+            m.remove(_BLOCK1)
+            m.remove(_SIZE1)
             if off or more:
-                m.add(BLOCK1, block_value(off >> (szx + 4), more, szx))
+                m.add(_BLOCK1, block_value(off >> (szx + 4), more, szx))
                 if not off:
-                    m.add(SIZE1, total)
+                    m.add(_SIZE1, total)
             m.payload = data
             self.sent = ln
             self.more = more
         else:
-            m.remove(BLOCK2)
-            m.add(BLOCK2, block_value(off >> (szx + 4), False, szx))
+            m.remove(_BLOCK2)
+            m.add(_BLOCK2, block_value(off >> (szx + 4), False, szx))
         m.mid = 0
         m.token = b""  # a fresh token per block: a late answer to an old block matches nothing
         try:
@@ -167,22 +177,22 @@ class Transfer:
             return self._end(None, now)
         code = resp.code
         if self.up:
-            v = resp.uint(BLOCK1)
-            if code == REQUEST_ENTITY_TOO_LARGE and v is not None and (v & 7) < self.szx:
+            v = resp.uint(_BLOCK1)
+            if code == _REQUEST_ENTITY_TOO_LARGE and v is not None and (v & 7) < self.szx:
                 self.szx = v & 7  # the server asks for smaller blocks: resend from the same offset
                 return self._next(now)
-            if code == CONTINUE and self.more:
+            if code == _CONTINUE and self.more:
                 if v is not None and (v & 7) < self.szx:
                     self.szx = v & 7
                 self.offset += self.sent
                 return self._next(now)
-            if code == CONTINUE:
+            if code == _CONTINUE:
                 code = None  # Continue to the last block is a broken server
             return self._end(code, now)
         if code >> 5 != 2:
             return self._end(code, now)
         pl = resp.payload
-        v = resp.uint(BLOCK2)
+        v = resp.uint(_BLOCK2)
         if v is None:  # the server sent it whole
             if not self.ep._call(self.fn, 0, pl):
                 return self._end(None, now)
@@ -198,7 +208,7 @@ class Transfer:
                 return self._end(None, now)
             return self._next(now)
         self.retry = 0
-        s2 = resp.uint(SIZE2)
+        s2 = resp.uint(_SIZE2)
         if s2 is not None:
             self.size = s2
         if not self.ep._call(self.fn, off, pl):

@@ -7,8 +7,20 @@ from micropython import const
 
 from coap.observe import Observer
 from coap.retry import urandom_int as _rand
-from coap.msg import (CON, NON, ACK, RST, EMPTY, BLOCK1, BLOCK2, BAD_OPTION, NOT_FOUND,
-                      INTERNAL_SERVER_ERROR, Message, DecodeError, decode, server_slice)
+from coap.msg import Message, DecodeError, decode, server_slice
+
+# coap.msg's numbers, as private consts: folded into the code, where an imported name costs
+# heap on a board
+_CON = const(0)
+_NON = const(1)
+_ACK = const(2)
+_RST = const(3)
+_EMPTY = const(0)
+_BLOCK2 = const(23)
+_BLOCK1 = const(27)
+_BAD_OPTION = const(0x82)  # 4.02
+_NOT_FOUND = const(0x84)  # 4.04
+_INTERNAL_SERVER_ERROR = const(0xA0)  # 5.00
 
 # RFC 7252 4.8 transmission parameters, in ms
 ACK_TIMEOUT = const(2000)
@@ -95,7 +107,7 @@ class Endpoint(Observer):
 
     def _szx(self, req):
         """(block number, szx) a response to req is cut at: the client's Block2 or our max_szx."""
-        v = req.uint(BLOCK2)
+        v = req.uint(_BLOCK2)
         szx = self.max_szx
         if v is not None and (v & 7) < szx:
             szx = v & 7
@@ -114,7 +126,7 @@ class Endpoint(Observer):
         except Exception as e:  # a handler put something unencodable in its response
             self.errors += 1
             self.last_error = e
-            return Message(m.type, INTERNAL_SERVER_ERROR, m.mid, m.token).encode()
+            return Message(m.type, _INTERNAL_SERVER_ERROR, m.mid, m.token).encode()
 
     def _remember(self, peer, mid, now):
         d = self._dedup
@@ -136,41 +148,41 @@ class Endpoint(Observer):
             except DecodeError:
                 # a malformed CON is rejected; anything else malformed is silently ignored
                 if len(data) >= 4 and data[0] & 0xF0 == 0x40:
-                    self.out.append((_empty(RST, (data[2] << 8) | data[3]), peer))
+                    self.out.append((_empty(_RST, (data[2] << 8) | data[3]), peer))
                 return
             t = m.type
             c = m.code
-            if c == EMPTY:
-                if t == CON:
-                    self.out.append((_empty(RST, m.mid), peer))  # ping
-                elif t != NON:
+            if c == _EMPTY:
+                if t == _CON:
+                    self.out.append((_empty(_RST, m.mid), peer))  # ping
+                elif t != _NON:
                     self._acked(m, peer, now)
                 return
-            if t <= NON:
+            if t <= _NON:
                 for ent in self._dedup:
                     if ent[1] == m.mid and ent[0] == peer:
                         if ent[3] is not None:
                             self.out.append((ent[3], peer))
                         return
             if c < 32:
-                if t <= NON:
+                if t <= _NON:
                     self._serve(m, peer, now)
                 return
-            if t == ACK:
+            if t == _ACK:
                 self._acked(m, peer, now)
                 return
-            if t == RST:
+            if t == _RST:
                 return
             ex = None  # the request this separate response answers
             for x in self._ex:
                 if x.state > _QUEUED and x.peer == peer and x.msg.token == m.token:
                     ex = x
                     break
-            if t == CON:
+            if t == _CON:
                 if ex is None:
-                    self.out.append((_empty(RST, m.mid), peer))
+                    self.out.append((_empty(_RST, m.mid), peer))
                     return
-                ack = _empty(ACK, m.mid)
+                ack = _empty(_ACK, m.mid)
                 self.out.append((ack, peer))
                 ent = self._remember(peer, m.mid, now)
                 if ent is not None:
@@ -187,7 +199,7 @@ class Endpoint(Observer):
             if tx[_T_MID] == mid and tx[_T_PEER] == peer:
                 break
         else:
-            if m.type == RST:  # one answering a NON notification cancels that observation
+            if m.type == _RST:  # one answering a NON notification cancels that observation
                 for o in self.observations:
                     if o.peer == peer and o.mid == mid:
                         self.unobserve(o, True)
@@ -195,9 +207,9 @@ class Endpoint(Observer):
             return
         owner = tx[_T_OWNER]
         if isinstance(owner, _Exchange):
-            if m.type == RST:
+            if m.type == _RST:
                 self._complete(owner, None, now)
-            elif m.code == EMPTY:
+            elif m.code == _EMPTY:
                 self._tx.remove(tx)
                 owner.tx = None
                 owner.state = _WAITING
@@ -209,25 +221,25 @@ class Endpoint(Observer):
         self._tx.remove(tx)
         if owner is not None:
             owner.tx = None
-            if m.type == RST:
+            if m.type == _RST:
                 self.unobserve(owner, True)
 
     # ---- server side
     def _serve(self, req, peer, now):
         ent = self._remember(peer, req.mid, now)
         try:
-            con = req.type == CON
+            con = req.type == _CON
             resp = self._dispatch(req, peer, now)
             if resp is False:  # the handler ignores this request: nothing at all goes back
                 return
             if resp is None:  # separate response to come through respond()
                 if con:
-                    ack = _empty(ACK, req.mid)
+                    ack = _empty(_ACK, req.mid)
                     self.out.append((ack, peer))
                     if ent is not None:
                         ent[3] = ack
                 return
-            data, _ = self._answer(req, peer, resp, ACK if con else NON,
+            data, _ = self._answer(req, peer, resp, _ACK if con else _NON,
                                    req.mid if con else self._next_mid())
             self.out.append((data, peer))
             if con and ent is not None:
@@ -243,8 +255,8 @@ class Endpoint(Observer):
         for n, _ in req.opts:
             # critical options we understand; others get 4.02 (RFC 7252 5.4.1)
             if n & 1 and n not in (1, 3, 5, 7, 11, 15, 17, 23, 27):
-                return Message(code=BAD_OPTION)
-        if req.opt(BLOCK1) is not None:
+                return Message(code=_BAD_OPTION)
+        if req.opt(_BLOCK1) is not None:
             from coap import block  # loaded by the first Block1 request (a firmware push)
 
             r = block.server_check(self, req, peer, now)
@@ -253,14 +265,14 @@ class Endpoint(Observer):
         self._before_handler(req, peer)
         h = self.handler
         if h is None:
-            return Message(code=NOT_FOUND)
+            return Message(code=_NOT_FOUND)
         try:
             resp = h(req, peer, now)
             if resp is not None and resp is not False and not isinstance(resp, Message):
                 raise TypeError("handler returned %r" % type(resp))
         except Exception as e:
             self.last_error = e
-            resp = Message(code=INTERNAL_SERVER_ERROR)
+            resp = Message(code=_INTERNAL_SERVER_ERROR)
         self._carry = None
         return resp
 
@@ -271,27 +283,27 @@ class Endpoint(Observer):
         resp.token = req.token
         ok = resp.code >> 5 == 2
         obs = self._on_response(req, peer, resp, ok)
-        if req.opt(BLOCK1) is not None:
+        if req.opt(_BLOCK1) is not None:
             from coap import block
 
             block.server_answer(self, req, peer, resp, ok)
         if ok:
             num, szx = self._szx(req)
             if not server_slice(resp, num, szx):
-                resp.code = BAD_OPTION
+                resp.code = _BAD_OPTION
                 resp.payload = b""
                 resp.opts = []
         data = self._encode(resp)
-        if obs is not None and typ == NON:
+        if obs is not None and typ == _NON:
             obs.mid = mid
         return data, obs
 
     def respond(self, req, peer, resp, now):
         """Send the separate response to a request the handler answered with None."""
         try:
-            con = req.type == CON
+            con = req.type == _CON
             mid = self._next_mid()
-            data, obs = self._answer(req, peer, resp, CON if con else NON, mid)
+            data, obs = self._answer(req, peer, resp, _CON if con else _NON, mid)
             if con:
                 tx = self._con(data, peer, mid, obs, now)
                 if obs is not None:
@@ -346,11 +358,11 @@ class Endpoint(Observer):
         m.mid = self._next_mid()  # always fresh: a reused Message must not hit the peer's dedup
         first.state = _OUTSTANDING
         data = self._encode(m)
-        if m.type == NON:
+        if m.type == _NON:
             first.deadline = time.ticks_add(now, MAX_TRANSMIT_WAIT)
             self.out.append((data, peer))
         else:
-            m.type = CON
+            m.type = _CON
             first.tx = self._con(data, peer, m.mid, first, now)
 
     def _complete(self, ex, resp, now, call=True):

@@ -1,7 +1,15 @@
 """Server side of CoAP Observe (RFC 7641): observation records and notification sending."""
 from micropython import const
 
-from coap.msg import CON, NON, GET, OBSERVE, CONTENT_FORMAT, Message, server_slice
+from coap.msg import Message, server_slice
+
+# coap.msg's numbers, as private consts: folded into the code, where an imported name costs
+# heap on a board
+_CON = const(0)
+_NON = const(1)
+_GET = const(1)
+_OBSERVE = const(6)
+_CONTENT_FORMAT = const(12)
 
 _SEQ_MASK = const(0xFFFFFF)  # Observe values are 24-bit
 # coap.endpoint's record of a CON in flight: [peer, MID, data, ...]
@@ -38,7 +46,7 @@ class Observer:
     def observe(self, req, peer, on_cancel):
         """Accept the GET Observe=0 being handled; None when it can't be (the GET is then
         answered without Observe)."""
-        if req.code != GET or req.opt(OBSERVE) is None or req.uint(OBSERVE) != 0:
+        if req.code != _GET or req.opt(_OBSERVE) is None or req.uint(_OBSERVE) != 0:
             return None
         o = self._find_obs(peer, req.token)
         if o is not None:
@@ -83,9 +91,9 @@ class Observer:
         """A GET with Observe (0 or 1) ends any observation with the same token; 0 may
         re-register."""
         self._carry = None
-        if req.code != GET:
+        if req.code != _GET:
             return
-        v = req.opt(OBSERVE)
+        v = req.opt(_OBSERVE)
         if v is None:
             return
         old = self._find_obs(peer, req.token)
@@ -96,7 +104,7 @@ class Observer:
 
     def _on_response(self, req, peer, resp, ok):
         """Add Observe to the answer of an accepted registration; an error answer ends it."""
-        if req.code != GET or req.opt(OBSERVE) is None:
+        if req.code != _GET or req.opt(_OBSERVE) is None:
             return None
         o = self._find_obs(peer, req.token)
         if o is None:
@@ -104,8 +112,8 @@ class Observer:
         if not ok:
             self.unobserve(o, True)
             return None
-        resp.remove(OBSERVE)
-        resp.add(OBSERVE, o.seq)
+        resp.remove(_OBSERVE)
+        resp.add(_OBSERVE, o.seq)
         return o
 
     def notify(self, o, code, payload, content_format, now, con=False):
@@ -116,11 +124,11 @@ class Observer:
             ok = code >> 5 == 2
             o.seq = seq = (o.seq + 1) & _SEQ_MASK
             mid = self._next_mid()
-            m = Message(CON if con else NON, code, mid, o.token, payload or b"")
+            m = Message(_CON if con else _NON, code, mid, o.token, payload or b"")
             if ok:
-                m.add(OBSERVE, seq)
+                m.add(_OBSERVE, seq)
             if content_format is not None:
-                m.add(CONTENT_FORMAT, content_format)
+                m.add(_CONTENT_FORMAT, content_format)
             if ok:
                 server_slice(m, 0, o.szx)
             data = self._encode(m)
