@@ -313,6 +313,16 @@ def test_unknown_critical_option_402_elective_ignored():
     m.add(10, b"x")
     ep.receive(m.encode(), A, 0)
     assert msgs(ep)[0].code == M.CONTENT
+    for mid, num in enumerate((1, 3, 5, 7, 15, 17), 10):  # the other critical ones we know
+        m = get("/a", mid=mid)
+        m.add(num, b"")
+        ep.receive(m.encode(), A, 0)
+        assert msgs(ep)[0].code == M.CONTENT, num
+    for mid, num in enumerate((29, 35, 2049), 20):  # past the known ones, small and large
+        m = get("/a", mid=mid)
+        m.add(num, b"x")
+        ep.receive(m.encode(), A, 0)
+        assert msgs(ep)[0].code == M.BAD_OPTION, num
 
 
 def test_rst_to_our_request():

@@ -29,6 +29,11 @@ MAX_RETRANSMIT = const(4)
 EXCHANGE_LIFETIME = const(247000)
 MAX_TRANSMIT_WAIT = const(93000)  # ACK_TIMEOUT * (2 ** (MAX_RETRANSMIT + 1) - 1) * 1.5
 
+# critical options we understand in a request, as bits: 1 If-Match, 3 Uri-Host, 5 If-None-Match,
+# 7 Uri-Port, 11 Uri-Path, 15 Uri-Query, 17 Accept, 23 Block2, 27 Block1; any other critical
+# option gets 4.02 (RFC 7252 5.4.1)
+_KNOWN_CRITICAL = const(0x88288AA)
+
 # exchange states
 _DONE = const(-1)
 _QUEUED = const(0)
@@ -253,8 +258,7 @@ class Endpoint(Observer):
 
     def _dispatch(self, req, peer, now):
         for n, _ in req.opts:
-            # critical options we understand; others get 4.02 (RFC 7252 5.4.1)
-            if n & 1 and n not in (1, 3, 5, 7, 11, 15, 17, 23, 27):
+            if n & 1 and (n > 31 or not (_KNOWN_CRITICAL >> n) & 1):
                 return Message(code=_BAD_OPTION)
         if req.opt(_BLOCK1) is not None:
             from coap import block  # loaded by the first Block1 request (a firmware push)
