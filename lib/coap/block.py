@@ -102,7 +102,6 @@ class Transfer:
     Sends its first block at once: from block number n (download) or of an n-byte body (upload).
     """
 
-
     def __init__(self, ep, msg, peer, done, szx, fn, up, n, now):
         self.ep = ep
         self.msg = msg

@@ -59,7 +59,6 @@ def _empty(typ, mid):
 class _Exchange:
     """Handle of a client request: cancel() stops it without calling cb."""
 
-
     def __init__(self, ep, peer, msg, cb):
         self.ep = ep
         self.peer = peer

@@ -25,7 +25,6 @@ class Observation:
     and on_cancel runs, as RFC 7641 4.5 says. Some servers in the field never ACK notifications.
     """
 
-
     def __init__(self, peer, token, seq, on_cancel, szx):
         self.peer = peer
         self.token = token
