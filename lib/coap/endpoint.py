@@ -1,13 +1,13 @@
-"""Sans-I/O CoAP endpoint (RFC 7252): MIDs, tokens, CON retransmission, dedup, RST, server and
-client exchanges; Observe (the Observer base class) and block-wise transfers are in coap.observe
-and coap.block (loaded with the first Block1 request or transfer)."""
+"""Sans-I/O CoAP endpoint (RFC 7252): MIDs, tokens, CON retransmission, dedup, RST and client
+exchanges. The server side (answering requests, Observe) is its base class coap.server.Server;
+block-wise transfers are in coap.block (loaded with the first Block1 request or transfer)."""
 import time
 
 from micropython import const
 
-from coap.observe import Observer
+from coap.server import Server
 from coap.retry import urandom_int as _rand
-from coap.msg import Message, DecodeError, decode, server_slice
+from coap.msg import Message, DecodeError, decode
 
 # coap.msg's numbers, as private consts: folded into the code, where an imported name costs
 # heap on a board
@@ -16,10 +16,6 @@ _NON = const(1)
 _ACK = const(2)
 _RST = const(3)
 _EMPTY = const(0)
-_BLOCK2 = const(23)
-_BLOCK1 = const(27)
-_BAD_OPTION = const(0x82)  # 4.02
-_NOT_FOUND = const(0x84)  # 4.04
 _INTERNAL_SERVER_ERROR = const(0xA0)  # 5.00
 
 # RFC 7252 4.8 transmission parameters, in ms
@@ -29,11 +25,6 @@ MAX_RETRANSMIT = const(4)
 EXCHANGE_LIFETIME = const(247000)
 MAX_TRANSMIT_WAIT = const(93000)  # ACK_TIMEOUT * (2 ** (MAX_RETRANSMIT + 1) - 1) * 1.5
 
-# critical options we understand in a request, as bits: 1 If-Match, 3 Uri-Host, 5 If-None-Match,
-# 7 Uri-Port, 11 Uri-Path, 15 Uri-Query, 17 Accept, 23 Block2, 27 Block1; any other critical
-# option gets 4.02 (RFC 7252 5.4.1)
-_KNOWN_CRITICAL = const(0x88288AA)
-
 # exchange states
 _DONE = const(-1)
 _QUEUED = const(0)
@@ -42,7 +33,7 @@ _WAITING = const(2)  # ACKed, separate response still to come
 
 # A CON we sent and retransmit until ACK, RST or give-up is a list (a class costs more heap):
 # [peer, MID, data, deadline, timeout, count, owner], owner an _Exchange, an
-# observe.Observation or None (separate response). coap.observe relies on _T_MID and _T_DATA.
+# server.Observation or None (separate response). coap.server relies on _T_MID and _T_DATA.
 _T_PEER = const(0)
 _T_MID = const(1)
 _T_DATA = const(2)
@@ -72,7 +63,7 @@ class _Exchange:
         self.ep._complete(self, None, 0, False)
 
 
-class Endpoint(Observer):
+class Endpoint(Server):
     dedup_size = 16  # remembered (peer, MID) of received requests and CON responses
     max_observations = 32  # all servers together; lwm2m.report bounds each server further
     max_block1 = 4  # concurrent Block1 transfers we receive
@@ -91,7 +82,7 @@ class Endpoint(Observer):
         self._tx = []
         self._ex = []
         self._dedup = []  # [peer, mid, expiry, reply bytes or None (ignore)], oldest first
-        self.observations = []  # observe.Observation, in the order they came
+        self.observations = []  # server.Observation, in the order they came
         self._b1 = []  # [peer, path, next offset, expiry]
         self._carry = None
 
@@ -108,14 +99,6 @@ class Endpoint(Observer):
     def _next_mid(self):
         self.last_mid = m = (self.last_mid + 1) & 0xFFFF
         return m
-
-    def _szx(self, req):
-        """(block number, szx) a response to req is cut at: the client's Block2 or our max_szx."""
-        v = req.uint(_BLOCK2)
-        szx = self.max_szx
-        if v is not None and (v & 7) < szx:
-            szx = v & 7
-        return (0 if v is None else v >> 4), szx
 
     def _con(self, data, peer, mid, owner, now):
         t = ACK_TIMEOUT + self.rand(ACK_TIMEOUT * (ACK_RANDOM_FACTOR_PCT - 100) // 100 + 1)
@@ -227,95 +210,6 @@ class Endpoint(Observer):
             owner.tx = None
             if m.type == _RST:
                 self.unobserve(owner, True)
-
-    # ---- server side
-    def _serve(self, req, peer, now):
-        ent = self._remember(peer, req.mid, now)
-        try:
-            con = req.type == _CON
-            resp = self._dispatch(req, peer, now)
-            if resp is False:  # the handler ignores this request: nothing at all goes back
-                return
-            if resp is None:  # separate response to come through respond()
-                if con:
-                    ack = _empty(_ACK, req.mid)
-                    self.out.append((ack, peer))
-                    if ent is not None:
-                        ent[3] = ack
-                return
-            data, _ = self._answer(req, peer, resp, _ACK if con else _NON,
-                                   req.mid if con else self._next_mid())
-            self.out.append((data, peer))
-            if con and ent is not None:
-                ent[3] = data
-        except Exception:
-            # nothing was stored to replay (e.g. out of memory while answering): forget the
-            # request so its retransmission is handled afresh instead of ignored
-            if ent is not None and ent[3] is None and ent in self._dedup:
-                self._dedup.remove(ent)
-            raise
-
-    def _dispatch(self, req, peer, now):
-        for n, _ in req.opts:
-            if n & 1 and (n > 31 or not (_KNOWN_CRITICAL >> n) & 1):
-                return Message(code=_BAD_OPTION)
-        if req.opt(_BLOCK1) is not None:
-            from coap import block  # loaded by the first Block1 request (a firmware push)
-
-            r = block.server_check(self, req, peer, now)
-            if r is not None:
-                return r
-        self._before_handler(req, peer)
-        h = self.handler
-        if h is None:
-            return Message(code=_NOT_FOUND)
-        try:
-            resp = h(req, peer, now)
-            if resp is not None and resp is not False and not isinstance(resp, Message):
-                raise TypeError("handler returned %r" % type(resp))
-        except Exception as e:
-            self.last_error = e
-            resp = Message(code=_INTERNAL_SERVER_ERROR)
-        self._carry = None
-        return resp
-
-    def _answer(self, req, peer, resp, typ, mid):
-        """Fill in a handler's response and encode it; returns (bytes, observation or None)."""
-        resp.type = typ
-        resp.mid = mid
-        resp.token = req.token
-        ok = resp.code >> 5 == 2
-        obs = self._on_response(req, peer, resp, ok)
-        if req.opt(_BLOCK1) is not None:
-            from coap import block
-
-            block.server_answer(self, req, peer, resp, ok)
-        if ok:
-            num, szx = self._szx(req)
-            if not server_slice(resp, num, szx):
-                resp.code = _BAD_OPTION
-                resp.payload = b""
-                resp.opts = []
-        data = self._encode(resp)
-        if obs is not None and typ == _NON:
-            obs.mid = mid
-        return data, obs
-
-    def respond(self, req, peer, resp, now):
-        """Send the separate response to a request the handler answered with None."""
-        try:
-            con = req.type == _CON
-            mid = self._next_mid()
-            data, obs = self._answer(req, peer, resp, _CON if con else _NON, mid)
-            if con:
-                tx = self._con(data, peer, mid, obs, now)
-                if obs is not None:
-                    obs.tx = tx
-            else:
-                self.out.append((data, peer))
-        except Exception as e:
-            self.errors += 1
-            self.last_error = e
 
     # ---- client side
     def request(self, msg, peer, now, cb):

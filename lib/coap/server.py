@@ -1,4 +1,5 @@
-"""Server side of CoAP Observe (RFC 7641): observation records and notification sending."""
+"""Server side of the CoAP endpoint: answering requests (RFC 7252), separate responses and
+Observe (RFC 7641); coap.endpoint.Endpoint is a Server. Block1 sequencing is in coap.block."""
 from micropython import const
 
 from coap.msg import Message, server_slice
@@ -7,10 +8,20 @@ from coap.msg import Message, server_slice
 # heap on a board
 _CON = const(0)
 _NON = const(1)
+_ACK = const(2)
 _GET = const(1)
 _OBSERVE = const(6)
 _CONTENT_FORMAT = const(12)
+_BLOCK2 = const(23)
+_BLOCK1 = const(27)
+_BAD_OPTION = const(0x82)  # 4.02
+_NOT_FOUND = const(0x84)  # 4.04
+_INTERNAL_SERVER_ERROR = const(0xA0)  # 5.00
 
+# critical options we understand in a request, as bits: 1 If-Match, 3 Uri-Host, 5 If-None-Match,
+# 7 Uri-Port, 11 Uri-Path, 15 Uri-Query, 17 Accept, 23 Block2, 27 Block1; any other critical
+# option gets 4.02 (RFC 7252 5.4.1)
+_KNOWN_CRITICAL = const(0x88288AA)
 _SEQ_MASK = const(0xFFFFFF)  # Observe values are 24-bit
 # coap.endpoint's record of a CON in flight: [peer, MID, data, ...]
 _T_MID = const(1)
@@ -38,10 +49,107 @@ class Observation:
         self.szx = szx
 
 
-class Observer:
-    """The Observe half of coap.endpoint.Endpoint (its base class): the methods that keep
-    self.observations."""
+class Server:
+    """The server half of coap.endpoint.Endpoint (its base class): answering requests,
+    separate responses, and the observations it keeps in self.observations."""
 
+    def _serve(self, req, peer, now):
+        ent = self._remember(peer, req.mid, now)
+        try:
+            con = req.type == _CON
+            resp = self._dispatch(req, peer, now)
+            if resp is False:  # the handler ignores this request: nothing at all goes back
+                return
+            if resp is None:  # separate response to come through respond()
+                if con:
+                    ack = bytes((0x60, 0, req.mid >> 8, req.mid & 0xFF))  # an empty ACK
+                    self.out.append((ack, peer))
+                    if ent is not None:
+                        ent[3] = ack
+                return
+            data, _ = self._answer(req, peer, resp, _ACK if con else _NON,
+                                   req.mid if con else self._next_mid())
+            self.out.append((data, peer))
+            if con and ent is not None:
+                ent[3] = data
+        except Exception:
+            # nothing was stored to replay (e.g. out of memory while answering): forget the
+            # request so its retransmission is handled afresh instead of ignored
+            if ent is not None and ent[3] is None and ent in self._dedup:
+                self._dedup.remove(ent)
+            raise
+
+    def _dispatch(self, req, peer, now):
+        for n, _ in req.opts:
+            if n & 1 and (n > 31 or not (_KNOWN_CRITICAL >> n) & 1):
+                return Message(code=_BAD_OPTION)
+        if req.opt(_BLOCK1) is not None:
+            from coap import block  # loaded by the first Block1 request (a firmware push)
+
+            r = block.server_check(self, req, peer, now)
+            if r is not None:
+                return r
+        self._before_handler(req, peer)
+        h = self.handler
+        if h is None:
+            return Message(code=_NOT_FOUND)
+        try:
+            resp = h(req, peer, now)
+            if resp is not None and resp is not False and not isinstance(resp, Message):
+                raise TypeError("handler returned %r" % type(resp))
+        except Exception as e:
+            self.last_error = e
+            resp = Message(code=_INTERNAL_SERVER_ERROR)
+        self._carry = None
+        return resp
+
+    def _answer(self, req, peer, resp, typ, mid):
+        """Fill in a handler's response and encode it; returns (bytes, observation or None)."""
+        resp.type = typ
+        resp.mid = mid
+        resp.token = req.token
+        ok = resp.code >> 5 == 2
+        obs = self._on_response(req, peer, resp, ok)
+        if req.opt(_BLOCK1) is not None:
+            from coap import block
+
+            block.server_answer(self, req, peer, resp, ok)
+        if ok:
+            num, szx = self._szx(req)
+            if not server_slice(resp, num, szx):
+                resp.code = _BAD_OPTION
+                resp.payload = b""
+                resp.opts = []
+        data = self._encode(resp)
+        if obs is not None and typ == _NON:
+            obs.mid = mid
+        return data, obs
+
+    def respond(self, req, peer, resp, now):
+        """Send the separate response to a request the handler answered with None."""
+        try:
+            con = req.type == _CON
+            mid = self._next_mid()
+            data, obs = self._answer(req, peer, resp, _CON if con else _NON, mid)
+            if con:
+                tx = self._con(data, peer, mid, obs, now)
+                if obs is not None:
+                    obs.tx = tx
+            else:
+                self.out.append((data, peer))
+        except Exception as e:
+            self.errors += 1
+            self.last_error = e
+
+    def _szx(self, req):
+        """(block number, szx) a response to req is cut at: the client's Block2 or our max_szx."""
+        v = req.uint(_BLOCK2)
+        szx = self.max_szx
+        if v is not None and (v & 7) < szx:
+            szx = v & 7
+        return (0 if v is None else v >> 4), szx
+
+    # ---- Observe
     def observe(self, req, peer, on_cancel):
         """Accept the GET Observe=0 being handled; None when it can't be (the GET is then
         answered without Observe)."""
