@@ -89,7 +89,15 @@ class Server:
             r = block.server_check(self, req, peer, now)
             if r is not None:
                 return r
-        self._before_handler(req, peer)
+        self._carry = None
+        v = req.opt(_OBSERVE) if req.code == _GET else None
+        if v is not None:
+            # a GET with Observe (0 or 1) ends any observation with the same token
+            old = self._find_obs(peer, req.token)
+            if old is not None:
+                if len(v) <= 3 and not any(v):  # Observe=0: re-registration continues the sequence
+                    self._carry = old.seq
+                self.unobserve(old, True)
         h = self.handler
         if h is None:
             return Message(code=_NOT_FOUND)
@@ -109,7 +117,17 @@ class Server:
         resp.mid = mid
         resp.token = req.token
         ok = resp.code >> 5 == 2
-        obs = self._on_response(req, peer, resp, ok)
+        obs = None
+        if req.code == _GET and req.opt(_OBSERVE) is not None:
+            # Observe on the answer of an accepted registration; an error answer ends it
+            obs = self._find_obs(peer, req.token)
+            if obs is not None:
+                if ok:
+                    resp.remove(_OBSERVE)
+                    resp.add(_OBSERVE, obs.seq)
+                else:
+                    self.unobserve(obs, True)
+                    obs = None
         if req.opt(_BLOCK1) is not None:
             from coap import block
 
@@ -193,35 +211,6 @@ class Server:
             if o.peer == peer and o.token == token:
                 return o
         return None
-
-    def _before_handler(self, req, peer):
-        """A GET with Observe (0 or 1) ends any observation with the same token; 0 may
-        re-register."""
-        self._carry = None
-        if req.code != _GET:
-            return
-        v = req.opt(_OBSERVE)
-        if v is None:
-            return
-        old = self._find_obs(peer, req.token)
-        if old is not None:
-            if len(v) <= 3 and not any(v):  # Observe=0: re-registration continues the sequence
-                self._carry = old.seq
-            self.unobserve(old, True)
-
-    def _on_response(self, req, peer, resp, ok):
-        """Add Observe to the answer of an accepted registration; an error answer ends it."""
-        if req.code != _GET or req.opt(_OBSERVE) is None:
-            return None
-        o = self._find_obs(peer, req.token)
-        if o is None:
-            return None
-        if not ok:
-            self.unobserve(o, True)
-            return None
-        resp.remove(_OBSERVE)
-        resp.add(_OBSERVE, o.seq)
-        return o
 
     def notify(self, o, code, payload, content_format, now, con=False):
         """Send the next notification; False when the observation has ended."""
