@@ -63,9 +63,9 @@ def resolve(uri, family=socket.AF_INET):
 
 class UdpTransport:
     """One unconnected non-blocking UDP socket. The interface every transport has:
-    .sock (pollable), recv(buf) -> (data, peer) or None when drained (buf: a bytearray, or just
-    its size where nothing fills one), send(data, peer), close(), service(now) -> ms until it
-    next needs a call, or None (handshakes, for DTLS)."""
+    .sock (pollable), recv(n) -> (data, peer) or None when drained (n: the largest datagram;
+    a bytearray is taken for its length), send(data, peer), close(), service(now) -> ms until
+    it next needs a call, or None (handshakes, for DTLS)."""
 
     def __init__(self, local_port=0, family=socket.AF_INET):
         s = socket.socket(family, socket.SOCK_DGRAM)
@@ -78,15 +78,9 @@ class UdpTransport:
         s.setblocking(False)
         self.sock = s
         self.local_port = local_port
-        self._into = getattr(s, "recvfrom_into", None)  # CPython has it, MicroPython ports do not
 
     def recv(self, buf):
         try:
-            if self._into is not None:
-                n, addr = self._into(buf)
-                # a fresh exact-size copy: handlers may keep the decoded request (separate
-                # responses) and its options are views into this data, so the buffer can't be lent
-                return bytes(memoryview(buf)[:n]), peer_key(addr)
             data, addr = self.sock.recvfrom(buf if isinstance(buf, int) else len(buf))
             return data, peer_key(addr)
         except OSError as e:
@@ -127,13 +121,12 @@ class Runner:
         self.log = log
         self.sent = 0
         self.received = 0
-        # a buffer only where recvfrom_into fills it (CPython): MicroPython's recvfrom(n)
-        # allocates per datagram anyway, and DTLS reads its own, so a board gets the size only
-        self._buf = bytearray(self.rx_size) if self.udp._into is not None else self.rx_size
-        # ... and that allocation needs rx_size contiguous bytes, which a fragmented heap may not
-        # have with far more free in total: this spare holds such a run, dropped just before each
-        # read so the GC (run by the failing allocation) hands its room to recvfrom
-        self._spare = None if self.udp._into is not None else bytearray(self.rx_size)
+        # No receive buffer: recvfrom(n) allocates per datagram anyway (MicroPython has no
+        # recvfrom_into), and DTLS reads its own. That allocation needs rx_size contiguous bytes,
+        # which a fragmented heap may not have with far more free in total: this spare holds
+        # such a run, dropped just before each read so the GC (run by the failing allocation)
+        # hands its room to recvfrom
+        self._spare = bytearray(self.rx_size)
         self._transports = []
         self._routes = {}
         self._poll = select.poll()
@@ -237,24 +230,22 @@ class Runner:
 
     def _receive(self, now):
         """Reads at most rx_burst datagrams per transport; True when one had more waiting."""
-        buf = self._buf
+        n = self.rx_size
         more = False
         for t in self._transports:
             for _ in range(self.rx_burst):
-                spare = isinstance(buf, int)
                 self._spare = None
                 try:
-                    got = t.recv(buf)
+                    got = t.recv(n)
                 except OSError as e:
                     if self.log:
                         self.log("runner: recv failed: %r" % (e,))
                     break
                 finally:
-                    if spare:
-                        try:
-                            self._spare = bytearray(self.rx_size)  # recvfrom just freed its run
-                        except MemoryError:
-                            pass  # no such run left now: the next read tries again
+                    try:
+                        self._spare = bytearray(n)  # recvfrom just freed its run
+                    except MemoryError:
+                        pass  # no such run left now: the next read tries again
                 if got is None:
                     break
                 self.received += 1
