@@ -5,42 +5,20 @@ import time
 
 from micropython import const
 
-_DEFAULT_PORT = const(5683)
-_DEFAULT_SECURE_PORT = const(5684)
 _WATCH_MS = const(10000)  # address check period on a board (ifconfig is cheap, but not free)
 _WATCH_HOST_MS = const(1000)  # on the host: the rebind file is how a test asks, answer quickly
 
 
 def split_uri(uri):
-    """'coap://host:port/...' -> (scheme, host, port, path); raises ValueError on anything else
-    (a bad scheme, host or port: one message for all, each costs heap on a board)."""
-    ok = isinstance(uri, str)
-    scheme, sep, rest = uri.partition("://") if ok else ("", "", "")
-    i = 0
-    n = len(rest)
-    while i < n and rest[i] not in "/?#":
-        i += 1
-    auth = rest[:i]
-    path = rest[i:]
-    port = _DEFAULT_SECURE_PORT if scheme == "coaps" else _DEFAULT_PORT
-    if auth.startswith("["):
-        # IPv6 literal: the colons inside the brackets are not the port separator
-        host, b, tail = auth[1:].partition("]")
-        if not b or (tail and not tail.startswith(":")):
-            ok = False
-        ports = tail[1:] if tail else None
-    else:
-        host, c, ports = auth.partition(":")
-        if not c:
-            ports = None
-    if ports is not None:
-        if ports.isdigit() and 0 < int(ports) < 65536:
-            port = int(ports)
-        else:
-            ok = False
-    if not ok or not sep or scheme not in ("coap", "coaps") or not host or "@" in auth:
-        raise ValueError("bad coap:// or coaps:// URI %r" % (uri,))
-    return scheme, host, port, path
+    """'coap://host:port/...' -> (scheme, host, port, path); raises ValueError on anything else.
+    The parser is coap.uri, loaded for the call and dropped again: URIs are parsed at start-up
+    and when a server is resolved, too seldom to hold its code."""
+    from coap import uri as parser, unload
+
+    try:
+        return parser.split(uri)
+    finally:
+        unload("uri")
 
 
 def peer_key(addr):
@@ -183,35 +161,14 @@ class Runner:
         """A new UDP socket (a new local port unless given) in place of the old one, then the
         on_rebind listeners: what NAT rebinding or a new DHCP address does to the client, and how
         it recovers (servers answer to where the last Register/Update came from). DTLS transports
-        with a socket start() a new handshake: a session belongs to its address and port."""
-        now = time.ticks_ms() if now is None else now
-        old = self.udp
-        # a new port is opened first, so the kernel cannot hand out the old one; the same port
-        # again needs the old socket closed first
-        new = None if local_port else UdpTransport(0)
-        if old.sock is not None:
-            self._resock(old.sock, None)
-            try:
-                old.close()
-            except OSError:
-                pass
-            old.sock = None
-        if new is None:
-            new = UdpTransport(local_port)
-        self.udp = new
-        i = self._transports.index(old) if old in self._transports else len(self._transports)
-        self._transports[i:i + 1] = [new]
-        self._resock(None, new.sock)
-        for p, v in list(self._routes.items()):
-            if v is old:
-                self._routes[p] = new
-        for t in self._transports:
-            if t is not new and t.sock is not None and hasattr(t, "start"):
-                t.start(now)
-        for fn in self.on_rebind:
-            fn(now)
-        self.wake()  # the listeners queued requests whose timers the current deadline ignores
-        return new
+        with a socket start() a new handshake: a session belongs to its address and port.
+        The work is coap.rebind, loaded for the call and dropped again (a rare event)."""
+        from coap import rebind, unload
+
+        try:
+            return rebind.rebind(self, local_port, time.ticks_ms() if now is None else now)
+        finally:
+            unload("rebind")
 
     def sendto(self, data, peer):
         try:
