@@ -31,12 +31,14 @@ def peer_key(addr):
 
 
 def resolve(uri, family=socket.AF_INET):
-    """coap[s]://host:port -> (scheme, host, port, peer) where peer is what the runner will report."""
-    scheme, host, port, _ = split_uri(uri)
-    for ai in socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM):
-        if ai[0] == family:
-            return scheme, host, port, peer_key(ai[-1])
-    raise OSError("no IPv4 address for %s" % host)
+    """coap[s]://host:port -> (scheme, host, port, peer) where peer is what the runner will report.
+    Also in coap.uri, loaded for the call (see split_uri)."""
+    from coap import uri as parser, unload
+
+    try:
+        return parser.resolve(uri, family)
+    finally:
+        unload("uri")
 
 
 class UdpTransport:

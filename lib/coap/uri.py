@@ -1,7 +1,11 @@
-"""coap:// and coaps:// URI parsing behind coap.runner.split_uri(), which loads this module for
-each call and drops it again (coap.unload): URIs are parsed at start-up and when a server is
+"""coap:// and coaps:// URIs behind coap.runner.split_uri() and resolve(), which load this module
+for each call and drop it again (coap.unload): URIs are parsed at start-up and when a server is
 resolved, too seldom to hold this code."""
+import socket
+
 from micropython import const
+
+from coap.runner import peer_key
 
 _DEFAULT_PORT = const(5683)
 _DEFAULT_SECURE_PORT = const(5684)
@@ -37,3 +41,12 @@ def split(uri):
     if not ok or not sep or scheme not in ("coap", "coaps") or not host or "@" in auth:
         raise ValueError("bad coap:// or coaps:// URI %r" % (uri,))
     return scheme, host, port, path
+
+
+def resolve(uri, family):
+    """coap.runner.resolve()."""
+    scheme, host, port, _ = split(uri)
+    for ai in socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM):
+        if ai[0] == family:
+            return scheme, host, port, peer_key(ai[-1])
+    raise OSError("no IPv4 address for %s" % host)
