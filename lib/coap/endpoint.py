@@ -1,6 +1,7 @@
 """Sans-I/O CoAP endpoint (RFC 7252): MIDs, tokens, CON retransmission, dedup, RST and client
 exchanges. The server side (answering requests, Observe) is its base class coap.server.Server;
-block-wise transfers are in coap.block (loaded with the first Block1 request or transfer)."""
+Block1 sequencing and client block-wise transfers are coap.block and coap.transfer, loaded
+on first use."""
 import time
 
 from micropython import const
@@ -229,15 +230,15 @@ class Endpoint(Server):
         return ex
 
     def download(self, msg, peer, now, sink, done, szx=6, start_block=0):
-        from coap import block
+        from coap import transfer
 
-        return block.Transfer(self, msg, peer, done, min(szx, self.max_szx), sink, False,
+        return transfer.Transfer(self, msg, peer, done, min(szx, self.max_szx), sink, False,
                               start_block, now)
 
     def upload(self, msg, peer, now, read, total, done, szx=6):
-        from coap import block
+        from coap import transfer
 
-        return block.Transfer(self, msg, peer, done, min(szx, self.max_szx), read, True, total,
+        return transfer.Transfer(self, msg, peer, done, min(szx, self.max_szx), read, True, total,
                               now)
 
     def _kick(self, peer, now):
