@@ -33,7 +33,7 @@ _OUTSTANDING = const(1)  # holds the peer's NSTART slot
 _WAITING = const(2)  # ACKed, separate response still to come
 
 # A CON we sent and retransmit until ACK, RST or give-up is a list (a class costs more heap):
-# [peer, MID, data, deadline, timeout, count, owner], owner an _Exchange, an
+# [peer, MID, data, deadline, timeout, count, owner], owner an _Exchange, a
 # server.Observation or None (separate response). coap.server relies on _T_MID and _T_DATA.
 _T_PEER = const(0)
 _T_MID = const(1)
