@@ -19,12 +19,13 @@ _RST = const(3)
 _EMPTY = const(0)
 _INTERNAL_SERVER_ERROR = const(0xA0)  # 5.00
 
-# RFC 7252 4.8 transmission parameters, in ms
-ACK_TIMEOUT = const(2000)
-ACK_RANDOM_FACTOR_PCT = const(150)  # ACK_RANDOM_FACTOR 1.5
-MAX_RETRANSMIT = const(4)
-EXCHANGE_LIFETIME = const(247000)
-MAX_TRANSMIT_WAIT = const(93000)  # ACK_TIMEOUT * (2 ** (MAX_RETRANSMIT + 1) - 1) * 1.5
+# RFC 7252 4.8 transmission parameters, in ms; private: folded into the code, they cannot be
+# changed at run time, and a public name would cost heap
+_ACK_TIMEOUT = const(2000)
+_ACK_RANDOM_FACTOR_PCT = const(150)  # ACK_RANDOM_FACTOR 1.5
+_MAX_RETRANSMIT = const(4)
+_EXCHANGE_LIFETIME = const(247000)
+_MAX_TRANSMIT_WAIT = const(93000)  # ACK_TIMEOUT * (2 ** (MAX_RETRANSMIT + 1) - 1) * 1.5
 
 # exchange states
 _DONE = const(-1)
@@ -102,7 +103,7 @@ class Endpoint(Server):
         return m
 
     def _con(self, data, peer, mid, owner, now):
-        t = ACK_TIMEOUT + self.rand(ACK_TIMEOUT * (ACK_RANDOM_FACTOR_PCT - 100) // 100 + 1)
+        t = _ACK_TIMEOUT + self.rand(_ACK_TIMEOUT * (_ACK_RANDOM_FACTOR_PCT - 100) // 100 + 1)
         tx = [peer, mid, data, time.ticks_add(now, t), t, 0, owner]
         self._tx.append(tx)
         self.out.append((data, peer))
@@ -123,7 +124,7 @@ class Endpoint(Server):
             d.pop(0)
         if size <= 0:
             return None
-        ent = [peer, mid, time.ticks_add(now, EXCHANGE_LIFETIME), None]
+        ent = [peer, mid, time.ticks_add(now, _EXCHANGE_LIFETIME), None]
         d.append(ent)
         return ent
 
@@ -201,7 +202,7 @@ class Endpoint(Server):
                 self._tx.remove(tx)
                 owner.tx = None
                 owner.state = _WAITING
-                owner.deadline = time.ticks_add(now, MAX_TRANSMIT_WAIT)
+                owner.deadline = time.ticks_add(now, _MAX_TRANSMIT_WAIT)
                 self._kick(peer, now)
             elif m.token == owner.msg.token:
                 self._complete(owner, m, now)
@@ -257,7 +258,7 @@ class Endpoint(Server):
         first.state = _OUTSTANDING
         data = self._encode(m)
         if m.type == _NON:
-            first.deadline = time.ticks_add(now, MAX_TRANSMIT_WAIT)
+            first.deadline = time.ticks_add(now, _MAX_TRANSMIT_WAIT)
             self.out.append((data, peer))
         else:
             m.type = _CON
@@ -289,7 +290,7 @@ class Endpoint(Server):
                 for tx in self._tx:
                     t = diff(tx[_T_DEADLINE], now)
                     if t <= 0:
-                        if tx[_T_COUNT] >= MAX_RETRANSMIT:
+                        if tx[_T_COUNT] >= _MAX_RETRANSMIT:
                             gone = gone or []
                             gone.append(tx)
                             continue
@@ -334,4 +335,4 @@ class Endpoint(Server):
         except Exception as e:
             self.errors += 1
             self.last_error = e
-            return ACK_TIMEOUT
+            return _ACK_TIMEOUT
