@@ -18,7 +18,7 @@ _BAD_REQUEST = const(0x80)  # 4.00
 _REQUEST_ENTITY_INCOMPLETE = const(0x88)  # 4.08
 _REQUEST_ENTITY_TOO_LARGE = const(0x8D)  # 4.13
 
-_BLOCK1_LIFETIME = const(247000)  # ms an unfinished Block1 transfer is remembered (EXCHANGE_LIFETIME)
+_BLOCK1_LIFETIME = const(247000)  # ms an unfinished Block1 body is remembered (EXCHANGE_LIFETIME)
 
 
 def _key(req):

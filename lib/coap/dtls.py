@@ -58,7 +58,7 @@ _MODE_NOSEC = const(3)
 supported_modes = (MODE_PSK, _MODE_NOSEC)
 
 _MAX_KEY_LEN = const(32)  # Mbed TLS's MBEDTLS_PSK_MAX_LEN in MicroPython builds
-_STEP_MS = const(250)  # service() period during a handshake, so Mbed TLS's retransmit timer can fire
+_STEP_MS = const(250)  # service() period in a handshake, so Mbed TLS's retransmit timer can fire
 _PING_AFTER_MS = const(5000)
 _LOST_MS = const(30000)
 _RETRY_MIN_MS = const(5000)
