@@ -1,5 +1,4 @@
 # CoAP endpoint: retransmission instants, dedup, separate responses, RST, NSTART, Observe, blocks.
-from coap import endpoint as E
 from coap import msg as M
 from coap.endpoint import Endpoint
 from util import hexb
@@ -7,6 +6,10 @@ from util import hexb
 A = ("10.0.0.1", 5683)
 B = ("10.0.0.2", 5683)
 C = ("10.0.0.3", 5683)
+
+# RFC 7252 4.8, in ms (coap.endpoint holds them as private consts)
+EXCHANGE_LIFETIME = 247000
+MAX_TRANSMIT_WAIT = 93000
 
 
 class Rand:
@@ -130,8 +133,10 @@ def schedule(rand):
 
 
 def test_constants():
-    assert (E.ACK_TIMEOUT, E.ACK_RANDOM_FACTOR_PCT, E.MAX_RETRANSMIT) == (2000, 150, 4)
-    assert E.EXCHANGE_LIFETIME == 247000 and E.MAX_TRANSMIT_WAIT == 93000
+    # the RFC 7252 4.8 parameters are private consts now; they show in behaviour:
+    # test_retransmit_instants_* (ACK_TIMEOUT 2 s, ACK_RANDOM_FACTOR 1.5, MAX_RETRANSMIT 4, give-up
+    # after MAX_TRANSMIT_WAIT at most), test_separate_response_wait_gives_up (MAX_TRANSMIT_WAIT)
+    # and test_dedup_bounded_and_expires (EXCHANGE_LIFETIME)
     assert Endpoint.dedup_size == 16
 
 
@@ -215,9 +220,9 @@ def test_dedup_bounded_and_expires():
     assert len(h.calls) == 10
     ep.receive(get("/a", mid=0).encode(), A, 0)  # evicted: handled again
     assert len(h.calls) == 11 and len(ep._dedup) == 4
-    ep.tick(E.EXCHANGE_LIFETIME - 1)
+    ep.tick(EXCHANGE_LIFETIME - 1)
     assert len(ep._dedup) == 4
-    ep.tick(E.EXCHANGE_LIFETIME)
+    ep.tick(EXCHANGE_LIFETIME)
     assert len(ep._dedup) == 0
 
 
@@ -251,7 +256,7 @@ def test_separate_response_two_endpoints():
     (ack, _), = take(b)
     assert ack == bytes((0x60, 0, d[2], d[3]))  # empty ACK with the request's mid
     a.receive(ack, B, 10)
-    assert not a._tx and a.tick(10) == E.MAX_TRANSMIT_WAIT  # ACKed: waits for the response
+    assert not a._tx and a.tick(10) == MAX_TRANSMIT_WAIT  # ACKed: waits for the response
     b.respond(M.decode(d), A, M.Message(code=M.CONTENT, payload=b"ok"), 20)
     (resp, _), = take(b)
     a.receive(resp, B, 30)
@@ -269,10 +274,10 @@ def test_separate_response_wait_gives_up():
     a.request(get("/s"), B, 0, lambda r, now: got.append(now))
     (d, _), = take(a)
     a.receive(bytes((0x60, 0, d[2], d[3])), B, 100)
-    a.tick(100 + E.MAX_TRANSMIT_WAIT - 1)
+    a.tick(100 + MAX_TRANSMIT_WAIT - 1)
     assert got == []
-    a.tick(100 + E.MAX_TRANSMIT_WAIT)
-    assert got == [100 + E.MAX_TRANSMIT_WAIT]
+    a.tick(100 + MAX_TRANSMIT_WAIT)
+    assert got == [100 + MAX_TRANSMIT_WAIT]
 
 
 def test_rst_and_ignore_cases():
@@ -313,6 +318,16 @@ def test_unknown_critical_option_402_elective_ignored():
     m.add(10, b"x")
     ep.receive(m.encode(), A, 0)
     assert msgs(ep)[0].code == M.CONTENT
+    for mid, num in enumerate((1, 3, 5, 7, 15, 17), 10):  # the other critical ones we know
+        m = get("/a", mid=mid)
+        m.add(num, b"")
+        ep.receive(m.encode(), A, 0)
+        assert msgs(ep)[0].code == M.CONTENT, num
+    for mid, num in enumerate((29, 35, 2049), 20):  # past the known ones, small and large
+        m = get("/a", mid=mid)
+        m.add(num, b"x")
+        ep.receive(m.encode(), A, 0)
+        assert msgs(ep)[0].code == M.BAD_OPTION, num
 
 
 def test_rst_to_our_request():

@@ -37,7 +37,7 @@ def seeds():
     m.add(M.URI_QUERY, "ep=node-1").add(M.URI_QUERY, "lt=300").add(M.CONTENT_FORMAT, 40)
     out.append(m.encode())
     m = M.Message(M.CON, M.PUT, 6, b"\x09", payload=b"x" * 300).set_path("/1/0/1")
-    m.add(M.PROXY_URI, b"p" * 20)
+    m.add(35, b"p" * 20)  # Proxy-Uri: critical, unknown to the endpoint
     out.append(m.encode())
     out.append(M.Message(M.ACK, M.CONTENT, 7, b"\x0a", payload=b"22").encode())
     out.append(M.Message(M.CON, M.CONTENT, 8, b"\x0b").add(M.OBSERVE, 5).encode())
@@ -167,7 +167,7 @@ def test_fuzz_corpus_no_escape_rst_for_malformed_con():
         for data, p in ep.out:
             M.decode(data)
         del ep.out[:]
-        assert len(ep._dedup) <= ep.dedup_size and len(ep._obs) <= ep.max_observations
+        assert len(ep._dedup) <= ep.dedup_size and len(ep.observations) <= ep.max_observations
         assert len(ep._b1) <= ep.max_block1
     del ep.out[:]
     assert sum(stats[:3]) >= 10000

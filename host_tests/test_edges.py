@@ -878,8 +878,6 @@ def test_a_change_reaches_observers_behind_one_waiting_for_pmin():
 def test_message_helpers_and_room():
     assert [M.code_str(c) for c in (0x01, 0x45, 0x84, 0xA0, 0xBF)] == [
         "0.01", "2.05", "4.04", "5.00", "5.31"]
-    assert [M.is_request(c) for c in (0, 1, 31, 32, 64)] == [False, True, True, False, False]
-    assert [M.is_response(c) for c in (0, 31, 63, 64, 0xA0)] == [False, False, False, True, True]
     m = M.Message(M.NON, M.GET, 0x1234, b"\xab").set_path("/3/0")
     m.add(M.URI_QUERY, "pmin=1")
     m.payload = b"xyz"

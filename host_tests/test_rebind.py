@@ -2,6 +2,7 @@
 # address watch hook, and Client.address_changed() over the in-memory harness of test_client.py.
 import os
 import socket
+import sys
 
 from coap import msg as M
 from coap.endpoint import Endpoint
@@ -58,6 +59,11 @@ def test_rebind_new_port_sends_and_receives_there():
         assert r.run_once(1000) == 1
         assert seen == [peer_key(addr)]
         assert r.received == 1 and r.sent == 3
+        # the rebinding code was loaded for the call only (coap.unload), and so was the URI parser
+        from coap.runner import split_uri
+
+        assert split_uri("coap://h:1") == ("coap", "h", 1, "")
+        assert "coap.rebind" not in sys.modules and "coap.uri" not in sys.modules
     finally:
         rx.close()
         r.close()

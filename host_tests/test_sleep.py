@@ -60,7 +60,7 @@ def test_resume_sends_one_update_and_notifies_on_the_same_token():
         d = S.snapshot(n1.c, now, WALL, ms)
         raw = S.encode(d)
         assert S.decode(raw) == d and len(raw) < 2048  # fits the ESP32's RTC memory
-        mid = n1.c.ep._mid
+        mid = n1.c.ep.last_mid
         k = len(s.reqs)
         n2 = woken(n1, S.decode(raw), 23.5, WALL + 70)  # 70 s later: pmax 60 s has passed
         # exactly one Update with nothing in it (nothing changed), never a Register

@@ -1,22 +1,31 @@
-"""Block-wise transfers (RFC 7959): server-side Block1 sequencing, client Block2 download and
-Block1 upload, all streamed block by block (a whole body is never held here). Loaded by the
-endpoint at the first Block1 request or transfer; cutting a response into Block2 blocks is
-coap.msg.server_slice, which every response needs."""
+"""Server-side Block1 sequencing (RFC 7959): the per (peer, path) state of bodies we receive
+block by block (a firmware push). Loaded by the endpoint at the first Block1 request; client
+transfers are coap.transfer, and cutting a response into Block2 blocks is coap.msg.server_slice,
+which every response needs."""
 import time
 
 from micropython import const
 
-from coap.msg import (Message, BLOCK1, BLOCK2, SIZE1, SIZE2, URI_PATH, CONTINUE, BAD_REQUEST,
-                      REQUEST_ENTITY_INCOMPLETE, REQUEST_ENTITY_TOO_LARGE, block_value,
-                      block_parts)
-from coap.msg import server_slice  # noqa: F401 (its old place)
+from coap.msg import Message, block_value, block_parts
 
-BLOCK1_LIFETIME = const(247000)  # ms an unfinished Block1 transfer is remembered (EXCHANGE_LIFETIME)
-_MAX_RETRY = const(3)  # re-asks for a block answered with the wrong offset
+# coap.msg's numbers, as private consts: folded into the code, where an imported name costs
+# heap on a board
+_BLOCK1 = const(27)
+_BLOCK2 = const(23)
+_URI_PATH = const(11)
+_CONTINUE = const(0x5F)  # 2.31
+_BAD_REQUEST = const(0x80)  # 4.00
+_REQUEST_ENTITY_INCOMPLETE = const(0x88)  # 4.08
+_REQUEST_ENTITY_TOO_LARGE = const(0x8D)  # 4.13
+
+_BLOCK1_LIFETIME = const(247000)  # ms an unfinished Block1 body is remembered (EXCHANGE_LIFETIME)
 
 
 def _key(req):
-    return b"/".join([bytes(v) for v in req.all(URI_PATH)])
+    k = None  # the Uri-Path joined by "/"; a loop, as a comprehension is one more function
+    for v in req.all(_URI_PATH):
+        k = bytes(v) if k is None else k + b"/" + bytes(v)
+    return k or b""
 
 
 def _find(ep, peer, key):
@@ -28,16 +37,16 @@ def _find(ep, peer, key):
 
 def server_check(ep, req, peer, now):
     """Check a Block1 request against the per (peer, path) state: an error Message or None."""
-    num, more, szx = block_parts(req.uint(BLOCK1))
+    num, more, szx = block_parts(req.uint(_BLOCK1))
     if szx == 7:
-        return Message(code=BAD_REQUEST)
+        return Message(code=_BAD_REQUEST)
     if szx > ep.max_szx:
-        r = Message(code=REQUEST_ENTITY_TOO_LARGE)
-        r.add(BLOCK1, block_value(0, False, ep.max_szx))
+        r = Message(code=_REQUEST_ENTITY_TOO_LARGE)
+        r.add(_BLOCK1, block_value(0, False, ep.max_szx))
         return r
     size = 16 << szx
     if more and len(req.payload) != size:
-        return Message(code=BAD_REQUEST)  # only the last block may be short
+        return Message(code=_BAD_REQUEST)  # only the last block may be short
     key = _key(req)
     st = _find(ep, peer, key)
     b1 = ep._b1
@@ -47,13 +56,13 @@ def server_check(ep, req, peer, now):
         if more:
             while b1 and len(b1) >= ep.max_block1:
                 b1.pop(0)
-            b1.append([peer, key, size, time.ticks_add(now, BLOCK1_LIFETIME)])
+            b1.append([peer, key, size, time.ticks_add(now, _BLOCK1_LIFETIME)])
         return None
     if st is None or st[2] != num * size:
-        return Message(code=REQUEST_ENTITY_INCOMPLETE)
+        return Message(code=_REQUEST_ENTITY_INCOMPLETE)
     if more:
         st[2] += size
-        st[3] = time.ticks_add(now, BLOCK1_LIFETIME)
+        st[3] = time.ticks_add(now, _BLOCK1_LIFETIME)
     else:
         b1.remove(st)
     return None
@@ -61,18 +70,18 @@ def server_check(ep, req, peer, now):
 
 def server_answer(ep, req, peer, resp, ok):
     """2.31 Continue for an accepted non-final block, the Block1 echo; an error drops the state."""
-    num, more, szx = block_parts(req.uint(BLOCK1))
+    num, more, szx = block_parts(req.uint(_BLOCK1))
     if not ok:
-        if resp.code == REQUEST_ENTITY_INCOMPLETE:
+        if resp.code == _REQUEST_ENTITY_INCOMPLETE:
             return  # our own answer to a stray block: the transfer in progress may go on
         st = _find(ep, peer, _key(req))
         if st is not None:
             ep._b1.remove(st)
         return
     if more:
-        resp.code = CONTINUE
-    if resp.opt(BLOCK1) is None:
-        resp.add(BLOCK1, block_value(num, more, szx))
+        resp.code = _CONTINUE
+    if resp.opt(_BLOCK1) is None:
+        resp.add(_BLOCK1, block_value(num, more, szx))
 
 
 def expire(ep, now):
@@ -81,149 +90,3 @@ def expire(ep, now):
     for st in b1[:]:
         if diff(st[3], now) <= 0:
             b1.remove(st)
-
-
-class _Transfer:
-    __slots__ = ("ep", "msg", "peer", "done", "szx", "offset", "ex", "finished", "resp",
-                 "size", "fn", "total", "sent", "more", "retry")
-
-    def __init__(self, ep, msg, peer, done, szx, fn):
-        self.ep = ep
-        self.msg = msg
-        self.peer = peer
-        self.done = done
-        self.szx = szx
-        self.fn = fn  # download: sink(offset, data); upload: read(offset, n)
-        self.offset = 0
-        self.ex = None
-        self.finished = False
-        self.resp = None  # last response Message
-        self.size = None  # download: Size2 when the server sent it
-        self.total = 0
-        self.sent = 0
-        self.more = False
-        self.retry = 0
-
-    def cancel(self):
-        """Stop without calling done."""
-        self.finished = True
-        if self.ex is not None:
-            self.ex.cancel()
-
-    def _end(self, code, now):
-        if not self.finished:
-            self.finished = True
-            self.ep._call(self.done, code, now)
-
-    def _got(self, resp, now):
-        if self.finished:
-            return
-        self.resp = resp
-        if resp is None:  # gave up, or RST
-            return self._end(None, now)
-        self._step(resp, now)
-
-    def _send(self, m, now):
-        m.mid = 0
-        m.token = b""  # a fresh token per block: a late answer to an old block matches nothing
-        try:
-            self.ex = self.ep.request(m, self.peer, now, self._got)
-        except Exception:
-            self._end(None, now)
-
-
-class Download(_Transfer):
-    """Block2 GET; sink(offset, data) gets each block (data is only valid during the call)."""
-
-    def start(self, start_block, now):
-        self.offset = start_block << (self.szx + 4)
-        self._next(now)
-        return self
-
-    def _next(self, now):
-        m = self.msg
-        m.remove(BLOCK2)
-        m.add(BLOCK2, block_value(self.offset >> (self.szx + 4), False, self.szx))
-        self._send(m, now)
-
-    def _step(self, resp, now):
-        code = resp.code
-        if code >> 5 != 2:
-            return self._end(code, now)
-        pl = resp.payload
-        v = resp.uint(BLOCK2)
-        if v is None:  # the server sent it whole
-            if not self.ep._call(self.fn, 0, pl):
-                return self._end(None, now)
-            self.offset = len(pl)
-            return self._end(code, now)
-        num, more, szx = block_parts(v)
-        if szx > self.szx:
-            return self._end(None, now)  # the server may only shrink the block size
-        off = num << (szx + 4)
-        if off != self.offset or (more and len(pl) != 16 << szx):
-            self.retry += 1
-            if self.retry > _MAX_RETRY:
-                return self._end(None, now)
-            return self._next(now)
-        self.retry = 0
-        s2 = resp.uint(SIZE2)
-        if s2 is not None:
-            self.size = s2
-        if not self.ep._call(self.fn, off, pl):
-            return self._end(None, now)
-        self.offset = off + len(pl)
-        self.szx = szx
-        if more:
-            self._next(now)
-        else:
-            self._end(code, now)
-
-
-class Upload(_Transfer):
-    """Block1 request; read(offset, n) -> bytes supplies the body, done(code_or_None, now)."""
-
-    def start(self, total, now):
-        self.total = total
-        self._next(now)
-        return self
-
-    def _next(self, now):
-        n = 16 << self.szx
-        off = self.offset
-        total = self.total
-        try:
-            data = self.fn(off, min(n, total - off))
-        except Exception as e:
-            self.ep._err(e)
-            return self._end(None, now)
-        ln = len(data)
-        more = off + ln < total
-        if more and ln != n:
-            return self._end(None, now)
-        m = self.msg
-        m.remove(BLOCK1)
-        m.remove(SIZE1)
-        if off or more:
-            m.add(BLOCK1, block_value(off >> (self.szx + 4), more, self.szx))
-            if not off:
-                m.add(SIZE1, total)
-        m.payload = data
-        self.sent = ln
-        self.more = more
-        self._send(m, now)
-
-    def _step(self, resp, now):
-        code = resp.code
-        v = resp.uint(BLOCK1)
-        if code == REQUEST_ENTITY_TOO_LARGE and v is not None and (v & 7) < self.szx:
-            self.szx = v & 7  # the server asks for smaller blocks: resend from the same offset
-            return self._next(now)
-        if code == CONTINUE and self.more:
-            if v is not None and (v & 7) < self.szx:
-                self.szx = v & 7
-            self.offset += self.sent
-            return self._next(now)
-        if code == CONTINUE:
-            code = None  # Continue to the last block is a broken server
-        self._end(code, now)

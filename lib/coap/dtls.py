@@ -43,24 +43,26 @@ import time
 
 from micropython import const
 
+from coap.retry import urandom_int
+
 IDLE = const(0)  # not started or closed
 HANDSHAKING = const(1)
 READY = const(2)
 FAILED = const(3)
 
-# LwM2M Security object /0/x/2 values
+# LwM2M Security object /0/x/2 values (public: the ones lwm2m.secure uses)
 MODE_PSK = const(0)
-MODE_RPK = const(1)
-MODE_CERT = const(2)
-MODE_NOSEC = const(3)
-supported_modes = (MODE_PSK, MODE_NOSEC)
+_MODE_RPK = const(1)
+_MODE_CERT = const(2)
+_MODE_NOSEC = const(3)
+supported_modes = (MODE_PSK, _MODE_NOSEC)
 
-MAX_KEY_LEN = const(32)  # Mbed TLS's MBEDTLS_PSK_MAX_LEN in MicroPython builds
-STEP_MS = const(250)  # service() period during a handshake, so Mbed TLS's retransmit timer can fire
-PING_AFTER_MS = const(5000)
-LOST_MS = const(30000)
-RETRY_MIN_MS = const(5000)
-RETRY_MAX_MS = const(300000)
+_MAX_KEY_LEN = const(32)  # Mbed TLS's MBEDTLS_PSK_MAX_LEN in MicroPython builds
+_STEP_MS = const(250)  # service() period in a handshake, so Mbed TLS's retransmit timer can fire
+_PING_AFTER_MS = const(5000)
+_LOST_MS = const(30000)
+_RETRY_MIN_MS = const(5000)
+_RETRY_MAX_MS = const(300000)
 _MAX_PENDING = const(4)
 _ECONNREFUSED = const(111)
 
@@ -75,10 +77,10 @@ def check_mode(mode):
     """Returns mode if this port can do it (0 PSK, 3 NoSec); else raises ValueError saying why not."""
     if mode in supported_modes:
         return mode
-    if mode == MODE_RPK:
+    if mode == _MODE_RPK:
         raise ValueError("security mode 1 (raw public key) is not supported: MicroPython's tls module "
                          "has no RPK; use mode 0 (PSK) or 3 (NoSec)")
-    if mode == MODE_CERT:
+    if mode == _MODE_CERT:
         raise ValueError("security mode 2 (certificate) is not supported over DTLS by this client; "
                          "use mode 0 (PSK) or 3 (NoSec)")
     raise ValueError("unknown security mode %r (LwM2M defines 0 PSK, 1 RPK, 2 certificate, 3 NoSec)"
@@ -95,9 +97,9 @@ def check_psk(identity, key):
         raise ValueError("PSK key must be bytes (decode hex first), not str")
     if not isinstance(key, (bytes, bytearray)) or not key:
         raise ValueError("PSK key must be non-empty bytes")
-    if len(key) > MAX_KEY_LEN:
+    if len(key) > _MAX_KEY_LEN:
         raise ValueError("PSK key is %d bytes; MicroPython's tls accepts at most %d"
-                         % (len(key), MAX_KEY_LEN))
+                         % (len(key), _MAX_KEY_LEN))
     return bytes(identity), bytes(key)
 
 
@@ -124,23 +126,14 @@ def _err_text(e):
     return repr(e)
 
 
-def _urandom_below(n):
-    import os
-    return int.from_bytes(os.urandom(4), "big") % n
-
-
-def _ticks():
-    return time.ticks_ms()
-
-
 class DtlsTransport:
     """A DTLS-PSK session to one server. Runner transport interface: .sock (pollable, None when not
     started or failed), recv(buf) -> (data, peer) | None, send(data, peer=None), service(now) -> ms |
     None, close(). on_sock(old, new) is called whenever .sock changes (re-register with the poller);
     on_state(transport, now) on every state change."""
 
-    ping_after_ms = PING_AFTER_MS
-    lost_ms = LOST_MS
+    ping_after_ms = _PING_AFTER_MS
+    lost_ms = _LOST_MS
 
     def __init__(self, addr, identity, key, timeout_ms=10000, peer=None, family=None, rand=None,
                  log=None):
@@ -159,7 +152,7 @@ class DtlsTransport:
         self.peer = addr if peer is None else peer
         self.family = _family_of(addr) if family is None else family
         self.timeout_ms = timeout_ms
-        self.rand = rand or _urandom_below
+        self.rand = rand or urandom_int
         self.log = log
         self.on_sock = None
         self.on_state = None
@@ -259,9 +252,9 @@ class DtlsTransport:
         if self.state != FAILED:
             return now
         if self._retry is None:
-            base = RETRY_MIN_MS << min(self.failures - 1, 10)
-            if base > RETRY_MAX_MS:
-                base = RETRY_MAX_MS
+            base = _RETRY_MIN_MS << min(self.failures - 1, 10)
+            if base > _RETRY_MAX_MS:
+                base = _RETRY_MAX_MS
             jitter = self.rand(base // 2 + 1) - base // 4
             self._retry = time.ticks_add(now, base + jitter)
         return self._retry
@@ -305,7 +298,7 @@ class DtlsTransport:
             self._advance(now)
             if self.state == HANDSHAKING:
                 left = time.ticks_diff(self._deadline, now)
-                return max(1, min(STEP_MS, left))
+                return max(1, min(_STEP_MS, left))
         if self.state != READY:
             return None
         since = self._unanswered
@@ -328,8 +321,7 @@ class DtlsTransport:
                   self.ping_after_ms - time.ticks_diff(now, self._ping_at))
         return max(1, min(nxt, self.lost_ms - waited))
 
-    def service(self, now):
-        return self.step(now)
+    service = step  # the Runner transport interface's name for it
 
     # --- data
 
@@ -347,7 +339,7 @@ class DtlsTransport:
         """Sends one datagram in the session; queued (a few) during the handshake; OSError when the
         session is not usable, so the CoAP layer's retransmission or give-up takes over."""
         if self.state == READY:
-            if self._write(data, _ticks()) is None:
+            if self._write(data, time.ticks_ms()) is None:
                 raise OSError(11, "DTLS write would block; datagram dropped")
             return
         if self.state == HANDSHAKING:
@@ -359,7 +351,7 @@ class DtlsTransport:
 
     def _read(self):
         """Next application datagram as bytes, or None when there is none (for now)."""
-        now = _ticks()
+        now = time.ticks_ms()
         if self.state == HANDSHAKING:
             self._advance(now)
         while self.state == READY:

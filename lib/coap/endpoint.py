@@ -1,21 +1,31 @@
-"""Sans-I/O CoAP endpoint (RFC 7252): MIDs, tokens, CON retransmission, dedup, RST, server and
-client exchanges; Observe and block-wise transfers are in coap.observe and coap.block (loaded
-with the first Block1 request or transfer)."""
+"""Sans-I/O CoAP endpoint (RFC 7252): MIDs, tokens, CON retransmission, dedup, RST and client
+exchanges. The server side (answering requests, Observe) is its base class coap.server.Server;
+Block1 sequencing and client block-wise transfers are coap.block and coap.transfer, loaded
+on first use."""
 import time
 
 from micropython import const
 
-from coap import observe
+from coap.server import Server
 from coap.retry import urandom_int as _rand
-from coap.msg import (CON, NON, ACK, RST, EMPTY, BLOCK1, BLOCK2, BAD_OPTION, NOT_FOUND,
-                      INTERNAL_SERVER_ERROR, Message, DecodeError, decode, server_slice)
+from coap.msg import Message, DecodeError, decode
 
-# RFC 7252 4.8 transmission parameters, in ms
-ACK_TIMEOUT = const(2000)
-ACK_RANDOM_FACTOR_PCT = const(150)  # ACK_RANDOM_FACTOR 1.5
-MAX_RETRANSMIT = const(4)
-EXCHANGE_LIFETIME = const(247000)
-MAX_TRANSMIT_WAIT = const(93000)  # ACK_TIMEOUT * (2 ** (MAX_RETRANSMIT + 1) - 1) * 1.5
+# coap.msg's numbers, as private consts: folded into the code, where an imported name costs
+# heap on a board
+_CON = const(0)
+_NON = const(1)
+_ACK = const(2)
+_RST = const(3)
+_EMPTY = const(0)
+_INTERNAL_SERVER_ERROR = const(0xA0)  # 5.00
+
+# RFC 7252 4.8 transmission parameters, in ms; private: folded into the code, they cannot be
+# changed at run time, and a public name would cost heap
+_ACK_TIMEOUT = const(2000)
+_ACK_RANDOM_FACTOR_PCT = const(150)  # ACK_RANDOM_FACTOR 1.5
+_MAX_RETRANSMIT = const(4)
+_EXCHANGE_LIFETIME = const(247000)
+_MAX_TRANSMIT_WAIT = const(93000)  # ACK_TIMEOUT * (2 ** (MAX_RETRANSMIT + 1) - 1) * 1.5
 
 # exchange states
 _DONE = const(-1)
@@ -23,42 +33,24 @@ _QUEUED = const(0)
 _OUTSTANDING = const(1)  # holds the peer's NSTART slot
 _WAITING = const(2)  # ACKed, separate response still to come
 
-# critical options we understand in a request; others get 4.02 (RFC 7252 5.4.1)
-_KNOWN_CRITICAL = (1, 3, 5, 7, 11, 15, 17, 23, 27)
+# A CON we sent and retransmit until ACK, RST or give-up is a list (a class costs more heap):
+# [peer, MID, data, deadline, timeout, count, owner], owner an _Exchange, a
+# server.Observation or None (separate response). coap.server relies on _T_MID and _T_DATA.
+_T_PEER = const(0)
+_T_MID = const(1)
+_T_DATA = const(2)
+_T_DEADLINE = const(3)
+_T_TIMEOUT = const(4)
+_T_COUNT = const(5)
+_T_OWNER = const(6)
 
 
 def _empty(typ, mid):
     return bytes((0x40 | (typ << 4), 0, (mid >> 8) & 0xFF, mid & 0xFF))
 
 
-def _req_szx(ep, req):
-    """(block number, szx) a response to req is cut at: the client's Block2 or our max_szx."""
-    v = req.uint(BLOCK2)
-    szx = ep.max_szx
-    if v is not None and (v & 7) < szx:
-        szx = v & 7
-    return (0 if v is None else v >> 4), szx
-
-
-class _Tx:
-    """A CON we sent and retransmit until ACK, RST or give-up."""
-
-    __slots__ = ("peer", "mid", "data", "deadline", "timeout", "count", "owner")
-
-    def __init__(self, peer, mid, data, deadline, timeout, owner):
-        self.peer = peer
-        self.mid = mid
-        self.data = data
-        self.deadline = deadline
-        self.timeout = timeout
-        self.count = 0
-        self.owner = owner  # _Exchange, observe.Observation or None (separate response)
-
-
 class _Exchange:
     """Handle of a client request: cancel() stops it without calling cb."""
-
-    __slots__ = ("ep", "peer", "msg", "cb", "state", "tx", "deadline")
 
     def __init__(self, ep, peer, msg, cb):
         self.ep = ep
@@ -73,7 +65,7 @@ class _Exchange:
         self.ep._complete(self, None, 0, False)
 
 
-class Endpoint:
+class Endpoint(Server):
     dedup_size = 16  # remembered (peer, MID) of received requests and CON responses
     max_observations = 32  # all servers together; lwm2m.report bounds each server further
     max_block1 = 4  # concurrent Block1 transfers we receive
@@ -87,38 +79,32 @@ class Endpoint:
         self.out = []
         self.errors = 0  # internal faults swallowed so receive()/tick() never raise
         self.last_error = None
-        self._mid = self.rand(0x10000)
+        # the MID last sent; lwm2m.sleep saves and restores it so MIDs go on across deep sleep
+        self.last_mid = self.rand(0x10000)
         self._tx = []
         self._ex = []
         self._dedup = []  # [peer, mid, expiry, reply bytes or None (ignore)], oldest first
-        self._obs = []
+        self.observations = []  # server.Observation, in the order they came
         self._b1 = []  # [peer, path, next offset, expiry]
         self._carry = None
 
     # ---- helpers
-    def _err(self, e):
-        self.errors += 1
-        self.last_error = e
-
     def _call(self, fn, *args):
         try:
             fn(*args)
             return True
         except Exception as e:
-            self._err(e)
+            self.errors += 1
+            self.last_error = e
             return False
 
     def _next_mid(self):
-        self._mid = m = (self._mid + 1) & 0xFFFF
+        self.last_mid = m = (self.last_mid + 1) & 0xFFFF
         return m
 
-    def new_token(self):
-        r = self.rand
-        return bytes([r(256) for _ in range(self.token_len)])
-
     def _con(self, data, peer, mid, owner, now):
-        t = ACK_TIMEOUT + self.rand(ACK_TIMEOUT * (ACK_RANDOM_FACTOR_PCT - 100) // 100 + 1)
-        tx = _Tx(peer, mid, data, time.ticks_add(now, t), t, owner)
+        t = _ACK_TIMEOUT + self.rand(_ACK_TIMEOUT * (_ACK_RANDOM_FACTOR_PCT - 100) // 100 + 1)
+        tx = [peer, mid, data, time.ticks_add(now, t), t, 0, owner]
         self._tx.append(tx)
         self.out.append((data, peer))
         return tx
@@ -127,8 +113,9 @@ class Endpoint:
         try:
             return m.encode()
         except Exception as e:  # a handler put something unencodable in its response
-            self._err(e)
-            return Message(m.type, INTERNAL_SERVER_ERROR, m.mid, m.token).encode()
+            self.errors += 1
+            self.last_error = e
+            return Message(m.type, _INTERNAL_SERVER_ERROR, m.mid, m.token).encode()
 
     def _remember(self, peer, mid, now):
         d = self._dedup
@@ -137,7 +124,7 @@ class Endpoint:
             d.pop(0)
         if size <= 0:
             return None
-        ent = [peer, mid, time.ticks_add(now, EXCHANGE_LIFETIME), None]
+        ent = [peer, mid, time.ticks_add(now, _EXCHANGE_LIFETIME), None]
         d.append(ent)
         return ent
 
@@ -145,74 +132,77 @@ class Endpoint:
     def receive(self, data, peer, now):
         """Handle one datagram; answers go to self.out. Never raises."""
         try:
-            self._receive(data, peer, now)
-        except Exception as e:
-            self._err(e)
-
-    def _receive(self, data, peer, now):
-        try:
-            m = decode(data)
-        except DecodeError:
-            # a malformed CON is rejected; anything else malformed is silently ignored
-            if len(data) >= 4 and data[0] & 0xF0 == 0x40:
-                self.out.append((_empty(RST, (data[2] << 8) | data[3]), peer))
-            return
-        t = m.type
-        c = m.code
-        if c == EMPTY:
-            if t == CON:
-                self.out.append((_empty(RST, m.mid), peer))  # ping
-            elif t != NON:
-                self._acked(m, peer, now)
-            return
-        if t <= NON:
-            for ent in self._dedup:
-                if ent[1] == m.mid and ent[0] == peer:
-                    if ent[3] is not None:
-                        self.out.append((ent[3], peer))
-                    return
-        if c < 32:
-            if t <= NON:
-                self._serve(m, peer, now)
-            return
-        if t == ACK:
-            self._acked(m, peer, now)
-            return
-        if t == RST:
-            return
-        ex = self._match(peer, m.token)
-        if t == CON:
-            if ex is None:
-                self.out.append((_empty(RST, m.mid), peer))
+            try:
+                m = decode(data)
+            except DecodeError:
+                # a malformed CON is rejected; anything else malformed is silently ignored
+                if len(data) >= 4 and data[0] & 0xF0 == 0x40:
+                    self.out.append((_empty(_RST, (data[2] << 8) | data[3]), peer))
                 return
-            ack = _empty(ACK, m.mid)
-            self.out.append((ack, peer))
-            ent = self._remember(peer, m.mid, now)
-            if ent is not None:
-                ent[3] = ack
-        if ex is not None:
-            self._complete(ex, m, now)
+            t = m.type
+            c = m.code
+            if c == _EMPTY:
+                if t == _CON:
+                    self.out.append((_empty(_RST, m.mid), peer))  # ping
+                elif t != _NON:
+                    self._acked(m, peer, now)
+                return
+            if t <= _NON:
+                for ent in self._dedup:
+                    if ent[1] == m.mid and ent[0] == peer:
+                        if ent[3] is not None:
+                            self.out.append((ent[3], peer))
+                        return
+            if c < 32:
+                if t <= _NON:
+                    self._serve(m, peer, now)
+                return
+            if t == _ACK:
+                self._acked(m, peer, now)
+                return
+            if t == _RST:
+                return
+            ex = None  # the request this separate response answers
+            for x in self._ex:
+                if x.state > _QUEUED and x.peer == peer and x.msg.token == m.token:
+                    ex = x
+                    break
+            if t == _CON:
+                if ex is None:
+                    self.out.append((_empty(_RST, m.mid), peer))
+                    return
+                ack = _empty(_ACK, m.mid)
+                self.out.append((ack, peer))
+                ent = self._remember(peer, m.mid, now)
+                if ent is not None:
+                    ent[3] = ack
+            if ex is not None:
+                self._complete(ex, m, now)
+        except Exception as e:
+            self.errors += 1
+            self.last_error = e
 
     def _acked(self, m, peer, now):
         mid = m.mid
-        tx = None
-        for x in self._tx:
-            if x.mid == mid and x.peer == peer:
-                tx = x
+        for tx in self._tx:
+            if tx[_T_MID] == mid and tx[_T_PEER] == peer:
                 break
-        if tx is None:
-            if m.type == RST:
-                observe.rst(self, peer, mid)
+        else:
+            if m.type == _RST:  # one answering a NON notification cancels that observation
+                for o in self.observations:
+                    if o.peer == peer and o.mid == mid:
+                        self.unobserve(o, True)
+                        break
             return
-        owner = tx.owner
+        owner = tx[_T_OWNER]
         if isinstance(owner, _Exchange):
-            if m.type == RST:
+            if m.type == _RST:
                 self._complete(owner, None, now)
-            elif m.code == EMPTY:
+            elif m.code == _EMPTY:
                 self._tx.remove(tx)
                 owner.tx = None
                 owner.state = _WAITING
-                owner.deadline = time.ticks_add(now, MAX_TRANSMIT_WAIT)
+                owner.deadline = time.ticks_add(now, _MAX_TRANSMIT_WAIT)
                 self._kick(peer, now)
             elif m.token == owner.msg.token:
                 self._complete(owner, m, now)
@@ -220,127 +210,8 @@ class Endpoint:
         self._tx.remove(tx)
         if owner is not None:
             owner.tx = None
-            if m.type == RST:
-                observe.drop(self, owner, True)
-
-    # ---- server side
-    def _serve(self, req, peer, now):
-        ent = self._remember(peer, req.mid, now)
-        try:
-            self._serve1(req, peer, now, ent)
-        except Exception:
-            # nothing was stored to replay (e.g. out of memory while answering): forget the
-            # request so its retransmission is handled afresh instead of ignored
-            if ent is not None and ent[3] is None and ent in self._dedup:
-                self._dedup.remove(ent)
-            raise
-
-    def _serve1(self, req, peer, now, ent):
-        con = req.type == CON
-        resp = self._dispatch(req, peer, now)
-        if resp is False:  # the handler ignores this request: nothing at all goes back
-            return
-        if resp is None:  # separate response to come through respond()
-            if con:
-                ack = _empty(ACK, req.mid)
-                self.out.append((ack, peer))
-                if ent is not None:
-                    ent[3] = ack
-            return
-        data, _ = self._answer(req, peer, resp, ACK if con else NON,
-                               req.mid if con else self._next_mid())
-        self.out.append((data, peer))
-        if con and ent is not None:
-            ent[3] = data
-
-    def _dispatch(self, req, peer, now):
-        for n, _ in req.opts:
-            if n & 1 and n not in _KNOWN_CRITICAL:
-                return Message(code=BAD_OPTION)
-        if req.opt(BLOCK1) is not None:
-            from coap import block  # loaded by the first Block1 request (a firmware push)
-
-            r = block.server_check(self, req, peer, now)
-            if r is not None:
-                return r
-        observe.before_handler(self, req, peer)
-        h = self.handler
-        if h is None:
-            return Message(code=NOT_FOUND)
-        try:
-            resp = h(req, peer, now)
-            if resp is not None and resp is not False and not isinstance(resp, Message):
-                raise TypeError("handler returned %r" % type(resp))
-        except Exception as e:
-            self.last_error = e
-            resp = Message(code=INTERNAL_SERVER_ERROR)
-        self._carry = None
-        return resp
-
-    def _answer(self, req, peer, resp, typ, mid):
-        """Fill in a handler's response and encode it; returns (bytes, observation or None)."""
-        resp.type = typ
-        resp.mid = mid
-        resp.token = req.token
-        ok = resp.code >> 5 == 2
-        obs = observe.on_response(self, req, peer, resp, ok)
-        if req.opt(BLOCK1) is not None:
-            from coap import block
-
-            block.server_answer(self, req, peer, resp, ok)
-        if ok:
-            num, szx = _req_szx(self, req)
-            if not server_slice(resp, num, szx):
-                resp.code = BAD_OPTION
-                resp.payload = b""
-                resp.opts = []
-        data = self._encode(resp)
-        if obs is not None and typ == NON:
-            obs.mid = mid
-        return data, obs
-
-    def respond(self, req, peer, resp, now):
-        """Send the separate response to a request the handler answered with None."""
-        try:
-            con = req.type == CON
-            mid = self._next_mid()
-            data, obs = self._answer(req, peer, resp, CON if con else NON, mid)
-            if con:
-                tx = self._con(data, peer, mid, obs, now)
-                if obs is not None:
-                    obs.tx = tx
-            else:
-                self.out.append((data, peer))
-        except Exception as e:
-            self._err(e)
-
-    def observe(self, req, peer, on_cancel):
-        """Accept the GET Observe=0 being handled; None when it can't be (the GET is then
-        answered without Observe)."""
-        return observe.register(self, req, peer, on_cancel, _req_szx(self, req)[1])
-
-    def notify(self, obs, code, payload, content_format, now, con=False):
-        """Send the next notification; False when the observation has ended."""
-        try:
-            return observe.notify(self, obs, code, payload, content_format, now, con)
-        except Exception as e:
-            self._err(e)
-            return False
-
-    def restore_observation(self, peer, token, seq, on_cancel, szx=6):
-        """An observation carried over a restart (lwm2m.sleep): its token and Observe number go
-        on, so the observer sees the next notification as the newest of the same observation."""
-        o = observe.Observation(peer, token, seq, on_cancel, szx)
-        self._obs.append(o)
-        return o
-
-    def unobserve(self, obs):
-        """End an observation from our side, without calling on_cancel."""
-        observe.drop(self, obs, False)
-
-    @property
-    def observations(self):
-        return self._obs
+            if m.type == _RST:
+                self.unobserve(owner, True)
 
     # ---- client side
     def request(self, msg, peer, now, cb):
@@ -350,28 +221,26 @@ class Endpoint:
         if len(self._ex) >= self.max_exchanges:
             raise OSError("too many requests")
         if not msg.token:
-            msg.token = self.new_token()
+            t = bytearray(self.token_len)  # a loop: a comprehension is one more function
+            for i in range(len(t)):
+                t[i] = self.rand(256)
+            msg.token = bytes(t)
         ex = _Exchange(self, peer, msg, cb)
         self._ex.append(ex)
         self._kick(peer, now)
         return ex
 
     def download(self, msg, peer, now, sink, done, szx=6, start_block=0):
-        from coap import block
+        from coap import transfer
 
-        return block.Download(self, msg, peer, done, min(szx, self.max_szx), sink).start(
-            start_block, now)
+        return transfer.Transfer(self, msg, peer, done, min(szx, self.max_szx), sink, False,
+                              start_block, now)
 
     def upload(self, msg, peer, now, read, total, done, szx=6):
-        from coap import block
+        from coap import transfer
 
-        return block.Upload(self, msg, peer, done, min(szx, self.max_szx), read).start(total, now)
-
-    def _match(self, peer, token):
-        for ex in self._ex:
-            if ex.state > _QUEUED and ex.peer == peer and ex.msg.token == token:
-                return ex
-        return None
+        return transfer.Transfer(self, msg, peer, done, min(szx, self.max_szx), read, True, total,
+                              now)
 
     def _kick(self, peer, now):
         """NSTART = 1: start the oldest queued request of peer when none is outstanding."""
@@ -388,11 +257,11 @@ class Endpoint:
         m.mid = self._next_mid()  # always fresh: a reused Message must not hit the peer's dedup
         first.state = _OUTSTANDING
         data = self._encode(m)
-        if m.type == NON:
-            first.deadline = time.ticks_add(now, MAX_TRANSMIT_WAIT)
+        if m.type == _NON:
+            first.deadline = time.ticks_add(now, _MAX_TRANSMIT_WAIT)
             self.out.append((data, peer))
         else:
-            m.type = CON
+            m.type = _CON
             first.tx = self._con(data, peer, m.mid, first, now)
 
     def _complete(self, ex, resp, now, call=True):
@@ -413,60 +282,57 @@ class Endpoint:
     # ---- timers
     def tick(self, now):
         """Run due timers; returns ms until the next deadline, or None when nothing is pending."""
-        try:
-            return self._tick(now)
-        except Exception as e:
-            self._err(e)
-            return ACK_TIMEOUT
-
-    def _tick(self, now):
         diff = time.ticks_diff
-        gone = None  # timed out, handled after the loops since callbacks change the lists
-        nxt = None
-        for tx in self._tx:
-            t = diff(tx.deadline, now)
-            if t <= 0:
-                if tx.count >= MAX_RETRANSMIT:
-                    gone = gone or []
-                    gone.append(tx)
-                    continue
-                tx.count += 1
-                tx.timeout *= 2
-                tx.deadline = time.ticks_add(now, tx.timeout)
-                self.out.append((tx.data, tx.peer))
-                t = tx.timeout
-            if nxt is None or t < nxt:
-                nxt = t
-        for ex in self._ex:
-            if ex.tx is None and ex.state > _QUEUED:  # NON or ACKed: awaiting the response
-                t = diff(ex.deadline, now)
-                if t <= 0:
-                    gone = gone or []
-                    gone.append(ex)
-                elif nxt is None or t < nxt:
-                    nxt = t
-        d = self._dedup
-        while d and diff(d[0][2], now) <= 0:
-            d.pop(0)
-        if self._b1:
-            from coap import block
+        try:
+            while True:  # again after timeouts: their callbacks may have started new timers
+                gone = None  # timed out, handled after the loops since callbacks change the lists
+                nxt = None
+                for tx in self._tx:
+                    t = diff(tx[_T_DEADLINE], now)
+                    if t <= 0:
+                        if tx[_T_COUNT] >= _MAX_RETRANSMIT:
+                            gone = gone or []
+                            gone.append(tx)
+                            continue
+                        tx[_T_COUNT] += 1
+                        tx[_T_TIMEOUT] = t = tx[_T_TIMEOUT] * 2
+                        tx[_T_DEADLINE] = time.ticks_add(now, t)
+                        self.out.append((tx[_T_DATA], tx[_T_PEER]))
+                    if nxt is None or t < nxt:
+                        nxt = t
+                for ex in self._ex:
+                    if ex.tx is None and ex.state > _QUEUED:  # NON or ACKed: awaiting the response
+                        t = diff(ex.deadline, now)
+                        if t <= 0:
+                            gone = gone or []
+                            gone.append(ex)
+                        elif nxt is None or t < nxt:
+                            nxt = t
+                d = self._dedup
+                while d and diff(d[0][2], now) <= 0:
+                    d.pop(0)
+                if self._b1:
+                    from coap import block
 
-            block.expire(self, now)
-        if gone:
-            for x in gone:
-                if isinstance(x, _Exchange):
-                    self._complete(x, None, now)
-                elif x in self._tx:
-                    self._tx.remove(x)
-                    owner = x.owner
-                    if isinstance(owner, _Exchange):
-                        owner.tx = None
-                        self._complete(owner, None, now)
-                    elif owner is not None:
-                        owner.tx = None
-                        if owner.on_timeout is not None:
-                            self._call(owner.on_timeout, owner, now)
-                        else:
-                            observe.drop(self, owner, True)
-            return self._tick(now)  # callbacks may have started new timers
-        return nxt
+                    block.expire(self, now)
+                if not gone:
+                    return nxt
+                for x in gone:
+                    if isinstance(x, _Exchange):
+                        self._complete(x, None, now)
+                    elif x in self._tx:
+                        self._tx.remove(x)
+                        owner = x[_T_OWNER]
+                        if isinstance(owner, _Exchange):
+                            owner.tx = None
+                            self._complete(owner, None, now)
+                        elif owner is not None:
+                            owner.tx = None
+                            if owner.on_timeout is not None:
+                                self._call(owner.on_timeout, owner, now)
+                            else:
+                                self.unobserve(owner, True)
+        except Exception as e:
+            self.errors += 1
+            self.last_error = e
+            return _ACK_TIMEOUT

@@ -26,30 +26,23 @@ NOT_FOUND = const(0x84)  # 4.04
 METHOD_NOT_ALLOWED = const(0x85)  # 4.05
 NOT_ACCEPTABLE = const(0x86)  # 4.06
 REQUEST_ENTITY_INCOMPLETE = const(0x88)  # 4.08
-PRECONDITION_FAILED = const(0x8C)  # 4.12
 REQUEST_ENTITY_TOO_LARGE = const(0x8D)  # 4.13
 UNSUPPORTED_CONTENT_FORMAT = const(0x8F)  # 4.15
 INTERNAL_SERVER_ERROR = const(0xA0)  # 5.00
 SERVICE_UNAVAILABLE = const(0xA3)  # 5.03
 
-# option numbers
-IF_MATCH = const(1)
-URI_HOST = const(3)
-ETAG = const(4)
-IF_NONE_MATCH = const(5)
+# option numbers; each public name costs heap on a board, so those nothing here or in lwm2m
+# uses are only listed: If-Match 1, Uri-Host 3, ETag 4, If-None-Match 5, Uri-Port 7,
+# Max-Age 14, Location-Query 20, Proxy-Uri 35; code 4.12 Precondition Failed is 0x8C
 OBSERVE = const(6)
-URI_PORT = const(7)
 LOCATION_PATH = const(8)
 URI_PATH = const(11)
 CONTENT_FORMAT = const(12)
-MAX_AGE = const(14)
 URI_QUERY = const(15)
 ACCEPT = const(17)
-LOCATION_QUERY = const(20)
 BLOCK2 = const(23)
 BLOCK1 = const(27)
 SIZE2 = const(28)
-PROXY_URI = const(35)
 SIZE1 = const(60)
 
 _PAYLOAD_MARKER = const(0xFF)
@@ -57,14 +50,6 @@ _PAYLOAD_MARKER = const(0xFF)
 
 class DecodeError(ValueError):
     """The only exception decode() raises: the datagram is not a well-formed CoAP message."""
-
-
-def is_request(code):
-    return 1 <= code <= 31
-
-
-def is_response(code):
-    return code >= 64
 
 
 def code_str(code):
@@ -77,23 +62,6 @@ def response(code, payload=b"", content_format=None):
     if content_format is not None:
         r.add(CONTENT_FORMAT, content_format)
     return r
-
-
-def uint_bytes(v):
-    """Option value of an unsigned integer in the fewest bytes (0 -> empty)."""
-    n = 0
-    t = v
-    while t:
-        n += 1
-        t >>= 8
-    return v.to_bytes(n, "big") if n else b""
-
-
-def uint_value(b):
-    v = 0
-    for x in b:
-        v = (v << 8) | x
-    return v
 
 
 def block_value(num, more, szx):
@@ -125,7 +93,7 @@ def server_slice(resp, num, szx):
 
 
 class Message:
-    __slots__ = ("type", "code", "mid", "token", "opts", "payload")
+    # no __slots__: MicroPython keeps it as a plain class attribute (heap) and enforces nothing
 
     def __init__(self, type=CON, code=EMPTY, mid=0, token=b"", payload=b""):
         self.type = type
@@ -138,7 +106,12 @@ class Message:
     def add(self, num, value):
         """Append an option; value may be int (encoded as uint), str or bytes."""
         if isinstance(value, int):
-            value = uint_bytes(value)
+            n = 0  # an unsigned integer takes the fewest bytes (0 -> empty)
+            t = value
+            while t:
+                n += 1
+                t >>= 8
+            value = value.to_bytes(n, "big") if n else b""
         elif isinstance(value, str):
             value = value.encode()
         opts = self.opts
@@ -149,7 +122,13 @@ class Message:
         return self
 
     def remove(self, num):
-        self.opts = [o for o in self.opts if o[0] != num]
+        # loops rather than comprehensions here: each comprehension is one more function on a board
+        opts = self.opts
+        i = len(opts)
+        while i:
+            i -= 1
+            if opts[i][0] == num:
+                del opts[i]
 
     def opt(self, num, default=None):
         for n, v in self.opts:
@@ -158,41 +137,35 @@ class Message:
         return default
 
     def uint(self, num, default=None):
-        v = self.opt(num)
-        return default if v is None else uint_value(v)
+        b = self.opt(num)
+        if b is None:
+            return default
+        v = 0
+        for x in b:
+            v = (v << 8) | x
+        return v
 
-    def all(self, num):
-        return [v for n, v in self.opts if n == num]
-
-    def strs(self, num):
-        return [bytes(v).decode() for n, v in self.opts if n == num]
+    def all(self, num, text=False):
+        """The values of option num in order; as str when text is true."""
+        out = []
+        for n, v in self.opts:
+            if n == num:
+                out.append(bytes(v).decode() if text else v)
+        return out
 
     def path(self):
-        return self.strs(URI_PATH)
+        return self.all(URI_PATH, True)
 
     def query(self):
-        return self.strs(URI_QUERY)
+        return self.all(URI_QUERY, True)
 
     def set_path(self, path):
-        """Uri-Path options from '/a/b' or a list of segments."""
-        if isinstance(path, str):
-            path = [p for p in path.split("/") if p]
-        for seg in path:
-            self.add(URI_PATH, seg)
+        """Uri-Path options from '/a/b' (empty segments skipped) or a list of segments."""
+        s = isinstance(path, str)
+        for seg in path.split("/") if s else path:
+            if seg or not s:
+                self.add(URI_PATH, seg)
         return self
-
-    def encoded_len(self):
-        n = 4 + len(self.token)
-        last = 0
-        for num, val in self.opts:
-            d = num - last
-            ln = len(val)
-            n += 1 + len(val) + (0 if d < 13 else 1 if d < 269 else 2) + (
-                0 if ln < 13 else 1 if ln < 269 else 2)
-            last = num
-        if self.payload:
-            n += 1 + len(self.payload)
-        return n
 
     def encode_into(self, buf, off=0):
         """Write the message into bytearray buf at off; returns the end offset."""
@@ -247,7 +220,17 @@ class Message:
         return off
 
     def encode(self):
-        buf = bytearray(self.encoded_len())
+        n = 4 + len(self.token)  # the exact length first: one buffer, no slicing
+        last = 0
+        for num, val in self.opts:
+            d = num - last
+            ln = len(val)
+            n += 1 + ln + (0 if d < 13 else 1 if d < 269 else 2) + (
+                0 if ln < 13 else 1 if ln < 269 else 2)
+            last = num
+        if self.payload:
+            n += 1 + len(self.payload)
+        buf = bytearray(n)
         self.encode_into(buf)
         return bytes(buf)
 
@@ -261,39 +244,28 @@ def _ext(mv, i, end, nib):
     """Extended delta/length: returns (value, new index)."""
     if nib < 13:
         return nib, i
-    if nib == 13:
-        if i >= end:
-            raise DecodeError("truncated option")
+    if nib == 13 and i < end:
         return mv[i] + 13, i + 1
-    if nib == 14:
-        if i + 1 >= end:
-            raise DecodeError("truncated option")
+    if nib == 14 and i + 1 < end:
         return ((mv[i] << 8) | mv[i + 1]) + 269, i + 2
-    raise DecodeError("option nibble 15")
+    raise DecodeError("option")  # truncated, or nibble 15
 
 
 def decode(data):
-    """Parse a datagram; option values and the payload are memoryview slices of data."""
+    """Parse a datagram; option values and the payload are memoryview slices of data.
+    DecodeError names the part that is malformed (one text per part: each costs heap)."""
     mv = memoryview(data)
     end = len(mv)
-    if end < 4:
-        raise DecodeError("short header")
-    b0 = mv[0]
-    if b0 >> 6 != 1:
-        raise DecodeError("version")
+    b0 = mv[0] if end >= 4 else 0  # shorter than a header: version 0, rejected below
     tkl = b0 & 0x0F
-    if tkl > 8:
-        raise DecodeError("token length")
     i = 4 + tkl
-    if i > end:
-        raise DecodeError("truncated token")
+    if b0 >> 6 != 1 or tkl > 8 or i > end:  # short, version, token length, truncated token
+        raise DecodeError("header")
     m = Message(
         (b0 >> 4) & 3, mv[1], (mv[2] << 8) | mv[3], bytes(mv[4:i]), b"")
     code = m.code
-    if code == EMPTY and end != 4:
-        raise DecodeError("empty message with content")
-    if (code >> 5) in (1, 6, 7):
-        raise DecodeError("reserved code class")
+    if (code == EMPTY and end != 4) or (code >> 5) in (1, 6, 7):  # content or reserved class
+        raise DecodeError("header")
     opts = m.opts
     num = 0
     while i < end:
@@ -301,13 +273,13 @@ def decode(data):
         i += 1
         if h == _PAYLOAD_MARKER:
             if i >= end:
-                raise DecodeError("payload marker without payload")
+                raise DecodeError("payload")  # a marker without payload
             m.payload = mv[i:end]
             break
         d, i = _ext(mv, i, end, h >> 4)
         ln, i = _ext(mv, i, end, h & 0x0F)
         if i + ln > end:
-            raise DecodeError("truncated option value")
+            raise DecodeError("option")
         num += d
         opts.append((num, mv[i:i + ln]))
         i += ln

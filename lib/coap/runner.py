@@ -5,43 +5,20 @@ import time
 
 from micropython import const
 
-_DEFAULT_PORT = const(5683)
-_DEFAULT_SECURE_PORT = const(5684)
 _WATCH_MS = const(10000)  # address check period on a board (ifconfig is cheap, but not free)
 _WATCH_HOST_MS = const(1000)  # on the host: the rebind file is how a test asks, answer quickly
 
 
 def split_uri(uri):
-    """'coap://host:port/...' -> (scheme, host, port, path); raises ValueError on anything else."""
-    if not isinstance(uri, str):
-        raise ValueError("expected coap:// or coaps:// URI, got %r" % (uri,))
-    scheme, sep, rest = uri.partition("://")
-    if not sep or scheme not in ("coap", "coaps"):
-        raise ValueError("expected coap:// or coaps:// URI, got %r" % (uri,))
-    i = 0
-    n = len(rest)
-    while i < n and rest[i] not in "/?#":
-        i += 1
-    auth = rest[:i]
-    path = rest[i:]
-    port = _DEFAULT_SECURE_PORT if scheme == "coaps" else _DEFAULT_PORT
-    if auth.startswith("["):
-        # IPv6 literal: the colons inside the brackets are not the port separator
-        host, b, tail = auth[1:].partition("]")
-        if not b or (tail and not tail.startswith(":")):
-            raise ValueError("bad IPv6 host in %r" % uri)
-        ports = tail[1:] if tail else None
-    else:
-        host, c, ports = auth.partition(":")
-        if not c:
-            ports = None
-    if not host or "@" in auth:
-        raise ValueError("missing or bad host in %r" % uri)
-    if ports is not None:
-        if not ports or not ports.isdigit() or not 0 < int(ports) < 65536:
-            raise ValueError("bad port in %r" % uri)
-        port = int(ports)
-    return scheme, host, port, path
+    """'coap://host:port/...' -> (scheme, host, port, path); raises ValueError on anything else.
+    The parser is coap.uri, loaded for the call and dropped again: URIs are parsed at start-up
+    and when a server is resolved, too seldom to hold its code."""
+    from coap import uri as parser, unload
+
+    try:
+        return parser.split(uri)
+    finally:
+        unload("uri")
 
 
 def peer_key(addr):
@@ -54,24 +31,21 @@ def peer_key(addr):
 
 
 def resolve(uri, family=socket.AF_INET):
-    """coap[s]://host:port -> (scheme, host, port, peer) where peer is what the runner will report."""
-    scheme, host, port, _ = split_uri(uri)
-    for ai in socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM):
-        if ai[0] == family:
-            return scheme, host, port, peer_key(ai[-1])
-    raise OSError("no IPv4 address for %s" % host)
+    """coap[s]://host:port -> (scheme, host, port, peer) where peer is what the runner will report.
+    Also in coap.uri, loaded for the call (see split_uri)."""
+    from coap import uri as parser, unload
 
-
-def _bind_addr(port, family):
-    host = "::" if family != socket.AF_INET else "0.0.0.0"
-    return socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
+    try:
+        return parser.resolve(uri, family)
+    finally:
+        unload("uri")
 
 
 class UdpTransport:
     """One unconnected non-blocking UDP socket. The interface every transport has:
-    .sock (pollable), recv(buf) -> (data, peer) or None when drained (buf: a bytearray, or just
-    its size where nothing fills one), send(data, peer), close(), service(now) -> ms until it
-    next needs a call, or None (handshakes, for DTLS)."""
+    .sock (pollable), recv(n) -> (data, peer) or None when drained (n: the largest datagram;
+    a bytearray is taken for its length), send(data, peer), close(), service(now) -> ms until
+    it next needs a call, or None (handshakes, for DTLS)."""
 
     def __init__(self, local_port=0, family=socket.AF_INET):
         s = socket.socket(family, socket.SOCK_DGRAM)
@@ -79,19 +53,14 @@ class UdpTransport:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         except (OSError, AttributeError):
             pass
-        s.bind(_bind_addr(local_port, family))
+        s.bind(socket.getaddrinfo("::" if family != socket.AF_INET else "0.0.0.0", local_port, 0,
+                                  socket.SOCK_DGRAM)[0][-1])
         s.setblocking(False)
         self.sock = s
         self.local_port = local_port
-        self._into = getattr(s, "recvfrom_into", None)  # CPython has it, MicroPython ports do not
 
     def recv(self, buf):
         try:
-            if self._into is not None:
-                n, addr = self._into(buf)
-                # a fresh exact-size copy: handlers may keep the decoded request (separate
-                # responses) and its options are views into this data, so the buffer can't be lent
-                return bytes(memoryview(buf)[:n]), peer_key(addr)
             data, addr = self.sock.recvfrom(buf if isinstance(buf, int) else len(buf))
             return data, peer_key(addr)
         except OSError as e:
@@ -132,13 +101,12 @@ class Runner:
         self.log = log
         self.sent = 0
         self.received = 0
-        # a buffer only where recvfrom_into fills it (CPython): MicroPython's recvfrom(n)
-        # allocates per datagram anyway, and DTLS reads its own, so a board gets the size only
-        self._buf = bytearray(self.rx_size) if self.udp._into is not None else self.rx_size
-        # ... and that allocation needs rx_size contiguous bytes, which a fragmented heap may not
-        # have with far more free in total: this spare holds such a run, dropped just before each
-        # read so the GC (run by the failing allocation) hands its room to recvfrom
-        self._spare = None if self.udp._into is not None else bytearray(self.rx_size)
+        # No receive buffer: recvfrom(n) allocates per datagram anyway (MicroPython has no
+        # recvfrom_into), and DTLS reads its own. That allocation needs rx_size contiguous bytes,
+        # which a fragmented heap may not have with far more free in total: this spare holds
+        # such a run, dropped just before each read so the GC (run by the failing allocation)
+        # hands its room to recvfrom
+        self._spare = bytearray(self.rx_size)
         self._transports = []
         self._routes = {}
         self._poll = select.poll()
@@ -160,6 +128,7 @@ class Runner:
         return t
 
     def _resock(self, old, new):
+        """Polls socket new (None: none) instead of old (None: none)."""
         if old is not None:
             try:
                 self._poll.unregister(old)
@@ -173,13 +142,10 @@ class Runner:
             self._transports.remove(t)
             if hasattr(t, "on_sock"):
                 t.on_sock = None
-            if t.sock is not None:
-                try:
-                    self._poll.unregister(t.sock)
-                except (OSError, KeyError, ValueError):
-                    pass
-        for p in [p for p, v in self._routes.items() if v is t]:
-            del self._routes[p]
+            self._resock(t.sock, None)
+        for p, v in list(self._routes.items()):
+            if v is t:
+                del self._routes[p]
 
     def route(self, peer, t):
         self._routes[peer] = t
@@ -197,40 +163,14 @@ class Runner:
         """A new UDP socket (a new local port unless given) in place of the old one, then the
         on_rebind listeners: what NAT rebinding or a new DHCP address does to the client, and how
         it recovers (servers answer to where the last Register/Update came from). DTLS transports
-        with a socket start() a new handshake: a session belongs to its address and port."""
-        now = time.ticks_ms() if now is None else now
-        old = self.udp
-        if local_port:
-            self._close_udp(old)  # the same port again: free it first
-        new = UdpTransport(local_port)
-        if not local_port:
-            self._close_udp(old)  # opened first, so the kernel cannot hand out the old port
-        self.udp = new
-        i = self._transports.index(old) if old in self._transports else len(self._transports)
-        self._transports[i:i + 1] = [new]
-        self._poll.register(new.sock, select.POLLIN)
-        for p in [p for p, v in self._routes.items() if v is old]:
-            self._routes[p] = new
-        for t in self._transports:
-            if t is not new and t.sock is not None and hasattr(t, "start"):
-                t.start(now)
-        for fn in self.on_rebind:
-            fn(now)
-        self.wake()  # the listeners queued requests whose timers the current deadline ignores
-        return new
+        with a socket start() a new handshake: a session belongs to its address and port.
+        The work is coap.rebind, loaded for the call and dropped again (a rare event)."""
+        from coap import rebind, unload
 
-    def _close_udp(self, t):
-        if t.sock is None:
-            return
         try:
-            self._poll.unregister(t.sock)
-        except (OSError, KeyError, ValueError):
-            pass
-        try:
-            t.close()
-        except OSError:
-            pass
-        t.sock = None
+            return rebind.rebind(self, local_port, time.ticks_ms() if now is None else now)
+        finally:
+            unload("rebind")
 
     def sendto(self, data, peer):
         try:
@@ -249,24 +189,22 @@ class Runner:
 
     def _receive(self, now):
         """Reads at most rx_burst datagrams per transport; True when one had more waiting."""
-        buf = self._buf
+        n = self.rx_size
         more = False
         for t in self._transports:
             for _ in range(self.rx_burst):
-                spare = isinstance(buf, int)
                 self._spare = None
                 try:
-                    got = t.recv(buf)
+                    got = t.recv(n)
                 except OSError as e:
                     if self.log:
                         self.log("runner: recv failed: %r" % (e,))
                     break
                 finally:
-                    if spare:
-                        try:
-                            self._spare = bytearray(self.rx_size)  # recvfrom just freed its run
-                        except MemoryError:
-                            pass  # no such run left now: the next read tries again
+                    try:
+                        self._spare = bytearray(n)  # recvfrom just freed its run
+                    except MemoryError:
+                        pass  # no such run left now: the next read tries again
                 if got is None:
                     break
                 self.received += 1

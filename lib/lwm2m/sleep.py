@@ -99,7 +99,7 @@ def snapshot(client, now, wall_s, sleep_ms):
             if i is not None:
                 stored.append([i, time.ticks_diff(now, at), code, cf, _hex(payload)])
     attrs = [[k[0], list(k[1]), v] for k, v in client.dm.attrs.t.items() if k[0] in kept]
-    return {"w": wall_s, "p": sleep_ms, "m": client.ep._mid, "l": local_addr(client), "r": regs,
+    return {"w": wall_s, "p": sleep_ms, "m": client.ep.last_mid, "l": local_addr(client), "r": regs,
             "o": obs, "s": stored, "a": attrs}
 
 
@@ -157,7 +157,7 @@ class Resume:
         self.resumed = 0
         # message IDs go on from there: a reused one inside the server's dedup window would be
         # taken for a retransmission and answered from its cache
-        client.ep._mid = d["m"] & 0xFFFF
+        client.ep.last_mid = d["m"] & 0xFFFF
 
     def __call__(self, r, now):
         c = self.c

@@ -30,12 +30,14 @@ WORK = os.path.join(TOP, "build", "mutate")
 AREAS = {
     "codecs": (["coap/msg.py", "lwm2m/tlv.py", "lwm2m/text.py", "lwm2m/parse.py",
                 "lwm2m/link.py", "lwm2m/json.py"], None),
-    "block": (["coap/block.py"], None),
-    # duplicate detection lives in the endpoint: the cache, its lookup on receive, its expiry
-    "dedup": (["coap/endpoint.py"], ["coap.endpoint.xǁEndpointǁ_remember__mutmut_*",
-                                     "coap.endpoint.xǁEndpointǁ_receive__mutmut_*",
-                                     "coap.endpoint.xǁEndpointǁ_serve__mutmut_*",
-                                     "coap.endpoint.xǁEndpointǁ_tick__mutmut_*"]),
+    "block": (["coap/block.py", "coap/transfer.py"], None),
+    # duplicate detection lives in the endpoint: the cache, its lookup on receive, its expiry,
+    # and the server side's use of it
+    "dedup": (["coap/endpoint.py", "coap/server.py"],
+              ["coap.endpoint.xǁEndpointǁ_remember__mutmut_*",
+               "coap.endpoint.xǁEndpointǁreceive__mutmut_*",
+               "coap.server.xǁServerǁ_serve__mutmut_*",
+               "coap.endpoint.xǁEndpointǁtick__mutmut_*"]),
     "acl": (["lwm2m/acl.py"], None),
     "reporting": (["lwm2m/report.py", "lwm2m/attrs.py"], None),
 }
