@@ -73,13 +73,7 @@ def make(lifetime=300, queue=False, rand=None):
     ev = []
     reg = rg.Registration(
         ep, PEER, "node1", cfg.params, lambda: cfg.links, rand=rand or Lcg(),
-        on_registered=lambda r, t: ev.append(("registered", t)),
-        on_deregistered=lambda r, t: ev.append(("deregistered", t)),
-        on_lost=lambda r, t: ev.append(("lost", t)),
-        on_sleep=lambda r, t: ev.append(("sleep", t)),
-        on_wake=lambda r, t: ev.append(("wake", t)),
-        on_offline=lambda r, t: ev.append(("offline", t)),
-        on_online=lambda r, t: ev.append(("online", t)))
+        on_event=lambda r, what, t, code=0: code or ev.append((what, t)))
     return ep, cfg, reg, ev
 
 

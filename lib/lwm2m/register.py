@@ -2,10 +2,10 @@
 
 An Update that gets no answer at all means the network (not necessarily the server's state)
 is gone, and the registration stays valid on the server until its lifetime runs out (TS 8.2.3):
-so the machine goes "retrying", calls on_offline, and retries the Update with back-off and
+so the machine goes "retrying", tells on_event "offline", and retries the Update with back-off and
 jitter while the lifetime since the last successful Register/Update has not expired; a retried
-Update that succeeds calls on_online and nothing else changes (observations survive). Once the
-lifetime has expired, or on 4.04 or any other error code, it Registers again (on_lost).
+Update that succeeds tells "online" and nothing else changes (observations survive). Once the
+lifetime has expired, or on 4.04 or any other error code, it Registers again ("lost").
 """
 import time
 from micropython import const
@@ -52,9 +52,7 @@ class Registration:
     backoff_cap_ms = 300000
     queue_window_ms = 93000  # stay reachable this long after the last exchange in queue mode
 
-    def __init__(self, ep, peer, name, params, links, rand=None, on_registered=None,
-                 on_deregistered=None, on_lost=None, on_sleep=None, on_wake=None, ssid=None,
-                 on_offline=None, on_online=None):
+    def __init__(self, ep, peer, name, params, links, rand=None, on_event=None, ssid=None):
         self.ep = ep
         self.peer = peer
         self.name = name
@@ -62,14 +60,17 @@ class Registration:
         self._params = params  # () -> (lifetime_s|None, binding, queue_mode)
         self._links = links  # () -> link-format bytes of objects and instances
         self._rand = rand or _rand
-        self.on_registered = on_registered  # (reg, now): new registration; drop old observations
-        self.on_deregistered = on_deregistered  # (reg, now)
-        self.on_lost = on_lost  # (reg, now): registration no longer valid (Update failed)
-        self.on_sleep = on_sleep  # (reg, now): queue mode window closed, stop listening
-        self.on_wake = on_wake  # (reg, now): queue mode Update succeeded, send held notifications
-        self.on_offline = on_offline  # (reg, now): Update unanswered; retrying while still valid
-        self.on_online = on_online  # (reg, now): an Update succeeded outside queue mode
-        self.on_refused = None  # (reg, "Register"|"Update", code): the server answered an error
+        # on_event(reg, what, now, code=0), one callback for everything (one bound method per
+        # registration, not eight); what is
+        #   "registered"    a new registration: drop the old observations
+        #   "deregistered"  Deregister answered, or the registration forgotten (stop)
+        #   "lost"          no longer valid (Update refused or lifetime over): Registering again
+        #   "sleep"         queue mode window closed: stop listening
+        #   "wake"          queue mode Update answered: send held notifications
+        #   "offline"       Update unanswered: retrying while the registration is still valid
+        #   "online"        an Update answered outside queue mode
+        #   "Register refused" / "Update refused"  the server answered with error code `code`
+        self.on_event = on_event
         self.state = "idle"
         self.loc = []
         self.failures = 0  # consecutive failed Registers (client falls back to bootstrap on this)
@@ -124,9 +125,6 @@ class Registration:
             self._gen += 1
             done(None, now)
 
-    def _queue(self):
-        return bool(self._params()[2])
-
     # --- public operations -------------------------------------------------------------------
 
     def start(self, now):
@@ -155,8 +153,8 @@ class Registration:
     def _on_register(self, resp, now, sent):
         loc = location_segments(resp) if resp is not None and resp.code == m.CREATED else None
         if not loc:
-            if resp is not None and self.on_refused:
-                self.on_refused(self, "Register", resp.code)
+            if resp is not None and self.on_event:
+                self.on_event(self, "Register refused", now, resp.code)
             self.failures += 1
             self.state = "backoff"
             self.loc = []
@@ -167,9 +165,9 @@ class Registration:
         self.loc = loc
         self._sent = sent
         self.state = "registered"
-        self._registered_at(now, self.on_registered)
+        self._registered_at(now, "registered")
 
-    def _registered_at(self, now, cb):
+    def _registered_at(self, now, what):
         self.update_failures = 0
         lt = self._sent[0]
         self._expires = time.ticks_add(
@@ -180,8 +178,8 @@ class Registration:
             self._again = False
             self._at = now
             self._rest = 0
-        if cb:
-            cb(self, now)
+        if self.on_event:
+            self.on_event(self, what, now)
 
     def backoff_ms(self, n):
         """Delay before Register attempt n+1 after n failures: base * 2**(n-1) capped, +-25%."""
@@ -262,7 +260,7 @@ class Registration:
         if resp is not None and resp.code == m.CHANGED:
             self._sent = sent
             self.state = "registered"
-            self._registered_at(now, self.on_wake if self._queue() else self.on_online)
+            self._registered_at(now, "wake" if self._params()[2] else "online")
             return
         if resp is None and not self.expired(now):
             # no answer: the server still holds the registration (and its observations) until
@@ -274,18 +272,18 @@ class Registration:
             wait = min(self.backoff_ms(self.update_failures),
                        max(0, time.ticks_diff(self._expires, now)))
             self._arm(now, wait)
-            if self.update_failures == 1 and self.on_offline:
-                self.on_offline(self, now)
+            if self.update_failures == 1 and self.on_event:
+                self.on_event(self, "offline", now)
             return
         # 4.04 (or another error): the server forgot us or refuses the Update; lifetime over:
         # the registration has lapsed. A fresh Register replaces whatever the server holds.
-        if resp is not None and self.on_refused:
-            self.on_refused(self, "Update", resp.code)
+        if resp is not None and self.on_event:
+            self.on_event(self, "Update refused", now, resp.code)
         self.state = "lost"
         self.update_failures = 0
         self.loc = []
-        if self.on_lost:
-            self.on_lost(self, now)
+        if self.on_event:
+            self.on_event(self, "lost", now)
         self._register(now)
 
     def deregister(self, now, cb=None):
@@ -318,8 +316,8 @@ class Registration:
         else:
             self.state = "disabled"
             self._arm(now, ms)
-        if was and self.on_deregistered:
-            self.on_deregistered(self, now)
+        if was and self.on_event:
+            self.on_event(self, "deregistered", now)
         cb, self._dereg_cb = self._dereg_cb, None
         if cb:
             cb(now)
@@ -360,12 +358,12 @@ class Registration:
         if (idle is not None and self.awake and self.state == "registered"
                 and time.ticks_diff(now, idle) >= 0):
             self._idle_at = None
-            if self._queue():
+            if self._params()[2]:
                 self.awake = False
-                if self.on_sleep:
-                    self.on_sleep(self, now)
+                if self.on_event:
+                    self.on_event(self, "sleep", now)
         best = None
-        for t in (self._at, self._idle_at if self.awake and self._queue() else None):
+        for t in (self._at, self._idle_at if self.awake and self._params()[2] else None):
             if t is not None:
                 d = max(0, time.ticks_diff(t, now))
                 if best is None or d < best:

@@ -45,13 +45,8 @@ class Servers:
             self._secure(a, host, port, peer)
         ssid = a.ssid
         r = Registration(self.ep, peer, self.name, lambda: self._params(ssid),
-                         self.registry.objects_links, rand=self.rand,
-                         on_registered=self._on_registered, on_deregistered=self._on_offline,
-                         on_lost=self._on_lost, on_sleep=self._on_offline,
-                         on_wake=self._on_wake, ssid=ssid, on_offline=self._on_unreachable,
-                         on_online=self._on_online)
+                         self.registry.objects_links, self.rand, self._on_reg, ssid)
         r.uri = a.uri
-        r.on_refused = self._on_refused
         self.regs[ssid] = r
         self.accts[ssid] = a
         self.reporter.server_offline(ssid)
@@ -141,47 +136,41 @@ class Servers:
         if r is not None:
             r.wake(now)
 
-    # ---- registration callbacks ---------------------------------------------------------------
-    def _on_registered(self, r, now):
-        if r.resumes:
-            # back from Disable: the observations and what /1/x/6 stored go on (001 resource
-            # 6); a server that forgot them answers the notifications with RST, which ends them
-            r.resumes = False
-        else:
-            self.reporter.cancel_server(r.ssid)  # a new registration starts without them
-        self.reporter.server_online(r.ssid, now)
-        lt, b, q = self._params(r.ssid)
-        self.log.info("registered with %s as %s (lt=%s b=%s)" % (
-            r.uri, r.location, "-" if lt is None else lt, binding_param(b, q)))
-        self._note()
-        self.fw.on_registered(now)  # a new image confirms itself on its first registration
-
-    def _on_refused(self, r, what, code):
-        self.log.warn("%s refused by %s: %d.%02d" % (what, r.uri, code >> 5, code & 31))
-
-    def _on_lost(self, r, now):
-        self.reporter.server_offline(r.ssid)
-        self.log.warn("registration with %s lost; registering again" % r.uri)
-
-    def _on_offline(self, r, now):
-        self.reporter.server_offline(r.ssid)
-        if r.state in ("deregistered", "disabled"):
-            self.log.info("deregistered from %s" % r.uri)
-
-    def _on_wake(self, r, now):
-        self.reporter.server_online(r.ssid, now)
-
-    def _on_unreachable(self, r, now):
-        """An Update went unanswered: the registration holds until its lifetime ends, so keep
-        it (and the observations) and store notifications while the Update is retried."""
-        self.reporter.server_offline(r.ssid)
-        self.log.warn("%s not answering; retrying the Update while the registration is valid"
-                      % r.uri)
-
-    def _on_online(self, r, now):
-        if self.reporter.is_offline(r.ssid):
-            self.log.info("%s answering again" % r.uri)
-        self.reporter.server_online(r.ssid, now)
+    # ---- registration events ------------------------------------------------------------------
+    def _on_reg(self, r, what, now, code=0):
+        """Registration.on_event: reporting follows the server's reachability, and the log."""
+        rep = self.reporter
+        ssid = r.ssid
+        if code:
+            self.log.warn("%s by %s: %d.%02d" % (what, r.uri, code >> 5, code & 31))
+        elif what == "registered":
+            if r.resumes:
+                # back from Disable: the observations and what /1/x/6 stored go on (001
+                # resource 6); a server that forgot them answers the notifications with RST
+                r.resumes = False
+            else:
+                rep.cancel_server(ssid)  # a new registration starts without them
+            rep.server_online(ssid, now)
+            lt, b, q = self._params(ssid)
+            self.log.info("registered with %s as %s (lt=%s b=%s)" % (
+                r.uri, r.location, "-" if lt is None else lt, binding_param(b, q)))
+            self._note()
+            self.fw.on_registered(now)  # a new image confirms itself on its first registration
+        elif what in ("wake", "online"):
+            if what == "online" and rep.is_offline(ssid):
+                self.log.info("%s answering again" % r.uri)
+            rep.server_online(ssid, now)
+        else:  # lost, deregistered, sleep, offline: hold notifications
+            rep.server_offline(ssid)
+            if what == "lost":
+                self.log.warn("registration with %s lost; registering again" % r.uri)
+            elif what == "deregistered":
+                self.log.info("deregistered from %s" % r.uri)
+            elif what == "offline":
+                # the registration holds until its lifetime ends: keep it (and the
+                # observations) and store notifications while the Update is retried
+                self.log.warn("%s not answering; retrying the Update while the registration "
+                              "is valid" % r.uri)
 
     def _notify_lost(self, obs, now):
         """A CON notification was never ACKed: keep it for later and check the server with an
