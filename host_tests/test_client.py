@@ -4,7 +4,7 @@ import os
 from coap import msg as M
 from coap.endpoint import Endpoint
 from coap.runner import resolve
-from lwm2m import tlv
+from lwm2m import provision, tlv
 from lwm2m.client import Client
 from lwm2m.log import Log
 from lwm2m.model import object_def, resource
@@ -704,7 +704,7 @@ def test_memory_error_in_tick_is_contained_and_the_save_retried():
         assert not n.c.stopped and n.c.regs[1].registered
         assert s.reqs[-1] == (M.POST, "/rd/1", ["lt=60"], b"")
         n2 = Net(n.cfg)  # the retried save reached the store
-        n2.c._provision()
+        provision.run(n2.c)
         assert n2.c.registry.obj(1).inst(0).vals[1] == 60
     finally:
         n.close()

@@ -1,12 +1,9 @@
-"""Server accounts: factory provisioning from config, the persisted /0 /1 /2 record, lookups."""
-from lwm2m.acl import C, E, R, W
-from lwm2m.dm import check_values
-from lwm2m.errors import LwM2MError
-from lwm2m.model import MAX_ID, OMULTI
-from lwm2m.objects import access, security, server
+"""Server accounts at run time: Account, lookups in objects 0 and 1, the persisted /0 /1 /2 record.
+
+Start-up's half (load the record, or provision from config.json) is lwm2m.provision."""
+from lwm2m.objects import security
 
 RECORD = "accounts"  # one record for objects 0, 1 and 2, so a power cut never splits them
-_OIDS = (0, 1, 2)
 
 
 class Account:
@@ -32,80 +29,9 @@ class Account:
         return "<Account ssid=%d %s>" % (self.ssid, self.uri)
 
 
-def _mode(acct):
-    return security.PSK if acct.get("psk_key") else security.NOSEC
-
-
-def factory(registry, cfg):
-    """Create the Security/Server instances config.json describes (first boot, empty store):
-    the bootstrap account first (/0/0), then one /0 + /1 pair per configured server."""
-    b = cfg.get("bootstrap")
-    if b is not None:
-        security.add(registry, b["uri"], bootstrap=True, mode=_mode(b),
-                     identity=b.get("psk_identity") or b"", key=b.get("psk_key") or b"",
-                     hold_off=b.get("hold_off", 0))
-    for s in cfg.get("servers", ()):
-        security.add(registry, s["uri"], mode=_mode(s), identity=s.get("psk_identity") or b"",
-                     key=s.get("psk_key") or b"", ssid=s["ssid"])
-        server.add(registry, s["ssid"], lifetime=s.get("lifetime", 300),
-                   binding=s.get("binding", "U"))
-    ssids = [s["ssid"] for s in cfg.get("servers", ())]
-    if len(ssids) > 1:
-        _factory_acls(registry, ssids)
-
-
-def _factory_acls(registry, ssids):
-    """Several servers: without ACL instances none could reach anything (LwM2M 1.0 E.1), so
-    each server gets its own /1 instance and every server R/W/E on the other instances and
-    Create on multi-instance objects; the first SSID owns what is shared."""
-    if registry.obj(2) is None:
-        return
-    srv = registry.obj(1)
-    for iid in srv.iids():
-        s = srv.insts[iid].vals.get(0)
-        access.add(registry, 1, iid, s, {s: R | W | E})
-    for oid in registry.oids():
-        if oid in (0, 1, 2):
-            continue
-        o = registry.obj(oid)
-        for iid in o.iids():
-            access.add(registry, oid, iid, ssids[0], {0: R | W | E})
-        if o.defn[OMULTI]:
-            access.add(registry, oid, MAX_ID, ssids[0], {0: C})
-
-
-def load(registry, store):
-    """Replace objects 0-2 with the stored record; returns None on success, else why not
-    ("missing" or "corrupt"), leaving the registry untouched."""
-    data = store.load(RECORD)
-    if data is None:
-        return store.last_error or "missing"
-    if not isinstance(data, dict):
-        return "corrupt"
-    for oid in _OIDS:
-        if not isinstance(data.get(str(oid), {}), dict):
-            return "corrupt"
-    saved = {}
-    for oid in _OIDS:
-        o = registry.obj(oid)
-        saved[oid] = o.insts
-    try:
-        for oid in _OIDS:
-            registry.load(oid, data.get(str(oid), {}))
-        # a value no write may set (saved by an older build) is never sent: as corrupt
-        o = registry.obj(1)
-        for inst in o.insts.values():
-            check_values(o, inst.vals.items())
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, LwM2MError):
-        for oid in _OIDS:
-            registry.obj(oid).insts = saved[oid]
-        return "corrupt"
-    return None
-
-
 def save(registry, store):
     """Persist objects 0-2; False (nothing written) when the store already holds this."""
-    return store.save(RECORD, {str(oid): registry.dump(oid) for oid in _OIDS})
+    return store.save(RECORD, {str(oid): registry.dump(oid) for oid in (0, 1, 2)})
 
 
 def servers(registry):

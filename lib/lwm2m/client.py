@@ -111,24 +111,16 @@ class Client(Servers):
         return b
 
     # ---- set-up ------------------------------------------------------------------------------
-    def _provision(self):
-        why = accounts.load(self.registry, self.store)
-        if why is None:
-            self.log.info("accounts loaded from the store (%d server(s)%s)" % (
-                len(accounts.servers(self.registry)),
-                ", bootstrap" if accounts.bootstrap(self.registry) else ""))
-            return False
-        self.log.info("store: accounts %s, factory bootstrap from config" % why)
-        accounts.factory(self.registry, self.cfg)
-        accounts.save(self.registry, self.store)
-        return True
-
     def start(self, now):
         """Load or provision the accounts, then register (or bootstrap when nothing is usable)."""
         if self.started:
             return
         self.started = True
-        self._provision()
+        import lwm2m
+        from lwm2m import provision
+
+        provision.run(self)
+        lwm2m.unload("provision")
         self.fw.on_boot(now)
         self.registry.watch(self._on_data)
         self._reconcile(now)
