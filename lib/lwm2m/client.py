@@ -73,7 +73,6 @@ class Client(Servers):
         connmon.make(reg, platform)
         self.acl = Acl(reg)
         self.dm = DM(reg, self.acl)
-        self._bsops = None
         self.ep = Endpoint(self._handle, rand)
         self.fw = firmware.for_client(self)  # firmware update engine behind /5
         self.firmware = firmware.make(reg, self.fw)
@@ -98,17 +97,6 @@ class Client(Servers):
         self._poll_at = None
         self._bookkeeping = None
         self._clock_s = None  # /3/0/13 as last told to the reporter
-
-    @property
-    def bsops(self):
-        """Bootstrap Write/Delete/Discover (lwm2m.bsops), loaded with the first bootstrap server:
-        a client without one never imports it."""
-        b = self._bsops
-        if b is None:
-            from lwm2m.bsops import BsOps
-
-            b = self._bsops = BsOps(self.registry, self.acl)
-        return b
 
     # ---- set-up ------------------------------------------------------------------------------
     def start(self, now):

@@ -11,7 +11,7 @@ _RETRY_MS = const(30000)  # unresolvable server host: try again this often
 
 class Servers:
     """Part of lwm2m.client.Client (a mixin, to keep each module readable): it expects the
-    attributes Client.__init__ sets (registry, ep, reporter, acl, dm, bsops, store, log, ...)."""
+    attributes Client.__init__ sets (registry, ep, reporter, acl, dm, store, log, ...)."""
 
     # ---- accounts and registrations -------------------------------------------------------
     def _reconcile(self, now, fresh=False):
@@ -34,15 +34,27 @@ class Servers:
         elif self.bs is None or not b.same_link(self.bs_acct) or self.bs.peer is None:
             self._make_bootstrap(b, now)
 
-    def _add_server(self, a, now):
+    def _peer(self, a, now):
+        """The runner peer of account a (its DTLS transport set up for coaps://), or None when
+        its host does not resolve (the accounts are matched again in _RETRY_MS)."""
         try:
             scheme, host, port, peer = self.resolve(a.uri)
         except (OSError, ValueError) as e:
             self.log.error("server %d: cannot resolve %s (%r); retrying" % (a.ssid, a.uri, e))
             self._resync_at = time.ticks_add(now, _RETRY_MS)
-            return
+            return None
         if scheme == "coaps":
-            self._secure(a, host, port, peer)
+            if self.transport_factory is None:
+                self.log.warn("%s: no DTLS transport wired; sending in the clear will fail"
+                              % a.uri)
+            else:
+                self.transport_factory(a, host, port, peer)
+        return peer
+
+    def _add_server(self, a, now):
+        peer = self._peer(a, now)
+        if peer is None:
+            return
         ssid = a.ssid
         r = Registration(self.ep, peer, self.name, lambda: self._params(ssid),
                          self.registry.objects_links, self.rand, self._on_reg, ssid)
@@ -54,12 +66,6 @@ class Servers:
             resume = getattr(self, "resume", None)  # lwm2m.sleep: a registration kept over sleep
             if resume is None or not resume(r, now):
                 r.start(now)
-
-    def _secure(self, a, host, port, peer):
-        if self.transport_factory is None:
-            self.log.warn("%s: no DTLS transport wired; sending in the clear will fail" % a.uri)
-        else:
-            self.transport_factory(a, host, port, peer)
 
     def _drop_server(self, ssid, now, gone):
         """A changed account re-registers; a deleted one is unbootstrapped (seed 001 D.2.2)."""
@@ -77,45 +83,12 @@ class Servers:
                           "dropped" % ssid)
 
     def _make_bootstrap(self, b, now):
-        try:
-            scheme, host, port, peer = self.resolve(b.uri)
-        except (OSError, ValueError) as e:
-            self.log.error("bootstrap server %s: cannot resolve (%r); retrying" % (b.uri, e))
-            self._resync_at = time.ticks_add(now, _RETRY_MS)
-            return
-        if scheme == "coaps":
-            self._secure(b, host, port, peer)
-        from lwm2m.bootstrap import Bootstrap  # here: no bootstrap server, no bootstrap code
+        peer = self._peer(b, now)
+        if peer is not None:
+            from lwm2m.bootstrap import for_client  # here: no bootstrap server, no bootstrap code
 
-        reg = self.registry
-        iid = b.sec
-        self.bs_acct = b
-        self.bs = Bootstrap(
-            self.ep, self.name, peer, self.bsops.write, self.bsops.delete, self.bsops.discover,
-            self.bsops.usable, hold_off=lambda: accounts.sec_value(reg, iid, 11),
-            account_timeout=lambda: accounts.sec_value(reg, iid, 12), purge=self._purge_bs,
-            rand=self.rand, on_finished=self._bs_finished)
-
-    def _purge_bs(self):
-        b = self.bs_acct
-        if b is not None and b.sec in self.registry.obj(0).insts:
-            self.log.info("bootstrap account timeout: bootstrap account removed")
-            self.registry.delete(0, b.sec)
-        self.bs_acct = None
-
-    def _bs_finished(self, now):
-        self.log.info("bootstrap finished: %d server account(s)" % len(
-            accounts.servers(self.registry)))
-        self._save()
-        # server-initiated while registered: keep what still matches (an Update tells of a
-        # changed lifetime or binding); after a client-initiated one every server starts afresh
-        self._sync = True if self._any_registered() else "fresh"
-
-    def _any_registered(self):
-        for r in self.regs.values():
-            if r.registered:
-                return True
-        return False
+            self.bs_acct = b
+            self.bs = for_client(self, b, peer)
 
     def _params(self, ssid):
         reg = self.registry
