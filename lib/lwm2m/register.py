@@ -35,16 +35,6 @@ def binding_param(binding, queue):
     return b
 
 
-def location_segments(resp):
-    """Location-Path as segments; accepts several options or one option holding 'rd/5a'."""
-    out = []
-    for v in resp.all(m.LOCATION_PATH):
-        for s in bytes(v).decode().split("/"):
-            if s:
-                out.append(s)
-    return out
-
-
 class Registration:
     """Registration with one server. Drive with tick(now); read `state`, `registered`, `awake`."""
 
@@ -77,7 +67,8 @@ class Registration:
         self.update_failures = 0  # consecutive unanswered Updates (state "retrying")
         self._expires = None  # when the server drops the registration (ticks), or None
         self.awake = False
-        self._sent = None  # (lt, b, links) as the server knows them
+        # (lifetime, b, links) as the server knows them from the last Register/Update, or None
+        self.server_view = None
         self._at = None  # next action deadline
         self._rest = 0  # ms still to wait after _at (waits longer than _MAXSPAN)
         self._idle_at = None  # queue mode: when the reachability window closes
@@ -100,12 +91,6 @@ class Registration:
         span = min(ms, _MAXSPAN)
         self._at = time.ticks_add(now, span)
         self._rest = ms - span
-
-    def _cancel(self):
-        self._gen += 1
-        if self._h is not None:
-            self._h.cancel()
-            self._h = None
 
     def _send(self, req, now, done):
         gen = self._gen + 1
@@ -151,7 +136,13 @@ class Registration:
         self._send(req, now, lambda r, t: self._on_register(r, t, (lt, b, links)))
 
     def _on_register(self, resp, now, sent):
-        loc = location_segments(resp) if resp is not None and resp.code == m.CREATED else None
+        loc = []
+        if resp is not None and resp.code == m.CREATED:
+            # Location-Path as segments: several options, or one option holding "rd/5a"
+            for v in resp.all(m.LOCATION_PATH):
+                for seg in bytes(v).decode().split("/"):
+                    if seg:
+                        loc.append(seg)
         if not loc:
             if resp is not None and self.on_event:
                 self.on_event(self, "Register refused", now, resp.code)
@@ -163,16 +154,16 @@ class Registration:
             return
         self.failures = 0
         self.loc = loc
-        self._sent = sent
+        self.server_view = sent
         self.state = "registered"
         self._registered_at(now, "registered")
 
     def _registered_at(self, now, what):
         self.update_failures = 0
-        lt = self._sent[0]
+        lt = self.server_view[0]
         self._expires = time.ticks_add(
             now, min((lt if lt is not None else _DEFAULT_LIFETIME) * 1000, _MAXSPAN))
-        self._arm(now, update_interval_ms(self._sent[0]))
+        self._arm(now, update_interval_ms(self.server_view[0]))
         self._idle_at = time.ticks_add(now, self.queue_window_ms)
         if self._again:
             self._again = False
@@ -204,7 +195,7 @@ class Registration:
 
     def stale(self):
         """Lifetime or binding differ from what the server knows: an Update is due now."""
-        s = self._sent
+        s = self.server_view
         if s is None:
             return False
         lt, binding, queue = self._params()
@@ -219,21 +210,16 @@ class Registration:
         (lt, b, links) as the server knows them and the lifetime left. The caller sends the
         Update."""
         self.loc = list(loc)
-        self._sent = sent
+        self.server_view = sent
         self.state = "registered"
         self._expires = time.ticks_add(now, min(left_ms, _MAXSPAN))
 
-    @property
-    def server_view(self):
-        """(lifetime, b, links) as the server knows them from the last Register/Update, or None."""
-        return self._sent
-
-    def update_message(self):
-        """Update request with only what changed since the last Register/Update; (req, sent)."""
+    def _update(self, now):
+        """Update with only what changed since the last Register/Update."""
         lt, binding, queue = self._params()
         b = binding_param(binding, queue)
         links = bytes(self._links())
-        old_lt, old_b, old_links = self._sent
+        old_lt, old_b, old_links = self.server_view
         req = m.Message(m.CON, m.POST)
         for s in self.loc:
             req.add(m.URI_PATH, s)
@@ -245,24 +231,17 @@ class Registration:
         if links != old_links:
             req.add(m.CONTENT_FORMAT, _CF_LINK)
             req.payload = links
-        return req, (lt, b, links)
-
-    def _update(self, now):
-        req, sent = self.update_message()
         self.state = "updating"
-        self._send(req, now, lambda r, t: self._on_update(r, t, sent))
-
-    def expired(self, now):
-        """The lifetime since the last successful Register/Update has run out."""
-        return self._expires is None or time.ticks_diff(now, self._expires) >= 0
+        self._send(req, now, lambda r, t: self._on_update(r, t, (lt, b, links)))
 
     def _on_update(self, resp, now, sent):
         if resp is not None and resp.code == m.CHANGED:
-            self._sent = sent
+            self.server_view = sent
             self.state = "registered"
             self._registered_at(now, "wake" if self._params()[2] else "online")
             return
-        if resp is None and not self.expired(now):
+        exp = self._expires
+        if resp is None and exp is not None and time.ticks_diff(now, exp) < 0:
             # no answer: the server still holds the registration (and its observations) until
             # the lifetime ends, so keep it and try the Update again after a back-off
             self.update_failures += 1
@@ -270,7 +249,7 @@ class Registration:
             self.awake = False
             self._again = False
             wait = min(self.backoff_ms(self.update_failures),
-                       max(0, time.ticks_diff(self._expires, now)))
+                       time.ticks_diff(exp, now))
             self._arm(now, wait)
             if self.update_failures == 1 and self.on_event:
                 self.on_event(self, "offline", now)
@@ -286,12 +265,16 @@ class Registration:
             self.on_event(self, "lost", now)
         self._register(now)
 
-    def deregister(self, now, cb=None):
-        """DELETE the registration; cb(now) once done (at once when there is none)."""
-        self._cancel()
+    def deregister(self, now, cb=None, send=True):
+        """DELETE the registration; cb(now) once done (at once when there is none). send=False:
+        forget it without a message (the in-flight exchange, if any, is cancelled either way)."""
+        self._gen += 1
+        if self._h is not None:
+            self._h.cancel()
+            self._h = None
         self._at = None
         self._dereg_cb = cb
-        if not self.loc:
+        if not self.loc or not send:
             self._stopped(None, now)
             return
         req = m.Message(m.CON, m.DELETE)
@@ -305,7 +288,7 @@ class Registration:
         self.loc = []
         self._expires = None
         self.update_failures = 0
-        self._sent = None
+        self.server_view = None
         self.awake = False
         self._idle_at = None
         ms = self._disable_ms
@@ -329,11 +312,8 @@ class Registration:
 
     def stop(self, now):
         """Forget the server without a message (account deleted); start() revives it."""
-        self._cancel()
         self._disable_ms = None
-        self._dereg_cb = None
-        self._stopped(None, now)
-        self._at = None
+        self.deregister(now, None, False)
         self.state = "idle"
 
     def tick(self, now):
@@ -348,7 +328,8 @@ class Registration:
                 if st == "registered":
                     self._update(now)
                 elif st == "retrying":
-                    if self.expired(now):
+                    exp = self._expires
+                    if exp is None or time.ticks_diff(now, exp) >= 0:
                         self._on_update(None, now, None)  # lifetime over: Register again
                     else:
                         self._update(now)
