@@ -621,8 +621,8 @@ def test_server_unreachable_update_retried_notifications_stored_no_register():
         o = obs[0]
         timeout = o.on_timeout
 
-        def hook(ob, now):  # the lead's one-line change in Client._notify_timeout, until it lands
-            n.c._notify_lost(ob, now)
+        def hook(ob, now):  # what Client._notify_timeout does first, and then all of it
+            n.c.reporter.undelivered(ob, now)
             timeout(ob, now)
 
         o.on_timeout = hook

@@ -17,6 +17,7 @@ from micropython import const
 
 from coap import msg as M
 from coap.endpoint import Endpoint
+from coap.runner import resolve
 from lwm2m import accounts
 from lwm2m.acl import Acl
 from lwm2m.dm import DM, parse_path
@@ -34,12 +35,6 @@ BS_AFTER_FAILURES = 3  # consecutive failed Registers on every server -> client-
 # board driver report names -> /3/0 resources
 _BATTERY = {"voltage": (7,), "level": (9,), "status": (20,)}
 _POWER = {"sources": (6, 7, 8)}
-
-
-def _resolve(uri):
-    from coap.runner import resolve
-
-    return resolve(uri)
 
 
 def _min(a, b):
@@ -61,7 +56,7 @@ class Client(Servers):
         self.rand = rand
         self.log = log if log is not None else Log(cfg.get("log", "info"), None)
         self.store = store if store is not None else Store(cfg.get("data_dir", "data"))
-        self.resolve = _resolve  # uri -> (scheme, host, port, peer); tests may replace it
+        self.resolve = resolve  # uri -> (scheme, host, port, peer); tests may replace it
         # coaps:// seam: fn(account, host, port, peer) sets up the DTLS transport for that peer
         self.transport_factory = None
         reg = self.registry = Registry()
@@ -131,14 +126,12 @@ class Client(Servers):
             self._links = True
 
     # ---- executes (deferred until the 2.04 is out) -----------------------------------------
-    def _ssid_of(self, iid):
-        return self.registry.obj(1).get(iid, 0)
-
+    # (bound methods, not closures: a closure and its cells hold more heap for the client's life)
     def _x_disable(self, iid, args):
-        self._pending.append(("disable", self._ssid_of(iid)))
+        self._pending.append(("disable", self.registry.obj(1).get(iid, 0)))
 
     def _x_update(self, iid, args):
-        self._pending.append(("update", self._ssid_of(iid)))
+        self._pending.append(("update", self.registry.obj(1).get(iid, 0)))
 
     def _x_device(self, name):
         self._device_op = name
@@ -182,7 +175,7 @@ class Client(Servers):
         """A CON notification was never ACKed. Some servers never ACK them (lwm2m-node-lib), so
         keep the observation and check the server with an Update instead: a failed Update
         registers again, which clears this server's observations anyway."""
-        self._notify_lost(obs, now)  # hold this server's notifications, this one first
+        self.reporter.undelivered(obs, now)  # hold this server's notifications, this one first
         for r in self.regs.values():
             if r.peer == obs.peer:
                 r.trigger_update(now)
@@ -211,14 +204,15 @@ class Client(Servers):
             fn = getattr(drv, "poll", None)
             if fn is None:
                 continue
+
+            def report(what, table=table):  # the driver names what changed
+                for rid in table.get(what, ()):
+                    self.registry.changed(3, 0, rid)
+
             try:
-                fn(lambda what: self._report(table, what))
+                fn(report)
             except Exception as e:  # a flaky sensor must not stop the client
                 self.log.warn("%s poll failed: %r" % (attr, e))
-
-    def _report(self, table, what):
-        for rid in table.get(what, ()):
-            self.registry.changed(3, 0, rid)
 
     def _run_pending(self, now):
         while self._pending:
@@ -236,9 +230,13 @@ class Client(Servers):
         if self._device_op is not None and self._halt is None:
             op, self._device_op = self._device_op, None
             self.log.info("%s requested by a server" % op.replace("_", " "))
-            self._stop_all(now, op)
+            self.shutdown(now, op)
 
-    def _stop_all(self, now, why):
+    def shutdown(self, now, why="shutdown"):
+        """Deregister from every server; `stopped` turns True once they answered (or ~5 s).
+        why: "reboot" or "factory_reset" (a server's execute) ends in that once stopped."""
+        if self._halt is not None:
+            return
         left = [r for r in self.regs.values() if r.location]
         state = [len(left), time.ticks_add(now, 5000), False]
         self._halt = (why, state)
@@ -248,11 +246,6 @@ class Client(Servers):
 
         for r in left:
             r.deregister(now, one)
-
-    def shutdown(self, now):
-        """Deregister from every server; `stopped` turns True once they answered (or ~5 s)."""
-        if self._halt is None:
-            self._stop_all(now, "shutdown")
 
     def _halting(self, now):
         why, st = self._halt
@@ -275,7 +268,77 @@ class Client(Servers):
     def tick(self, now):
         """Run everything due; returns ms until the next deadline (or None)."""
         try:
-            return self._tick(now)
+            if self.stopped:
+                return None
+            if not self.started:
+                self.start(now)
+            nxt = self.ep.tick(now)
+            self._run_pending(now)
+            if self._halt is not None:
+                self._flush()
+                return _min(self._halting(now), nxt)
+            bs = self.bs
+            active = bs is not None and bs.active
+            if (self._sync or (self._resync_at is not None
+                               and time.ticks_diff(now, self._resync_at) >= 0)) and not active:
+                self._reconcile(now, self._sync == "fresh")
+                if self.bs is not None and not self.bs.active and not self.regs:
+                    self.log.info("no usable server account: bootstrap")
+                    self.bs.start(now)
+            if self._check:
+                self._check = False
+                self.reporter.refresh()
+                for r in self.regs.values():
+                    if r.registered and r.stale():
+                        # a binding change goes out on its own Update before the client acts on
+                        # it (UQ: the server must know before we stop listening)
+                        r.trigger_update(now)
+            if self._links:
+                self._links = False
+                links = bytes(self.registry.objects_links())
+                for r in self.regs.values():
+                    sent = r.server_view
+                    if r.registered and sent and sent[2] != links:
+                        r.trigger_update(now)
+            bs = self.bs
+            active = bs is not None and bs.active
+            if bs is not None:
+                nxt = _min(bs.tick(now), nxt)
+                active = bs.active
+            if not active:
+                failing = bool(self.regs)
+                for r in self.regs.values():
+                    if r.state == "idle":
+                        r.start(now)
+                    nxt = _min(r.tick(now), nxt)
+                    if r.failures < BS_AFTER_FAILURES:
+                        failing = False
+                if failing and bs is not None:
+                    self.log.warn("registration failed on every server: bootstrap")
+                    bs.start(now)
+            if self.reporter.observes(3):
+                # Current Time (/3/0/13) changes every second with nobody writing it: tell the
+                # reporter when the second turns, so it notifies like any changing value
+                t = self.device.now()
+                if t != self._clock_s:
+                    self._clock_s = t
+                    self.registry.changed(3, 0, 13)
+                nxt = _min(1000, nxt)
+            nxt = _min(self.reporter.tick(now), nxt)
+            nxt = _min(self.fw.tick(now), nxt)
+            if self._poll_at is not None:
+                d = time.ticks_diff(self._poll_at, now)
+                if d <= 0:
+                    self._poll(now)
+                    d = _POLL_MS
+                nxt = _min(d, nxt)
+            if self._resync_at is not None:
+                nxt = _min(max(0, time.ticks_diff(self._resync_at, now)), nxt)
+            self._flush()
+            if self._pending or self._device_op or (self._sync and not (
+                    self.bs is not None and self.bs.active)):
+                nxt = 0  # work queued by a callback: straight back (never while bootstrapping)
+            return _min(self.ep.tick(now), nxt)
         except MemoryError:
             # one step found no room: the client lives on; what the step left undone is still
             # flagged (a dirty store, a due Update) and the next pass does it
@@ -284,80 +347,6 @@ class Client(Servers):
             gc.collect()
             self.log.error("out of memory in tick: retried")
             return _OOM_RETRY_MS
-
-    def _tick(self, now):
-        if self.stopped:
-            return None
-        if not self.started:
-            self.start(now)
-        nxt = self.ep.tick(now)
-        self._run_pending(now)
-        if self._halt is not None:
-            self._flush()
-            return _min(self._halting(now), nxt)
-        bs = self.bs
-        active = bs is not None and bs.active
-        if (self._sync or (self._resync_at is not None
-                           and time.ticks_diff(now, self._resync_at) >= 0)) and not active:
-            self._reconcile(now, self._sync == "fresh")
-            if self.bs is not None and not self.bs.active and not self.regs:
-                self.log.info("no usable server account: bootstrap")
-                self.bs.start(now)
-        if self._check:
-            self._check = False
-            self.reporter.refresh()
-            for r in self.regs.values():
-                if r.registered and r.stale():
-                    # a binding change goes out on its own Update before the client acts on
-                    # it (UQ: the server must know before we stop listening)
-                    r.trigger_update(now)
-        if self._links:
-            self._links = False
-            links = bytes(self.registry.objects_links())
-            for r in self.regs.values():
-                sent = r.server_view
-                if r.registered and sent and sent[2] != links:
-                    r.trigger_update(now)
-        bs = self.bs
-        active = bs is not None and bs.active
-        if bs is not None:
-            nxt = _min(bs.tick(now), nxt)
-            active = bs.active
-        if not active:
-            failing = bool(self.regs)
-            for r in self.regs.values():
-                if r.state == "idle":
-                    r.start(now)
-                nxt = _min(r.tick(now), nxt)
-                if r.failures < BS_AFTER_FAILURES:
-                    failing = False
-            if failing and bs is not None:
-                self.log.warn("registration failed on every server: bootstrap")
-                bs.start(now)
-        if self.reporter.observes(3):
-            # Current Time (/3/0/13) changes every second with nobody writing it: tell the
-            # reporter when the second turns, so it notifies like any changing value
-            t = self.device.now()
-            if t != self._clock_s:
-                self._clock_s = t
-                self.registry.changed(3, 0, 13)
-            nxt = _min(1000, nxt)
-        nxt = _min(self.reporter.tick(now), nxt)
-        nxt = _min(self.fw.tick(now), nxt)
-        if self._poll_at is not None:
-            d = time.ticks_diff(self._poll_at, now)
-            if d <= 0:
-                self._poll(now)
-                d = _POLL_MS
-            nxt = _min(d, nxt)
-        if self._resync_at is not None:
-            nxt = _min(max(0, time.ticks_diff(self._resync_at, now)), nxt)
-        self._flush()
-        if self._pending or self._device_op or (self._sync and not (
-                self.bs is not None and self.bs.active)):
-            nxt = 0  # work queued by a callback: come straight back (never while bootstrapping)
-        nxt = _min(self.ep.tick(now), nxt)
-        return nxt
 
     def _flush(self):
         if self._dirty:

@@ -145,11 +145,6 @@ class Servers:
                 self.log.warn("%s not answering; retrying the Update while the registration "
                               "is valid" % r.uri)
 
-    def _notify_lost(self, obs, now):
-        """A CON notification was never ACKed: keep it for later and check the server with an
-        Update (client._notify_timeout calls this)."""
-        self.reporter.undelivered(obs, now)
-
     def _note(self):
         """Registration bookkeeping in the store (where each server has us registered)."""
         loc = {}
