@@ -72,26 +72,11 @@ def bootstrap(registry):
     return None
 
 
-def sec_value(registry, iid, rid, default=None):
-    o = registry.obj(0)
-    inst = o.inst(iid) if o is not None and iid is not None else None
-    return default if inst is None else inst.vals.get(rid, default)
-
-
-def server_inst(registry, ssid):
-    """The /1 instance of ssid, or None."""
-    o = registry.obj(1)
-    if o is None:
-        return None
-    for iid in o.iids():
-        inst = o.insts[iid]
-        if inst.vals.get(0) == ssid:
-            return inst
-    return None
-
-
 def server_value(registry, ssid, rid, default=None):
-    inst = server_inst(registry, ssid)
-    if inst is None:
-        return default
-    return registry.obj(1).get(inst.iid, rid, default)
+    """Resource rid of the /1 instance of ssid (default when there is none, or no value)."""
+    o = registry.obj(1)
+    if o is not None:
+        for iid in o.iids():
+            if o.insts[iid].vals.get(0) == ssid:
+                return o.get(iid, rid, default)
+    return default

@@ -241,7 +241,10 @@ def for_client(c, acct, peer):
             if r.registered:
                 c._sync = True
 
+    def sec_value(rid):  # of the bootstrap account's /0 instance, read when it is needed
+        inst = reg.obj(0).inst(iid)
+        return None if inst is None else inst.vals.get(rid)
+
     return Bootstrap(c.ep, c.name, peer, ops.write, ops.delete, ops.discover, ops.usable,
-                     hold_off=lambda: accounts.sec_value(reg, iid, 11),
-                     account_timeout=lambda: accounts.sec_value(reg, iid, 12), purge=purge,
-                     rand=c.rand, on_finished=finished)
+                     hold_off=lambda: sec_value(11), account_timeout=lambda: sec_value(12),
+                     purge=purge, rand=c.rand, on_finished=finished)
