@@ -35,6 +35,7 @@ class FakeEP:
     def __init__(self):
         self.reqs = []
         self.notes = []
+        self.unobserved = []
 
     def request(self, msg, peer, now, cb):
         h = Handle(msg, peer, now, cb)
@@ -43,6 +44,9 @@ class FakeEP:
 
     def notify(self, obs, code, payload, cf, now, con=False):
         self.notes.append((obs, code, bytes(payload), cf, now, con))
+
+    def unobserve(self, obs):  # coap.endpoint.Endpoint's: the observation is forgotten
+        self.unobserved.append(obs)
 
 
 class Lcg:

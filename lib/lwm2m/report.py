@@ -34,10 +34,6 @@ class _Rec:
         self.unacked = None  # (at, code, cf, payload) of the last CON notification
 
 
-def _num(a, k):
-    return a.get(k) if a else None
-
-
 class Reporter:
     """Observations of all servers. changed() only marks (it may run inside a DM handler); the
     notification goes out from the next tick(now), so the runner ticks after handling events."""
@@ -82,7 +78,7 @@ class Reporter:
         path = tuple(path)
         self._drop(lambda r: r.obs is obs or (r.obs.token == obs.token and r.obs.peer == obs.peer))
         if not path or self._count.get(ssid, 0) >= self.max_obs:
-            self._unobserve(obs)  # the GET is then answered without Observe: not accepted
+            self.ep.unobserve(obs)  # the GET is then answered without Observe: not accepted
             return False
         r = _Rec(ssid, obs, path, content_format, now)
         self._load(r)
@@ -97,19 +93,19 @@ class Reporter:
         return True
 
     def _load(self, r):
-        a = self._attrs(r.ssid, r.path)
+        a = self._attrs(r.ssid, r.path) or {}
         dmin, dmax = self._defaults(r.ssid)
-        pmin = _num(a, "pmin")
-        pmax = _num(a, "pmax")
+        pmin = a.get("pmin")
+        pmax = a.get("pmax")
         pmin = (dmin if pmin is None else pmin) or 0
         pmax = (dmax if pmax is None else pmax) or 0
         if pmax and pmax < pmin:
             pmax = 0  # an inconsistent pmax is ignored (TS 5.1.2); pmin == pmax notifies every pmax
         r.pmin = min(pmin * 1000, _MAXSPAN)
         r.pmax = min(pmax * 1000, _MAXSPAN)
-        r.gt = _num(a, "gt")
-        r.lt = _num(a, "lt")
-        r.st = _num(a, "st")
+        r.gt = a.get("gt")
+        r.lt = a.get("lt")
+        r.st = a.get("st")
 
     def refresh(self, ssid=None):
         """Re-read attributes (after Write-Attributes or a Default Min/Max Period write)."""
@@ -133,11 +129,6 @@ class Reporter:
             else:
                 del self._by_oid[oid]
 
-    def _unobserve(self, obs):
-        fn = getattr(self.ep, "unobserve", None)
-        if fn:
-            fn(obs)
-
     def remove(self, obs):
         """Forget one observation; usable as the endpoint's on_cancel(obs)."""
         self._drop(lambda r: r.obs is obs)
@@ -147,7 +138,7 @@ class Reporter:
         gone = []
         self._drop(lambda r: r.ssid == ssid and not gone.append(r.obs))
         for o in gone:
-            self._unobserve(o)
+            self.ep.unobserve(o)
         self._stored.pop(ssid, None)
         self._count.pop(ssid, None)
 
