@@ -130,7 +130,7 @@ def setup(mode=0, key=KEY):
 
 
 def attach(client, r, now):
-    """What Servers._add_server does right after the factory: create and start the Registration."""
+    """What lwm2m.servers._add does right after the factory: create and start the Registration."""
     client.regs[1] = r
     r.start(now)
 

@@ -18,14 +18,13 @@ from micropython import const
 from coap import msg as M
 from coap.endpoint import Endpoint
 from coap.runner import resolve
-from lwm2m import accounts
+from lwm2m import accounts, servers
 from lwm2m.acl import Acl
 from lwm2m.dm import DM, parse_path
 from lwm2m.log import Log
 from lwm2m.model import CREATED, DELETED, Registry
 from lwm2m.objects import access, connmon, device, firmware, security, server
 from lwm2m.report import Reporter
-from lwm2m.servers import Servers
 from lwm2m.store import Store
 
 _POLL_MS = const(10000)  # battery / power source sampling period
@@ -45,7 +44,7 @@ def _min(a, b):
     return a if a < b else b
 
 
-class Client(Servers):
+class Client:
     """An LwM2M 1.0 client over one coap.endpoint.Endpoint (self.ep); see the module docstring."""
 
     def __init__(self, cfg, platform=None, store=None, rand=None, log=None):
@@ -106,7 +105,7 @@ class Client(Servers):
         lwm2m.unload("provision")
         self.fw.on_boot(now)
         self.registry.watch(self._on_data)
-        self._reconcile(now)
+        servers.reconcile(self, now)
         if not self.regs:
             if self.bs is not None:
                 self.log.info("no usable server account: bootstrap from %s" % self.bs_acct.uri)
@@ -124,6 +123,20 @@ class Client(Servers):
             self._check = True
         if kind in (CREATED, DELETED) and oid != 0:
             self._links = True
+
+    # ---- what the reporter asks of server ssid ---------------------------------------------
+    def _defaults(self, ssid):
+        reg = self.registry
+        # no /1/x/2: the Minimum Period defaults to 1 s (003 6.4, 001 D.2)
+        return accounts.server_value(reg, ssid, 2, 1), accounts.server_value(reg, ssid, 3)
+
+    def _storing(self, ssid):
+        return accounts.server_value(self.registry, ssid, 6, True) is not False
+
+    def _wake(self, ssid, now):
+        r = self.regs.get(ssid)
+        if r is not None:
+            r.wake(now)
 
     # ---- executes (deferred until the 2.04 is out) -----------------------------------------
     # (bound methods, not closures: a closure and its cells hold more heap for the client's life)
@@ -229,41 +242,15 @@ class Client(Servers):
                 r.disable(now, t)
         if self._device_op is not None and self._halt is None:
             op, self._device_op = self._device_op, None
-            self.log.info("%s requested by a server" % op.replace("_", " "))
             self.shutdown(now, op)
 
     def shutdown(self, now, why="shutdown"):
         """Deregister from every server; `stopped` turns True once they answered (or ~5 s).
-        why: "reboot" or "factory_reset" (a server's execute) ends in that once stopped."""
-        if self._halt is not None:
-            return
-        left = [r for r in self.regs.values() if r.location]
-        state = [len(left), time.ticks_add(now, 5000), False]
-        self._halt = (why, state)
+        A server's Reboot or Factory Reset comes here too, and ends in it (lwm2m.halt)."""
+        if self._halt is None:
+            from lwm2m.halt import begin
 
-        def one(t):
-            state[0] -= 1
-
-        for r in left:
-            r.deregister(now, one)
-
-    def _halting(self, now):
-        why, st = self._halt
-        if st[0] > 0 and time.ticks_diff(now, st[1]) < 0:
-            return min(1000, time.ticks_diff(st[1], now))
-        if not st[2]:
-            st[2] = True  # one more pass so the runner flushes what is queued (the 2.04)
-            return 0
-        self.stopped = True
-        if why == "shutdown":
-            return None
-        p = self.platform
-        if why == "factory_reset":
-            self.log.info("factory reset: store wiped")
-            self.store.wipe()
-        if p is not None:
-            p.reboot()
-        return None
+            begin(self, now, why)
 
     def tick(self, now):
         """Run everything due; returns ms until the next deadline (or None)."""
@@ -275,13 +262,15 @@ class Client(Servers):
             nxt = self.ep.tick(now)
             self._run_pending(now)
             if self._halt is not None:
+                from lwm2m.halt import halting
+
                 self._flush()
-                return _min(self._halting(now), nxt)
+                return _min(halting(self, now), nxt)
             bs = self.bs
             active = bs is not None and bs.active
             if (self._sync or (self._resync_at is not None
                                and time.ticks_diff(now, self._resync_at) >= 0)) and not active:
-                self._reconcile(now, self._sync == "fresh")
+                servers.reconcile(self, now, self._sync == "fresh")
                 if self.bs is not None and not self.bs.active and not self.regs:
                     self.log.info("no usable server account: bootstrap")
                     self.bs.start(now)
@@ -348,26 +337,25 @@ class Client(Servers):
             self.log.error("out of memory in tick: retried")
             return _OOM_RETRY_MS
 
+    # ---- the store --------------------------------------------------------------------------
     def _flush(self):
         if self._dirty:
             self._save()
         for r in self.regs.values():
             if bool(r.location) != (str(r.ssid) in (self._bookkeeping or {})):
-                self._note()
+                servers.note(self)
                 break
 
-
-def _lazy_secure(runner, client, log):
-    """The transport factory, loaded at the first coaps:// account: a coap:// client never imports
-    lwm2m.secure and coap.dtls (12 KB of heap on a 32-bit board)."""
-
-    def first(acct, host, port, peer):
-        from lwm2m.secure import make_transport_factory  # its runner hook runs after tick's
-
-        f = client.transport_factory = make_transport_factory(runner, client, log)
-        f(acct, host, port, peer)
-
-    return first
+    def _save(self):
+        self._dirty = False
+        try:
+            if accounts.save(self.registry, self.store):
+                self.log.debug("store: accounts saved")
+        except MemoryError:
+            self._dirty = True  # not saved: the next pass tries again
+            raise
+        except (OSError, ValueError) as e:
+            self.log.error("store: cannot save accounts (%r)" % (e,))
 
 
 def run(cfg, feed=None, setup=None):
@@ -383,7 +371,7 @@ def run(cfg, feed=None, setup=None):
     runner = Runner(client.ep, cfg.get("local_port", 0), log=log.warn)
     runner.feed = feed
     runner.add_hook(client.tick)
-    client.transport_factory = _lazy_secure(runner, client, log)
+    client.transport_factory = servers.lazy_secure(runner, client, log)
     runner.on_rebind.append(client.address_changed)
     # the rebind file is a host/test facility: a board only watches its own address
     host = not board.on_board()

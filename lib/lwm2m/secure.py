@@ -1,6 +1,6 @@
 """coaps:// glue: a DTLS transport per secure account, its handshake retries, and the registration's fate.
 
-Installed by lwm2m.client.run() as client.transport_factory, which Servers calls for every coaps://
+Installed by lwm2m.client.run() as client.transport_factory, which lwm2m.servers calls for every coaps://
 account (server or bootstrap) before it creates the Registration/Bootstrap for that peer:
 
 - Security mode (/0/x/2) other than PSK, a bad key, or no DTLS in this port: one clear log line, the
