@@ -704,7 +704,7 @@ def test_memory_error_in_tick_is_contained_and_the_save_retried():
         assert not n.c.stopped and n.c.regs[1].registered
         assert s.reqs[-1] == (M.POST, "/rd/1", ["lt=60"], b"")
         n2 = Net(n.cfg)  # the retried save reached the store
-        provision.run(n2.c)
+        assert provision.load(n2.c.registry, n2.c.store) is None
         assert n2.c.registry.obj(1).inst(0).vals[1] == 60
     finally:
         n.close()

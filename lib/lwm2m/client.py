@@ -101,17 +101,8 @@ class Client:
         import lwm2m
         from lwm2m import provision
 
-        provision.run(self)
-        lwm2m.unload("provision")
-        self.fw.on_boot(now)
-        self.registry.watch(self._on_data)
-        servers.reconcile(self, now)
-        if not self.regs:
-            if self.bs is not None:
-                self.log.info("no usable server account: bootstrap from %s" % self.bs_acct.uri)
-                self.bs.start(now)
-            else:
-                self.log.error("no server account and no bootstrap server: nothing to do")
+        provision.start(self, now)
+        lwm2m.unload("provision")  # start-up code: back to the heap
         self._poll_at = now
 
     def _on_data(self, kind, oid, iid):

@@ -1,8 +1,9 @@
 """Start-up only: objects 0-2 from the store, or from config.json when it holds none (first boot).
 
-Client.start loads it and unloads it again (lwm2m.unload): a running client never needs this code.
+Client.start loads it, runs start() and unloads it again (lwm2m.unload): a running client never
+needs this code.
 """
-from lwm2m import accounts
+from lwm2m import accounts, servers
 from lwm2m.acl import C, E, R, W
 from lwm2m.dm import check_values
 from lwm2m.errors import LwM2MError
@@ -10,19 +11,27 @@ from lwm2m.model import MAX_ID, OMULTI
 from lwm2m.objects import access, security, server
 
 
-def run(client):
-    """The accounts a starting client works with: the stored ones, else a factory bootstrap from
-    its config (saved at once). True when provisioned from config."""
-    reg = client.registry
-    why = load(reg, client.store)
+def start(c, now):
+    """Client.start's work: the accounts of lwm2m.client.Client c (the stored ones, else a
+    factory bootstrap from its config, saved at once), then its registrations or a bootstrap."""
+    reg = c.registry
+    why = load(reg, c.store)
     if why is None:
-        client.log.info("accounts loaded from the store (%d server(s)%s)" % (
+        c.log.info("accounts loaded from the store (%d server(s)%s)" % (
             len(accounts.servers(reg)), ", bootstrap" if accounts.bootstrap(reg) else ""))
-        return False
-    client.log.info("store: accounts %s, factory bootstrap from config" % why)
-    factory(reg, client.cfg)
-    accounts.save(reg, client.store)
-    return True
+    else:
+        c.log.info("store: accounts %s, factory bootstrap from config" % why)
+        factory(reg, c.cfg)
+        accounts.save(reg, c.store)
+    c.fw.on_boot(now)
+    reg.watch(c._on_data)
+    servers.reconcile(c, now)
+    if not c.regs:
+        if c.bs is not None:
+            c.log.info("no usable server account: bootstrap from %s" % c.bs_acct.uri)
+            c.bs.start(now)
+        else:
+            c.log.error("no server account and no bootstrap server: nothing to do")
 
 
 def _mode(acct):
