@@ -19,14 +19,6 @@ _MARGIN_MIN = const(1000)  # ... and never less than this
 _MAXSPAN = const(1 << 28)  # longest single ticks wait (ticks_diff is exact up to 2**29)
 
 
-def update_interval_ms(lifetime_s):
-    """ms from a successful Register/Update to the next Update: lifetime minus 10% of it, the
-    margin clamped to [1 s, 60 s] (room for a few CON retransmissions), never sooner than 1 s."""
-    lt = (lifetime_s if lifetime_s is not None else _DEFAULT_LIFETIME) * 1000
-    margin = min(max(lt // 10, _MARGIN_MIN), _MARGIN_MAX)
-    return min(max(lt - margin, _MARGIN_MIN), _MAXSPAN)
-
-
 def binding_param(binding, queue):
     """1.0 `b=` value: the binding letters with Q after U when queue mode is on."""
     b = (binding or "U").replace("Q", "")
@@ -69,6 +61,7 @@ class Registration:
         self.awake = False
         # (lifetime, b, links) as the server knows them from the last Register/Update, or None
         self.server_view = None
+        self._next = None  # (lt, b, links) of the Register/Update in flight
         self._at = None  # next action deadline
         self._rest = 0  # ms still to wait after _at (waits longer than _MAXSPAN)
         self._idle_at = None  # queue mode: when the reachability window closes
@@ -133,9 +126,10 @@ class Registration:
         req.payload = links
         self.state = "registering"
         self._again = False
-        self._send(req, now, lambda r, t: self._on_register(r, t, (lt, b, links)))
+        self._next = (lt, b, links)
+        self._send(req, now, self._on_register)
 
-    def _on_register(self, resp, now, sent):
+    def _on_register(self, resp, now):
         loc = []
         if resp is not None and resp.code == m.CREATED:
             # Location-Path as segments: several options, or one option holding "rd/5a"
@@ -154,16 +148,19 @@ class Registration:
             return
         self.failures = 0
         self.loc = loc
-        self.server_view = sent
+        self.server_view = self._next
         self.state = "registered"
         self._registered_at(now, "registered")
 
     def _registered_at(self, now, what):
         self.update_failures = 0
         lt = self.server_view[0]
-        self._expires = time.ticks_add(
-            now, min((lt if lt is not None else _DEFAULT_LIFETIME) * 1000, _MAXSPAN))
-        self._arm(now, update_interval_ms(self.server_view[0]))
+        lt = (lt if lt is not None else _DEFAULT_LIFETIME) * 1000
+        self._expires = time.ticks_add(now, min(lt, _MAXSPAN))
+        # the next Update: lifetime minus 10% of it, the margin clamped to [1 s, 60 s] (room for
+        # a few CON retransmissions), never sooner than 1 s
+        margin = min(max(lt // 10, _MARGIN_MIN), _MARGIN_MAX)
+        self._arm(now, min(max(lt - margin, _MARGIN_MIN), _MAXSPAN))
         self._idle_at = time.ticks_add(now, self.queue_window_ms)
         if self._again:
             self._again = False
@@ -232,11 +229,12 @@ class Registration:
             req.add(m.CONTENT_FORMAT, _CF_LINK)
             req.payload = links
         self.state = "updating"
-        self._send(req, now, lambda r, t: self._on_update(r, t, (lt, b, links)))
+        self._next = (lt, b, links)
+        self._send(req, now, self._on_update)
 
-    def _on_update(self, resp, now, sent):
+    def _on_update(self, resp, now):
         if resp is not None and resp.code == m.CHANGED:
-            self.server_view = sent
+            self.server_view = self._next
             self.state = "registered"
             self._registered_at(now, "wake" if self._params()[2] else "online")
             return
@@ -330,7 +328,7 @@ class Registration:
                 elif st == "retrying":
                     exp = self._expires
                     if exp is None or time.ticks_diff(now, exp) >= 0:
-                        self._on_update(None, now, None)  # lifetime over: Register again
+                        self._on_update(None, now)  # lifetime over: Register again
                     else:
                         self._update(now)
                 elif st in ("backoff", "disabled"):
