@@ -34,42 +34,40 @@ def save(registry, store):
     return store.save(RECORD, {str(oid): registry.dump(oid) for oid in (0, 1, 2)})
 
 
-def servers(registry):
-    """[Account] for every usable server account, by SSID."""
+def scan(registry):
+    """([Account] of every usable server account by SSID, the bootstrap server's Account (ssid
+    0, the first bootstrap instance with a URI) or None), from objects 0 and 1."""
     sec = registry.obj(0)
     srv = registry.obj(1)
-    if sec is None or srv is None:
-        return []
+    out = []
+    bs = None
+    if sec is None:
+        return out, bs
     by_ssid = {}
-    for iid in srv.iids():
+    for iid in srv.iids() if srv is not None else ():
         s = srv.insts[iid].vals.get(0)
         if s is not None and s not in by_ssid:
             by_ssid[s] = iid
-    out = []
-    seen = []
     for iid in sec.iids():
         v = sec.insts[iid].vals
-        ssid = v.get(10)
-        if v.get(1) is True or ssid not in by_ssid or ssid in seen:
-            continue
-        seen.append(ssid)
-        out.append(Account(ssid, v.get(0), iid, by_ssid[ssid], v.get(2, security.NOSEC),
-                           bytes(v.get(3) or b""), bytes(v.get(5) or b"")))
+        if v.get(1) is True:
+            if bs is not None or not v.get(0):
+                continue
+            ssid = 0
+            s = None
+        else:
+            ssid = v.get(10)
+            s = by_ssid.pop(ssid, None)  # popped: a second /0 instance of one SSID is not used
+            if s is None:
+                continue
+        a = Account(ssid, v.get(0), iid, s, v.get(2, security.NOSEC), bytes(v.get(3) or b""),
+                    bytes(v.get(5) or b""))
+        if s is None:
+            bs = a
+        else:
+            out.append(a)
     out.sort(key=lambda a: a.ssid)
-    return out
-
-
-def bootstrap(registry):
-    """Account of the bootstrap server (ssid 0), or None."""
-    sec = registry.obj(0)
-    if sec is None:
-        return None
-    for iid in sec.iids():
-        v = sec.insts[iid].vals
-        if v.get(1) is True and v.get(0):
-            return Account(0, v.get(0), iid, None, v.get(2, security.NOSEC),
-                           bytes(v.get(3) or b""), bytes(v.get(5) or b""))
-    return None
+    return out, bs
 
 
 def server_value(registry, ssid, rid, default=None):

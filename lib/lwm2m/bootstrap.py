@@ -232,7 +232,7 @@ def for_client(c, acct, peer):
         c.bs_acct = None
 
     def finished(now):
-        c.log.info("bootstrap finished: %d server account(s)" % len(accounts.servers(reg)))
+        c.log.info("bootstrap finished: %d server account(s)" % len(accounts.scan(reg)[0]))
         c._save()
         # server-initiated while registered: keep what still matches (an Update tells of a
         # changed lifetime or binding); after a client-initiated one every server starts afresh

@@ -17,8 +17,9 @@ def start(c, now):
     reg = c.registry
     why = load(reg, c.store)
     if why is None:
+        srv, bs = accounts.scan(reg)
         c.log.info("accounts loaded from the store (%d server(s)%s)" % (
-            len(accounts.servers(reg)), ", bootstrap" if accounts.bootstrap(reg) else ""))
+            len(srv), ", bootstrap" if bs else ""))
     else:
         c.log.info("store: accounts %s, factory bootstrap from config" % why)
         factory(reg, c.cfg)

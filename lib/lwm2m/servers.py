@@ -21,7 +21,8 @@ def reconcile(c, now, fresh=False):
     c._sync = False
     c._resync_at = None
     reg = c.registry
-    have = {a.ssid: a for a in accounts.servers(reg)}
+    srv, b = accounts.scan(reg)
+    have = {a.ssid: a for a in srv}
     for ssid in list(c.regs):
         a = have.get(ssid)
         if fresh or a is None or not a.same_link(c.accts[ssid]):
@@ -29,7 +30,6 @@ def reconcile(c, now, fresh=False):
     for ssid, a in have.items():
         if ssid not in c.regs:
             _add(c, a, now)
-    b = accounts.bootstrap(reg)
     bs = c.bs
     if b is None:
         if bs is not None and not bs.active:
