@@ -9,8 +9,7 @@ RECORD = "accounts"  # one record for objects 0, 1 and 2, so a power cut never s
 class Account:
     """One LwM2M server account: a non-bootstrap /0 instance and the /1 instance of its SSID."""
 
-    __slots__ = ("ssid", "uri", "sec", "srv", "mode", "identity", "key")
-
+    # no __slots__: MicroPython ignores it, and its tuple would cost heap
     def __init__(self, ssid, uri, sec, srv, mode, identity, key):
         self.ssid = ssid
         self.uri = uri

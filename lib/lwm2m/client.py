@@ -31,9 +31,8 @@ _POLL_MS = const(10000)  # battery / power source sampling period
 _OOM_RETRY_MS = const(100)  # a tick that ran out of memory is tried again this much later
 BS_AFTER_FAILURES = 3  # consecutive failed Registers on every server -> client-initiated bootstrap
 
-# board driver report names -> /3/0 resources
-_BATTERY = {"voltage": (7,), "level": (9,), "status": (20,)}
-_POWER = {"sources": (6, 7, 8)}
+# what the battery / power source drivers report changed -> /3/0 resources
+_REPORTS = {"voltage": (7,), "level": (9,), "status": (20,), "sources": (6, 7, 8)}
 
 
 def _min(a, b):
@@ -202,21 +201,18 @@ class Client:
 
     def _poll(self, now):
         self._poll_at = time.ticks_add(now, _POLL_MS)
-        p = self.platform
-        for attr, table in (("battery", _BATTERY), ("power", _POWER)):
-            drv = getattr(p, attr, None)
-            fn = getattr(drv, "poll", None)
-            if fn is None:
-                continue
 
-            def report(what, table=table):  # the driver names what changed
-                for rid in table.get(what, ()):
-                    self.registry.changed(3, 0, rid)
+        def report(what):  # the driver names what changed
+            for rid in _REPORTS.get(what, ()):
+                self.registry.changed(3, 0, rid)
 
-            try:
-                fn(report)
-            except Exception as e:  # a flaky sensor must not stop the client
-                self.log.warn("%s poll failed: %r" % (attr, e))
+        for attr in ("battery", "power"):
+            fn = getattr(getattr(self.platform, attr, None), "poll", None)
+            if fn is not None:
+                try:
+                    fn(report)
+                except Exception as e:  # a flaky sensor must not stop the client
+                    self.log.warn("%s poll failed: %r" % (attr, e))
 
     def _run_pending(self, now):
         while self._pending:

@@ -18,8 +18,8 @@ _MAXSPAN = const(1 << 28)  # pmax longer than ~3 days notifies early (allowed: p
 
 
 class _Rec:
-    __slots__ = ("ssid", "obs", "path", "cf", "last", "con", "val", "dirty", "pmin", "pmax",
-                 "gt", "lt", "st", "n", "unacked")
+    """One observation; pmin, pmax (ms) and gt, lt, st come from Reporter._load. (No __slots__:
+    MicroPython ignores it, and its tuple would cost heap.)"""
 
     def __init__(self, ssid, obs, path, cf, now):
         self.ssid = ssid
