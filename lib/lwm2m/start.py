@@ -6,25 +6,6 @@ board) came out of the heap the client needs most when a firmware push loads the
 """
 
 
-def _print_exc(e):
-    try:
-        from sys import print_exception
-    except ImportError:
-        import traceback
-
-        def print_exception(e):
-            traceback.print_exception(type(e), e, e.__traceback__)
-    print_exception(e)
-
-
-def _reset(plat):
-    if plat is None:  # failed before the Platform was made: a default one can still reset
-        import board
-
-        plat = board.platform()
-    plat.reboot()
-
-
 def main(path="config.json"):
     """Config, network, client; the exit status (0, 1 fatal, 2 bad config, 130 Ctrl-C)."""
     import gc
@@ -54,8 +35,18 @@ def main(path="config.json"):
         return 130
     except Exception as e:
         print("main: fatal error:", repr(e))
-        _print_exc(e)
+        try:
+            from sys import print_exception
+        except ImportError:  # CPython
+            import traceback
+
+            traceback.print_exception(type(e), e, e.__traceback__)
+        else:
+            print_exception(e)
         if on_board:
-            _reset(job[2])
+            plat = job[2]
+            if plat is None:  # failed before the Platform was made: a default one can still reset
+                plat = board.platform()
+            plat.reboot()
         return 1
     return 0
