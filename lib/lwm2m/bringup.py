@@ -1,7 +1,7 @@
-"""Before the client runs: the checked config, the network, app.py, the watchdog (start.main's).
+"""Start-up code, unloaded once done: config, network, app.py, watchdog; the client and its runner.
 
-lwm2m.start unloads this module once it has returned, so its code is back in the heap before the
-client's long-lived state is made.
+prepare() is start.main's first half (lwm2m.start unloads this module before the client runs);
+wire() is lwm2m.client.run's (run unloads it again before serving).
 """
 
 
@@ -94,3 +94,30 @@ def prepare(path, on_board, job):
         job[1] = (cfg, feed, getattr(app, "setup", None))
     job[0] = run
     return True
+
+
+def wire(cfg, feed, setup):
+    """(client, runner, log) for lwm2m.client.run: a lwm2m.client.Client (looked up at call time,
+    so a benchmark may replace the class) on a coap.runner.Runner, setup(client, runner) done."""
+    import board
+    from coap.runner import Runner
+    from lwm2m import client as C, servers
+    from lwm2m.log import Log
+
+    log = Log(cfg.get("log", "info"))
+    plat = board.platform(**board.options(cfg))  # the one main.py made: same options, cached
+    client = C.Client(cfg, plat, log=log)
+    runner = Runner(client.ep, cfg.get("local_port", 0), log=log.warn)
+    runner.feed = feed
+    runner.add_hook(client.tick)
+    client.transport_factory = servers.lazy_secure(runner, client, log)
+    runner.on_rebind.append(client.address_changed)
+    # the rebind file is a host/test facility: a board only watches its own address
+    host = not board.on_board()
+    runner.watch_address(getattr(plat, "ifconfig", None),
+                         cfg["data_dir"] + "/rebind" if host else None)
+    if setup is not None:
+        setup(client, runner)
+    log.info("%s starting (local port %d, data in %s)" % (
+        cfg["endpoint"], cfg.get("local_port", 0), cfg["data_dir"]))
+    return client, runner, log

@@ -68,7 +68,7 @@ class Client:
         self.dm = DM(reg, self.acl)
         self.ep = Endpoint(self._handle, rand)
         self.fw = firmware.for_client(self)  # firmware update engine behind /5
-        self.firmware = firmware.make(reg, self.fw)
+        firmware.make(reg, self.fw)  # /5, served by self.fw
         self.reporter = Reporter(self.ep, self.dm.observe_read, self.dm.attrs.effective,
                                  self._defaults, storing=self._storing, wake=self._wake,
                                  log=self.log.warn)
@@ -349,23 +349,14 @@ def run(cfg, feed=None, setup=None):
     """The whole client on a board or the unix port; returns after SIGINT once deregistered.
     setup(client, runner), when given, runs before the client starts: the application adds its
     objects to client.registry and its periodic work with runner.add_hook(fn(now) -> ms)."""
-    import board
-    from coap.runner import Runner
+    import lwm2m
+    from lwm2m import bringup
 
-    log = Log(cfg.get("log", "info"))
-    plat = board.platform(**board.options(cfg))  # the one main.py made: same options, cached
-    client = Client(cfg, plat, log=log)
-    runner = Runner(client.ep, cfg.get("local_port", 0), log=log.warn)
-    runner.feed = feed
-    runner.add_hook(client.tick)
-    client.transport_factory = servers.lazy_secure(runner, client, log)
-    runner.on_rebind.append(client.address_changed)
-    # the rebind file is a host/test facility: a board only watches its own address
-    host = not board.on_board()
-    runner.watch_address(getattr(plat, "ifconfig", None),
-                         cfg["data_dir"] + "/rebind" if host else None)
-    if setup is not None:
-        setup(client, runner)
+    try:
+        client, runner, log = bringup.wire(cfg, feed, setup)
+    finally:
+        del bringup  # with the unload: wiring is start-up code, its heap goes back
+        lwm2m.unload("bringup")
     import gc
 
     gc.collect()
@@ -376,8 +367,6 @@ def run(cfg, feed=None, setup=None):
         gc.threshold(gc.mem_free() // 8)
     except AttributeError:  # CPython: its own collector
         pass
-    log.info("%s starting (local port %d, data in %s)" % (
-        cfg["endpoint"], cfg.get("local_port", 0), cfg["data_dir"]))
     try:
         try:
             if cfg.get("sleep"):
