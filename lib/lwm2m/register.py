@@ -109,9 +109,6 @@ class Registration:
         """Register now (also restarts a stopped or deregistered machine)."""
         if self.state in ("registering", "deregistering"):
             return
-        self._register(now)
-
-    def _register(self, now):
         lt, binding, queue = self._params()
         b = binding_param(binding, queue)
         links = bytes(self._links())
@@ -261,7 +258,7 @@ class Registration:
         self.loc = []
         if self.on_event:
             self.on_event(self, "lost", now)
-        self._register(now)
+        self.start(now)
 
     def deregister(self, now, cb=None, send=True):
         """DELETE the registration; cb(now) once done (at once when there is none). send=False:
@@ -332,7 +329,7 @@ class Registration:
                     else:
                         self._update(now)
                 elif st in ("backoff", "disabled"):
-                    self._register(now)
+                    self.start(now)
         idle = self._idle_at
         if (idle is not None and self.awake and self.state == "registered"
                 and time.ticks_diff(now, idle) >= 0):
