@@ -180,7 +180,7 @@ def test_pmin_equal_pmax_notifies_every_pmax_and_default_pmin():
     ep = _Ep()
     attrs = {}
     rep = Reporter(ep, lambda s, p, c: (0, b"x", None), lambda s, p: attrs.get(p),
-                   lambda s: (1, None))
+                   lambda s: (1, None, True))
     attrs[(3, 0, 15)] = {"pmin": 2, "pmax": 2}
     rep.add(1, _Obs(), (3, 0, 15), None, 0)
     for t in range(0, 7001, 500):

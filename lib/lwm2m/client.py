@@ -70,8 +70,7 @@ class Client:
         self.fw = firmware.for_client(self)  # firmware update engine behind /5
         firmware.make(reg, self.fw)  # /5, served by self.fw
         self.reporter = Reporter(self.ep, self.dm.observe_read, self.dm.attrs.effective,
-                                 self._defaults, storing=self._storing, wake=self._wake,
-                                 log=self.log.warn)
+                                 self._reporting, wake=self._wake, log=self.log.warn)
         reg.listener = self.reporter.changed
         self.regs = {}  # ssid -> Registration
         self.accts = {}  # ssid -> accounts.Account the registration was made for
@@ -115,13 +114,12 @@ class Client:
             self._links = True
 
     # ---- what the reporter asks of server ssid ---------------------------------------------
-    def _defaults(self, ssid):
+    def _reporting(self, ssid):
+        """(Default Min Period, Default Max Period, Notification Storing) of server ssid."""
         reg = self.registry
         # no /1/x/2: the Minimum Period defaults to 1 s (003 6.4, 001 D.2)
-        return accounts.server_value(reg, ssid, 2, 1), accounts.server_value(reg, ssid, 3)
-
-    def _storing(self, ssid):
-        return accounts.server_value(self.registry, ssid, 6, True) is not False
+        return (accounts.server_value(reg, ssid, 2, 1), accounts.server_value(reg, ssid, 3),
+                accounts.server_value(reg, ssid, 6, True) is not False)
 
     def _wake(self, ssid, now):
         r = self.regs.get(ssid)

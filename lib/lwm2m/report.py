@@ -45,12 +45,12 @@ class Reporter:
     # server less than pmin before the next notification (the soak's timing check counts that)
     con_every = 0
 
-    def __init__(self, ep, read, attrs, defaults, storing=None, wake=None, log=None):
+    def __init__(self, ep, read, attrs, server, wake=None, log=None):
         self.ep = ep
         self._read = read  # (ssid, path, cf) -> (cf, payload, number|None); raises LwM2MError
         self._attrs = attrs  # (ssid, path) -> {pmin pmax gt lt st}, inheritance resolved
-        self._defaults = defaults  # (ssid) -> (pmin_s|None, pmax_s|None) from /1/x/2, /1/x/3
-        self._storing = storing  # (ssid) -> bool, /1/x/6 (default True)
+        # (ssid) -> (pmin_s|None, pmax_s|None, storing): /1/x/2, /1/x/3, /1/x/6 of that server
+        self._server = server
         self._wake = wake  # (ssid, now): a notification was stored for an offline server
         self._log = log  # (text) for dropped stored notifications
         self._by_oid = {}  # oid -> [_Rec]: changed() looks up one key and is done
@@ -94,7 +94,7 @@ class Reporter:
 
     def _load(self, r):
         a = self._attrs(r.ssid, r.path) or {}
-        dmin, dmax = self._defaults(r.ssid)
+        dmin, dmax, _ = self._server(r.ssid)
         pmin = a.get("pmin")
         pmax = a.get("pmax")
         pmin = (dmin if pmin is None else pmin) or 0
@@ -217,7 +217,7 @@ class Reporter:
         r.dirty = False
         ssid = r.ssid
         offline = ssid in self._offline
-        store = self._storing(ssid) if self._storing else True
+        store = self._server(ssid)[2]
         if offline and not store:
             return  # /1/x/6 false: nothing is kept while the server is away
         try:
@@ -270,7 +270,7 @@ class Reporter:
         ssid = r.ssid
         self._offline.add(ssid)
         u, r.unacked = r.unacked, None
-        if u is not None and (self._storing(ssid) if self._storing else True):
+        if u is not None and self._server(ssid)[2]:
             self._keep(ssid, (u[0], r, u[1], u[2], u[3]))
 
     # --- server reachability -----------------------------------------------------------------
