@@ -10,6 +10,9 @@ client.changed(oid, iid, rid):
     t.add(0, {5700: 21.5}); c.start(now)        # later: t.set(0, 5700, 22.0) notifies too
 
 run(cfg, feed) is the whole program on a board: main.py calls it after the network is up.
+The registrations are lwm2m.servers (functions over a Client: reconcile, events, bookkeeping);
+code a running client does not need loads when used and is dropped: lwm2m.provision (start),
+lwm2m.bringup (run's wiring), lwm2m.halt (shutdown, reboot).
 """
 import time
 
@@ -87,7 +90,7 @@ class Client:
         self._check = False  # /1 written: lifetime Update, new default periods
         self._resync_at = None
         self._poll_at = None
-        self._bookkeeping = None
+        self._bookkeeping = None  # the registrations record as last saved (servers.note)
         self._clock_s = None  # /3/0/13 as last told to the reporter
 
     # ---- set-up ------------------------------------------------------------------------------
