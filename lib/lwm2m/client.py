@@ -75,6 +75,9 @@ class Client:
         self.reporter = Reporter(self.ep, self.dm.observe_read, self.dm.attrs.effective,
                                  self._reporting, wake=self._wake, log=self.log.warn)
         reg.listener = self.reporter.changed
+        # client.changed(oid, iid=None, rid=None), the application/driver API: this value changed
+        # (free when nobody observes it); the registry's own method, not a forwarding one
+        self.changed = reg.changed
         self.regs = {}  # ssid -> Registration
         self.accts = {}  # ssid -> accounts.Account the registration was made for
         self.bs = None
@@ -196,10 +199,6 @@ class Client:
         self.log.info("address changed: Update to %d server(s)" % n)
 
     # ---- the loop ------------------------------------------------------------------------------
-    def changed(self, oid, iid=None, rid=None):
-        """Application/driver API: this value changed (free when nobody observes it)."""
-        self.registry.changed(oid, iid, rid)
-
     def _poll(self, now):
         self._poll_at = time.ticks_add(now, _POLL_MS)
 
