@@ -7,9 +7,11 @@ RECORD = "accounts"  # one record for objects 0, 1 and 2, so a power cut never s
 
 
 class Account:
-    """One LwM2M server account: a non-bootstrap /0 instance and the /1 instance of its SSID."""
+    """One LwM2M server account: a /0 instance and the /1 instance of its SSID (srv None: the
+    bootstrap server's, ssid 0)."""
 
-    # no __slots__: MicroPython ignores it, and its tuple would cost heap
+    # no __slots__ (MicroPython ignores it, and its tuple would cost heap) and no __repr__: the
+    # default one shows no attributes, so no key material reaches a log or a traceback
     def __init__(self, ssid, uri, sec, srv, mode, identity, key):
         self.ssid = ssid
         self.uri = uri
@@ -23,9 +25,6 @@ class Account:
         """True when other reaches the same server the same way (a registration can stay)."""
         return (other is not None and self.uri == other.uri and self.mode == other.mode
                 and self.identity == other.identity and self.key == other.key)
-
-    def __repr__(self):  # no key material in logs or tracebacks
-        return "<Account ssid=%d %s>" % (self.ssid, self.uri)
 
 
 def save(registry, store):
