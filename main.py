@@ -13,30 +13,36 @@ SAFE_MODE = "safemode"
 _on_board = sys.platform in ("esp32", "rp2")  # board.on_board() refines it once lib/ imports
 
 
-def _lib_on_path():
-    # a board has /lib on sys.path already; `micropython main.py` in a board-like dir does not
+def main(path="config.json"):
+    # one function (each function compiled from source stays in the heap as long as main.py runs)
+    global _on_board
     import os
+
+    # a board has /lib on sys.path already; `micropython main.py` in a board-like dir does not
     try:
         os.stat("lib")
+        if "lib" not in sys.path:
+            sys.path.insert(0, "lib")
     except OSError:
-        return
-    if "lib" not in sys.path:
-        sys.path.insert(0, "lib")
-
-
-def _exists(path):
-    import os
+        pass
     try:
-        os.stat(path)
-        return True
+        os.stat(SAFE_MODE)
+        safe = True
     except OSError:
-        return False
+        safe = False
+    if safe:
+        try:
+            import board
 
-
-def _trial_boot():
-    """Count this start against an update on trial (<data_dir>/fw/trial). Here rather than in
-    boot.py, which also runs on mpremote's soft resets in the raw REPL (main.py does not), and
-    before any lib/ import, so a broken bundle still counts; boot.py rolls back at 3."""
+            _on_board = board.on_board()
+        except Exception:  # a broken lib/ must not keep anyone from the REPL
+            pass
+        print("main: safe mode (%s exists): client and watchdog not started; remove it and "
+              "reset to run" % SAFE_MODE)
+        return 0
+    # count this start against an update on trial (<data_dir>/fw/trial). Here rather than in
+    # boot.py, which also runs on mpremote's soft resets in the raw REPL (main.py does not), and
+    # before any lib/ import, so a broken bundle still counts; boot.py rolls back at 3
     try:
         import json
 
@@ -49,22 +55,6 @@ def _trial_boot():
             f.write(str(int(n) + 1 if n.isdigit() else 1))
     except Exception:  # no update on trial, or no config: nothing to count
         pass
-
-
-def main(path="config.json"):
-    global _on_board
-    _lib_on_path()
-    if _exists(SAFE_MODE):
-        try:
-            import board
-
-            _on_board = board.on_board()
-        except Exception:  # a broken lib/ must not keep anyone from the REPL
-            pass
-        print("main: safe mode (%s exists): client and watchdog not started; remove it and "
-              "reset to run" % SAFE_MODE)
-        return 0
-    _trial_boot()
     import gc
 
     gc.collect()  # main.py's compile and the trial count leave garbage: gone before lib/ loads

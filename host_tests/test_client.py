@@ -4,7 +4,7 @@ import os
 from coap import msg as M
 from coap.endpoint import Endpoint
 from coap.runner import resolve
-from lwm2m import parse, tlv
+from lwm2m import parse, provision, tlv
 from lwm2m.client import Client
 from lwm2m.log import Log
 from lwm2m.model import object_def, resource
@@ -628,8 +628,8 @@ def test_server_unreachable_update_retried_notifications_stored_no_register():
         o = obs[0]
         timeout = o.on_timeout
 
-        def hook(ob, now):  # the lead's one-line change in Client._notify_timeout, until it lands
-            n.c._notify_lost(ob, now)
+        def hook(ob, now):  # what Client._notify_timeout does first, and then all of it
+            n.c.reporter.undelivered(ob, now)
             timeout(ob, now)
 
         o.on_timeout = hook
@@ -711,7 +711,7 @@ def test_memory_error_in_tick_is_contained_and_the_save_retried():
         assert not n.c.stopped and n.c.regs[1].registered
         assert s.reqs[-1] == (M.POST, "/rd/1", ["lt=60"], b"")
         n2 = Net(n.cfg)  # the retried save reached the store
-        n2.c._provision()
+        assert provision.load(n2.c.registry, n2.c.store) is None
         assert n2.c.registry.obj(1).inst(0).vals[1] == 60
     finally:
         n.close()

@@ -606,7 +606,7 @@ class _Rig:
                 rig.unobserved.append(obs.token)
 
         self.rep = rp.Reporter(Ep(), self.read, lambda s, p: self.attrs.get(p, {}),
-                               lambda s: (0, pmax), storing=lambda s: self.storing.get(s, True))
+                               lambda s: (0, pmax, self.storing.get(s, True)))
 
     def read(self, ssid, path, cf):
         v = self.vals[path]
@@ -811,7 +811,7 @@ def test_reporting_per_server_defaults_reads_and_logs():
 
     ep = g.rep.ep
     g.rep = rp.Reporter(ep, read, lambda s, p: g.attrs.get(p, {}),
-                        lambda s: (0, 10 * s), storing=lambda s: True, log=logs.append)
+                        lambda s: (0, 10 * s, True), log=logs.append)
     g.vals[P] = 7
     g.attrs[P] = {"st": 1}
     g.add(1, b"a", P, 0, cf=0)

@@ -8,7 +8,7 @@
 import os
 
 from coap import msg as M
-from lwm2m import accounts
+from lwm2m import accounts, provision
 from lwm2m import json as ljson
 from lwm2m import link, parse
 from lwm2m.errors import LwM2MError
@@ -153,7 +153,7 @@ def check_state(t):
     st = MemStore()
     accounts.save(reg, st)
     dumped = [reg.dump(oid) for oid in (0, 1, 2)]
-    assert accounts.load(reg, st) is None, "stored accounts do not load"
+    assert provision.load(reg, st) is None, "stored accounts do not load"
     assert [reg.dump(oid) for oid in (0, 1, 2)] == dumped
     reg.objects_links()
     r = t.n.c.dm.handle(M.Message(M.CON, M.GET, 1, b"a").set_path("/3/0"), 1, t.n.clock.now)

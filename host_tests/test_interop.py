@@ -3,7 +3,7 @@ writes and from the store), Write-Attributes that unset, TLV-wrapped streamed wr
 figures sampled at most once a second, pmin == pmax. The wire-level replays are in
 test_peer_interop.py."""
 from coap import msg as M
-from lwm2m import accounts
+from lwm2m import accounts, provision
 from lwm2m.bsops import BsOps
 from lwm2m.errors import BadRequest
 from lwm2m.model import Registry
@@ -45,13 +45,13 @@ def test_stored_out_of_range_value_loads_as_corrupt():
     reg, dm, _, _ = setup()
     st = MemStore()
     accounts.save(reg, st)
-    assert accounts.load(reg, st) is None
+    assert provision.load(reg, st) is None
     st.d["accounts"]["1"]["0"]["1"] = -16
-    assert accounts.load(reg, st) == "corrupt"
+    assert provision.load(reg, st) == "corrupt"
     assert reg.obj(1).get(0, 1) == 300  # the registry is left as it was
     st.d["accounts"]["1"]["0"]["1"] = 300
     st.d["accounts"]["1"]["0"]["7"] = "S"
-    assert accounts.load(reg, st) == "corrupt"
+    assert provision.load(reg, st) == "corrupt"
 
 
 def test_write_attributes_without_value_remove_them():
@@ -167,7 +167,7 @@ def test_pmin_equal_pmax_notifies_every_pmax_and_default_pmin():
     ep = _Ep()
     attrs = {}
     rep = Reporter(ep, lambda s, p, c: (0, b"x", None), lambda s, p: attrs.get(p),
-                   lambda s: (1, None))
+                   lambda s: (1, None, True))
     attrs[(3, 0, 15)] = {"pmin": 2, "pmax": 2}
     rep.add(1, _Obs(), (3, 0, 15), None, 0)
     for t in range(0, 7001, 500):

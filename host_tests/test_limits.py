@@ -117,8 +117,7 @@ def test_stored_notifications_bounded_and_counted():
         return 0, b"%d" % vals[0], vals[0]
 
     ep = _FakeEp()
-    r = Reporter(ep, read, lambda s, p: {"pmin": 0, "pmax": 0}, lambda s: (0, 0),
-                 storing=lambda s: True)
+    r = Reporter(ep, read, lambda s, p: {"pmin": 0, "pmax": 0}, lambda s: (0, 0, True))
     r.add(1, _Obs(b"a"), (3, 0, 9), 0, 0)
     r.server_offline(1)
     produced = 200

@@ -25,7 +25,7 @@ class World:
         self.logs = []
         self.ep = FakeEP()
         self.rep = rp.Reporter(self.ep, self.read, lambda s, p: self.attrs.get(p, {}),
-                               lambda s: self.dflt, storing=lambda s: self.storing,
+                               lambda s: self.dflt + (self.storing,),
                                wake=lambda s, t: self.woken.append((s, t)),
                                log=self.logs.append)
 
@@ -335,7 +335,7 @@ def test_over_real_endpoint_observe_notify_rst():
         return r
 
     w = Wire(lambda req, peer, now: None, client)
-    rep = rp.Reporter(w.c, read, lambda s, p: {"pmin": 2, "pmax": 30}, lambda s: (0, 0))
+    rep = rp.Reporter(w.c, read, lambda s, p: {"pmin": 2, "pmax": 30}, lambda s: (0, 0, True))
     got = []
     g = m.Message(m.CON, m.GET)
     g.set_path("/3303/0/5700")

@@ -123,15 +123,14 @@ def setup(mode=0, key=KEY):
     ep = Endpoint(None, rand)
     events = []
     r = Registration(ep, PEER, "dev-1", lambda: (300, "U", False), lambda: b"</3/0>", rand=rand,
-                     on_registered=lambda r, now: events.append("registered"),
-                     on_deregistered=lambda r, now: events.append("deregistered"),
-                     on_lost=lambda r, now: events.append("lost"), ssid=1)
+                     on_event=lambda r, what, now, code=0: what in (
+                         "registered", "deregistered", "lost") and events.append(what), ssid=1)
     acct = Account(1, URI, 0, 0, mode, b"dev-1", key)
     return sec, runner, client, ep, r, acct, made, lines, events
 
 
 def attach(client, r, now):
-    """What Servers._add_server does right after the factory: create and start the Registration."""
+    """What lwm2m.servers._add does right after the factory: create and start the Registration."""
     client.regs[1] = r
     r.start(now)
 

@@ -122,7 +122,7 @@ class App:
         self.ep = Endpoint(self.handle)
         self.dm = DM(reg, Acl(reg))
         self.rep = Reporter(self.ep, self.dm.observe_read, self.dm.attrs.effective,
-                            lambda ssid: (None, None))
+                            lambda ssid: (None, None, True))
         reg.listener = self.rep.changed
 
     def _acl_objects(self):

@@ -23,8 +23,9 @@ import time
 from micropython import const
 
 from coap.aiorunner import AioRunner
-from lwm2m.client import Client, _lazy_secure
+from lwm2m.client import Client
 from lwm2m.log import Log
+from lwm2m.servers import lazy_secure
 
 _POLL_MS = const(50)  # registered() / stop() look again this often (no asyncio.Event to import)
 
@@ -46,7 +47,7 @@ class AsyncClient:
         r = self.runner = AioRunner(c.ep, cfg.get("local_port", 0), log=self.log.warn)
         r.feed = feed
         r.add_hook(c.tick)
-        c.transport_factory = _lazy_secure(r, c, self.log)  # DTLS code only for coaps://
+        c.transport_factory = lazy_secure(r, c, self.log)  # DTLS code only for coaps://
         r.on_rebind.append(c.address_changed)
         r.watch_address(getattr(platform, "ifconfig", None))  # a new DHCP lease: new socket
         # coroutine setters/executors: created inside the DM handler, so the task first runs

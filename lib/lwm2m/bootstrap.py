@@ -3,6 +3,7 @@ import time
 from micropython import const
 from coap import msg as m
 from coap.retry import backoff_ms, urandom_int as _rand
+from lwm2m import accounts
 
 _CF_LINK = const(40)
 _MAXSPAN = const(1 << 28)  # longest single ticks wait (ticks_diff is exact up to 2**29)
@@ -211,3 +212,39 @@ class Bootstrap:
                 if best is None or d < best:
                     best = d
         return best
+
+
+def for_client(c, acct, peer):
+    """The Bootstrap machine of lwm2m.client.Client c for its bootstrap account acct, at peer:
+    the data operations of lwm2m.bsops on c's registry; a finished bootstrap saves the accounts
+    and has c match its registrations to them again."""
+    from lwm2m.bsops import BsOps
+
+    reg = c.registry
+    ops = BsOps(reg, c.acl)
+    iid = acct.sec
+
+    def purge():
+        b = c.bs_acct
+        if b is not None and b.sec in reg.obj(0).insts:
+            c.log.info("bootstrap account timeout: bootstrap account removed")
+            reg.delete(0, b.sec)
+        c.bs_acct = None
+
+    def finished(now):
+        c.log.info("bootstrap finished: %d server account(s)" % len(accounts.scan(reg)[0]))
+        c._save()
+        # server-initiated while registered: keep what still matches (an Update tells of a
+        # changed lifetime or binding); after a client-initiated one every server starts afresh
+        c._sync = "fresh"
+        for r in c.regs.values():
+            if r.registered:
+                c._sync = True
+
+    def sec_value(rid):  # of the bootstrap account's /0 instance, read when it is needed
+        inst = reg.obj(0).inst(iid)
+        return None if inst is None else inst.vals.get(rid)
+
+    return Bootstrap(c.ep, c.name, peer, ops.write, ops.delete, ops.discover, ops.usable,
+                     hold_off=lambda: sec_value(11), account_timeout=lambda: sec_value(12),
+                     purge=purge, rand=c.rand, on_finished=finished)

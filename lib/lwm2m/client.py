@@ -10,6 +10,9 @@ client.changed(oid, iid, rid):
     t.add(0, {5700: 21.5}); c.start(now)        # later: t.set(0, 5700, 22.0) notifies too
 
 run(cfg, feed) is the whole program on a board: main.py calls it after the network is up.
+The registrations are lwm2m.servers (functions over a Client: reconcile, events, bookkeeping);
+code a running client does not need loads when used and is dropped: lwm2m.provision (start),
+lwm2m.bringup (run's wiring), lwm2m.halt (shutdown, reboot).
 """
 import time
 
@@ -17,29 +20,22 @@ from micropython import const
 
 from coap import msg as M
 from coap.endpoint import Endpoint
-from lwm2m import accounts
+from coap.runner import resolve
+from lwm2m import accounts, servers
 from lwm2m.acl import Acl
 from lwm2m.dm import DM, parse_path
 from lwm2m.log import Log
 from lwm2m.model import CREATED, DELETED, Registry
 from lwm2m.objects import access, connmon, device, firmware, security, server
 from lwm2m.report import Reporter
-from lwm2m.servers import Servers
 from lwm2m.store import Store
 
 _POLL_MS = const(10000)  # battery / power source sampling period
 _OOM_RETRY_MS = const(100)  # a tick that ran out of memory is tried again this much later
 BS_AFTER_FAILURES = 3  # consecutive failed Registers on every server -> client-initiated bootstrap
 
-# board driver report names -> /3/0 resources
-_BATTERY = {"voltage": (7,), "level": (9,), "status": (20,)}
-_POWER = {"sources": (6, 7, 8)}
-
-
-def _resolve(uri):
-    from coap.runner import resolve
-
-    return resolve(uri)
+# what the battery / power source drivers report changed -> /3/0 resources
+_REPORTS = {"voltage": (7,), "level": (9,), "status": (20,), "sources": (6, 7, 8)}
 
 
 def _min(a, b):
@@ -50,7 +46,7 @@ def _min(a, b):
     return a if a < b else b
 
 
-class Client(Servers):
+class Client:
     """An LwM2M 1.0 client over one coap.endpoint.Endpoint (self.ep); see the module docstring."""
 
     def __init__(self, cfg, platform=None, store=None, rand=None, log=None):
@@ -61,7 +57,7 @@ class Client(Servers):
         self.rand = rand
         self.log = log if log is not None else Log(cfg.get("log", "info"), None)
         self.store = store if store is not None else Store(cfg.get("data_dir", "data"))
-        self.resolve = _resolve  # uri -> (scheme, host, port, peer); tests may replace it
+        self.resolve = resolve  # uri -> (scheme, host, port, peer); tests may replace it
         # coaps:// seam: fn(account, host, port, peer) sets up the DTLS transport for that peer
         self.transport_factory = None
         reg = self.registry = Registry()
@@ -73,14 +69,15 @@ class Client(Servers):
         connmon.make(reg, platform)
         self.acl = Acl(reg)
         self.dm = DM(reg, self.acl)
-        self._bsops = None
         self.ep = Endpoint(self._handle, rand)
         self.fw = firmware.for_client(self)  # firmware update engine behind /5
-        self.firmware = firmware.make(reg, self.fw)
+        firmware.make(reg, self.fw)  # /5, served by self.fw
         self.reporter = Reporter(self.ep, self.dm.observe_read, self.dm.attrs.effective,
-                                 self._defaults, storing=self._storing, wake=self._wake,
-                                 log=self.log.warn)
+                                 self._reporting, wake=self._wake, log=self.log.warn)
         reg.listener = self.reporter.changed
+        # client.changed(oid, iid=None, rid=None), the application/driver API: this value changed
+        # (free when nobody observes it); the registry's own method, not a forwarding one
+        self.changed = reg.changed
         self.regs = {}  # ssid -> Registration
         self.accts = {}  # ssid -> accounts.Account the registration was made for
         self.bs = None
@@ -96,48 +93,20 @@ class Client(Servers):
         self._check = False  # /1 written: lifetime Update, new default periods
         self._resync_at = None
         self._poll_at = None
-        self._bookkeeping = None
+        self._bookkeeping = None  # the registrations record as last saved (servers.note)
         self._clock_s = None  # /3/0/13 as last told to the reporter
 
-    @property
-    def bsops(self):
-        """Bootstrap Write/Delete/Discover (lwm2m.bsops), loaded with the first bootstrap server:
-        a client without one never imports it."""
-        b = self._bsops
-        if b is None:
-            from lwm2m.bsops import BsOps
-
-            b = self._bsops = BsOps(self.registry, self.acl)
-        return b
-
     # ---- set-up ------------------------------------------------------------------------------
-    def _provision(self):
-        why = accounts.load(self.registry, self.store)
-        if why is None:
-            self.log.info("accounts loaded from the store (%d server(s)%s)" % (
-                len(accounts.servers(self.registry)),
-                ", bootstrap" if accounts.bootstrap(self.registry) else ""))
-            return False
-        self.log.info("store: accounts %s, factory bootstrap from config" % why)
-        accounts.factory(self.registry, self.cfg)
-        accounts.save(self.registry, self.store)
-        return True
-
     def start(self, now):
         """Load or provision the accounts, then register (or bootstrap when nothing is usable)."""
         if self.started:
             return
         self.started = True
-        self._provision()
-        self.fw.on_boot(now)
-        self.registry.watch(self._on_data)
-        self._reconcile(now)
-        if not self.regs:
-            if self.bs is not None:
-                self.log.info("no usable server account: bootstrap from %s" % self.bs_acct.uri)
-                self.bs.start(now)
-            else:
-                self.log.error("no server account and no bootstrap server: nothing to do")
+        import lwm2m
+        from lwm2m import provision
+
+        provision.start(self, now)
+        lwm2m.unload("provision")  # start-up code: back to the heap
         self._poll_at = now
 
     def _on_data(self, kind, oid, iid):
@@ -150,15 +119,26 @@ class Client(Servers):
         if kind in (CREATED, DELETED) and oid != 0:
             self._links = True
 
-    # ---- executes (deferred until the 2.04 is out) -----------------------------------------
-    def _ssid_of(self, iid):
-        return self.registry.obj(1).get(iid, 0)
+    # ---- what the reporter asks of server ssid ---------------------------------------------
+    def _reporting(self, ssid):
+        """(Default Min Period, Default Max Period, Notification Storing) of server ssid."""
+        reg = self.registry
+        # no /1/x/2: the Minimum Period defaults to 1 s (003 6.4, 001 D.2)
+        return (accounts.server_value(reg, ssid, 2, 1), accounts.server_value(reg, ssid, 3),
+                accounts.server_value(reg, ssid, 6, True) is not False)
 
+    def _wake(self, ssid, now):
+        r = self.regs.get(ssid)
+        if r is not None:
+            r.wake(now)
+
+    # ---- executes (deferred until the 2.04 is out) -----------------------------------------
+    # (bound methods, not closures: a closure and its cells hold more heap for the client's life)
     def _x_disable(self, iid, args):
-        self._pending.append(("disable", self._ssid_of(iid)))
+        self._pending.append(("disable", self.registry.obj(1).get(iid, 0)))
 
     def _x_update(self, iid, args):
-        self._pending.append(("update", self._ssid_of(iid)))
+        self._pending.append(("update", self.registry.obj(1).get(iid, 0)))
 
     def _x_device(self, name):
         self._device_op = name
@@ -202,7 +182,7 @@ class Client(Servers):
         """A CON notification was never ACKed. Some servers never ACK them (lwm2m-node-lib), so
         keep the observation and check the server with an Update instead: a failed Update
         registers again, which clears this server's observations anyway."""
-        self._notify_lost(obs, now)  # hold this server's notifications, this one first
+        self.reporter.undelivered(obs, now)  # hold this server's notifications, this one first
         for r in self.regs.values():
             if r.peer == obs.peer:
                 r.trigger_update(now)
@@ -219,26 +199,20 @@ class Client(Servers):
         self.log.info("address changed: Update to %d server(s)" % n)
 
     # ---- the loop ------------------------------------------------------------------------------
-    def changed(self, oid, iid=None, rid=None):
-        """Application/driver API: this value changed (free when nobody observes it)."""
-        self.registry.changed(oid, iid, rid)
-
     def _poll(self, now):
         self._poll_at = time.ticks_add(now, _POLL_MS)
-        p = self.platform
-        for attr, table in (("battery", _BATTERY), ("power", _POWER)):
-            drv = getattr(p, attr, None)
-            fn = getattr(drv, "poll", None)
-            if fn is None:
-                continue
-            try:
-                fn(lambda what: self._report(table, what))
-            except Exception as e:  # a flaky sensor must not stop the client
-                self.log.warn("%s poll failed: %r" % (attr, e))
 
-    def _report(self, table, what):
-        for rid in table.get(what, ()):
-            self.registry.changed(3, 0, rid)
+        def report(what):  # the driver names what changed
+            for rid in _REPORTS.get(what, ()):
+                self.registry.changed(3, 0, rid)
+
+        for attr in ("battery", "power"):
+            fn = getattr(getattr(self.platform, attr, None), "poll", None)
+            if fn is not None:
+                try:
+                    fn(report)
+                except Exception as e:  # a flaky sensor must not stop the client
+                    self.log.warn("%s poll failed: %r" % (attr, e))
 
     def _run_pending(self, now):
         while self._pending:
@@ -255,47 +229,92 @@ class Client(Servers):
                 r.disable(now, t)
         if self._device_op is not None and self._halt is None:
             op, self._device_op = self._device_op, None
-            self.log.info("%s requested by a server" % op.replace("_", " "))
-            self._stop_all(now, op)
+            self.shutdown(now, op)
 
-    def _stop_all(self, now, why):
-        left = [r for r in self.regs.values() if r.location]
-        state = [len(left), time.ticks_add(now, 5000), False]
-        self._halt = (why, state)
-
-        def one(t):
-            state[0] -= 1
-
-        for r in left:
-            r.deregister(now, one)
-
-    def shutdown(self, now):
-        """Deregister from every server; `stopped` turns True once they answered (or ~5 s)."""
+    def shutdown(self, now, why="shutdown"):
+        """Deregister from every server; `stopped` turns True once they answered (or ~5 s).
+        A server's Reboot or Factory Reset comes here too, and ends in it (lwm2m.halt)."""
         if self._halt is None:
-            self._stop_all(now, "shutdown")
+            from lwm2m.halt import begin
 
-    def _halting(self, now):
-        why, st = self._halt
-        if st[0] > 0 and time.ticks_diff(now, st[1]) < 0:
-            return min(1000, time.ticks_diff(st[1], now))
-        if not st[2]:
-            st[2] = True  # one more pass so the runner flushes what is queued (the 2.04)
-            return 0
-        self.stopped = True
-        if why == "shutdown":
-            return None
-        p = self.platform
-        if why == "factory_reset":
-            self.log.info("factory reset: store wiped")
-            self.store.wipe()
-        if p is not None:
-            p.reboot()
-        return None
+            begin(self, now, why)
 
     def tick(self, now):
         """Run everything due; returns ms until the next deadline (or None)."""
         try:
-            return self._tick(now)
+            if self.stopped:
+                return None
+            if not self.started:
+                self.start(now)
+            nxt = self.ep.tick(now)
+            self._run_pending(now)
+            if self._halt is not None:
+                from lwm2m.halt import halting
+
+                self._flush()
+                return _min(halting(self, now), nxt)
+            bs = self.bs
+            active = bs is not None and bs.active
+            if (self._sync or (self._resync_at is not None
+                               and time.ticks_diff(now, self._resync_at) >= 0)) and not active:
+                servers.reconcile(self, now, self._sync == "fresh")
+                if self.bs is not None and not self.bs.active and not self.regs:
+                    self.log.info("no usable server account: bootstrap")
+                    self.bs.start(now)
+            if self._check:
+                self._check = False
+                self.reporter.refresh()
+                for r in self.regs.values():
+                    if r.registered and r.stale():
+                        # a binding change goes out on its own Update before the client acts on
+                        # it (UQ: the server must know before we stop listening)
+                        r.trigger_update(now)
+            if self._links:
+                self._links = False
+                links = bytes(self.registry.objects_links())
+                for r in self.regs.values():
+                    sent = r.server_view
+                    if r.registered and sent and sent[2] != links:
+                        r.trigger_update(now)
+            bs = self.bs
+            active = bs is not None and bs.active
+            if bs is not None:
+                nxt = _min(bs.tick(now), nxt)
+                active = bs.active
+            if not active:
+                failing = bool(self.regs)
+                for r in self.regs.values():
+                    if r.state == "idle":
+                        r.start(now)
+                    nxt = _min(r.tick(now), nxt)
+                    if r.failures < BS_AFTER_FAILURES:
+                        failing = False
+                if failing and bs is not None:
+                    self.log.warn("registration failed on every server: bootstrap")
+                    bs.start(now)
+            if self.reporter.observes(3):
+                # Current Time (/3/0/13) changes every second with nobody writing it: tell the
+                # reporter when the second turns, so it notifies like any changing value
+                t = self.device.now()
+                if t != self._clock_s:
+                    self._clock_s = t
+                    self.registry.changed(3, 0, 13)
+                nxt = _min(1000, nxt)
+            nxt = _min(self.reporter.tick(now), nxt)
+            nxt = _min(self.fw.tick(now), nxt)
+            if self._poll_at is not None:
+                d = time.ticks_diff(self._poll_at, now)
+                if d <= 0:
+                    self._poll(now)
+                    d = _POLL_MS
+                nxt = _min(d, nxt)
+            if self._resync_at is not None:
+                nxt = _min(max(0, time.ticks_diff(self._resync_at, now)), nxt)
+            self._flush()
+            if self._pending or self._device_op or (self._sync and not (
+                    self.bs is not None and self.bs.active)):
+                nxt = 0  # work queued by a callback: straight back (never while bootstrapping)
+            return _min(self.ep.tick(now), nxt)
         except MemoryError:
             # one step found no room: the client lives on; what the step left undone is still
             # flagged (a dirty store, a due Update) and the next pass does it
@@ -305,123 +324,39 @@ class Client(Servers):
             self.log.error("out of memory in tick: retried")
             return _OOM_RETRY_MS
 
-    def _tick(self, now):
-        if self.stopped:
-            return None
-        if not self.started:
-            self.start(now)
-        nxt = self.ep.tick(now)
-        self._run_pending(now)
-        if self._halt is not None:
-            self._flush()
-            return _min(self._halting(now), nxt)
-        bs = self.bs
-        active = bs is not None and bs.active
-        if (self._sync or (self._resync_at is not None
-                           and time.ticks_diff(now, self._resync_at) >= 0)) and not active:
-            self._reconcile(now, self._sync == "fresh")
-            if self.bs is not None and not self.bs.active and not self.regs:
-                self.log.info("no usable server account: bootstrap")
-                self.bs.start(now)
-        if self._check:
-            self._check = False
-            self.reporter.refresh()
-            for r in self.regs.values():
-                if r.registered and r.stale():
-                    # a binding change goes out on its own Update before the client acts on
-                    # it (UQ: the server must know before we stop listening)
-                    r.trigger_update(now)
-        if self._links:
-            self._links = False
-            links = bytes(self.registry.objects_links())
-            for r in self.regs.values():
-                sent = r.server_view
-                if r.registered and sent and sent[2] != links:
-                    r.trigger_update(now)
-        bs = self.bs
-        active = bs is not None and bs.active
-        if bs is not None:
-            nxt = _min(bs.tick(now), nxt)
-            active = bs.active
-        if not active:
-            failing = bool(self.regs)
-            for r in self.regs.values():
-                if r.state == "idle":
-                    r.start(now)
-                nxt = _min(r.tick(now), nxt)
-                if r.failures < BS_AFTER_FAILURES:
-                    failing = False
-            if failing and bs is not None:
-                self.log.warn("registration failed on every server: bootstrap")
-                bs.start(now)
-        if self.reporter.observes(3):
-            # Current Time (/3/0/13) changes every second with nobody writing it: tell the
-            # reporter when the second turns, so it notifies like any changing value
-            t = self.device.now()
-            if t != self._clock_s:
-                self._clock_s = t
-                self.registry.changed(3, 0, 13)
-            nxt = _min(1000, nxt)
-        nxt = _min(self.reporter.tick(now), nxt)
-        nxt = _min(self.fw.tick(now), nxt)
-        if self._poll_at is not None:
-            d = time.ticks_diff(self._poll_at, now)
-            if d <= 0:
-                self._poll(now)
-                d = _POLL_MS
-            nxt = _min(d, nxt)
-        if self._resync_at is not None:
-            nxt = _min(max(0, time.ticks_diff(self._resync_at, now)), nxt)
-        self._flush()
-        if self._pending or self._device_op or (self._sync and not (
-                self.bs is not None and self.bs.active)):
-            nxt = 0  # work queued by a callback: come straight back (never while bootstrapping)
-        nxt = _min(self.ep.tick(now), nxt)
-        return nxt
-
+    # ---- the store --------------------------------------------------------------------------
     def _flush(self):
         if self._dirty:
             self._save()
         for r in self.regs.values():
             if bool(r.location) != (str(r.ssid) in (self._bookkeeping or {})):
-                self._note()
+                servers.note(self)
                 break
 
-
-def _lazy_secure(runner, client, log):
-    """The transport factory, loaded at the first coaps:// account: a coap:// client never imports
-    lwm2m.secure and coap.dtls (12 KB of heap on a 32-bit board)."""
-
-    def first(acct, host, port, peer):
-        from lwm2m.secure import make_transport_factory  # its runner hook runs after tick's
-
-        f = client.transport_factory = make_transport_factory(runner, client, log)
-        f(acct, host, port, peer)
-
-    return first
+    def _save(self):
+        self._dirty = False
+        try:
+            if accounts.save(self.registry, self.store):
+                self.log.debug("store: accounts saved")
+        except MemoryError:
+            self._dirty = True  # not saved: the next pass tries again
+            raise
+        except (OSError, ValueError) as e:
+            self.log.error("store: cannot save accounts (%r)" % (e,))
 
 
 def run(cfg, feed=None, setup=None):
     """The whole client on a board or the unix port; returns after SIGINT once deregistered.
     setup(client, runner), when given, runs before the client starts: the application adds its
     objects to client.registry and its periodic work with runner.add_hook(fn(now) -> ms)."""
-    import board
-    from coap.runner import Runner
+    import lwm2m
+    from lwm2m import bringup
 
-    log = Log(cfg.get("log", "info"))
-    plat = board.platform(**board.options(cfg))  # the one main.py made: same options, cached
-    client = Client(cfg, plat, log=log)
-    runner = Runner(client.ep, cfg.get("local_port", 0), log=log.warn)
-    runner.feed = feed
-    runner.add_hook(client.tick)
-    client.transport_factory = _lazy_secure(runner, client, log)
-    runner.on_rebind.append(client.address_changed)
-    # the rebind file is a host/test facility: a board only watches its own address
-    host = not board.on_board()
-    runner.watch_address(getattr(plat, "ifconfig", None),
-                         cfg["data_dir"] + "/rebind" if host else None)
-    if setup is not None:
-        setup(client, runner)
+    try:
+        client, runner, log = bringup.wire(cfg, feed, setup)
+    finally:
+        del bringup  # with the unload: wiring is start-up code, its heap goes back
+        lwm2m.unload("bringup")
     import gc
 
     gc.collect()
@@ -432,8 +367,6 @@ def run(cfg, feed=None, setup=None):
         gc.threshold(gc.mem_free() // 8)
     except AttributeError:  # CPython: its own collector
         pass
-    log.info("%s starting (local port %d, data in %s)" % (
-        cfg["endpoint"], cfg.get("local_port", 0), cfg["data_dir"]))
     try:
         try:
             if cfg.get("sleep"):

@@ -1,5 +1,5 @@
 """Print gate for the client's log lines: levels error < warn < info < debug, one prefix."""
-LEVELS = ("error", "warn", "info", "debug")
+_LEVELS = ("error", "warn", "info", "debug")
 
 
 def _print(text):
@@ -17,28 +17,29 @@ class Log:
     collects the lines (tests). Never pass key material or Security values to it."""
 
     def __init__(self, level="info", out=_print, prefix="lwm2m: "):
-        self.level = LEVELS.index(level) if level in LEVELS else 2
+        # level 0 (error) .. 3 (debug); a silent log's -1 lets nothing through
+        self.level = _LEVELS.index(level) if level in _LEVELS else 2
         self.prefix = prefix
         if isinstance(out, list):
             self.lines = out
             out = out.append
+        elif out is None:
+            self.level = -1
         self.out = out
 
-    def on(self, level):
-        return self.out is not None and LEVELS.index(level) <= self.level
-
-    def __call__(self, level, text):
-        if self.on(level):
+    # one method per level, each doing its own test: no shared helper (a function costs heap)
+    def error(self, text):
+        if self.level >= 0:
             self.out(self.prefix + text)
 
-    def error(self, text):
-        self("error", text)
-
     def warn(self, text):
-        self("warn", text)
+        if self.level >= 1:
+            self.out(self.prefix + text)
 
     def info(self, text):
-        self("info", text)
+        if self.level >= 2:
+            self.out(self.prefix + text)
 
     def debug(self, text):
-        self("debug", text)
+        if self.level >= 3:
+            self.out(self.prefix + text)

@@ -2,10 +2,10 @@
 
 An Update that gets no answer at all means the network (not necessarily the server's state)
 is gone, and the registration stays valid on the server until its lifetime runs out (TS 8.2.3):
-so the machine goes "retrying", calls on_offline, and retries the Update with back-off and
+so the machine goes "retrying", tells on_event "offline", and retries the Update with back-off and
 jitter while the lifetime since the last successful Register/Update has not expired; a retried
-Update that succeeds calls on_online and nothing else changes (observations survive). Once the
-lifetime has expired, or on 4.04 or any other error code, it Registers again (on_lost).
+Update that succeeds tells "online" and nothing else changes (observations survive). Once the
+lifetime has expired, or on 4.04 or any other error code, it Registers again ("lost").
 """
 import time
 from micropython import const
@@ -19,30 +19,12 @@ _MARGIN_MIN = const(1000)  # ... and never less than this
 _MAXSPAN = const(1 << 28)  # longest single ticks wait (ticks_diff is exact up to 2**29)
 
 
-def update_interval_ms(lifetime_s):
-    """ms from a successful Register/Update to the next Update: lifetime minus 10% of it, the
-    margin clamped to [1 s, 60 s] (room for a few CON retransmissions), never sooner than 1 s."""
-    lt = (lifetime_s if lifetime_s is not None else _DEFAULT_LIFETIME) * 1000
-    margin = min(max(lt // 10, _MARGIN_MIN), _MARGIN_MAX)
-    return min(max(lt - margin, _MARGIN_MIN), _MAXSPAN)
-
-
 def binding_param(binding, queue):
     """1.0 `b=` value: the binding letters with Q after U when queue mode is on."""
     b = (binding or "U").replace("Q", "")
     if queue:
         b = b[0] + "Q" + b[1:]
     return b
-
-
-def location_segments(resp):
-    """Location-Path as segments; accepts several options or one option holding 'rd/5a'."""
-    out = []
-    for v in resp.all(m.LOCATION_PATH):
-        for s in bytes(v).decode().split("/"):
-            if s:
-                out.append(s)
-    return out
 
 
 class Registration:
@@ -52,9 +34,7 @@ class Registration:
     backoff_cap_ms = 300000
     queue_window_ms = 93000  # stay reachable this long after the last exchange in queue mode
 
-    def __init__(self, ep, peer, name, params, links, rand=None, on_registered=None,
-                 on_deregistered=None, on_lost=None, on_sleep=None, on_wake=None, ssid=None,
-                 on_offline=None, on_online=None):
+    def __init__(self, ep, peer, name, params, links, rand=None, on_event=None, ssid=None):
         self.ep = ep
         self.peer = peer
         self.name = name
@@ -62,21 +42,26 @@ class Registration:
         self._params = params  # () -> (lifetime_s|None, binding, queue_mode)
         self._links = links  # () -> link-format bytes of objects and instances
         self._rand = rand or _rand
-        self.on_registered = on_registered  # (reg, now): new registration; drop old observations
-        self.on_deregistered = on_deregistered  # (reg, now)
-        self.on_lost = on_lost  # (reg, now): registration no longer valid (Update failed)
-        self.on_sleep = on_sleep  # (reg, now): queue mode window closed, stop listening
-        self.on_wake = on_wake  # (reg, now): queue mode Update succeeded, send held notifications
-        self.on_offline = on_offline  # (reg, now): Update unanswered; retrying while still valid
-        self.on_online = on_online  # (reg, now): an Update succeeded outside queue mode
-        self.on_refused = None  # (reg, "Register"|"Update", code): the server answered an error
+        # on_event(reg, what, now, code=0), one callback for everything (one bound method per
+        # registration, not eight); what is
+        #   "registered"    a new registration: drop the old observations
+        #   "deregistered"  Deregister answered, or the registration forgotten (stop)
+        #   "lost"          no longer valid (Update refused or lifetime over): Registering again
+        #   "sleep"         queue mode window closed: stop listening
+        #   "wake"          queue mode Update answered: send held notifications
+        #   "offline"       Update unanswered: retrying while the registration is still valid
+        #   "online"        an Update answered outside queue mode
+        #   "Register refused" / "Update refused"  the server answered with error code `code`
+        self.on_event = on_event
         self.state = "idle"
         self.loc = []
         self.failures = 0  # consecutive failed Registers (client falls back to bootstrap on this)
         self.update_failures = 0  # consecutive unanswered Updates (state "retrying")
         self._expires = None  # when the server drops the registration (ticks), or None
         self.awake = False
-        self._sent = None  # (lt, b, links) as the server knows them
+        # (lifetime, b, links) as the server knows them from the last Register/Update, or None
+        self.server_view = None
+        self._next = None  # (lt, b, links) of the Register/Update in flight
         self._at = None  # next action deadline
         self._rest = 0  # ms still to wait after _at (waits longer than _MAXSPAN)
         self._idle_at = None  # queue mode: when the reachability window closes
@@ -100,12 +85,6 @@ class Registration:
         self._at = time.ticks_add(now, span)
         self._rest = ms - span
 
-    def _cancel(self):
-        self._gen += 1
-        if self._h is not None:
-            self._h.cancel()
-            self._h = None
-
     def _send(self, req, now, done):
         gen = self._gen + 1
         self._gen = gen
@@ -124,18 +103,12 @@ class Registration:
             self._gen += 1
             done(None, now)
 
-    def _queue(self):
-        return bool(self._params()[2])
-
     # --- public operations -------------------------------------------------------------------
 
     def start(self, now):
         """Register now (also restarts a stopped or deregistered machine)."""
         if self.state in ("registering", "deregistering"):
             return
-        self._register(now)
-
-    def _register(self, now):
         lt, binding, queue = self._params()
         b = binding_param(binding, queue)
         links = bytes(self._links())
@@ -150,13 +123,20 @@ class Registration:
         req.payload = links
         self.state = "registering"
         self._again = False
-        self._send(req, now, lambda r, t: self._on_register(r, t, (lt, b, links)))
+        self._next = (lt, b, links)
+        self._send(req, now, self._on_register)
 
-    def _on_register(self, resp, now, sent):
-        loc = location_segments(resp) if resp is not None and resp.code == m.CREATED else None
+    def _on_register(self, resp, now):
+        loc = []
+        if resp is not None and resp.code == m.CREATED:
+            # Location-Path as segments: several options, or one option holding "rd/5a"
+            for v in resp.all(m.LOCATION_PATH):
+                for seg in bytes(v).decode().split("/"):
+                    if seg:
+                        loc.append(seg)
         if not loc:
-            if resp is not None and self.on_refused:
-                self.on_refused(self, "Register", resp.code)
+            if resp is not None and self.on_event:
+                self.on_event(self, "Register refused", now, resp.code)
             self.failures += 1
             self.state = "backoff"
             self.loc = []
@@ -165,23 +145,26 @@ class Registration:
             return
         self.failures = 0
         self.loc = loc
-        self._sent = sent
+        self.server_view = self._next
         self.state = "registered"
-        self._registered_at(now, self.on_registered)
+        self._registered_at(now, "registered")
 
-    def _registered_at(self, now, cb):
+    def _registered_at(self, now, what):
         self.update_failures = 0
-        lt = self._sent[0]
-        self._expires = time.ticks_add(
-            now, min((lt if lt is not None else _DEFAULT_LIFETIME) * 1000, _MAXSPAN))
-        self._arm(now, update_interval_ms(self._sent[0]))
+        lt = self.server_view[0]
+        lt = (lt if lt is not None else _DEFAULT_LIFETIME) * 1000
+        self._expires = time.ticks_add(now, min(lt, _MAXSPAN))
+        # the next Update: lifetime minus 10% of it, the margin clamped to [1 s, 60 s] (room for
+        # a few CON retransmissions), never sooner than 1 s
+        margin = min(max(lt // 10, _MARGIN_MIN), _MARGIN_MAX)
+        self._arm(now, min(max(lt - margin, _MARGIN_MIN), _MAXSPAN))
         self._idle_at = time.ticks_add(now, self.queue_window_ms)
         if self._again:
             self._again = False
             self._at = now
             self._rest = 0
-        if cb:
-            cb(self, now)
+        if self.on_event:
+            self.on_event(self, what, now)
 
     def backoff_ms(self, n):
         """Delay before Register attempt n+1 after n failures: base * 2**(n-1) capped, +-25%."""
@@ -206,7 +189,7 @@ class Registration:
 
     def stale(self):
         """Lifetime or binding differ from what the server knows: an Update is due now."""
-        s = self._sent
+        s = self.server_view
         if s is None:
             return False
         lt, binding, queue = self._params()
@@ -221,21 +204,16 @@ class Registration:
         (lt, b, links) as the server knows them and the lifetime left. The caller sends the
         Update."""
         self.loc = list(loc)
-        self._sent = sent
+        self.server_view = sent
         self.state = "registered"
         self._expires = time.ticks_add(now, min(left_ms, _MAXSPAN))
 
-    @property
-    def server_view(self):
-        """(lifetime, b, links) as the server knows them from the last Register/Update, or None."""
-        return self._sent
-
-    def update_message(self):
-        """Update request with only what changed since the last Register/Update; (req, sent)."""
+    def _update(self, now):
+        """Update with only what changed since the last Register/Update."""
         lt, binding, queue = self._params()
         b = binding_param(binding, queue)
         links = bytes(self._links())
-        old_lt, old_b, old_links = self._sent
+        old_lt, old_b, old_links = self.server_view
         req = m.Message(m.CON, m.POST)
         for s in self.loc:
             req.add(m.URI_PATH, s)
@@ -247,24 +225,18 @@ class Registration:
         if links != old_links:
             req.add(m.CONTENT_FORMAT, _CF_LINK)
             req.payload = links
-        return req, (lt, b, links)
-
-    def _update(self, now):
-        req, sent = self.update_message()
         self.state = "updating"
-        self._send(req, now, lambda r, t: self._on_update(r, t, sent))
+        self._next = (lt, b, links)
+        self._send(req, now, self._on_update)
 
-    def expired(self, now):
-        """The lifetime since the last successful Register/Update has run out."""
-        return self._expires is None or time.ticks_diff(now, self._expires) >= 0
-
-    def _on_update(self, resp, now, sent):
+    def _on_update(self, resp, now):
         if resp is not None and resp.code == m.CHANGED:
-            self._sent = sent
+            self.server_view = self._next
             self.state = "registered"
-            self._registered_at(now, self.on_wake if self._queue() else self.on_online)
+            self._registered_at(now, "wake" if self._params()[2] else "online")
             return
-        if resp is None and not self.expired(now):
+        exp = self._expires
+        if resp is None and exp is not None and time.ticks_diff(now, exp) < 0:
             # no answer: the server still holds the registration (and its observations) until
             # the lifetime ends, so keep it and try the Update again after a back-off
             self.update_failures += 1
@@ -272,28 +244,32 @@ class Registration:
             self.awake = False
             self._again = False
             wait = min(self.backoff_ms(self.update_failures),
-                       max(0, time.ticks_diff(self._expires, now)))
+                       time.ticks_diff(exp, now))
             self._arm(now, wait)
-            if self.update_failures == 1 and self.on_offline:
-                self.on_offline(self, now)
+            if self.update_failures == 1 and self.on_event:
+                self.on_event(self, "offline", now)
             return
         # 4.04 (or another error): the server forgot us or refuses the Update; lifetime over:
         # the registration has lapsed. A fresh Register replaces whatever the server holds.
-        if resp is not None and self.on_refused:
-            self.on_refused(self, "Update", resp.code)
+        if resp is not None and self.on_event:
+            self.on_event(self, "Update refused", now, resp.code)
         self.state = "lost"
         self.update_failures = 0
         self.loc = []
-        if self.on_lost:
-            self.on_lost(self, now)
-        self._register(now)
+        if self.on_event:
+            self.on_event(self, "lost", now)
+        self.start(now)
 
-    def deregister(self, now, cb=None):
-        """DELETE the registration; cb(now) once done (at once when there is none)."""
-        self._cancel()
+    def deregister(self, now, cb=None, send=True):
+        """DELETE the registration; cb(now) once done (at once when there is none). send=False:
+        forget it without a message (the in-flight exchange, if any, is cancelled either way)."""
+        self._gen += 1
+        if self._h is not None:
+            self._h.cancel()
+            self._h = None
         self._at = None
         self._dereg_cb = cb
-        if not self.loc:
+        if not self.loc or not send:
             self._stopped(None, now)
             return
         req = m.Message(m.CON, m.DELETE)
@@ -307,7 +283,7 @@ class Registration:
         self.loc = []
         self._expires = None
         self.update_failures = 0
-        self._sent = None
+        self.server_view = None
         self.awake = False
         self._idle_at = None
         ms = self._disable_ms
@@ -318,8 +294,8 @@ class Registration:
         else:
             self.state = "disabled"
             self._arm(now, ms)
-        if was and self.on_deregistered:
-            self.on_deregistered(self, now)
+        if was and self.on_event:
+            self.on_event(self, "deregistered", now)
         cb, self._dereg_cb = self._dereg_cb, None
         if cb:
             cb(now)
@@ -331,11 +307,8 @@ class Registration:
 
     def stop(self, now):
         """Forget the server without a message (account deleted); start() revives it."""
-        self._cancel()
         self._disable_ms = None
-        self._dereg_cb = None
-        self._stopped(None, now)
-        self._at = None
+        self.deregister(now, None, False)
         self.state = "idle"
 
     def tick(self, now):
@@ -350,22 +323,23 @@ class Registration:
                 if st == "registered":
                     self._update(now)
                 elif st == "retrying":
-                    if self.expired(now):
-                        self._on_update(None, now, None)  # lifetime over: Register again
+                    exp = self._expires
+                    if exp is None or time.ticks_diff(now, exp) >= 0:
+                        self._on_update(None, now)  # lifetime over: Register again
                     else:
                         self._update(now)
                 elif st in ("backoff", "disabled"):
-                    self._register(now)
+                    self.start(now)
         idle = self._idle_at
         if (idle is not None and self.awake and self.state == "registered"
                 and time.ticks_diff(now, idle) >= 0):
             self._idle_at = None
-            if self._queue():
+            if self._params()[2]:
                 self.awake = False
-                if self.on_sleep:
-                    self.on_sleep(self, now)
+                if self.on_event:
+                    self.on_event(self, "sleep", now)
         best = None
-        for t in (self._at, self._idle_at if self.awake and self._queue() else None):
+        for t in (self._at, self._idle_at if self.awake and self._params()[2] else None):
             if t is not None:
                 d = max(0, time.ticks_diff(t, now))
                 if best is None or d < best:

@@ -18,8 +18,8 @@ _MAXSPAN = const(1 << 28)  # pmax longer than ~3 days notifies early (allowed: p
 
 
 class _Rec:
-    __slots__ = ("ssid", "obs", "path", "cf", "last", "con", "val", "dirty", "pmin", "pmax",
-                 "gt", "lt", "st", "n", "unacked")
+    """One observation; pmin, pmax (ms) and gt, lt, st come from Reporter._load. (No __slots__:
+    MicroPython ignores it, and its tuple would cost heap.)"""
 
     def __init__(self, ssid, obs, path, cf, now):
         self.ssid = ssid
@@ -34,10 +34,6 @@ class _Rec:
         self.unacked = None  # (at, code, cf, payload) of the last CON notification
 
 
-def _num(a, k):
-    return a.get(k) if a else None
-
-
 class Reporter:
     """Observations of all servers. changed() only marks (it may run inside a DM handler); the
     notification goes out from the next tick(now), so the runner ticks after handling events."""
@@ -49,12 +45,12 @@ class Reporter:
     # server less than pmin before the next notification (the soak's timing check counts that)
     con_every = 0
 
-    def __init__(self, ep, read, attrs, defaults, storing=None, wake=None, log=None):
+    def __init__(self, ep, read, attrs, server, wake=None, log=None):
         self.ep = ep
         self._read = read  # (ssid, path, cf) -> (cf, payload, number|None); raises LwM2MError
         self._attrs = attrs  # (ssid, path) -> {pmin pmax gt lt st}, inheritance resolved
-        self._defaults = defaults  # (ssid) -> (pmin_s|None, pmax_s|None) from /1/x/2, /1/x/3
-        self._storing = storing  # (ssid) -> bool, /1/x/6 (default True)
+        # (ssid) -> (pmin_s|None, pmax_s|None, storing): /1/x/2, /1/x/3, /1/x/6 of that server
+        self._server = server
         self._wake = wake  # (ssid, now): a notification was stored for an offline server
         self._log = log  # (text) for dropped stored notifications
         self._by_oid = {}  # oid -> [_Rec]: changed() looks up one key and is done
@@ -82,7 +78,7 @@ class Reporter:
         path = tuple(path)
         self._drop(lambda r: r.obs is obs or (r.obs.token == obs.token and r.obs.peer == obs.peer))
         if not path or self._count.get(ssid, 0) >= self.max_obs:
-            self._unobserve(obs)  # the GET is then answered without Observe: not accepted
+            self.ep.unobserve(obs)  # the GET is then answered without Observe: not accepted
             return False
         r = _Rec(ssid, obs, path, content_format, now)
         self._load(r)
@@ -97,19 +93,19 @@ class Reporter:
         return True
 
     def _load(self, r):
-        a = self._attrs(r.ssid, r.path)
-        dmin, dmax = self._defaults(r.ssid)
-        pmin = _num(a, "pmin")
-        pmax = _num(a, "pmax")
+        a = self._attrs(r.ssid, r.path) or {}
+        dmin, dmax, _ = self._server(r.ssid)
+        pmin = a.get("pmin")
+        pmax = a.get("pmax")
         pmin = (dmin if pmin is None else pmin) or 0
         pmax = (dmax if pmax is None else pmax) or 0
         if pmax and pmax < pmin:
             pmax = 0  # an inconsistent pmax is ignored (TS 5.1.2); pmin == pmax notifies every pmax
         r.pmin = min(pmin * 1000, _MAXSPAN)
         r.pmax = min(pmax * 1000, _MAXSPAN)
-        r.gt = _num(a, "gt")
-        r.lt = _num(a, "lt")
-        r.st = _num(a, "st")
+        r.gt = a.get("gt")
+        r.lt = a.get("lt")
+        r.st = a.get("st")
 
     def refresh(self, ssid=None):
         """Re-read attributes (after Write-Attributes or a Default Min/Max Period write)."""
@@ -133,11 +129,6 @@ class Reporter:
             else:
                 del self._by_oid[oid]
 
-    def _unobserve(self, obs):
-        fn = getattr(self.ep, "unobserve", None)
-        if fn:
-            fn(obs)
-
     def remove(self, obs):
         """Forget one observation; usable as the endpoint's on_cancel(obs)."""
         self._drop(lambda r: r.obs is obs)
@@ -147,7 +138,7 @@ class Reporter:
         gone = []
         self._drop(lambda r: r.ssid == ssid and not gone.append(r.obs))
         for o in gone:
-            self._unobserve(o)
+            self.ep.unobserve(o)
         self._stored.pop(ssid, None)
         self._count.pop(ssid, None)
 
@@ -226,7 +217,7 @@ class Reporter:
         r.dirty = False
         ssid = r.ssid
         offline = ssid in self._offline
-        store = self._storing(ssid) if self._storing else True
+        store = self._server(ssid)[2]
         if offline and not store:
             return  # /1/x/6 false: nothing is kept while the server is away
         try:
@@ -279,7 +270,7 @@ class Reporter:
         ssid = r.ssid
         self._offline.add(ssid)
         u, r.unacked = r.unacked, None
-        if u is not None and (self._storing(ssid) if self._storing else True):
+        if u is not None and self._server(ssid)[2]:
             self._keep(ssid, (u[0], r, u[1], u[2], u[3]))
 
     # --- server reachability -----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """coaps:// glue: a DTLS transport per secure account, its handshake retries, and the registration's fate.
 
-Installed by lwm2m.client.run() as client.transport_factory, which Servers calls for every coaps://
+Installed by lwm2m.client.run() as client.transport_factory, which lwm2m.servers calls for every coaps://
 account (server or bootstrap) before it creates the Registration/Bootstrap for that peer:
 
 - Security mode (/0/x/2) other than PSK, a bad key, or no DTLS in this port: one clear log line, the
@@ -166,17 +166,17 @@ class Secure:
 
     def _park(self, r, now, failed):
         was = r.registered
-        hold = r.on_deregistered
-        r.on_deregistered = None  # not a Deregister: the session (and maybe the server's record) is gone
+        hold = r.on_event
+        r.on_event = None  # not a Deregister: the session (and maybe the server's record) is gone
         try:
             r.stop(now)  # cancels the in-flight Register/Update without sending anything
         finally:
-            r.on_deregistered = hold
+            r.on_event = hold
         r.disable(now, _HOLD_S)  # parked: only resume (a new session) registers again
         if failed:
             r.failures += 1
-        if was and r.on_lost is not None:
-            r.on_lost(r, now)
+        if was and r.on_event is not None:
+            r.on_event(r, "lost", now)
 
     def tick(self, now):
         """Runner hook: apply recorded events, restart failed transports when their back-off ends."""

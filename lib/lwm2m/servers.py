@@ -1,4 +1,10 @@
-"""Server accounts at run time: registrations per account, the bootstrap machine, callbacks."""
+"""A client's server registrations: one Registration per server account, matched to objects 0/1.
+
+Functions over a lwm2m.client.Client `c`, which holds the state (c.regs, c.accts, c.bs, ...) and
+calls reconcile() when the accounts may have changed; each Registration tells on_event() what
+happened to it. The bootstrap machine is made here too (lwm2m.bootstrap, only when there is a
+bootstrap account).
+"""
 import time
 
 from micropython import const
@@ -9,208 +15,153 @@ from lwm2m.register import Registration, binding_param
 _RETRY_MS = const(30000)  # unresolvable server host: try again this often
 
 
-class Servers:
-    """Part of lwm2m.client.Client (a mixin, to keep each module readable): it expects the
-    attributes Client.__init__ sets (registry, ep, reporter, acl, dm, bsops, store, log, ...)."""
+def reconcile(c, now, fresh=False):
+    """Match the registrations (and the bootstrap machine) to the accounts in objects 0/1.
+    fresh: drop every registration first (after a bootstrap)."""
+    c._sync = False
+    c._resync_at = None
+    reg = c.registry
+    srv, b = accounts.scan(reg)
+    have = {a.ssid: a for a in srv}
+    for ssid in list(c.regs):
+        a = have.get(ssid)
+        if fresh or a is None or not a.same_link(c.accts[ssid]):
+            _drop(c, ssid, now, a is None)
+    for ssid, a in have.items():
+        if ssid not in c.regs:
+            _add(c, a, now)
+    bs = c.bs
+    if b is None:
+        if bs is not None and not bs.active:
+            c.bs = c.bs_acct = None
+    elif bs is None or not b.same_link(c.bs_acct) or bs.peer is None:
+        peer = _peer(c, b, now)
+        if peer is not None:
+            from lwm2m.bootstrap import for_client  # here: no bootstrap server, no bootstrap code
 
-    # ---- accounts and registrations -------------------------------------------------------
-    def _reconcile(self, now, fresh=False):
-        """Match the registrations (and the bootstrap machine) to the accounts in objects 0/1.
-        fresh: drop every registration first (after a bootstrap)."""
-        self._sync = False
-        self._resync_at = None
-        have = {a.ssid: a for a in accounts.servers(self.registry)}
-        for ssid in list(self.regs):
-            a = have.get(ssid)
-            if fresh or a is None or not a.same_link(self.accts[ssid]):
-                self._drop_server(ssid, now, a is None)
-        for ssid, a in have.items():
-            if ssid not in self.regs:
-                self._add_server(a, now)
-        b = accounts.bootstrap(self.registry)
-        if b is None:
-            if self.bs is not None and not self.bs.active:
-                self.bs = self.bs_acct = None
-        elif self.bs is None or not b.same_link(self.bs_acct) or self.bs.peer is None:
-            self._make_bootstrap(b, now)
+            c.bs_acct = b
+            c.bs = for_client(c, b, peer)
 
-    def _add_server(self, a, now):
-        try:
-            scheme, host, port, peer = self.resolve(a.uri)
-        except (OSError, ValueError) as e:
-            self.log.error("server %d: cannot resolve %s (%r); retrying" % (a.ssid, a.uri, e))
-            self._resync_at = time.ticks_add(now, _RETRY_MS)
-            return
-        if scheme == "coaps":
-            self._secure(a, host, port, peer)
-        ssid = a.ssid
-        r = Registration(self.ep, peer, self.name, lambda: self._params(ssid),
-                         self.registry.objects_links, rand=self.rand,
-                         on_registered=self._on_registered, on_deregistered=self._on_offline,
-                         on_lost=self._on_lost, on_sleep=self._on_offline,
-                         on_wake=self._on_wake, ssid=ssid, on_offline=self._on_unreachable,
-                         on_online=self._on_online)
-        r.uri = a.uri
-        r.on_refused = self._on_refused
-        self.regs[ssid] = r
-        self.accts[ssid] = a
-        self.reporter.server_offline(ssid)
-        if self.bs is None or not self.bs.active:
-            resume = getattr(self, "resume", None)  # lwm2m.sleep: a registration kept over sleep
-            if resume is None or not resume(r, now):
-                r.start(now)
 
-    def _secure(self, a, host, port, peer):
-        if self.transport_factory is None:
-            self.log.warn("%s: no DTLS transport wired; sending in the clear will fail" % a.uri)
+def _peer(c, a, now):
+    """The runner peer of account a (its DTLS transport set up for coaps://), or None when its
+    host does not resolve (the accounts are matched again in _RETRY_MS)."""
+    try:
+        scheme, host, port, peer = c.resolve(a.uri)
+    except (OSError, ValueError) as e:
+        c.log.error("server %d: cannot resolve %s (%r); retrying" % (a.ssid, a.uri, e))
+        c._resync_at = time.ticks_add(now, _RETRY_MS)
+        return None
+    if scheme == "coaps":
+        if c.transport_factory is None:
+            c.log.warn("%s: no DTLS transport wired; sending in the clear will fail" % a.uri)
         else:
-            self.transport_factory(a, host, port, peer)
+            c.transport_factory(a, host, port, peer)
+    return peer
 
-    def _drop_server(self, ssid, now, gone):
-        """A changed account re-registers; a deleted one is unbootstrapped (seed 001 D.2.2)."""
-        r = self.regs.pop(ssid)
-        self.accts.pop(ssid, None)
-        if gone and r.registered:
-            r.deregister(now)  # D.2.2 step 5: de-register from the server being removed
-        else:
-            r.stop(now)
-        self.reporter.cancel_server(ssid)
-        if gone:
-            self.acl.remove_server(ssid)
-            self.dm.attrs.drop(ssid=ssid)
-            self.log.info("server %d account removed: registration, observations and ACLs "
-                          "dropped" % ssid)
 
-    def _make_bootstrap(self, b, now):
-        try:
-            scheme, host, port, peer = self.resolve(b.uri)
-        except (OSError, ValueError) as e:
-            self.log.error("bootstrap server %s: cannot resolve (%r); retrying" % (b.uri, e))
-            self._resync_at = time.ticks_add(now, _RETRY_MS)
-            return
-        if scheme == "coaps":
-            self._secure(b, host, port, peer)
-        from lwm2m.bootstrap import Bootstrap  # here: no bootstrap server, no bootstrap code
+def _add(c, a, now):
+    peer = _peer(c, a, now)
+    if peer is None:
+        return
+    ssid = a.ssid
+    r = Registration(c.ep, peer, c.name, lambda: params(c, ssid), c.registry.objects_links,
+                     c.rand, lambda *e: on_event(c, *e), ssid)
+    r.uri = a.uri
+    c.regs[ssid] = r
+    c.accts[ssid] = a
+    c.reporter.server_offline(ssid)
+    if c.bs is None or not c.bs.active:
+        resume = getattr(c, "resume", None)  # lwm2m.sleep: a registration kept over sleep
+        if resume is None or not resume(r, now):
+            r.start(now)
 
-        reg = self.registry
-        iid = b.sec
-        self.bs_acct = b
-        self.bs = Bootstrap(
-            self.ep, self.name, peer, self.bsops.write, self.bsops.delete, self.bsops.discover,
-            self.bsops.usable, hold_off=lambda: accounts.sec_value(reg, iid, 11),
-            account_timeout=lambda: accounts.sec_value(reg, iid, 12), purge=self._purge_bs,
-            rand=self.rand, on_finished=self._bs_finished)
 
-    def _purge_bs(self):
-        b = self.bs_acct
-        if b is not None and b.sec in self.registry.obj(0).insts:
-            self.log.info("bootstrap account timeout: bootstrap account removed")
-            self.registry.delete(0, b.sec)
-        self.bs_acct = None
+def _drop(c, ssid, now, gone):
+    """A changed account re-registers; a deleted one is unbootstrapped (seed 001 D.2.2)."""
+    r = c.regs.pop(ssid)
+    c.accts.pop(ssid, None)
+    if gone and r.registered:
+        r.deregister(now)  # D.2.2 step 5: de-register from the server being removed
+    else:
+        r.stop(now)
+    c.reporter.cancel_server(ssid)
+    if gone:
+        c.acl.remove_server(ssid)
+        c.dm.attrs.drop(ssid=ssid)
+        c.log.info("server %d account removed: registration, observations and ACLs dropped"
+                   % ssid)
 
-    def _bs_finished(self, now):
-        self.log.info("bootstrap finished: %d server account(s)" % len(
-            accounts.servers(self.registry)))
-        self._save()
-        # server-initiated while registered: keep what still matches (an Update tells of a
-        # changed lifetime or binding); after a client-initiated one every server starts afresh
-        self._sync = True if self._any_registered() else "fresh"
 
-    def _any_registered(self):
-        for r in self.regs.values():
-            if r.registered:
-                return True
-        return False
+def params(c, ssid):
+    """(lifetime s or None, binding, queue mode) of server ssid, from its /1 instance."""
+    reg = c.registry
+    lt = accounts.server_value(reg, ssid, 1)
+    b = accounts.server_value(reg, ssid, 7, "U") or "U"
+    return lt, b, c.queue or "Q" in b
 
-    def _params(self, ssid):
-        reg = self.registry
-        lt = accounts.server_value(reg, ssid, 1)
-        b = accounts.server_value(reg, ssid, 7, "U") or "U"
-        return lt, b, self.queue or "Q" in b
 
-    def _defaults(self, ssid):
-        reg = self.registry
-        # no /1/x/2: the Minimum Period defaults to 1 s (003 6.4, 001 D.2)
-        return accounts.server_value(reg, ssid, 2, 1), accounts.server_value(reg, ssid, 3)
-
-    def _storing(self, ssid):
-        return accounts.server_value(self.registry, ssid, 6, True) is not False
-
-    def _wake(self, ssid, now):
-        r = self.regs.get(ssid)
-        if r is not None:
-            r.wake(now)
-
-    # ---- registration callbacks ---------------------------------------------------------------
-    def _on_registered(self, r, now):
+def on_event(c, r, what, now, code=0):
+    """Registration.on_event of server r: reporting follows its reachability; the log."""
+    rep = c.reporter
+    ssid = r.ssid
+    if code:
+        c.log.warn("%s by %s: %d.%02d" % (what, r.uri, code >> 5, code & 31))
+    elif what == "registered":
         if r.resumes:
-            # back from Disable: the observations and what /1/x/6 stored go on (001 resource
-            # 6); a server that forgot them answers the notifications with RST, which ends them
+            # back from Disable: the observations and what /1/x/6 stored go on (001 resource 6);
+            # a server that forgot them answers the notifications with RST
             r.resumes = False
         else:
-            self.reporter.cancel_server(r.ssid)  # a new registration starts without them
-        self.reporter.server_online(r.ssid, now)
-        lt, b, q = self._params(r.ssid)
-        self.log.info("registered with %s as %s (lt=%s b=%s)" % (
+            rep.cancel_server(ssid)  # a new registration starts without them
+        rep.server_online(ssid, now)
+        lt, b, q = params(c, ssid)
+        c.log.info("registered with %s as %s (lt=%s b=%s)" % (
             r.uri, r.location, "-" if lt is None else lt, binding_param(b, q)))
-        self._note()
-        self.fw.on_registered(now)  # a new image confirms itself on its first registration
+        note(c)
+        c.fw.on_registered(now)  # a new image confirms itself on its first registration
+    elif what in ("wake", "online"):
+        if what == "online" and rep.is_offline(ssid):
+            c.log.info("%s answering again" % r.uri)
+        rep.server_online(ssid, now)
+    else:  # lost, deregistered, sleep, offline: hold notifications
+        rep.server_offline(ssid)
+        if what == "lost":
+            c.log.warn("registration with %s lost; registering again" % r.uri)
+        elif what == "deregistered":
+            c.log.info("deregistered from %s" % r.uri)
+        elif what == "offline":
+            # the registration holds until its lifetime ends: keep it (and the observations)
+            # and store notifications while the Update is retried
+            c.log.warn("%s not answering; retrying the Update while the registration is valid"
+                       % r.uri)
 
-    def _on_refused(self, r, what, code):
-        self.log.warn("%s refused by %s: %d.%02d" % (what, r.uri, code >> 5, code & 31))
 
-    def _on_lost(self, r, now):
-        self.reporter.server_offline(r.ssid)
-        self.log.warn("registration with %s lost; registering again" % r.uri)
-
-    def _on_offline(self, r, now):
-        self.reporter.server_offline(r.ssid)
-        if r.state in ("deregistered", "disabled"):
-            self.log.info("deregistered from %s" % r.uri)
-
-    def _on_wake(self, r, now):
-        self.reporter.server_online(r.ssid, now)
-
-    def _on_unreachable(self, r, now):
-        """An Update went unanswered: the registration holds until its lifetime ends, so keep
-        it (and the observations) and store notifications while the Update is retried."""
-        self.reporter.server_offline(r.ssid)
-        self.log.warn("%s not answering; retrying the Update while the registration is valid"
-                      % r.uri)
-
-    def _on_online(self, r, now):
-        if self.reporter.is_offline(r.ssid):
-            self.log.info("%s answering again" % r.uri)
-        self.reporter.server_online(r.ssid, now)
-
-    def _notify_lost(self, obs, now):
-        """A CON notification was never ACKed: keep it for later and check the server with an
-        Update (client._notify_timeout calls this)."""
-        self.reporter.undelivered(obs, now)
-
-    def _note(self):
-        """Registration bookkeeping in the store (where each server has us registered)."""
-        loc = {}
-        for ssid, r in self.regs.items():
-            if r.location:
-                loc[str(ssid)] = r.location
-        if loc != self._bookkeeping:
-            self._bookkeeping = loc
-            try:
-                self.store.save("registrations", loc)
-            except MemoryError:
-                self._bookkeeping = None  # not saved: the next pass tries again
-                raise
-            except (OSError, ValueError) as e:
-                self.log.error("store: cannot save registrations (%r)" % (e,))
-
-    def _save(self):
-        self._dirty = False
+def note(c):
+    """Registration bookkeeping in the store (where each server has us registered)."""
+    loc = {}
+    for ssid, r in c.regs.items():
+        if r.location:
+            loc[str(ssid)] = r.location
+    if loc != c._bookkeeping:
+        c._bookkeeping = loc
         try:
-            if accounts.save(self.registry, self.store):
-                self.log.debug("store: accounts saved")
+            c.store.save("registrations", loc)
         except MemoryError:
-            self._dirty = True  # not saved: the next pass tries again
+            c._bookkeeping = None  # not saved: the next pass tries again
             raise
         except (OSError, ValueError) as e:
-            self.log.error("store: cannot save accounts (%r)" % (e,))
+            c.log.error("store: cannot save registrations (%r)" % (e,))
+
+
+def lazy_secure(runner, client, log):
+    """The transport factory, loaded at the first coaps:// account: a coap:// client never imports
+    lwm2m.secure and coap.dtls (12 KB of heap on a 32-bit board)."""
+
+    def first(acct, host, port, peer):
+        from lwm2m.secure import make_transport_factory  # its runner hook runs after tick's
+
+        f = client.transport_factory = make_transport_factory(runner, client, log)
+        f(acct, host, port, peer)
+
+    return first

@@ -1,87 +1,9 @@
-"""What main.py runs: config, network, watchdog, the client (blocking or asyncio) and its app.py.
+"""What main.py runs: lwm2m.bringup (config, network, app.py, watchdog), then the client.
 
 It lives in lib/ so that a board loads it as .mpy with the rest of lib/: main.py itself is
 compiled from source at every boot, and its compile peak and bytecode (about 4 KB on a 32-bit
 board) came out of the heap the client needs most when a firmware push loads the update engine.
 """
-import sys
-
-
-def _print_exc(e):
-    try:
-        from sys import print_exception
-    except ImportError:
-        import traceback
-
-        def print_exception(e):
-            traceback.print_exception(type(e), e, e.__traceback__)
-    print_exception(e)
-
-
-def _network(plat, cfg):
-    w = cfg["wifi"]
-    if w is None:
-        raise RuntimeError("main: config.json has no wifi section; a board needs one")
-    if not plat.wifi_connect(w["ssid"], w["password"]):
-        raise RuntimeError("main: wifi %r did not come up" % w["ssid"])
-    if cfg["ntp"]:
-        _ntp(cfg["ntp"])
-
-
-def _ntp(host):
-    """Set the RTC (/3/0/13 Current Time) from NTP; a failure is logged, never fatal."""
-    try:
-        import ntptime  # frozen into the ESP32 and RP2 firmware
-
-        ntptime.host = host
-        ntptime.settime()
-        print("main: clock set from NTP", host)
-    except Exception as e:
-        print("main: NTP %s failed: %r (clock left as is)" % (host, e))
-
-
-def _reset(plat):
-    if plat is None:  # failed before the Platform was made: a default one can still reset
-        import board
-
-        plat = board.platform()
-    plat.reboot()
-
-
-def _app():
-    """The optional app.py beside main.py (see README): setup(client, runner) for the blocking
-    client, or `async def main(client)` to run under asyncio. None when there is no app.py."""
-    try:
-        import app
-    except ImportError as e:
-        if "app" not in str(e):
-            raise  # app.py exists but one of its imports is broken: that is fatal
-        return None
-    return app
-
-
-def _wifi(plat, cfg):
-    # asyncio path on a board: the link is watched and brought back without blocking the app
-    if plat is None:
-        return None
-    from board.aiowifi import Link
-
-    return Link(cfg["wifi"]["ssid"], cfg["wifi"]["password"], platform=plat)
-
-
-def _config(path, port):
-    """The checked config (None after printing why not). lwm2m.config runs once: unloaded here,
-    it gives back about 4 KB of heap on a 32-bit board."""
-    import lwm2m
-    from lwm2m import config
-
-    try:
-        return config.load(path, port)
-    except config.ConfigError as e:
-        print(e)  # one line naming the key; on a board: stop at the REPL, no reset loop
-        return None
-    finally:
-        lwm2m.unload("config")
 
 
 def main(path="config.json"):
@@ -89,44 +11,42 @@ def main(path="config.json"):
     import gc
 
     import board
+    import lwm2m
 
     on_board = board.on_board()
-    plat = None
-    wdt_ms = 0
+    job = [None, None, None, 0]  # run, its args, the platform, the watchdog period in ms
     try:
-        cfg = _config(path, board.port())
-        if cfg is None:
+        from lwm2m import bringup
+
+        try:
+            ok = bringup.prepare(path, on_board, job)
+        finally:
+            del bringup  # with the unload, its code goes before the client's state comes
+            lwm2m.unload("bringup")
+        if not ok:
             return 2
-        gc.collect()  # the config checker's garbage goes before the client's imports fill in
-        if on_board:
-            plat = board.platform(**board.options(cfg))
-            _network(plat, cfg)
-        from lwm2m.client import run
-        app = _app()
-        amain = getattr(app, "main", None)
-        if amain is not None:
-            from lwm2m.aio import run  # only an asyncio app loads the asyncio driver
         gc.collect()  # free import garbage before the client's long-lived state (fragmentation)
-        feed = None
-        if plat is not None and cfg["watchdog_ms"]:
-            # armed last: it cannot be stopped, not even by a soft reset (BOARDS.md)
-            w = plat.wdt(cfg["watchdog_ms"])
-            wdt_ms = cfg["watchdog_ms"]
-            feed = None if w is None else w.feed
-        if amain is not None:
-            run(cfg, amain, plat, feed, _wifi(plat, cfg))
-        else:
-            run(cfg, feed=feed, setup=getattr(app, "setup", None))
+        job[0](*job[1])
     except KeyboardInterrupt:
         print("main: interrupted")
-        if wdt_ms:
+        if job[3]:
             print("main: the watchdog still runs and resets the board within %d ms; for a REPL "
-                  "that stays, `make shell` (safe mode)" % wdt_ms)
+                  "that stays, `make shell` (safe mode)" % job[3])
         return 130
     except Exception as e:
         print("main: fatal error:", repr(e))
-        _print_exc(e)
+        try:
+            from sys import print_exception
+        except ImportError:  # CPython
+            import traceback
+
+            traceback.print_exception(type(e), e, e.__traceback__)
+        else:
+            print_exception(e)
         if on_board:
-            _reset(plat)
+            plat = job[2]
+            if plat is None:  # failed before the Platform was made: a default one can still reset
+                plat = board.platform()
+            plat.reboot()
         return 1
     return 0

@@ -29,7 +29,7 @@ EP = "bench-1"
 _DM = r"""
 import sys, gc, time
 sys.path.insert(0, %(lib)r)
-from lwm2m import tlv, accounts
+from lwm2m import tlv, provision
 from lwm2m import content as ct
 from lwm2m.model import Registry
 from lwm2m.acl import Acl
@@ -47,7 +47,7 @@ def build():
     device.make(reg, Platform(root=%(tmp)r))
     connmon.make(reg, None)
     firmware.make(reg)
-    accounts.factory(reg, cfg)
+    provision.factory(reg, cfg)
     return reg
 
 
