@@ -5,6 +5,7 @@ Each test names the bug it catches. All pure: they run under CPython and the uni
 from coap import msg as M
 from coap.endpoint import Endpoint
 from lwm2m import json as ljson
+from lwm2m import parsejson as pjson
 from lwm2m import parse, tlv
 from test_client import URI, Net, cfg, rmtree, started, thermometer, tmpdir
 from test_coap_endpoint import A, B, BODY, Rand, get, msgs, put_block, run, server
@@ -44,7 +45,7 @@ def test_json_escapes_every_control_character_and_only_those():
     data = ljson.encode("/3/0/", [("0", "s", s)])
     want = "".join("\\u%04x" % c for c in range(0x20)) + ' ~\x7f\\"\\\\\u00e9'
     assert data == ('{"bn":"/3/0/","e":[{"n":"0","sv":"' + want + '"}]}').encode()
-    got = ljson.decode(data, (3, 0))
+    got = pjson.decode(data, (3, 0))
     assert got == [((3, 0, 0), "sv", s)]
 
 
@@ -518,24 +519,24 @@ def test_json_paths_at_most_four_levels_of_16_bit_ids():
     from lwm2m.errors import CodecError
     from util import raises
 
-    ok = ljson.decode(b'{"bn":"/3/0/","e":[{"n":"6/1","v":5},{"n":"65535","v":1}]}', (3, 0))
+    ok = pjson.decode(b'{"bn":"/3/0/","e":[{"n":"6/1","v":5},{"n":"65535","v":1}]}', (3, 0))
     assert ok == [((3, 0, 6, 1), "v", 5), ((3, 0, 65535), "v", 1)]
     for bad in (b'{"bn":"/3/0/","e":[{"n":"6/1/2","v":1}]}',  # /3/0/6/1/2: five levels
                 b'{"bn":"/3/","e":[{"n":"65536","v":1}]}'):
-        raises(CodecError, ljson.decode, bad, (3,))
+        raises(CodecError, pjson.decode, bad, (3,))
 
 
 def test_json_opaque_base64_strict():
     from lwm2m.errors import CodecError
     from util import raises
 
-    assert ljson.coerce("o", "sv", "zzzz") == b"\xcf<\xf3"
-    assert ljson.coerce("o", "sv", "Zz+/") == b"g?\xbf"
-    assert ljson.coerce("o", "sv", "09+/") == b"\xd3\xdf\xbf"  # every class at its edges
-    assert ljson.coerce("o", "sv", "AZaz") == b"\x01\x96\xb3"
-    assert ljson.coerce("o", "sv", "AA==") == b"\x00" and ljson.coerce("o", "sv", "") == b""
+    assert pjson.coerce("o", "sv", "zzzz") == b"\xcf<\xf3"
+    assert pjson.coerce("o", "sv", "Zz+/") == b"g?\xbf"
+    assert pjson.coerce("o", "sv", "09+/") == b"\xd3\xdf\xbf"  # every class at its edges
+    assert pjson.coerce("o", "sv", "AZaz") == b"\x01\x96\xb3"
+    assert pjson.coerce("o", "sv", "AA==") == b"\x00" and pjson.coerce("o", "sv", "") == b""
     for bad in ("AAA", "A===", "AB_C", "AB__CD__", "AB[[CD]]", "AB``CD^^", "AB\\\\CD\\\\"):
-        raises(CodecError, ljson.coerce, "o", "sv", bad)
+        raises(CodecError, pjson.coerce, "o", "sv", bad)
 
 
 def test_link_attribute_ends():
@@ -773,7 +774,7 @@ def test_values_held_as_bytes_and_nan():
     assert text.encode("s", b"ab") == b"ab" and text.encode("s", bytearray(b"c")) == b"c"
     assert text.encode("s", "\u00e9") == b"\xc3\xa9"
     assert ljson.encode("/3/0/", [("0", "s", b"ab")]) == b'{"bn":"/3/0/","e":[{"n":"0","sv":"ab"}]}'
-    assert ljson.coerce("o", "sv", "AXXX") == b"\x01\x75\xd7"  # trailing X is base64 too
+    assert pjson.coerce("o", "sv", "AXXX") == b"\x01\x75\xd7"  # trailing X is base64 too
     b = tlv.encode_value("f", float("nan"))
     assert len(b) == 4 and b[0] & 0x7F == 0x7F and (b[1] & 0x80) == 0x80
     v = parse.tlv_decode_value("f", memoryview(b))
@@ -912,7 +913,7 @@ def test_more_codec_edges():
     assert n == 13 and tlv.encode_into(bytearray(n), 0, nodes) == n
     raises(CodecError, tlv.encode_into, bytearray(n - 1), 0, nodes)
     raises(CodecError, tlv.encode_into, bytearray(n), 1, nodes)
-    assert ljson.decode('{"bn":"/3/0/","e":[{"n":"9","v":1}]}', (3, 0)) == [((3, 0, 9), "v", 1)]
+    assert pjson.decode('{"bn":"/3/0/","e":[{"n":"9","v":1}]}', (3, 0)) == [((3, 0, 9), "v", 1)]
     a = Attrs()
     a.set(1, (3, 0, 9), {"pmin": 1})
     a.set(1, (3, 0, 9), {})  # an empty set removes the entry

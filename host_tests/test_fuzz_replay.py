@@ -9,7 +9,7 @@ import os
 
 from coap import msg as M
 from lwm2m import accounts, provision
-from lwm2m import json as ljson
+from lwm2m import parsejson as pjson
 from lwm2m import link, parse
 from lwm2m.errors import LwM2MError
 from test_client import URI, Net, cfg, rmtree, tmpdir
@@ -83,7 +83,7 @@ def _codec(kind, data):
         elif kind == "link":
             link.decode(data)
         else:
-            ljson.decode(data, (3, 0))
+            pjson.decode(data, (3, 0))
     except LwM2MError:
         pass
 

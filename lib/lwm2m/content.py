@@ -33,18 +33,6 @@ def choose(accept, single, typ):
     raise NotAcceptable("format")
 
 
-def json_module():
-    """lwm2m.json for this request; UnsupportedFormat on a board without it."""
-    try:
-        from lwm2m import json
-    except ImportError:  # a board may leave JSON out
-        raise UnsupportedFormat("no JSON")
-    # the caller's reference keeps it for this request only: servers rarely ask for JSON, and
-    # its 3 KB (32-bit, .mpy) come back after every use at the cost of loading it each time
-    unload("json")
-    return json
-
-
 def encode(fmt, oid, path, data):
     """Payload for a read. data by path depth: 1 [(iid, [(rid, typ, v)])], 2 [(rid, typ, v)],
     3 (typ, value or {riid: v}), 4 (typ, v)."""
@@ -62,7 +50,14 @@ def encode(fmt, oid, path, data):
         else:
             nodes = [(tlv.RES_INST, path[3], tlv.encode_value(data[0], data[1]))]
         return tlv.encode(nodes)
-    return json_module().encode_read(path, data)
+    try:
+        from lwm2m import json
+    except ImportError:  # a board may leave JSON out
+        raise UnsupportedFormat("no JSON")
+    # the local name keeps it for this request only: servers rarely ask for JSON, and its code
+    # comes back after every use at the cost of loading it each time
+    unload("json")
+    return json.encode_read(path, data)
 
 
 def decode(obj, path, fmt, payload):
@@ -70,7 +65,7 @@ def decode(obj, path, fmt, payload):
 
     path is the request path as ints (object, instance or resource level). The parsers are
     write-path code (lwm2m.parse), loaded for this request only: dropped after the call, not
-    before, so lwm2m.json finds the same module for its number checks."""
+    before, so lwm2m.parsejson finds the same module for its objlnk parsing."""
     from lwm2m import parse
 
     try:

@@ -8,7 +8,7 @@ import struct
 from coap import msg as M
 from micropython import const
 
-from lwm2m import content as ct
+from lwm2m import content as ct, unload
 from lwm2m.acl import C, D, E, R, W
 from lwm2m.dm import check_values
 from lwm2m.errors import (BadRequest, CodecError, Incomplete, MethodNotAllowed, NotFound,
@@ -175,7 +175,12 @@ def decode(obj, path, fmt, payload):
         return [(path[1], [(r[RID], v)])]
     if k == _TLV:
         return _from_tlv(obj, path, tlv_decode(payload))
-    return ct.json_module().values(obj, path, payload)
+    try:
+        from lwm2m import parsejson
+    except ImportError:  # a board may leave JSON out
+        raise UnsupportedFormat("no JSON")
+    unload("parsejson")  # servers rarely write JSON: its code goes with this request
+    return parsejson.values(obj, path, payload)
 
 
 def _res_nodes(obj, nodes):
