@@ -1,5 +1,5 @@
 """LwM2M 1.0 JSON content format (11543), Read answers: data to payload bytes (Write and Create
-payloads in JSON are the write path's: lwm2m.parsejson)."""
+payloads in JSON are the write path's: lwm2m.parsejson). Errors carry no text (lwm2m.parse)."""
 import binascii
 
 from lwm2m.errors import CodecError
@@ -23,7 +23,7 @@ def _entry(name, typ, value):
     elif typ == "f":
         v = float(value)
         if v - v != 0:  # inf or nan
-            raise CodecError("JSON has no inf/nan")
+            raise CodecError  # JSON has no inf/nan
         kv = '"v":' + fmt_float(v)
     elif typ == "s":
         kv = '"sv":' + _jstr(value if isinstance(value, str) else bytes(value).decode())
@@ -34,7 +34,7 @@ def _entry(name, typ, value):
     elif typ == "o":  # base64 needs no escaping
         kv = '"sv":"%s"' % binascii.b2a_base64(bytes(value)).decode().strip()
     else:
-        raise CodecError("type %s has no JSON value" % typ)
+        raise CodecError  # type has no JSON value
     if name == "":
         return ("{%s}" % kv).encode()
     return ('{"n":%s,%s}' % (_jstr(name), kv)).encode()

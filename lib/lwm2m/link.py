@@ -1,5 +1,6 @@
 """CoRE link format (40) codec, and the Discover and Write-Attributes operations of lwm2m.dm built
-on it (loaded by dm for one such request, then dropped again)."""
+on it (loaded by dm for one such request, then dropped again). Errors carry no text, as in
+lwm2m.parse."""
 from coap import msg as M
 from lwm2m.acl import R
 from lwm2m.errors import BadRequest, CodecError, MethodNotAllowed
@@ -43,7 +44,7 @@ def decode(data):
     try:
         s = bytes(data).decode("utf-8") if not isinstance(data, str) else data
     except (UnicodeError, ValueError):
-        raise CodecError("invalid UTF-8")
+        raise CodecError  # invalid UTF-8
     n = len(s)
     out = []
     i = _skip_ws(s, 0, n)
@@ -51,10 +52,10 @@ def decode(data):
         return out
     while True:
         if i >= n or s[i] != "<":
-            raise CodecError("link must start with <")
+            raise CodecError  # link must start with <
         j = s.find(">", i + 1)
         if j < 0:
-            raise CodecError("unterminated <")
+            raise CodecError  # unterminated <
         path = s[i + 1:j]
         attrs = {}
         i = _skip_ws(s, j + 1, n)
@@ -65,7 +66,7 @@ def decode(data):
                 k += 1
             name = s[i:k]
             if not name:
-                raise CodecError("empty link parameter name")
+                raise CodecError  # empty link parameter name
             i = _skip_ws(s, k, n)
             val = None
             if i < n and s[i] == "=":
@@ -84,7 +85,7 @@ def decode(data):
         if i == n:
             return out
         if s[i] != ",":
-            raise CodecError("junk after link")
+            raise CodecError  # junk after link
         i = _skip_ws(s, i + 1, n)
 
 
@@ -101,7 +102,7 @@ def _quoted(s, i, n):
             c = s[i]
         buf.append(c)
         i += 1
-    raise CodecError("unterminated quoted string")
+    raise CodecError  # unterminated quoted string
 
 
 _INT_ATTRS = ("pmin", "pmax")
@@ -116,33 +117,33 @@ def parse_attrs(query_list):
             try:
                 q = bytes(q).decode("utf-8")
             except (UnicodeError, ValueError):
-                raise CodecError("invalid UTF-8")
+                raise CodecError  # invalid UTF-8
         name, eq, val = q.partition("=")
         if name in out:
-            raise CodecError("duplicate attribute " + name)
+            raise CodecError  # duplicate attribute
         if name == "cancel":
             if eq:
-                raise CodecError("cancel takes no value")
+                raise CodecError  # cancel takes no value
             out[name] = True
         elif name in _INT_ATTRS:
             v = parse_int(val) if eq else None
             if v is None or v < 0 or val.strip()[:1] in ("+", "-"):
-                raise CodecError(name + " must be a non-negative integer")
+                raise CodecError  # pmin/pmax: a non-negative integer
             out[name] = v
         elif name in _NUM_ATTRS:
             if not eq:
-                raise CodecError(name + " needs a value")
+                raise CodecError  # gt/lt/st need a value
             v = parse_float(val)
             if name == "st" and v < 0:
-                raise CodecError("st must not be negative")
+                raise CodecError  # st must not be negative
             out[name] = v
         else:
-            raise CodecError("unknown attribute " + name)
+            raise CodecError  # unknown attribute
     if "pmin" in out and "pmax" in out and out["pmin"] > out["pmax"]:
-        raise CodecError("pmin > pmax")
+        raise CodecError  # pmin > pmax
     # LwM2M 1.0 5.1.2: with all three present, lt + 2*st must stay below gt
     if "lt" in out and "gt" in out and "st" in out and not out["lt"] + 2 * out["st"] < out["gt"]:
-        raise CodecError("lt + 2*st must be < gt")
+        raise CodecError  # lt + 2*st must be < gt
     return out
 
 
@@ -195,14 +196,14 @@ def discover(dm, path, ssid):
         a = [("dim", len(o.value(inst, path[2])))] if r[MULTI] else []
         out.append(("/%d/%d/%d" % tuple(path), a + _attr_list(dm, ssid, path, False)))
     else:
-        raise MethodNotAllowed("discover resource instance")
+        raise MethodNotAllowed  # discover resource instance
     return encode(out)
 
 
 def write_attrs(dm, path, ssid, query):
     n = len(path)
     if n == 0 or n == 4:
-        raise MethodNotAllowed("attributes here")
+        raise MethodNotAllowed  # attributes here
     o = dm._obj(path[0])
     r = None
     if n > 1:
@@ -214,17 +215,17 @@ def write_attrs(dm, path, ssid, query):
     a = parse_attrs([q for q in query if q not in _ATTR_ORDER])
     a.pop("cancel", None)
     if not a and not unset:
-        raise BadRequest("no attributes")
+        raise BadRequest  # no attributes
     if ("gt" in a or "lt" in a or "st" in a) and (
             r is None or r[TYPE] not in "if"):
-        raise BadRequest("gt/lt/st need a numeric resource")
+        raise BadRequest  # gt/lt/st need a numeric resource
     d = dict(dm.attrs.get(ssid, path) or {})
     for k in unset:
         if k in a:
-            raise BadRequest("attribute both set and removed")
+            raise BadRequest  # attribute both set and removed
         d.pop(k, None)
     d.update(a)
     if "pmin" in d and "pmax" in d and d["pmin"] > d["pmax"]:
-        raise BadRequest("pmin > pmax")
+        raise BadRequest  # pmin > pmax
     dm.attrs.set(ssid, path, d)
     return M.response(M.CHANGED)

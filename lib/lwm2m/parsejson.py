@@ -1,5 +1,6 @@
 """Write path, LwM2M 1.0 JSON (11543): Write and Create payloads to checked values (lwm2m.parse
-loads it for such a request; Read answers in JSON are lwm2m.json's)."""
+loads it for such a request; Read answers in JSON are lwm2m.json's). Errors carry no text, as in
+lwm2m.parse."""
 import binascii
 import json
 
@@ -16,10 +17,10 @@ def _path(s):
             continue
         for c in seg:
             if c not in "0123456789":
-                raise CodecError("JSON name is not a numeric path")
+                raise CodecError  # JSON name is not a numeric path
         v = int(seg)
         if v > 0xFFFF:
-            raise CodecError("path id out of range")
+            raise CodecError  # path id out of range
         out.append(v)
     return out
 
@@ -35,48 +36,48 @@ def decode(data, base_path):
         s = data if isinstance(data, str) else bytes(data).decode("utf-8")
         doc = json.loads(s)
     except (ValueError, UnicodeError, TypeError):
-        raise CodecError("malformed JSON")
+        raise CodecError  # malformed JSON
     if not isinstance(doc, dict):
-        raise CodecError("JSON payload is not an object")
+        raise CodecError  # JSON payload is not an object
     ents = doc.get("e")
     if not isinstance(ents, list):
-        raise CodecError('JSON payload has no "e" array')
+        raise CodecError  # no "e" array
     bn = doc.get("bn")
     if bn is None:
         prefix = list(base_path)
     elif isinstance(bn, str):
         prefix = _path(bn)
     else:
-        raise CodecError("bn is not a string")
+        raise CodecError  # bn is not a string
     out = []
     for e in ents:
         if not isinstance(e, dict):
-            raise CodecError("JSON entry is not an object")
+            raise CodecError  # JSON entry is not an object
         name = e.get("n", "")
         if not isinstance(name, str):
-            raise CodecError("n is not a string")
+            raise CodecError  # n is not a string
         path = tuple(prefix + _path(name))
         if len(path) > 4:
-            raise CodecError("path too deep")
+            raise CodecError  # path too deep
         kind = None
         for k in _KINDS:
             if k in e:
                 if kind is not None:
-                    raise CodecError("entry has two values")
+                    raise CodecError  # entry has two values
                 kind = k
         if kind is None:
-            raise CodecError("entry has no value")
+            raise CodecError  # entry has no value
         v = e[kind]
         if kind == "v":
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise CodecError("v is not a number")
+                raise CodecError  # v is not a number
             if v != v or v - v != 0:  # CPython's json accepts NaN and Infinity
-                raise CodecError("v is not finite")
+                raise CodecError  # v is not finite
         elif kind == "bv":
             if not isinstance(v, bool):
-                raise CodecError("bv is not a boolean")
+                raise CodecError  # bv is not a boolean
         elif not isinstance(v, str):
-            raise CodecError(kind + " is not a string")
+            raise CodecError  # sv/ov not a string
         elif kind == "ov":
             v = parse_objlnk(v)
         out.append((path, kind, v))
@@ -91,38 +92,38 @@ def coerce(typ, kind, value):
                 return check_int(value)
             if value == int(value):
                 return check_int(int(value))
-        raise CodecError("expected an integer")
+        raise CodecError  # expected an integer
     if typ == "f":
         if kind == "v":
             return float(value)
-        raise CodecError("expected a number")
+        raise CodecError  # expected a number
     if typ == "s":
         if kind == "sv":
             return value
-        raise CodecError("expected a string")
+        raise CodecError  # expected a string
     if typ == "b":
         if kind == "bv":
             return value
-        raise CodecError("expected a boolean")
+        raise CodecError  # expected a boolean
     if typ == "l":
         if kind == "ov":
             return value
-        raise CodecError("expected an objlnk")
+        raise CodecError  # expected an objlnk
     if typ == "o":
         if kind == "sv":
             # both interpreters' decoders skip junk characters: check first
             body = value.rstrip("=")
             if len(value) % 4 or len(value) - len(body) > 2:
-                raise CodecError("bad base64")
+                raise CodecError  # bad base64
             for c in body:
                 if not ("A" <= c <= "Z" or "a" <= c <= "z" or "0" <= c <= "9" or c in "+/"):
-                    raise CodecError("bad base64")
+                    raise CodecError  # bad base64
             try:
                 return binascii.a2b_base64(value)
             except (ValueError, TypeError):
-                raise CodecError("bad base64")
-        raise CodecError("expected base64 in sv")
-    raise CodecError("type %s has no JSON value" % typ)
+                raise CodecError  # bad base64
+        raise CodecError  # expected base64 in sv
+    raise CodecError  # type has no JSON value
 
 
 def values(obj, path, payload):
@@ -133,10 +134,10 @@ def values(obj, path, payload):
     n = len(path)
     for p, kind, v in ents:
         if len(p) < 3 or p[:n] != tuple(path) or p[0] != path[0]:
-            raise BadRequest("JSON name outside the target")
+            raise BadRequest  # JSON name outside the target
         r = obj.rdef(p[2])
         if r is None:
-            raise NotFound("no resource %d" % p[2])
+            raise NotFound  # no resource
         val = coerce(r[TYPE], kind, v)
         g = None
         for x in groups:
@@ -147,14 +148,14 @@ def values(obj, path, payload):
             groups.append((p[1], g))
         if r[MULTI]:
             if len(p) != 4:
-                raise BadRequest("multiple resource needs instance ids")
+                raise BadRequest  # multiple resource needs instance ids
             d = g.setdefault(p[2], {})
             if p[3] in d:
-                raise BadRequest("duplicate resource instance")
+                raise BadRequest  # duplicate resource instance
             d[p[3]] = val
         else:
             if len(p) != 3 or p[2] in g:
-                raise BadRequest("bad single resource entry")
+                raise BadRequest  # bad single resource entry
             g[p[2]] = val
     if n >= 2 and not groups:
         groups.append((path[1], {}))
