@@ -540,17 +540,18 @@ def test_json_opaque_base64_strict():
 
 
 def test_link_attribute_ends():
-    from lwm2m import link
+    from lwm2m import linkdecode
     from lwm2m.errors import CodecError
     from util import raises
 
-    assert link.decode(b'</1>;a=') == [("/1", {"a": ""})]
-    assert link.decode(b'</1>;a') == [("/1", {"a": None})]
-    assert link.decode(b'</1>;a="x"') == [("/1", {"a": "x"})]
-    assert link.decode(b'</1>;a=1;b="q",</2/0>') == [("/1", {"a": "1", "b": "q"}), ("/2/0", {})]
-    assert link.decode(b'</1>;a="x\\"y\\\\"') == [("/1", {"a": 'x"y\\'})]
+    assert linkdecode.decode(b'</1>;a=') == [("/1", {"a": ""})]
+    assert linkdecode.decode(b'</1>;a') == [("/1", {"a": None})]
+    assert linkdecode.decode(b'</1>;a="x"') == [("/1", {"a": "x"})]
+    assert linkdecode.decode(b'</1>;a=1;b="q",</2/0>') == [("/1", {"a": "1", "b": "q"}),
+                                                          ("/2/0", {})]
+    assert linkdecode.decode(b'</1>;a="x\\"y\\\\"') == [("/1", {"a": 'x"y\\'})]
     for bad in (b'</1>;a="', b'</1>;a="x', b'</1>;a="x\\', b'</1>,', b'</1'):
-        raises(CodecError, link.decode, bad)
+        raises(CodecError, linkdecode.decode, bad)
 
 
 # ---- TLV header: identifier width, length-field size, node checks in size() as in encode() --

@@ -10,7 +10,7 @@ import os
 from coap import msg as M
 from lwm2m import accounts, provision
 from lwm2m import parsejson as pjson
-from lwm2m import link, parse
+from lwm2m import linkdecode, parse
 from lwm2m.errors import LwM2MError
 from test_client import URI, Net, cfg, rmtree, tmpdir
 from util import MemStore
@@ -81,7 +81,7 @@ def _codec(kind, data):
         if kind == "tlv":
             parse.tlv_decode(data)
         elif kind == "link":
-            link.decode(data)
+            linkdecode.decode(data)
         else:
             pjson.decode(data, (3, 0))
     except LwM2MError:

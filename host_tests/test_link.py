@@ -1,7 +1,7 @@
-"""CoRE link format codec and Write-Attributes validation."""
+"""CoRE link format: lwm2m.link encodes, lwm2m.linkdecode decodes; Write-Attributes checks."""
 from util import raises
 
-from lwm2m import link
+from lwm2m import link, linkdecode
 from lwm2m.errors import CodecError
 
 
@@ -21,23 +21,23 @@ def test_encode_attrs_no_spaces():
 
 
 def test_decode_simple():
-    assert link.decode(b"</1/0>,</3/0>") == [("/1/0", {}), ("/3/0", {})]
-    assert link.decode(b"") == []
-    assert link.decode(memoryview(b"  ")) == []
+    assert linkdecode.decode(b"</1/0>,</3/0>") == [("/1/0", {}), ("/3/0", {})]
+    assert linkdecode.decode(b"") == []
+    assert linkdecode.decode(memoryview(b"  ")) == []
 
 
 def test_decode_attrs_whitespace_quotes():
-    got = link.decode(b' </> ; rt="oma.lwm2m" ; ct=11543 ,\n </3/0/7>;dim=2;obs;t="a,b;c"')
+    got = linkdecode.decode(b' </> ; rt="oma.lwm2m" ; ct=11543 ,\n </3/0/7>;dim=2;obs;t="a,b;c"')
     assert got == [("/", {"rt": "oma.lwm2m", "ct": "11543"}),
                    ("/3/0/7", {"dim": "2", "obs": None, "t": "a,b;c"})]
-    assert link.decode(b'</x>;t="a\\"b\\\\c"') == [("/x", {"t": 'a"b\\c'})]
+    assert linkdecode.decode(b'</x>;t="a\\"b\\\\c"') == [("/x", {"t": 'a"b\\c'})]
 
 
 def test_decode_discover_example():
     # LwM2M 1.0 TS 5.4.2 style Discover answer
     data = (b"</3/0>;pmin=10,</3/0/1>,</3/0/2>,</3/0/3>,</3/0/4>,</3/0/6>;dim=8,"
             b"</3/0/7>;gt=50;lt=42.2")
-    got = link.decode(data)
+    got = linkdecode.decode(data)
     assert len(got) == 7
     assert got[0] == ("/3/0", {"pmin": "10"})
     assert got[5] == ("/3/0/6", {"dim": "8"})
@@ -47,7 +47,7 @@ def test_decode_discover_example():
 def test_decode_garbage():
     for b in (b"garbage", b"</1/0", b"</1/0>x", b"</1/0>,", b"</1/0>;", b"</1/0>;=3",
               b'</1/0>;a="x', b"</1/0>,,</2>", b"</1>;a=1 b", b"\xff", b"</1>;a=\"b\"c"):
-        raises(CodecError, link.decode, b)
+        raises(CodecError, linkdecode.decode, b)
 
 
 def test_parse_attrs_ok():

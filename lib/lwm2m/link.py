@@ -1,6 +1,6 @@
-"""CoRE link format (40) codec, and the Discover and Write-Attributes operations of lwm2m.dm built
-on it (loaded by dm for one such request, then dropped again). Errors carry no text, as in
-lwm2m.parse."""
+"""CoRE link format (40) encoding, and the Discover and Write-Attributes operations of lwm2m.dm
+built on it (loaded by dm for one such request, then dropped again). Errors carry no text, as in
+lwm2m.parse; decoding (a server's side) is lwm2m.linkdecode."""
 from coap import msg as M
 from lwm2m.acl import R
 from lwm2m.errors import BadRequest, CodecError, MethodNotAllowed
@@ -22,87 +22,23 @@ def _val(v):
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _piece(out, s):
+    # links stay small pieces (they fit the heap's gaps) until one join allocates the payload
+    # at its size, where one string grown link by link would copy it at every step
+    if out:
+        out.append(b",")
+    out.append(s.encode())
+
+
 def encode(links):
     """[(path, [(name, value or None), ...]), ...] -> b'</3/0>;pmin=10,</5>' (strings quoted)."""
     out = []
     for path, attrs in links:
         s = "<" + path + ">"
         for name, v in attrs:
-            s += ";" + name if v is None else ";" + name + "=" + _val(v)
-        out.append(s)
-    return ",".join(out).encode()
-
-
-def _skip_ws(s, i, n):
-    while i < n and s[i] in " \t\r\n":
-        i += 1
-    return i
-
-
-def decode(data):
-    """Link-format payload -> [(path, {name: str value or None}), ...]; CodecError on garbage."""
-    try:
-        s = bytes(data).decode("utf-8") if not isinstance(data, str) else data
-    except (UnicodeError, ValueError):
-        raise CodecError  # invalid UTF-8
-    n = len(s)
-    out = []
-    i = _skip_ws(s, 0, n)
-    if i == n:
-        return out
-    while True:
-        if i >= n or s[i] != "<":
-            raise CodecError  # link must start with <
-        j = s.find(">", i + 1)
-        if j < 0:
-            raise CodecError  # unterminated <
-        path = s[i + 1:j]
-        attrs = {}
-        i = _skip_ws(s, j + 1, n)
-        while i < n and s[i] == ";":
-            i = _skip_ws(s, i + 1, n)
-            k = i
-            while k < n and s[k] not in "=;, \t\r\n":
-                k += 1
-            name = s[i:k]
-            if not name:
-                raise CodecError  # empty link parameter name
-            i = _skip_ws(s, k, n)
-            val = None
-            if i < n and s[i] == "=":
-                i = _skip_ws(s, i + 1, n)
-                if i < n and s[i] == '"':
-                    i, val = _quoted(s, i + 1, n)
-                else:
-                    k = i
-                    while k < n and s[k] not in ";, \t\r\n\"":
-                        k += 1
-                    val = s[i:k]
-                    i = k
-                i = _skip_ws(s, i, n)
-            attrs[name] = val
-        out.append((path, attrs))
-        if i == n:
-            return out
-        if s[i] != ",":
-            raise CodecError  # junk after link
-        i = _skip_ws(s, i + 1, n)
-
-
-def _quoted(s, i, n):
-    buf = []
-    while i < n:
-        c = s[i]
-        if c == '"':
-            return i + 1, "".join(buf)
-        if c == "\\":
-            i += 1
-            if i >= n:
-                break
-            c = s[i]
-        buf.append(c)
-        i += 1
-    raise CodecError  # unterminated quoted string
+            s += ";" + name if v is None else ";%s=%s" % (name, _val(v))
+        _piece(out, s)
+    return b"".join(out)
 
 
 _INT_ATTRS = ("pmin", "pmax")
@@ -148,22 +84,31 @@ def parse_attrs(query_list):
 
 
 # ---- lwm2m.dm's Discover and Write-Attributes (dm: the lwm2m.dm.DM answering the request)
-def _links(dm, ssid, o, inst, out, own):
+_LINK = ("", "</%d>", "</%d/%d>", "</%d/%d/%d>")
+
+
+def _link(out, dm, ssid, path, own, dim=None):
+    """Append the link of path (a tuple): dim for a multiple resource, then the attributes set
+    there (own), or those in force there (not own: inherited from the levels above)."""
+    s = _LINK[len(path)] % path
+    if dim is not None:
+        s += ";dim=%d" % dim
+    d = dm.attrs.get(ssid, path) if own else dm.attrs.effective(ssid, path)
+    if d:
+        for k in _ATTR_ORDER:
+            if k in d:
+                s += ";%s=%s" % (k, _val(d[k]))
+    _piece(out, s)
+
+
+def _inst_links(out, dm, ssid, o, inst):
     p = (o.oid, inst.iid)
-    out.append(("/%d/%d" % p, _attr_list(dm, ssid, p, own)))
+    _link(out, dm, ssid, p, True)
     for r in o.defn[RESS]:
         rid = r[RID]
         if o.present(inst, rid):
-            a = []
-            if r[MULTI]:
-                a.append(("dim", len(o.value(inst, rid))))
-            rp = p + (rid,)
-            out.append(("/%d/%d/%d" % rp, a + _attr_list(dm, ssid, rp, own)))
-
-
-def _attr_list(dm, ssid, path, own):
-    d = dm.attrs.get(ssid, path) if own else dm.attrs.effective(ssid, path)
-    return [(k, d[k]) for k in _ATTR_ORDER if d and k in d]
+            _link(out, dm, ssid, p + (rid,), True,
+                  len(o.value(inst, rid)) if r[MULTI] else None)
 
 
 def discover(dm, path, ssid):
@@ -178,26 +123,26 @@ def discover(dm, path, ssid):
             o = dm.reg.objs[oid]
             iids = [i for i in o.iids() if dm.acl.allowed(ssid, oid, i, R)]
             if not iids:
-                out.append(("/%d" % oid, []))
+                _piece(out, "</%d>" % oid)
             for i in iids:
-                out.append(("/%d/%d" % (oid, i), []))
+                _piece(out, "</%d/%d>" % (oid, i))
     elif n == 1:
         o = dm._obj(path[0])
-        out.append(("/%d" % o.oid, _attr_list(dm, ssid, path, True)))
+        _link(out, dm, ssid, (o.oid,), True)
         for iid in o.iids():
             if dm.acl.allowed(ssid, o.oid, iid, R):
-                _links(dm, ssid, o, o.insts[iid], out, True)
+                _inst_links(out, dm, ssid, o, o.insts[iid])
     elif n == 2:
         o, inst = dm._target(path, ssid, R)
-        _links(dm, ssid, o, inst, out, True)
+        _inst_links(out, dm, ssid, o, inst)
     elif n == 3:
         o, inst = dm._target(path, ssid, R)
         r = dm._rdef(o, inst, path[2])
-        a = [("dim", len(o.value(inst, path[2])))] if r[MULTI] else []
-        out.append(("/%d/%d/%d" % tuple(path), a + _attr_list(dm, ssid, path, False)))
+        _link(out, dm, ssid, tuple(path), False,
+              len(o.value(inst, path[2])) if r[MULTI] else None)
     else:
         raise MethodNotAllowed  # discover resource instance
-    return encode(out)
+    return b"".join(out)
 
 
 def write_attrs(dm, path, ssid, query):
