@@ -110,13 +110,21 @@ class DM:
         raise MethodNotAllowed("operation")
 
     def _writing(self, name, *args):
-        """parse.write or parse.create: the write path, loaded for this request (dropped after,
-        not before, so what it loads on the way finds the same module)."""
-        from lwm2m import parse, unload
+        """parse.write, or create.create (which uses lwm2m.parse): the write path, loaded for
+        this request and dropped after it (after, not before, so what it loads on the way finds
+        the same modules)."""
+        from lwm2m import unload
 
         try:
-            return getattr(parse, name)(self, *args)
+            if name == "create":
+                from lwm2m.create import create
+
+                return create(self, *args)
+            from lwm2m.parse import write
+
+            return write(self, *args)
         finally:
+            unload("create")
             unload("parse")
 
     # lookups, in the order that leaks nothing: object, ACL, instance, resource, access type

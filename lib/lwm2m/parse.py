@@ -1,7 +1,7 @@
 """Write path: Write, Create and bootstrap payloads (TLV, text, opaque, JSON) to checked values.
 
-Loaded for the request (lwm2m.content.decode, lwm2m.dm's Write and Create) and dropped again
-(lwm2m.unload): servers read far more often than they write, and this is 3.8 KB of heap on a 32-bit
+Loaded for the request (lwm2m.content.decode, lwm2m.dm's Write, lwm2m.create) and dropped again
+(lwm2m.unload): servers read far more often than they write, and this is 3.3 KB of heap on a 32-bit
 board (.mpy). The encoders stay in lwm2m.tlv and lwm2m.text. Errors carry no text, the reason is
 the comment at each raise: the answer is only the error's code, and the texts were 1.7 KB more of
 heap at every write."""
@@ -11,11 +11,11 @@ from coap import msg as M
 from micropython import const
 
 from lwm2m import content as ct, unload
-from lwm2m.acl import C, D, E, R, W
+from lwm2m.acl import W
 from lwm2m.dm import check_values
 from lwm2m.errors import (BadRequest, CodecError, Incomplete, MethodNotAllowed, NotFound,
-                          TooLarge, Unauthorized, UnsupportedFormat)
-from lwm2m.model import CREATED, MAND, MAX_ID, MULTI, OMULTI, OPS, RESS, RID, TYPE, WRITTEN
+                          TooLarge, UnsupportedFormat)
+from lwm2m.model import MAND, MULTI, OPS, RESS, RID, TYPE, WRITTEN
 from lwm2m.text import parse_float, parse_int
 from lwm2m.tlv import check_nesting
 
@@ -239,9 +239,9 @@ def _from_tlv(obj, path, nodes):
     return [(path[1] if n == 2 else None, _res_nodes(obj, nodes))]
 
 
-# ---- DM Write and Create (lwm2m.dm._writing)
-def _body(dm, req, ssid, path):
-    """Payload of a write or create. Block1 blocks (in order: the endpoint checks) are
+# ---- DM Write (lwm2m.dm._writing); Create is lwm2m.create
+def body(dm, req, ssid, path):
+    """Payload of a Write or Create. Block1 blocks (in order: the endpoint checks) are
     collected up to dm.max_body; None until the last block, so the write stays atomic."""
     v = req.uint(M.BLOCK1)
     if v is None:
@@ -266,7 +266,7 @@ def _body(dm, req, ssid, path):
 
 def write(dm, path, ssid, req, replace):
     """Write (replace: PUT) or partial update (POST) of an instance or a resource."""
-    payload = _body(dm, req, ssid, path)
+    payload = body(dm, req, ssid, path)
     if payload is None:
         return M.response(M.CHANGED)  # the endpoint answers 2.31 Continue
     fmt = req.uint(M.CONTENT_FORMAT)
@@ -315,56 +315,3 @@ def write(dm, path, ssid, req, replace):
         reg.changed(o.oid, inst.iid, rid)
     reg.emit(WRITTEN, o.oid, inst.iid)
     return M.response(M.CHANGED)
-
-
-def create(dm, path, ssid, req):
-    """Create an instance of object path[0]; the answer carries its Location-Path."""
-    payload = _body(dm, req, ssid, path)
-    if payload is None:
-        return M.response(M.CHANGED)
-    fmt = req.uint(M.CONTENT_FORMAT)
-    o = dm._obj(path[0])
-    acl = dm.acl
-    # with several servers: who may Create in o is the ACL of /o/65535 (2: only bootstrap)
-    if not acl.single() and (o.oid == 2 or not acl.rights(ssid, o.oid, MAX_ID) & C):
-        raise Unauthorized  # acl
-    groups = decode(o, path, _TLV if fmt is None else fmt, payload)
-    if len(groups) != 1:
-        raise BadRequest  # one instance per Create
-    iid, res = groups[0]
-    if iid is None:
-        iid = 0
-        while iid in o.insts:  # the lowest free id
-            iid += 1
-    if iid in o.insts or (o.insts and not o.defn[OMULTI]):
-        raise BadRequest  # instance exists
-    for rid, v in res:
-        if o.rdef(rid)[OPS] == "E":
-            raise MethodNotAllowed  # executable resource in Create
-    check_values(o, res)
-    got = [x[0] for x in res]
-    for r in o.defn[RESS]:
-        if r[MAND] and r[OPS] != "E" and r[RID] not in got and not (
-                o.defaults and r[RID] in o.defaults) and not (
-                o.binds and r[RID] in o.binds):
-            raise BadRequest  # mandatory resource missing
-    inst = o.add(iid)
-    try:
-        for rid, v in res:
-            o.store(inst, rid, v)
-    except Exception:
-        del o.insts[iid]
-        raise
-    reg = dm.reg
-    reg.emit(CREATED, o.oid, iid)
-    reg.changed(o.oid)
-    # the creating server becomes the owner, with an ACL instance for it
-    aco = reg.obj(2)
-    if aco is not None and o.oid != 2 and ssid:
-        a = aco.add(None, {0: o.oid, 1: iid, 2: {ssid: R | W | E | D}, 3: ssid})
-        reg.emit(CREATED, 2, a.iid)
-        reg.changed(2)
-    m = M.response(M.CREATED)
-    m.add(M.LOCATION_PATH, str(o.oid))
-    m.add(M.LOCATION_PATH, str(iid))
-    return m
