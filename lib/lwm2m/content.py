@@ -30,7 +30,7 @@ def choose(accept, single, typ):
         return k
     if single and ((k == TEXT and typ != "o") or (k == OPAQUE and typ == "o")):
         return k
-    raise NotAcceptable("format")
+    raise NotAcceptable  # format
 
 
 def encode(fmt, oid, path, data):
@@ -53,7 +53,7 @@ def encode(fmt, oid, path, data):
     try:
         from lwm2m import json
     except ImportError:  # a board may leave JSON out
-        raise UnsupportedFormat("no JSON")
+        raise UnsupportedFormat  # no JSON
     # the local name keeps it for this request only: servers rarely ask for JSON, and its code
     # comes back after every use at the cost of loading it each time
     unload("json")

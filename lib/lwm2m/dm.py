@@ -6,6 +6,8 @@ from lwm2m.attrs import Attrs
 from lwm2m.errors import LwM2MError, MethodNotAllowed, NotFound, Unauthorized, UnsupportedFormat
 from lwm2m.model import MAX_ID, MULTI, OPS, RESS, RID, TYPE
 
+# errors raised while answering carry no text: only their code reaches the wire (handle), the
+# reason is the comment beside each raise (texts are heap: a string object each in a .mpy)
 
 
 def _link():
@@ -22,17 +24,17 @@ def parse_path(segs):
     if isinstance(segs, str):
         segs = [s for s in segs.split("/") if s]
     if len(segs) > 4:
-        raise NotFound("bad path")
+        raise NotFound  # bad path
     out = []
     for s in segs:
         if not s or len(s) > 5:
-            raise NotFound("bad path")
+            raise NotFound  # bad path
         for c in s:
             if c not in "0123456789":
-                raise NotFound("bad path")
+                raise NotFound  # bad path
         v = int(s)
         if v >= MAX_ID and len(out) != 3:
-            raise NotFound("bad path")
+            raise NotFound  # bad path
         out.append(v)
     return out
 
@@ -70,7 +72,7 @@ class DM:
     def _dispatch(self, req, ssid):
         path = parse_path(req.path())
         if path and path[0] == 0:
-            raise NotFound("security")  # object 0 does not exist for DM servers
+            raise NotFound  # security: object 0 does not exist for DM servers
         code = req.code
         n = len(path)
         if code == M.GET:
@@ -96,18 +98,18 @@ class DM:
             if n == 3:  # Execute
                 o, inst = self._target(path, ssid, E)
                 if self._rdef(o, inst, path[2])[OPS] != "E":
-                    raise MethodNotAllowed("not executable")
+                    raise MethodNotAllowed  # not executable
                 o.execute(inst, path[2], bytes(req.payload))
                 return M.response(M.CHANGED)
         elif code == M.DELETE and n == 2:
             o, inst = self._target(path, ssid, D)
             if not o.deletable:
-                raise MethodNotAllowed("instance may not be deleted")
+                raise MethodNotAllowed  # instance may not be deleted
             self.reg.delete(o.oid, inst.iid)
             self.acl.deleted(o.oid, inst.iid)
             self.attrs.drop(path=path)
             return M.response(M.DELETED)
-        raise MethodNotAllowed("operation")
+        raise MethodNotAllowed  # operation
 
     def _writing(self, name, *args):
         """parse.write, or create.create (which uses lwm2m.parse): the write path, loaded for
@@ -131,22 +133,22 @@ class DM:
     def _obj(self, oid):
         o = self.reg.obj(oid)
         if o is None or oid == 0:
-            raise NotFound("object")
+            raise NotFound  # object
         return o
 
     def _target(self, path, ssid, bit):
         o = self._obj(path[0])
         if not self.acl.allowed(ssid, o.oid, path[1], bit):
-            raise Unauthorized("acl")
+            raise Unauthorized  # acl
         inst = o.inst(path[1])
         if inst is None:
-            raise NotFound("instance")
+            raise NotFound  # instance
         return o, inst
 
     def _rdef(self, o, inst, rid):
         r = o.rdef(rid)
         if r is None or not o.present(inst, rid):
-            raise NotFound("resource")
+            raise NotFound  # resource
         return r
 
     def _inst_values(self, o, inst):
@@ -173,7 +175,7 @@ class DM:
             path = parse_path(path)
         n = len(path)
         if n == 0:
-            raise MethodNotAllowed("read /")
+            raise MethodNotAllowed  # read /
         if n == 1:
             o = self._obj(path[0])
             fmt = ct.choose(accept, False, None)
@@ -189,11 +191,11 @@ class DM:
             else:
                 r = self._rdef(o, inst, path[2])
                 if "R" not in r[OPS]:
-                    raise MethodNotAllowed("not readable")
+                    raise MethodNotAllowed  # not readable
                 v = o.value(inst, path[2])
                 if n == 4:
                     if not r[MULTI] or path[3] not in v:
-                        raise NotFound("resource instance")
+                        raise NotFound  # resource instance
                     v = v[path[3]]
                 fmt = ct.choose(accept, n == 4 or not r[MULTI], r[TYPE])
                 data = (r[TYPE], v)
@@ -220,10 +222,10 @@ class DM:
 
     def _block_write(self, o, inst, rid, req, fmt):
         if "W" not in o.rdef(rid)[OPS]:
-            raise MethodNotAllowed("not writable")
+            raise MethodNotAllowed  # not writable
         k = ct.OPAQUE if fmt is None else ct.canon(fmt)
         if k != ct.OPAQUE and k != ct.TLV:
-            raise UnsupportedFormat("package is opaque")
+            raise UnsupportedFormat  # package is opaque
         b1 = req.uint(M.BLOCK1)
         if b1 is None:
             off, last = 0, True

@@ -154,7 +154,7 @@ class Obj:
             return fn(inst.iid) if wi else fn()
         if rid in inst.vals:
             return inst.vals[rid]
-        raise NotFound("resource absent")
+        raise NotFound  # resource absent
 
     def store(self, inst, rid, value):
         """Write a checked value: through the setter if bound, else into the instance."""
@@ -163,14 +163,14 @@ class Obj:
             self._later(fn(inst.iid, value) if wi else fn(value))
         elif self._bound(inst, rid, 0)[0] is not None:
             # a getter with no setter: the value lives in the driver, which refuses writes
-            raise MethodNotAllowed("read-only driver value")
+            raise MethodNotAllowed  # read-only driver value
         else:
             inst.vals[rid] = value
 
     def execute(self, inst, rid, args):
         fn, wi = self._bound(inst, rid, 2)
         if fn is None:
-            raise NotFound("no executor")
+            raise NotFound  # no executor
         self._later(fn(inst.iid, args) if wi else fn(args))
 
     def _later(self, r):
@@ -179,7 +179,7 @@ class Obj:
             spawn = self.reg.spawn if self.reg is not None else None
             if spawn is None:
                 r.close()  # never run: say so with a 5.00, not a 2.04 for work that won't happen
-                raise LwM2MError("coroutine handler needs the asyncio driver (lwm2m.aio)")
+                raise LwM2MError  # coroutine handler needs the asyncio driver (lwm2m.aio)
             spawn(r)
 
     # application API
@@ -239,7 +239,7 @@ class Registry:
         """Create an instance on behalf of a server: fires CREATED hooks and observers."""
         o = self.objs.get(oid)
         if o is None:
-            raise NotFound("no object")
+            raise NotFound  # no object
         inst = o.add(iid, vals)
         self.emit(CREATED, oid, inst.iid)
         self.changed(oid)
@@ -248,7 +248,7 @@ class Registry:
     def delete(self, oid, iid):
         o = self.objs.get(oid)
         if o is None or iid not in o.insts:
-            raise NotFound("no instance")
+            raise NotFound  # no instance
         del o.insts[iid]
         self.emit(DELETED, oid, iid)
         self.changed(oid)

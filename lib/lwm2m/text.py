@@ -24,7 +24,7 @@ def check_int(v):
     """v if it fits LwM2M's signed 64-bit Integer, else CodecError."""
     if -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
         return v
-    raise CodecError("integer out of 64-bit range")
+    raise CodecError  # integer out of 64-bit range
 
 
 def parse_int(s):
@@ -32,10 +32,10 @@ def parse_int(s):
     s = s.strip()
     body = s[1:] if s[:1] in ("+", "-") else s
     if not body:
-        raise CodecError("not an integer")
+        raise CodecError  # not an integer
     for c in body:
         if c not in _DIGITS:
-            raise CodecError("not an integer")
+            raise CodecError  # not an integer
     return check_int(int(s))
 
 
@@ -47,13 +47,13 @@ def parse_float(s):
         if c in _DIGITS:
             digit = True
         elif c not in "+-.eE":
-            raise CodecError("not a number")
+            raise CodecError  # not a number
     if not digit:
-        raise CodecError("not a number")
+        raise CodecError  # not a number
     try:
         return float(s)
     except ValueError:
-        raise CodecError("not a number")
+        raise CodecError  # not a number
 
 
 def encode(typ, value):
@@ -71,5 +71,5 @@ def encode(typ, value):
     if typ == "e":
         return b""
     # 1.0 gives opaque no text form: the caller answers with format 42 or 4.06
-    raise NotAcceptable("no text form for type %s" % typ)
+    raise NotAcceptable  # no text form for type
 

@@ -23,7 +23,7 @@ def _len_size(n):
         return 2
     if n <= _MAX_LEN:
         return 3
-    raise CodecError("TLV value too long")
+    raise CodecError  # TLV value too long
 
 
 def check_nesting(parent, kind):
@@ -31,10 +31,10 @@ def check_nesting(parent, kind):
     # the only nestings 1.0 defines; anything else would let a peer build arbitrary depth
     if parent == OBJ_INST:
         if kind != RES and kind != MULTI_RES:
-            raise CodecError("bad TLV nesting")
+            raise CodecError  # bad TLV nesting
     elif parent == MULTI_RES:
         if kind != RES_INST:
-            raise CodecError("bad TLV nesting")
+            raise CodecError  # bad TLV nesting
 
 
 def size(nodes, parent=None):
@@ -44,7 +44,7 @@ def size(nodes, parent=None):
         if parent is not None:
             check_nesting(parent, kind)
         if ident < 0 or ident > 0xFFFF:
-            raise CodecError("TLV id out of range")
+            raise CodecError  # TLV id out of range
         n = size(payload, kind) if kind == OBJ_INST or kind == MULTI_RES else len(payload)
         total += 2 + (ident > 0xFF) + _len_size(n) + n
     return total
@@ -56,13 +56,13 @@ def encode_into(buf, off, nodes, parent=None):
         if parent is not None:
             check_nesting(parent, kind)
         if kind < 0 or kind > 3 or ident < 0 or ident > 0xFFFF:
-            raise CodecError("bad TLV node")
+            raise CodecError  # bad TLV node
         container = kind == OBJ_INST or kind == MULTI_RES
         n = size(payload, kind) if container else len(payload)
         ls = _len_size(n)
         wide = ident > 0xFF
         if off + 2 + wide + ls + n > len(buf):
-            raise CodecError("TLV does not fit the buffer")
+            raise CodecError  # TLV does not fit the buffer
         t = kind << 6 | wide << 5 | ls << 3
         if ls == 0:
             t |= n
@@ -104,7 +104,7 @@ def encode_value(typ, value):
             return struct.pack(">i", v)
         if -0x8000000000000000 <= v < 0x8000000000000000:
             return struct.pack(">q", v)
-        raise CodecError("integer out of 64-bit range")
+        raise CodecError  # integer out of 64-bit range
     if typ == "s":
         return value.encode() if isinstance(value, str) else bytes(value)
     if typ == "f":
@@ -125,11 +125,11 @@ def encode_value(typ, value):
     if typ == "l":
         o, i = value
         if not (0 <= o <= 0xFFFF and 0 <= i <= 0xFFFF):
-            raise CodecError("objlnk out of range")
+            raise CodecError  # objlnk out of range
         return struct.pack(">HH", o, i)
     if typ == "e":
         return b""
-    raise CodecError("unknown type")
+    raise CodecError  # unknown type
 
 
 def resource_node(rid, typ, value):

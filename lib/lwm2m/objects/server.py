@@ -32,7 +32,7 @@ def check(rid, v):
     else:
         return
     if not ok:
-        raise BadRequest("/1/x/%d value" % rid)
+        raise BadRequest  # a value /1/x/rid may not hold
 
 
 def make(registry, disable=None, update=None):
