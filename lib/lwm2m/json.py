@@ -6,38 +6,39 @@ from lwm2m.errors import CodecError
 from lwm2m.text import fmt_float
 
 
-def _jstr(s):
-    # by hand: the two interpreters' json.dumps disagree on non-ASCII, we want one byte form.
-    # replace() hands the string back as it is when there is nothing to escape, the usual case
+def _esc(s):
+    # the string's JSON form without its quotes, by hand: the two interpreters' json.dumps
+    # disagree on non-ASCII, we want one byte form. replace() hands the string back as it is
+    # when there is nothing to escape, the usual case: no copy
     s = s.replace("\\", "\\\\").replace('"', '\\"')
     for c in s:
         if c < " ":
             s = s.replace(c, "\\u%04x" % ord(c))
-    return '"' + s + '"'
+    return s
 
 
 def _entry(name, typ, value):
-    """One entry as bytes: {"n":name,"v"|"sv"|"bv"|"ov":value} ("" names the base itself)."""
+    """One entry as bytes: {"n":"name","v"|"sv"|"bv"|"ov":value}, name "" for the base itself.
+    Names are paths (digits and "/"): they go in as they are."""
+    # each entry is formatted once (not glued from pieces): fewer short-lived strings
     if typ == "i" or typ == "t":
-        kv = '"v":%d' % int(value)
+        kv = '"v":%d}' % int(value)
     elif typ == "f":
         v = float(value)
         if v - v != 0:  # inf or nan
             raise CodecError  # JSON has no inf/nan
-        kv = '"v":' + fmt_float(v)
+        kv = '"v":%s}' % fmt_float(v)
     elif typ == "s":
-        kv = '"sv":' + _jstr(value if isinstance(value, str) else bytes(value).decode())
+        kv = '"sv":"%s"}' % _esc(value if isinstance(value, str) else bytes(value).decode())
     elif typ == "b":
-        kv = '"bv":true' if value else '"bv":false'
+        kv = '"bv":true}' if value else '"bv":false}'
     elif typ == "l":
-        kv = '"ov":"%d:%d"' % (value[0], value[1])
+        kv = '"ov":"%d:%d"}' % (value[0], value[1])
     elif typ == "o":  # base64 needs no escaping
-        kv = '"sv":"%s"' % binascii.b2a_base64(bytes(value)).decode().strip()
+        kv = '"sv":"%s"}' % binascii.b2a_base64(bytes(value)).decode().strip()
     else:
         raise CodecError  # type has no JSON value
-    if name == "":
-        return ("{%s}" % kv).encode()
-    return ('{"n":%s,%s}' % (_jstr(name), kv)).encode()
+    return ('{"n":"%s",%s' % (name, kv) if name else "{" + kv).encode()
 
 
 def _add(out, name, typ, value):
@@ -49,13 +50,14 @@ def _add(out, name, typ, value):
 def _doc(base_name, out):
     # the entries stay small pieces (they fit the heap's gaps); the one join allocates the
     # payload once, at its size, where strings glued together would copy it at every step
-    out.insert(0, ('{"bn":%s,"e":[' % _jstr(base_name)).encode() if base_name else b'{"e":[')
+    out.insert(0, ('{"bn":"%s","e":[' % base_name).encode() if base_name else b'{"e":[')
     out.append(b"]}")
     return b"".join(out)
 
 
 def encode(base_name, entries):
-    """JSON payload from bn (e.g. "/3/0/", or None) and [(name relative to bn, type, value)]."""
+    """JSON payload from bn (a path such as "/3/0/", or None) and [(name: a path relative to bn,
+    type, value)]."""
     out = []
     for name, typ, value in entries:
         _add(out, name, typ, value)
