@@ -86,10 +86,11 @@ def encode_into(buf, off, nodes, parent=None):
 
 
 def encode(nodes):
-    """Encode a list of (kind, id, payload) nodes to bytes."""
+    """Encode a list of (kind, id, payload) nodes; a bytearray (a payload nobody changes: a bytes
+    copy would hold it twice at a Read's peak)."""
     buf = bytearray(size(nodes))
     encode_into(buf, 0, nodes)
-    return bytes(buf)
+    return buf
 
 
 def encode_value(typ, value):
