@@ -12,7 +12,7 @@ from lwm2m.model import MAX_ID, MULTI, OPS, RESS, RID, TYPE
 
 def _link():
     """lwm2m.link (Discover and Write-Attributes) for one request: loaded then, and unloaded again
-    (the caller's reference keeps it for the request), 4 KB back on a 32-bit board."""
+    (the caller's reference keeps it for the request), 2.7 KB back on a 32-bit board."""
     from lwm2m import link, unload
 
     unload("link")
