@@ -72,3 +72,4 @@ def decode(obj, path, fmt, payload):
         return parse.decode(obj, path, fmt, payload)
     finally:
         unload("parse")
+        unload("number")  # which parse loaded

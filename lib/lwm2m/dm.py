@@ -113,8 +113,8 @@ class DM:
 
     def _writing(self, name, *args):
         """parse.write, or create.create (which uses lwm2m.parse): the write path, loaded for
-        this request and dropped after it (after, not before, so what it loads on the way finds
-        the same modules)."""
+        this request and dropped after it with the lwm2m.number it loads (after, not before, so
+        what it loads on the way finds the same modules)."""
         from lwm2m import unload
 
         try:
@@ -128,6 +128,7 @@ class DM:
         finally:
             unload("create")
             unload("parse")
+            unload("number")
 
     # lookups, in the order that leaks nothing: object, ACL, instance, resource, access type
     def _obj(self, oid):

@@ -5,7 +5,7 @@ from coap import msg as M
 from lwm2m.acl import R
 from lwm2m.errors import BadRequest, CodecError, MethodNotAllowed
 from lwm2m.model import MULTI, RESS, RID, TYPE
-from lwm2m.text import fmt_float, parse_float, parse_int
+from lwm2m.text import fmt_float
 
 _ATTR_ORDER = ("pmin", "pmax", "gt", "lt", "st")
 
@@ -47,6 +47,10 @@ _NUM_ATTRS = ("gt", "lt", "st")
 
 def parse_attrs(query_list):
     """Write-Attributes Uri-Query strings -> {'pmin': int, 'gt': float, 'cancel': True, ...}."""
+    from lwm2m import unload
+    from lwm2m.number import parse_float, parse_int
+
+    unload("number")  # for this call only: the names above keep it until the return
     out = {}
     for q in query_list:
         if not isinstance(q, str):

@@ -16,7 +16,7 @@ from lwm2m.dm import check_values
 from lwm2m.errors import (BadRequest, CodecError, Incomplete, MethodNotAllowed, NotFound,
                           TooLarge, UnsupportedFormat)
 from lwm2m.model import MAND, MULTI, OPS, RESS, RID, TYPE, WRITTEN
-from lwm2m.text import parse_float, parse_int
+from lwm2m.number import parse_float, parse_int
 from lwm2m.tlv import check_nesting
 
 # TLV node kinds (lwm2m.tlv names them for callers)

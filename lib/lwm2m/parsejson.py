@@ -7,7 +7,7 @@ import json
 from lwm2m.errors import BadRequest, CodecError, NotFound
 from lwm2m.model import MULTI, TYPE
 from lwm2m.parse import parse_objlnk
-from lwm2m.text import check_int
+from lwm2m.number import check_int
 
 
 def _path(s):

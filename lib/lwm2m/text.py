@@ -1,7 +1,5 @@
-"""LwM2M plain text (format 0): value encoding, strict number parsing (decoding: lwm2m.parse)."""
-from lwm2m.errors import CodecError, NotAcceptable
-
-_DIGITS = "0123456789"
+"""LwM2M plain text (format 0): value encoding (decoding: lwm2m.parse, numbers: lwm2m.number)."""
+from lwm2m.errors import NotAcceptable
 
 
 def fmt_float(v):
@@ -18,42 +16,6 @@ def fmt_float(v):
         if float(s) == v:
             return s
     return repr(v)
-
-
-def check_int(v):
-    """v if it fits LwM2M's signed 64-bit Integer, else CodecError."""
-    if -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
-        return v
-    raise CodecError  # integer out of 64-bit range
-
-
-def parse_int(s):
-    """Strict decimal integer (optional sign, ASCII digits only, 64-bit) or CodecError."""
-    s = s.strip()
-    body = s[1:] if s[:1] in ("+", "-") else s
-    if not body:
-        raise CodecError  # not an integer
-    for c in body:
-        if c not in _DIGITS:
-            raise CodecError  # not an integer
-    return check_int(int(s))
-
-
-def parse_float(s):
-    """Strict decimal number (digits, sign, point, exponent) or CodecError; no inf/nan."""
-    s = s.strip()
-    digit = False
-    for c in s:
-        if c in _DIGITS:
-            digit = True
-        elif c not in "+-.eE":
-            raise CodecError  # not a number
-    if not digit:
-        raise CodecError  # not a number
-    try:
-        return float(s)
-    except ValueError:
-        raise CodecError  # not a number
 
 
 def encode(typ, value):
