@@ -1,8 +1,8 @@
 """Strict number parsing for the write path: text writes, JSON writes, Write-Attributes.
 
 Loaded with lwm2m.parse (a Write or Create) or by lwm2m.link.parse_attrs, and dropped after the
-request like them: 0.7 KB of heap on a 32-bit board (.mpy) that would otherwise stay resident in
-lwm2m.text for requests that need no number parsed."""
+request like them: 0.7 KB of heap on a 32-bit board (.mpy) for such a request, where in lwm2m.text
+they kept 0.45 KB resident for every other."""
 from lwm2m.errors import CodecError
 
 _DIGITS = "0123456789"
