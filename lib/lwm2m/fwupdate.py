@@ -160,6 +160,11 @@ class FwUpdate:
         st = self.storage
         try:
             h = self._hdr
+            if h is None and data is not None:
+                # past the header: the block goes to storage as it came, no view made of it
+                st.write(data)
+                self.offset += len(data)
+                return 0
             if data is None:
                 if h is not None:  # a raw package shorter than the magic
                     st.begin(self._total)
