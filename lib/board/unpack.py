@@ -17,7 +17,7 @@ def unpack_bundle(path, dest=None):
         # what runs), so a Downloaded package waits for Update with this heap back
         sys.modules.pop(__name__, None)
         sys.modules["board"].__dict__.pop("unpack", None)
-    buf = bytearray(512)
+    buf = bytearray(256)  # small: the check runs at the last block, a heap peak
     mv = memoryview(buf)
     h = hashlib.sha256()
     count = 0
