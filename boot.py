@@ -79,3 +79,6 @@ try:
         print("boot: firmware update", _r)
 except Exception as e:  # a broken update must not stop main.py from running
     print("boot: update apply failed:", repr(e))
+# main.py runs in these globals on a board (and a test's import keeps this module): the code
+# above is done with, so it goes back to the heap
+del _apply, _rollback

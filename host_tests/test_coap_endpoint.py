@@ -1,4 +1,6 @@
 # CoAP endpoint: retransmission instants, dedup, separate responses, RST, NSTART, Observe, blocks.
+import sys
+
 from coap import msg as M
 from coap.endpoint import Endpoint
 from util import hexb
@@ -629,6 +631,8 @@ def test_block1_server_sequence():
         r, = msgs(ep)
         assert r.code == (M.CONTINUE if more else M.CHANGED)
         assert M.block_parts(r.uint(M.BLOCK1)) == (num, more, 2)
+        # the Block1 sequencing stays loaded while a body is in progress, and goes after it
+        assert ("coap.block" in sys.modules) == more
     assert b"".join(c[2] for c in h.calls) == body and [c[3][0] for c in h.calls] == [0, 1, 2, 3]
     assert ep._b1 == []
 
@@ -670,9 +674,9 @@ def test_block1_state_bounded_and_expires():
     ep, h = server(code=M.CHANGED, payload=b"")
     for i in range(10):
         ep.receive(put_block(0, True, 2, bytes(64), i, path="/p%d" % i), A, 0)
-    assert len(ep._b1) == ep.max_block1
+    assert len(ep._b1) == ep.max_block1 and "coap.block" in sys.modules
     ep.tick(247000)
-    assert ep._b1 == []
+    assert ep._b1 == [] and "coap.block" not in sys.modules  # all expired: the module went
 
 
 # ---- client blocks -------------------------------------------------------------------------

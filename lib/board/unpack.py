@@ -1,8 +1,9 @@
 """Reading an application bundle (format: board.bundle): check it, and extract it at boot.
 
-Loaded by BundleStore.finish() for the check and by board.fwboot.boot_apply() to unpack: a
-transfer's blocks never need it, so the store its first block loads does without it."""
+Loaded by BundleStore.finish() for the check (gone again after it) and by board.fwboot.boot_apply()
+to unpack: a transfer's blocks never need it, so the store its first block loads does without it."""
 import hashlib
+import sys
 
 from .fwstore import IntegrityError, _hex, _makedirs
 
@@ -11,7 +12,12 @@ _MAGIC = b"LWM2MBUNDLE 1\n"
 
 def unpack_bundle(path, dest=None):
     """Check a bundle file; with dest, also extract it there. Returns the file count."""
-    buf = bytearray(512)
+    if dest is None:
+        # the check at a transfer's end: the module goes when it returns (the caller holds
+        # what runs), so a Downloaded package waits for Update with this heap back
+        sys.modules.pop(__name__, None)
+        sys.modules["board"].__dict__.pop("unpack", None)
+    buf = bytearray(256)  # small: the check runs at the last block, a heap peak
     mv = memoryview(buf)
     h = hashlib.sha256()
     count = 0

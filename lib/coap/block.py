@@ -1,7 +1,8 @@
 """Server-side Block1 sequencing (RFC 7959): the per (peer, path) state of bodies we receive
-block by block (a firmware push). Loaded by the endpoint at the first Block1 request; client
-transfers are coap.transfer, and cutting a response into Block2 blocks is coap.msg.server_slice,
-which every response needs."""
+block by block (a firmware push). Loaded by the endpoint at a Block1 request, gone again once no
+body is in progress; client transfers are coap.transfer, and cutting a response into Block2
+blocks is coap.msg.server_slice, which every response needs."""
+import sys
 import time
 
 from micropython import const
@@ -21,18 +22,16 @@ _REQUEST_ENTITY_TOO_LARGE = const(0x8D)  # 4.13
 _BLOCK1_LIFETIME = const(247000)  # ms an unfinished Block1 body is remembered (EXCHANGE_LIFETIME)
 
 
-def _key(req):
-    k = None  # the Uri-Path joined by "/"; a loop, as a comprehension is one more function
+def _find(ep, peer, req):
+    """(key, state or None) of req: the key is the Uri-Path joined by "/"."""
+    k = None  # a loop, as a comprehension is one more function
     for v in req.all(_URI_PATH):
         k = bytes(v) if k is None else k + b"/" + bytes(v)
-    return k or b""
-
-
-def _find(ep, peer, key):
+    k = k or b""
     for st in ep._b1:
-        if st[0] == peer and st[1] == key:
-            return st
-    return None
+        if st[0] == peer and st[1] == k:
+            return k, st
+    return k, None
 
 
 def server_check(ep, req, peer, now):
@@ -47,8 +46,7 @@ def server_check(ep, req, peer, now):
     size = 16 << szx
     if more and len(req.payload) != size:
         return Message(code=_BAD_REQUEST)  # only the last block may be short
-    key = _key(req)
-    st = _find(ep, peer, key)
+    key, st = _find(ep, peer, req)
     b1 = ep._b1
     if num == 0:
         if st is not None:
@@ -71,17 +69,20 @@ def server_check(ep, req, peer, now):
 def server_answer(ep, req, peer, resp, ok):
     """2.31 Continue for an accepted non-final block, the Block1 echo; an error drops the state."""
     num, more, szx = block_parts(req.uint(_BLOCK1))
-    if not ok:
-        if resp.code == _REQUEST_ENTITY_INCOMPLETE:
-            return  # our own answer to a stray block: the transfer in progress may go on
-        st = _find(ep, peer, _key(req))
+    if ok:
+        if more:
+            resp.code = _CONTINUE
+        if resp.opt(_BLOCK1) is None:
+            resp.add(_BLOCK1, block_value(num, more, szx))
+    elif resp.code != _REQUEST_ENTITY_INCOMPLETE:  # not our answer to a stray block
+        st = _find(ep, peer, req)[1]
         if st is not None:
             ep._b1.remove(st)
-        return
-    if more:
-        resp.code = _CONTINUE
-    if resp.opt(_BLOCK1) is None:
-        resp.add(_BLOCK1, block_value(num, more, szx))
+    if not ep._b1:
+        # no body in progress: this module goes (the endpoint imports it again for the next
+        # Block1), so the heap of a finished push is back for what follows (Update, a pull)
+        sys.modules.pop(__name__, None)
+        sys.modules["coap"].__dict__.pop("block", None)
 
 
 def expire(ep, now):
@@ -90,3 +91,6 @@ def expire(ep, now):
     for st in b1[:]:
         if diff(st[3], now) <= 0:
             b1.remove(st)
+    if not b1:  # all given up: go too (as in server_answer)
+        sys.modules.pop(__name__, None)
+        sys.modules["coap"].__dict__.pop("block", None)

@@ -6,8 +6,11 @@ import sys
 
 from micropython import const
 
+from lwm2m.errors import BadRequest, MethodNotAllowed
+
 _IDLE = const(0)
 _DOWNLOADING = const(1)
+_UPDATING = const(3)
 _R_INITIAL = const(0)
 _R_CONN_LOST = const(4)
 _R_BAD_URI = const(7)
@@ -99,7 +102,20 @@ def coaps_supported():
 
 
 def pull(fu, uri, now):
-    """FwUpdate.write_uri past its checks: a coap(s) URI starts the Block2 download."""
+    """FwUpdate.write_uri: "" cancels; a coap(s) URI starts the Block2 download."""
+    if not uri:
+        fu.cancel()
+        if fu.uri:
+            fu.uri = ""
+            fu._set(fu.state)
+        return
+    if fu.state in (_DOWNLOADING, _UPDATING):
+        raise MethodNotAllowed("busy")
+    fu._end(_R_INITIAL, None)  # stop what there is; the URI's outcome is persisted next
+    fu.uri = uri
+    if fu.none:
+        fu._set(_IDLE, _R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
+        raise BadRequest("firmware update not supported on this board")
     try:
         scheme = parse_uri(uri)[0]
     except ValueError:

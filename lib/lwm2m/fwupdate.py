@@ -160,6 +160,11 @@ class FwUpdate:
         st = self.storage
         try:
             h = self._hdr
+            if h is None and data is not None:
+                # past the header: the block goes to storage as it came, no view made of it
+                st.write(data)
+                self.offset += len(data)
+                return 0
             if data is None:
                 if h is not None:  # a raw package shorter than the magic
                     st.begin(self._total)
@@ -248,21 +253,9 @@ class FwUpdate:
         # a whole package was received: the Write succeeded, /5/0/5 carries any failure
 
     def write_uri(self, uri, now):
-        """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download (lwm2m.fwpull)."""
-        if not uri:
-            self.cancel()
-            if self.uri:
-                self.uri = ""
-                self._set(self.state)
-            return
-        if self.state in (_DOWNLOADING, _UPDATING):
-            raise MethodNotAllowed("busy")
-        self._end(_R_INITIAL, None)  # stop what there is; the URI's outcome is persisted next
-        self.uri = uri
-        if self.none:
-            self._set(_IDLE, _R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
-            raise BadRequest("firmware update not supported on this board")
-        from lwm2m.fwpull import pull  # the pull machinery loads with the first Package URI
+        """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download. Both are in
+        lwm2m.fwpull, loaded with the first Package URI: a push never needs them."""
+        from lwm2m.fwpull import pull
 
         pull(self, uri, now)
 

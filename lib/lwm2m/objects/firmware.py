@@ -60,7 +60,10 @@ class Firmware:
     def fu(self):
         fu = self._fu
         if fu is None:
-            new = [m for m in _MODS if m not in sys.modules]
+            new = []  # a loop: a comprehension is one more function on the heap
+            for m in _MODS:
+                if m not in sys.modules:
+                    new.append(m)
             fu = self._fu = _load(self._client)
             if self._client is not None:  # a record store brings the values back: droppable
                 self._new = new
@@ -107,10 +110,6 @@ class Firmware:
         d = fu.tick(now)
         self._idle()  # a pull that failed for good, or an engine a Read loaded
         return d
-
-    def set_state(self, state, result=None):
-        """Force a state (tests, diagnostics): persisted and reported like any transition."""
-        self.fu._set(state, result)
 
     def _block(self, iid, offset, data, last):
         try:
