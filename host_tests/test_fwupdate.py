@@ -971,6 +971,16 @@ def test_stand_in_drops_the_engine_when_idle():
         assert (u.get(3), u.get(5), u.get(6)) == (IDLE, R_SUCCESS, "app")
         u.tick(0)  # the Read loaded it: the next tick drops it again
         assert u._fu is None and loaded() == []
+        # later Reads get what that Read got: no reload of the engine for each one
+        assert (u.get(3), u.get(5), u.get(6)) == (IDLE, R_SUCCESS, "app")
+        assert u._fu is None and loaded() == []
+        # an operation forgets them: an empty Package resets the result (E.6), and a Read then
+        # loads the engine again for the new value
+        u._block(0, 0, b"", True)
+        assert u._fu is None and loaded() == []
+        assert u.get(5) == R_INITIAL and "lwm2m.fwupdate" in loaded()
+        u.tick(0)
+        assert u.get(5) == R_INITIAL and loaded() == []
     finally:
         heap_trace(False)
         for m in mods:

@@ -54,10 +54,20 @@ class Firmware:
         self._report = None  # the registry's, handed to an engine made without one
         self._boot = False  # on_boot ran: replayed on an engine loaded later
         self._new = None  # the _MODS the engine's loading brought in
+        # values Reads got from an engine that did nothing else before it was dropped: Idle,
+        # they cannot change until an operation loads it again (see get)
+        self._seen = {}
+        self._clean = False
         self.on_package_block = self.on_package_uri = self.on_update = None
 
     @property
     def fu(self):
+        """The engine, loaded if need be, for an operation: it may change any value."""
+        self._clean = False
+        self._seen = {}
+        return self._engine()
+
+    def _engine(self):
         fu = self._fu
         if fu is None:
             new = []  # a loop: a comprehension is one more function on the heap
@@ -75,6 +85,19 @@ class Firmware:
 
     def __getattr__(self, name):
         return getattr(self.fu, name)
+
+    def get(self, rid):
+        """A Read of /5/0/rid. With the engine dropped, a value an earlier Read got is answered
+        again instead of reloading ~8 KB of code for each Read (slow, and it fragments the heap)."""
+        seen = self._seen
+        if self._fu is None:
+            if rid in seen:
+                return seen[rid]
+            self._clean = True  # loaded by this Read, as the record restores it
+        v = self._engine().get(rid)
+        if self._clean:
+            seen[rid] = v
+        return v
 
     def _idle(self):
         """Drop a loaded engine that has nothing under way, and the modules it brought in."""
@@ -100,7 +123,7 @@ class Firmware:
 
     def on_registered(self, now=None):
         if self._fu is not None:  # otherwise no update awaits confirmation (on_boot)
-            self._fu.on_registered(now)
+            self.fu.on_registered(now)
             self._idle()
 
     def tick(self, now):
@@ -156,9 +179,9 @@ def make(registry, fu=None):
     o.deletable = False  # /5/0 is the update machinery itself; Delete "/" must not strand it
     o.add(0)
     for rid in (3, 5, 6, 7, 8, 9):
-        o.bind(0, rid, get=lambda r=rid: f.fu.get(r))
+        o.bind(0, rid, get=lambda r=rid: f.get(r))
     o.blocks = {0: f._block}
     o.bind(0, 0, set=f._package)
-    o.bind(0, 1, get=lambda: f.fu.get(1), set=f._set_uri)
+    o.bind(0, 1, get=lambda: f.get(1), set=f._set_uri)
     o.bind(0, 2, exe=f._update)
     return f
