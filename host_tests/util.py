@@ -85,20 +85,44 @@ def heap_trace(on):
 def rebuild_modules_table(*packages):
     """Call after heap_trace(True), before a heap test's warm-up, when the code under test drops
     and re-imports modules (lwm2m.unload: a DM write's lwm2m.parse, the firmware engine).
-    On CPython the re-inserts make sys.modules, and the dict of each package named here (an
-    import sets the module as an attribute of its package), rebuild their tables now and then,
-    at the same size; a table in use when tracing began was never traced, and its first rebuild
-    would count in full as growth. Rebuild each once under tracing (three times as many keys as
-    it holds overflow any table it may have, and later rebuilds only shrink that larger one).
-    Harmless on MicroPython, whose gc.mem_alloc() counts the tables all along."""
+    On CPython the re-inserts make sys.modules, the dict of each package named here (an import
+    sets the module as an attribute of its package) and the table of interned names (a dropped
+    module's names leave it, a reload puts them back) rebuild their tables now and then, at the
+    same size; a table in use when tracing began was never traced, and its first rebuild would
+    count in full as growth (the interned table is megabytes once hypothesis ran). Rebuild each
+    once under tracing, larger, so later rebuilds only shrink it. Does nothing on MicroPython,
+    whose gc.mem_alloc() counts its tables all along."""
+    import gc
     import sys
 
+    if hasattr(gc, "mem_alloc"):
+        return
     for d in [sys.modules] + [sys.modules[p].__dict__ for p in packages]:
-        keys = ["_rebuild%d" % i for i in range(3 * len(d))]
+        keys = ["_rebuild%d" % i for i in range(3 * len(d))]  # overflows any table it may have
         for k in keys:
             d[k] = None
         for k in keys:
             del d[k]
+    _grow_interned()
+
+
+def _grow_interned():
+    # interning new names in batches of 1,000 costs about the same each batch, until the one
+    # where the interned table grows: that batch costs several times more. Slots preallocated,
+    # so no list growth looks like one.
+    import sys
+    import tracemalloc
+
+    keep = [None] * 400000
+    least = None
+    for b in range(400):
+        t0 = tracemalloc.get_traced_memory()[0]
+        for i in range(1000):
+            keep[b * 1000 + i] = sys.intern("_rebuild_interned_%d" % (b * 1000 + i))
+        d = tracemalloc.get_traced_memory()[0] - t0
+        if least is not None and d > 3 * least:
+            return  # rebuilt, larger, under tracing; dropping the names leaves it that size
+        least = d if least is None else min(least, d)
 
 
 def heap_used():
