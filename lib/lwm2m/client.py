@@ -10,7 +10,7 @@ client.changed(oid, iid, rid):
     t.add(0, {5700: 21.5}); c.start(now)        # later: t.set(0, 5700, 22.0) notifies too
 
 run(cfg, feed) is the whole program on a board: main.py calls it after the network is up.
-The registrations are lwm2m.servers (functions over a Client: reconcile, events, bookkeeping);
+The registrations are lwm2m.servers (functions over a Client: reconcile, events);
 code a running client does not need loads when used and is dropped: lwm2m.provision (start),
 lwm2m.bringup (run's wiring), lwm2m.halt (shutdown, reboot).
 """
@@ -93,7 +93,6 @@ class Client:
         self._check = False  # /1 written: lifetime Update, new default periods
         self._resync_at = None
         self._poll_at = None
-        self._bookkeeping = None  # the registrations record as last saved (servers.note)
         self._clock_s = None  # /3/0/13 as last told to the reporter
 
     # ---- set-up ------------------------------------------------------------------------------
@@ -251,7 +250,8 @@ class Client:
             if self._halt is not None:
                 from lwm2m.halt import halting
 
-                self._flush()
+                if self._dirty:
+                    self._save()
                 return _min(halting(self, now), nxt)
             bs = self.bs
             active = bs is not None and bs.active
@@ -310,7 +310,8 @@ class Client:
                 nxt = _min(d, nxt)
             if self._resync_at is not None:
                 nxt = _min(max(0, time.ticks_diff(self._resync_at, now)), nxt)
-            self._flush()
+            if self._dirty:
+                self._save()
             if self._pending or self._device_op or (self._sync and not (
                     self.bs is not None and self.bs.active)):
                 nxt = 0  # work queued by a callback: straight back (never while bootstrapping)
@@ -325,15 +326,9 @@ class Client:
             return _OOM_RETRY_MS
 
     # ---- the store --------------------------------------------------------------------------
-    def _flush(self):
-        if self._dirty:
-            self._save()
-        for r in self.regs.values():
-            if bool(r.location) != (str(r.ssid) in (self._bookkeeping or {})):
-                servers.note(self)
-                break
-
     def _save(self):
+        """Objects 0-2 to the store (the accounts record). Where each server has us registered
+        is not stored: nothing read it back (lwm2m.sleep keeps what a deep sleep needs)."""
         self._dirty = False
         try:
             if accounts.save(self.registry, self.store):

@@ -118,7 +118,6 @@ def on_event(c, r, what, now, code=0):
         lt, b, q = params(c, ssid)
         c.log.info("registered with %s as %s (lt=%s b=%s)" % (
             r.uri, r.location, "-" if lt is None else lt, binding_param(b, q)))
-        note(c)
         c.fw.on_registered(now)  # a new image confirms itself on its first registration
     elif what in ("wake", "online"):
         if what == "online" and rep.is_offline(ssid):
@@ -135,23 +134,6 @@ def on_event(c, r, what, now, code=0):
             # and store notifications while the Update is retried
             c.log.warn("%s not answering; retrying the Update while the registration is valid"
                        % r.uri)
-
-
-def note(c):
-    """Registration bookkeeping in the store (where each server has us registered)."""
-    loc = {}
-    for ssid, r in c.regs.items():
-        if r.location:
-            loc[str(ssid)] = r.location
-    if loc != c._bookkeeping:
-        c._bookkeeping = loc
-        try:
-            c.store.save("registrations", loc)
-        except MemoryError:
-            c._bookkeeping = None  # not saved: the next pass tries again
-            raise
-        except (OSError, ValueError) as e:
-            c.log.error("store: cannot save registrations (%r)" % (e,))
 
 
 def lazy_secure(runner, client, log):
