@@ -1,5 +1,6 @@
 # Bad input for the CoAP endpoint: >= 10,000 deterministic malformed / mutated datagrams.
 from coap import msg as M
+import coapnums as CN
 from coap.endpoint import Endpoint
 
 N = 10400
@@ -28,10 +29,10 @@ def seeds():
     m = M.Message(M.CON, M.GET, 2, b"\x03").set_path("/3/0").add(M.OBSERVE, 0).add(M.ACCEPT, 11542)
     out.append(m.encode())
     m = M.Message(M.NON, M.GET, 3, b"\x04\x05\x06\x07").set_path("/big")
-    m.add(M.BLOCK2, M.block_value(1, False, 2))
+    m.add(CN.BLOCK2, M.block_value(1, False, 2))
     out.append(m.encode())
     m = M.Message(M.CON, M.PUT, 4, b"\x08", payload=bytes(64)).set_path("/5/0/0")
-    m.add(M.BLOCK1, M.block_value(0, True, 2)).add(M.SIZE1, 300)
+    m.add(M.BLOCK1, M.block_value(0, True, 2)).add(CN.SIZE1, 300)
     out.append(m.encode())
     m = M.Message(M.CON, M.POST, 5, b"", payload=b"</1/0>,</3/0>").set_path("/rd")
     m.add(M.URI_QUERY, "ep=node-1").add(M.URI_QUERY, "lt=300").add(M.CONTENT_FORMAT, 40)

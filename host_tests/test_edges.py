@@ -3,6 +3,7 @@
 Each test names the bug it catches. All pure: they run under CPython and the unix port.
 """
 from coap import msg as M
+import coapnums as CN
 from coap.endpoint import Endpoint
 from lwm2m import json as ljson
 from lwm2m import parse, tlv
@@ -57,21 +58,21 @@ def test_block2_last_block_of_an_exact_multiple_has_more_clear():
     ep, h = server(payload=body)
     ep.receive(get("/f", mid=1).encode(), A, 0)
     r, = msgs(ep)
-    assert M.block_parts(r.uint(M.BLOCK2)) == (0, True, 6) and r.uint(M.SIZE2) == 2048
+    assert M.block_parts(r.uint(CN.BLOCK2)) == (0, True, 6) and r.uint(CN.SIZE2) == 2048
     ep.receive(get("/f", mid=2, block2=M.block_value(1, False, 6)).encode(), A, 0)
     r, = msgs(ep)
-    assert r.code == M.CONTENT and M.block_parts(r.uint(M.BLOCK2)) == (1, False, 6)
+    assert r.code == M.CONTENT and M.block_parts(r.uint(CN.BLOCK2)) == (1, False, 6)
     assert bytes(r.payload) == body[1024:]
     # 64-byte blocks of a 128-byte body: two blocks, the second the last
     h.payload = body[:128]
     ep.receive(get("/f", mid=3, block2=M.block_value(1, False, 2)).encode(), A, 0)
     r, = msgs(ep)
-    assert M.block_parts(r.uint(M.BLOCK2)) == (1, False, 2) and bytes(r.payload) == body[64:128]
+    assert M.block_parts(r.uint(CN.BLOCK2)) == (1, False, 2) and bytes(r.payload) == body[64:128]
     # exactly one block: sent whole, no Block2 at all
     h.payload = body[:1024]
     ep.receive(get("/f", mid=4).encode(), A, 0)
     r, = msgs(ep)
-    assert r.opt(M.BLOCK2) is None and bytes(r.payload) == body[:1024]
+    assert r.opt(CN.BLOCK2) is None and bytes(r.payload) == body[:1024]
 
 
 def test_block2_download_of_an_exact_multiple_ends_205():
@@ -99,7 +100,7 @@ class Blocks:
         self.asked = []  # (num, more) of each request's Block2
 
     def __call__(self, req, peer, now):
-        v = req.uint(M.BLOCK2)
+        v = req.uint(CN.BLOCK2)
         num, more = (0, False) if v is None else M.block_parts(v)[:2]
         self.asked.append((num, more))
         if len(self.asked) > 12:
@@ -108,7 +109,7 @@ class Blocks:
             return M.Message(code=M.CONTENT, payload=self.body)
         k = self.send(num, [a[0] for a in self.asked].count(num))
         r = M.Message(code=M.CONTENT, payload=self.body[k * 1024:k * 1024 + 1024])
-        r.add(M.BLOCK2, M.block_value(k, k * 1024 + 1024 < len(self.body), 6))
+        r.add(CN.BLOCK2, M.block_value(k, k * 1024 + 1024 < len(self.body), 6))
         return r
 
 
@@ -206,7 +207,7 @@ class Uploads:
     def __call__(self, req, peer, now):
         v = req.uint(M.BLOCK1)
         num, more, szx = (0, False, None) if v is None else M.block_parts(v)
-        self.got.append((num, more, szx, req.all(M.SIZE1), bytes(req.payload)))
+        self.got.append((num, more, szx, req.all(CN.SIZE1), bytes(req.payload)))
         if len(self.got) > 12:
             return M.Message(code=M.NOT_FOUND)
         code, rszx = self.answer(num, more, szx, len(self.got))
@@ -240,8 +241,8 @@ def _size1(v):
 def test_upload_size1_only_on_the_first_block_even_after_413():
     def ans(num, more, szx, n):
         if n == 1:
-            return M.REQUEST_ENTITY_TOO_LARGE, 4  # 256-byte blocks please
-        return (M.CONTINUE if more else M.CHANGED), szx
+            return CN.REQUEST_ENTITY_TOO_LARGE, 4  # 256-byte blocks please
+        return (CN.CONTINUE if more else M.CHANGED), szx
 
     srv = Uploads(ans)
     fin, a = _upload(srv, 40, total=1100)
@@ -260,23 +261,23 @@ def test_upload_ends_on_any_answer_but_continue():
 
 
 def test_upload_413_without_a_smaller_size_ends():
-    srv = Uploads(lambda num, more, szx, n: (M.REQUEST_ENTITY_TOO_LARGE, szx))
+    srv = Uploads(lambda num, more, szx, n: (CN.REQUEST_ENTITY_TOO_LARGE, szx))
     fin, a = _upload(srv, 44, total=1100)
-    assert fin == [(M.REQUEST_ENTITY_TOO_LARGE, 9)] and len(srv.got) == 1
-    srv = Uploads(lambda num, more, szx, n: (M.REQUEST_ENTITY_TOO_LARGE, None))
+    assert fin == [(CN.REQUEST_ENTITY_TOO_LARGE, 9)] and len(srv.got) == 1
+    srv = Uploads(lambda num, more, szx, n: (CN.REQUEST_ENTITY_TOO_LARGE, None))
     fin, a = _upload(srv, 46, total=1100)
-    assert fin == [(M.REQUEST_ENTITY_TOO_LARGE, 9)] and len(srv.got) == 1
+    assert fin == [(CN.REQUEST_ENTITY_TOO_LARGE, 9)] and len(srv.got) == 1
 
 
 def test_upload_server_may_shrink_but_not_grow_the_block_size():
-    srv = Uploads(lambda num, more, szx, n: ((M.CONTINUE if more else M.CHANGED), 6))
+    srv = Uploads(lambda num, more, szx, n: ((CN.CONTINUE if more else M.CHANGED), 6))
     fin, a = _upload(srv, 48, szx=4)
     assert fin == [(M.CHANGED, 9)] and [g[2] for g in srv.got] == [4, 4, 4]
     assert b"".join(g[4] for g in srv.got) == BODY[:600]
 
 
 def test_upload_continue_to_the_last_block_is_a_failure():
-    srv = Uploads(lambda num, more, szx, n: (M.CONTINUE, szx))
+    srv = Uploads(lambda num, more, szx, n: (CN.CONTINUE, szx))
     fin, a = _upload(srv, 50, total=100)
     assert fin == [(None, 9)] and len(srv.got) == 1
 
@@ -287,11 +288,11 @@ def test_upload_read_failure_ends_it():
             raise OSError("gone")
         return BODY[off:off + n]
 
-    srv = Uploads(lambda num, more, szx, n: ((M.CONTINUE if more else M.CHANGED), szx))
+    srv = Uploads(lambda num, more, szx, n: ((CN.CONTINUE if more else M.CHANGED), szx))
     fin, a = _upload(srv, 52, total=3000, read=read)
     assert fin == [(None, 9)] and len(srv.got) == 1 and a.errors == 1
     assert isinstance(a.last_error, OSError)
-    short = Uploads(lambda num, more, szx, n: ((M.CONTINUE if more else M.CHANGED), szx))
+    short = Uploads(lambda num, more, szx, n: ((CN.CONTINUE if more else M.CHANGED), szx))
     fin, a = _upload(short, 54, total=3000, read=lambda off, n: b"x" * 10)  # a short non-final
     assert fin == [(None, 9)] and short.got == []
 
@@ -309,7 +310,7 @@ def test_block1_state_full_drops_the_oldest_transfer():
     ep.receive(put_block(1, False, 2, b"end", 50, path="/p1"), A, 100)
     assert msgs(ep)[0].code == M.CHANGED
     ep.receive(put_block(1, False, 2, b"end", 51, path="/p0"), A, 100)
-    assert msgs(ep)[0].code == M.REQUEST_ENTITY_INCOMPLETE
+    assert msgs(ep)[0].code == CN.REQUEST_ENTITY_INCOMPLETE
 
 
 def test_block1_each_block_renews_the_transfer_lifetime():
@@ -332,14 +333,14 @@ def test_block2_request_for_the_block_just_past_the_end_is_402():
     ep, h = server(payload=BODY[:2048])
     ep.receive(get("/f", mid=1, block2=M.block_value(2, False, 6)).encode(), A, 0)
     r, = msgs(ep)
-    assert r.code == M.BAD_OPTION and r.payload == b""
+    assert r.code == CN.BAD_OPTION and r.payload == b""
 
 
 def test_block2_of_a_text_payload():
     ep, h = server(payload="abc" * 500)  # a handler may answer str: it goes out as UTF-8
     ep.receive(get("/f", mid=1, block2=M.block_value(1, False, 6)).encode(), A, 0)
     r, = msgs(ep)
-    assert M.block_parts(r.uint(M.BLOCK2)) == (1, False, 6)
+    assert M.block_parts(r.uint(CN.BLOCK2)) == (1, False, 6)
     assert bytes(r.payload) == ("abc" * 500).encode()[1024:]
 
 
@@ -374,7 +375,7 @@ def test_block1_body_of_exactly_max_body_is_accepted():
     assert bytes(call(dm, M.GET, "/5/0/1").payload) == uri
     over = uri + b"b"  # one byte more: refused on the block that passes the limit
     codes = [dm.handle(m, 1, 0).code for m in _blocks(M.PUT, "/5/0/1", 0, over, 16)]
-    assert codes == [M.CHANGED, M.CHANGED, M.REQUEST_ENTITY_TOO_LARGE]
+    assert codes == [M.CHANGED, M.CHANGED, CN.REQUEST_ENTITY_TOO_LARGE]
     assert bytes(call(dm, M.GET, "/5/0/1").payload) == uri
 
 
@@ -755,7 +756,7 @@ def test_retransmitted_con_response_acked_again_and_handled_once():
     got = []
     a.request(get("/x", token=b""), B, 0, lambda r, now: got.append((r.code, now)))
     req = M.decode(a.out.pop(0)[0])
-    a.receive(M.Message(M.ACK, M.EMPTY, req.mid, b"").encode(), B, 10)  # separate response
+    a.receive(M.Message(M.ACK, CN.EMPTY, req.mid, b"").encode(), B, 10)  # separate response
     resp = M.Message(M.CON, M.CONTENT, 0x7777, req.token, payload=b"late").encode()
     a.receive(resp, B, 500)
     first = a.out[:]
@@ -876,12 +877,12 @@ def test_a_change_reaches_observers_behind_one_waiting_for_pmin():
 
 
 def test_message_helpers_and_room():
-    assert [M.code_str(c) for c in (0x01, 0x45, 0x84, 0xA0, 0xBF)] == [
+    assert [CN.code_str(c) for c in (0x01, 0x45, 0x84, 0xA0, 0xBF)] == [
         "0.01", "2.05", "4.04", "5.00", "5.31"]
     m = M.Message(M.NON, M.GET, 0x1234, b"\xab").set_path("/3/0")
     m.add(M.URI_QUERY, "pmin=1")
     m.payload = b"xyz"
-    assert repr(m) == "<NON 0.01 mid=4660 tok=ab 3/0 ['pmin=1'] 3B>"
+    assert CN.describe(m) == "<NON 0.01 mid=4660 tok=ab 3/0 ['pmin=1'] 3B>"
     g = _Rig()
     g.rep.max_obs = 1
     g.vals[P] = 1

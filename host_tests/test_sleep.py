@@ -1,5 +1,6 @@
 # Deep sleep in memory: the state saved, a new client (RAM gone) resumes it with one Update.
 from coap import msg as M
+import coapnums as CN
 from lwm2m import sleep as S
 from board.sleep import FileRtc, _chunked
 from lwm2m.store import Store
@@ -261,7 +262,7 @@ def test_no_sleep_in_the_middle_of_a_firmware_push():
         n.run(10)
         s.ep.request(m, CLIENT, n.clock.now, lambda r, t: got.append(r))
         n.run(10)
-        assert got and got[0].code == M.CONTINUE, got
+        assert got and got[0].code == CN.CONTINUE, got
         n.run(6000)  # the window closed, but the rest of the package has not come yet
         assert not n.c.regs[1].awake
         assert not S.asleep(n.c)
