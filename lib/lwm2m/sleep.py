@@ -75,11 +75,12 @@ def snapshot(client, now, wall_s, sleep_ms):
     for ssid, r in client.regs.items():
         sent = r.server_view
         a = client.accts.get(ssid)
-        if r.state != "registered" or not r.loc or sent is None or a is None:
+        if r.state != "registered" or not r.location or sent is None or a is None:
             continue  # not registered now: it registers on wake
         left = r.left_ms(now) // 1000
-        regs.append([ssid, a.uri, peer_id(r.peer), r.loc, sent[0], sent[1], _crc(sent[2]),
-                     wall_s + left])
+        # the location as its segments, as the record has always held it
+        regs.append([ssid, a.uri, peer_id(r.peer), r.location[1:].split("/"), sent[0], sent[1],
+                     _crc(sent[2]), wall_s + left])
         kept.append(ssid)
     obs = []
     idx = {}
