@@ -22,7 +22,9 @@ def reconcile(c, now, fresh=False):
     c._resync_at = None
     reg = c.registry
     srv, b = accounts.scan(reg)
-    have = {a.ssid: a for a in srv}
+    have = {}  # a loop: a comprehension is one more function on a board
+    for a in srv:
+        have[a.ssid] = a
     for ssid in list(c.regs):
         a = have.get(ssid)
         if fresh or a is None or not a.same_link(c.accts[ssid]):
