@@ -10,9 +10,9 @@ client.changed(oid, iid, rid):
     t.add(0, {5700: 21.5}); c.start(now)        # later: t.set(0, 5700, 22.0) notifies too
 
 run(cfg, feed) is the whole program on a board: main.py calls it after the network is up.
-The registrations are lwm2m.servers (functions over a Client: reconcile, events);
-code a running client does not need loads when used and is dropped: lwm2m.provision (start),
-lwm2m.bringup (run's wiring), lwm2m.halt (shutdown, reboot).
+The registrations are lwm2m.servers (functions over a Client). Code a running client does not
+need loads when used and is dropped: lwm2m.provision (start), lwm2m.reconcile (registrations
+matched to the accounts), lwm2m.bringup (run's wiring), lwm2m.halt (shutdown, reboot).
 """
 import time
 
@@ -21,7 +21,7 @@ from micropython import const
 from coap import msg as M
 from coap.endpoint import Endpoint
 from coap.runner import resolve
-from lwm2m import accounts, servers
+from lwm2m import accounts
 from lwm2m.acl import Acl
 from lwm2m.dm import DM, parse_path
 from lwm2m.log import Log
@@ -107,6 +107,15 @@ class Client:
         provision.start(self, now)
         lwm2m.unload("provision")  # start-up code: back to the heap
         self._poll_at = now
+
+    def reconcile(self, now, fresh=False):
+        """Match the registrations to the accounts in objects 0/1 (lwm2m.reconcile, loaded for
+        the call: accounts change too seldom to hold its code)."""
+        from lwm2m import reconcile, unload
+
+        reconcile.reconcile(self, now, fresh)
+        unload("reconcile")  # its code goes back to the heap once this returns (after a
+        # MemoryError in it the next call finds it loaded still, and drops it then)
 
     def _on_data(self, kind, oid, iid):
         if oid in (0, 1, 2):
@@ -257,7 +266,7 @@ class Client:
             active = bs is not None and bs.active
             if (self._sync or (self._resync_at is not None
                                and time.ticks_diff(now, self._resync_at) >= 0)) and not active:
-                servers.reconcile(self, now, self._sync == "fresh")
+                self.reconcile(now, self._sync == "fresh")
                 if self.bs is not None and not self.bs.active and not self.regs:
                     self.log.info("no usable server account: bootstrap")
                     self.bs.start(now)
