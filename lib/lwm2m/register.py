@@ -191,19 +191,6 @@ class Registration:
         lt, binding, queue = self._params()
         return lt != s[0] or binding_param(binding, queue) != s[1]
 
-    def left_ms(self, now):
-        """Lifetime left since the last successful Register/Update (0 when there is none)."""
-        return 0 if self._expires is None else time.ticks_diff(self._expires, now)
-
-    def resume(self, loc, sent, left_ms, now):
-        """Take over a registration the server still holds (after a deep sleep): its location,
-        (lt, b, links) as the server knows them and the lifetime left. The caller sends the
-        Update."""
-        self.location = "/" + "/".join(loc) if loc else None
-        self.server_view = sent
-        self.state = "registered"
-        self._expires = time.ticks_add(now, min(left_ms, _MAXSPAN))
-
     def _update(self, now):
         """Update with only what changed since the last Register/Update."""
         lt, binding, queue = self._params()
