@@ -17,7 +17,9 @@ def start(c, now):
     reg = c.registry
     why = load(reg, c.store)
     if why is None:
-        srv, bs = accounts.scan(reg)
+        from lwm2m.reconcile import scan  # unloaded again by c.reconcile below
+
+        srv, bs = scan(reg)
         c.log.info("accounts loaded from the store (%d server(s)%s)" % (
             len(srv), ", bootstrap" if bs else ""))
     else:

@@ -8,7 +8,9 @@ import time
 
 from micropython import const
 
-from lwm2m import accounts, servers
+from lwm2m import servers
+from lwm2m.accounts import Account
+from lwm2m.objects import security
 
 _RETRY_MS = const(30000)  # unresolvable server host: try again this often
 
@@ -19,7 +21,7 @@ def reconcile(c, now, fresh=False):
     c._sync = False
     c._resync_at = None
     reg = c.registry
-    srv, b = accounts.scan(reg)
+    srv, b = scan(reg)
     have = {}  # a loop: a comprehension is one more function on a board
     for a in srv:
         have[a.ssid] = a
@@ -89,3 +91,41 @@ def _drop(c, ssid, now, gone):
         c.dm.attrs.drop(ssid=ssid)
         c.log.info("server %d account removed: registration, observations and ACLs dropped"
                    % ssid)
+
+
+def scan(registry):
+    """([Account] of every usable server account by SSID, the bootstrap server's Account (ssid
+    0, the first bootstrap instance with a URI) or None), from objects 0 and 1."""
+    sec = registry.obj(0)
+    srv = registry.obj(1)
+    out = []
+    bs = None
+    if sec is None:
+        return out, bs
+    by_ssid = {}
+    for iid in srv.iids() if srv is not None else ():
+        s = srv.insts[iid].vals.get(0)
+        if s is not None and s not in by_ssid:
+            by_ssid[s] = iid
+    for iid in sec.iids():
+        v = sec.insts[iid].vals
+        if v.get(1) is True:
+            if bs is not None or not v.get(0):
+                continue
+            ssid = 0
+            s = None
+        else:
+            ssid = v.get(10)
+            s = by_ssid.pop(ssid, None)  # popped: a second /0 instance of one SSID is not used
+            if s is None:
+                continue
+        a = Account(ssid, v.get(0), iid, s, v.get(2, security.NOSEC), bytes(v.get(3) or b""),
+                    bytes(v.get(5) or b""))
+        if s is None:
+            bs = a
+            continue
+        i = len(out)  # kept in SSID order as it grows (a sort key would be one more function)
+        while i and out[i - 1].ssid > ssid:
+            i -= 1
+        out.insert(i, a)
+    return out, bs
