@@ -371,6 +371,10 @@ def run(cfg, feed=None, setup=None):
         gc.threshold(gc.mem_free() // 8)
     except AttributeError:  # CPython: its own collector
         pass
+
+    def stopped():  # one function for both runs (a lambda each would be two)
+        return client.stopped
+
     try:
         try:
             if cfg.get("sleep"):
@@ -378,11 +382,11 @@ def run(cfg, feed=None, setup=None):
 
                 cycle(client, runner, cfg["sleep"], feed)
             else:
-                runner.run(lambda: client.stopped)
+                runner.run(stopped)
         except KeyboardInterrupt:
             log.info("interrupted: deregistering")
             client.shutdown(time.ticks_ms())
-            runner.run(lambda: client.stopped)
+            runner.run(stopped)
         log.info("stopped")
     finally:
         runner.close()
