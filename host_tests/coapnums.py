@@ -1,6 +1,11 @@
 """CoAP numbers the tests use that coap.msg no longer names (each public name costs heap on a
 board), and code_str/describe, debugging aids that left coap.msg for the same reason."""
 
+# message types (CON is coap.msg.CON)
+NON = 1
+ACK = 2
+RST = 3
+# codes
 EMPTY = 0
 VALID = 0x43  # 2.03
 CONTINUE = 0x5F  # 2.31

@@ -2,6 +2,7 @@
 import os
 
 from coap import msg as M
+import coapnums as CN
 from coap.endpoint import Endpoint
 from coap.runner import resolve
 from lwm2m import parse, provision, tlv
@@ -152,7 +153,7 @@ class Net:
                     if s.peer == peer and not s.down:
                         m = M.decode(data)
                         if m.opt(M.OBSERVE) is not None and m.code == M.CONTENT and m.type in (
-                                M.NON, M.CON) and m.type != M.ACK:
+                                CN.NON, M.CON) and m.type != CN.ACK:
                             self.notes.append((s, m))
                         s.ep.receive(data, CLIENT, now)
             for s in self.srvs.values():
@@ -656,7 +657,7 @@ def test_server_unreachable_update_retried_notifications_stored_no_register():
         for v in range(1, 10):
             step(v)
         assert payloads() == [b"%d.5" % v for v in range(1, 10)]
-        assert [m.type for _, m in n.notes] == [M.NON] * 9
+        assert [m.type for _, m in n.notes] == [CN.NON] * 9
         down = len(n.notes)
         s.down = True  # datagrams both ways dropped: the 10th notification is CON and is lost
         for v in range(10, 34):
@@ -673,7 +674,7 @@ def test_server_unreachable_update_retried_notifications_stored_no_register():
         # the CON timed out and are gone (nothing tells the client about them); from 18.5 on
         # stored and delivered in order once the retried Update is answered, then live ones
         assert got == [b"10.5"] + [b"%d.5" % v for v in range(18, 46)]
-        assert [m.type for _, m in n.notes[down:down + 17]] == [M.NON] * 17  # the stored ones
+        assert [m.type for _, m in n.notes[down:down + 17]] == [CN.NON] * 17  # the stored ones
         assert [x for x in n.lines if "answering again" in x]
         # one Register in the whole run, the observation and the location kept
         assert [r for r in s.reqs if r[1] == "/rd"] == [s.reqs[0]]

@@ -204,10 +204,10 @@ def test_duplicate_replay_byte_equal():
 
 def test_non_duplicate_ignored():
     ep, h = server()
-    raw = get("/a", typ=M.NON).encode()
+    raw = get("/a", typ=CN.NON).encode()
     ep.receive(raw, A, 0)
     out = msgs(ep)
-    assert len(out) == 1 and out[0].type == M.NON and out[0].code == M.CONTENT
+    assert len(out) == 1 and out[0].type == CN.NON and out[0].code == M.CONTENT
     ep.receive(raw, A, 10)
     assert ep.out == [] and len(h.calls) == 1
 
@@ -244,7 +244,7 @@ def test_separate_response_server_side():
     nxt = ep.tick(1000)
     assert 2000 <= nxt <= 3000
     assert ep.tick(1000 + nxt) and take(ep) == [(data, A)]  # retransmitted until ACKed
-    ep.receive(M.Message(M.ACK, CN.EMPTY, r.mid).encode(), A, 5000)
+    ep.receive(M.Message(CN.ACK, CN.EMPTY, r.mid).encode(), A, 5000)
     assert ep.tick(5000) is None and not ep._tx
 
 
@@ -315,7 +315,7 @@ def test_unknown_critical_option_402_elective_ignored():
     m.add(9, b"x")
     ep.receive(m.encode(), A, 0)
     r, = msgs(ep)
-    assert r.type == M.ACK and r.code == CN.BAD_OPTION and h.calls == []
+    assert r.type == CN.ACK and r.code == CN.BAD_OPTION and h.calls == []
     m = get("/a", mid=2)
     m.add(10, b"x")
     ep.receive(m.encode(), A, 0)
@@ -448,13 +448,13 @@ def observed(**kw):
 
 def test_observe_register_and_sequence():
     ep, h, obs, r = observed(payload=b"50")
-    assert r.type == M.ACK and r.code == M.CONTENT and r.uint(M.OBSERVE) == 0
+    assert r.type == CN.ACK and r.code == M.CONTENT and r.uint(M.OBSERVE) == 0
     assert obs.token == b"\x0b" and obs.peer == A and obs.seq == 0
     assert ep.observations == [obs]
     assert ep.notify(obs, M.CONTENT, b"49", 0, 1000) is True
     assert ep.notify(obs, M.CONTENT, b"48", 0, 2000) is True
     n1, n2 = msgs(ep)
-    assert n1.type == M.NON and n1.uint(M.OBSERVE) == 1 and n2.uint(M.OBSERVE) == 2
+    assert n1.type == CN.NON and n1.uint(M.OBSERVE) == 1 and n2.uint(M.OBSERVE) == 2
     assert n1.token == b"\x0b" and bytes(n2.payload) == b"48" and n2.uint(M.CONTENT_FORMAT) == 0
     assert n2.mid == (n1.mid + 1) & 0xFFFF
 
@@ -546,7 +546,7 @@ def test_observe_con_give_up_with_on_timeout_keeps_observation():
     assert timeouts == [(obs, 62000)] and obs.active and h.cancelled == [] and ep.observations == [obs]
     assert ep.notify(obs, M.CONTENT, b"b", 0, 63000) is True
     n, = msgs(ep)
-    assert bytes(n.payload) == b"b" and n.type == M.NON
+    assert bytes(n.payload) == b"b" and n.type == CN.NON
 
 
 def test_observe_new_con_replaces_in_flight():
@@ -688,12 +688,12 @@ def test_download_lost_block_retransmitted():
 
     def drop(data):
         m = M.decode(data)
-        if m.type == M.ACK and m.opt(CN.BLOCK2) and M.block_parts(m.uint(CN.BLOCK2))[0] == 1:
+        if m.type == CN.ACK and m.opt(CN.BLOCK2) and M.block_parts(m.uint(CN.BLOCK2))[0] == 1:
             state["n"] += 1
             if state["n"] == 1:
                 state["saved"] = data
                 return True  # the first answer to block 1 is lost
-        if m.type == M.ACK and m.opt(CN.BLOCK2) and M.block_parts(m.uint(CN.BLOCK2))[0] == 2:
+        if m.type == CN.ACK and m.opt(CN.BLOCK2) and M.block_parts(m.uint(CN.BLOCK2))[0] == 2:
             a.receive(state["saved"], B, 0)  # and turns up late: ignored
         return False
 

@@ -11,7 +11,7 @@ PROXY_URI = 35
 
 
 def test_empty_ack_exact():
-    m = M.Message(M.ACK, CN.EMPTY, 0x7D34)
+    m = M.Message(CN.ACK, CN.EMPTY, 0x7D34)
     assert m.encode() == hexb("60 00 7D 34")
 
 
@@ -22,7 +22,7 @@ def test_get_with_path_exact():
 
 
 def test_piggybacked_content_exact():
-    m = M.Message(M.ACK, M.CONTENT, 0x7D34, token=b"\x71", payload=b"22.3 C")
+    m = M.Message(CN.ACK, M.CONTENT, 0x7D34, token=b"\x71", payload=b"22.3 C")
     assert m.encode() == hexb("61 45 7D 34 71 FF") + b"22.3 C"
 
 
@@ -41,7 +41,7 @@ def test_extended_delta_and_length():
 
 
 def test_roundtrip_all_options():
-    m = M.Message(M.NON, M.POST, 0xFFFF, token=bytes(range(8)), payload=b"\x00\x01")
+    m = M.Message(CN.NON, M.POST, 0xFFFF, token=bytes(range(8)), payload=b"\x00\x01")
     m.set_path("rd/abc").add(M.URI_QUERY, "ep=node-1").add(M.URI_QUERY, "lt=300")
     m.add(M.CONTENT_FORMAT, 11542).add(M.ACCEPT, 40).add(M.OBSERVE, 0)
     m.add(M.BLOCK1, M.block_value(3, True, 2)).add(CN.BLOCK2, M.block_value(0, False, 6))
@@ -51,7 +51,7 @@ def test_roundtrip_all_options():
     buf = bytearray(len(raw) + 3)  # encode() sized its buffer to exactly what encode_into wrote
     assert m.encode_into(buf) == len(raw) and buf[:len(raw)] == raw
     d = M.decode(raw)
-    assert d.type == M.NON and d.mid == 0xFFFF and d.token == bytes(range(8))
+    assert d.type == CN.NON and d.mid == 0xFFFF and d.token == bytes(range(8))
     assert d.path() == ["rd", "abc"] and d.query() == ["ep=node-1", "lt=300"]
     assert d.uint(M.CONTENT_FORMAT) == 11542 and d.uint(M.ACCEPT) == 40
     assert d.uint(M.OBSERVE) == 0 and d.opt(M.OBSERVE) == b""

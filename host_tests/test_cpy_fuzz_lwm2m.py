@@ -39,7 +39,7 @@ queries = st.lists(st.one_of(st.sampled_from(["pmin=1", "pmax=2", "gt=5", "lt=1"
 
 @st.composite
 def requests(draw):
-    m = M.Message(draw(st.sampled_from([M.CON, M.NON])), draw(methods), draw(st.integers(0, 0xFFFF)),
+    m = M.Message(draw(st.sampled_from([M.CON, CN.NON])), draw(methods), draw(st.integers(0, 0xFFFF)),
                   draw(st.binary(max_size=8)))
     for s in draw(paths):
         m.add(M.URI_PATH, s)

@@ -756,7 +756,7 @@ def test_retransmitted_con_response_acked_again_and_handled_once():
     got = []
     a.request(get("/x", token=b""), B, 0, lambda r, now: got.append((r.code, now)))
     req = M.decode(a.out.pop(0)[0])
-    a.receive(M.Message(M.ACK, CN.EMPTY, req.mid, b"").encode(), B, 10)  # separate response
+    a.receive(M.Message(CN.ACK, CN.EMPTY, req.mid, b"").encode(), B, 10)  # separate response
     resp = M.Message(M.CON, M.CONTENT, 0x7777, req.token, payload=b"late").encode()
     a.receive(resp, B, 500)
     first = a.out[:]
@@ -879,7 +879,7 @@ def test_a_change_reaches_observers_behind_one_waiting_for_pmin():
 def test_message_helpers_and_room():
     assert [CN.code_str(c) for c in (0x01, 0x45, 0x84, 0xA0, 0xBF)] == [
         "0.01", "2.05", "4.04", "5.00", "5.31"]
-    m = M.Message(M.NON, M.GET, 0x1234, b"\xab").set_path("/3/0")
+    m = M.Message(CN.NON, M.GET, 0x1234, b"\xab").set_path("/3/0")
     m.add(M.URI_QUERY, "pmin=1")
     m.payload = b"xyz"
     assert CN.describe(m) == "<NON 0.01 mid=4660 tok=ab 3/0 ['pmin=1'] 3B>"

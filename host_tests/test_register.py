@@ -20,7 +20,7 @@ class Handle:
         self.cancelled = True
 
     def answer(self, code, now, locs=(), payload=b""):
-        r = m.Message(m.ACK, code)
+        r = m.Message(CN.ACK, code)
         for s in locs:
             r.add(m.LOCATION_PATH, s)
         r.payload = payload

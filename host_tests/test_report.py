@@ -1,5 +1,6 @@
 # Information reporting (lib/lwm2m/report.py): pmin/pmax/gt/lt/st timing, storing, cancel.
 from coap import msg as m
+import coapnums as CN
 from lwm2m import report as rp
 from lwm2m.errors import NotFound
 from test_register import FakeEP
@@ -353,7 +354,7 @@ def test_over_real_endpoint_observe_notify_rst():
     assert w.tap == []  # pmin 2 s not over yet
     w.run(2000, rep)
     n = m.decode(w.tap[-1])
-    assert n.type == m.NON and n.token == tok and n.uint(m.OBSERVE) == 1
+    assert n.type == CN.NON and n.token == tok and n.uint(m.OBSERVE) == 1
     assert bytes(n.payload) == b"22" and n.uint(m.CONTENT_FORMAT) == 0
     w.run(32000, rep)  # pmax
     n = m.decode(w.tap[-1])

@@ -5,6 +5,7 @@ import gc
 import time
 
 from coap import msg as M
+import coapnums as CN
 from test_client import TEMP, URI, Lcg, Net, cfg, tmpdir
 from util import heap_trace, heap_used
 
@@ -73,7 +74,7 @@ class Soak:
                 if p == ["rd"] or (len(p) == 2 and p[0] == "rd"):
                     self._refresh(self.mono, p == ["rd"], m.mid)
             elif m.code == M.CONTENT and m.opt(M.OBSERVE) is not None:
-                if m.type == M.ACK:  # the observe response starts the pmin/pmax clock
+                if m.type == CN.ACK:  # the observe response starts the pmin/pmax clock
                     self.seen[bytes(m.token)] = [m.uint(M.OBSERVE), self.mono]
                 else:
                     self._note(m, self.mono)

@@ -1,17 +1,16 @@
 """CoAP message codec (RFC 7252 framing, option numbers of RFC 7252/7641/7959), over memoryview."""
 from micropython import const
 
-# message types
+# message types; only CON is named for lib/ (NON 1, ACK 2, RST 3: see the codes below)
 CON = const(0)
-NON = const(1)
-ACK = const(2)
-RST = const(3)
+_ACK = const(2)
 
 # method and response codes: class << 5 | detail. Each public name costs heap on a board, so
 # those nothing in lib/ uses are only listed: Empty 0, 2.03 Valid 0x43, 2.31 Continue 0x5F,
 # 4.02 Bad Option 0x82, 4.08 Request Entity Incomplete 0x88, 4.12 Precondition Failed 0x8C,
 # 4.13 Request Entity Too Large 0x8D, 4.15 Unsupported Content-Format 0x8F,
-# 5.03 Service Unavailable 0xA3 (host_tests/coapnums.py names them for the tests)
+# 5.03 Service Unavailable 0xA3 (host_tests/coapnums.py names them, and
+# the message types, for the tests)
 GET = const(1)
 POST = const(2)
 PUT = const(3)
@@ -50,7 +49,7 @@ class DecodeError(ValueError):
 
 def response(code, payload=b"", content_format=None):
     """A handler's answer; the endpoint fills in type, MID and token when it sends it."""
-    r = Message(ACK, code, payload=payload)
+    r = Message(_ACK, code, payload=payload)
     if content_format is not None:
         r.add(CONTENT_FORMAT, content_format)
     return r
