@@ -1,4 +1,5 @@
 # The composed client (lib/lwm2m/client.py) over a real Endpoint pair in memory, fake clock.
+from util import rep_count, rep_stored
 import os
 
 from coap import msg as M
@@ -411,7 +412,7 @@ def test_observe_and_changed_notify():
         s.update_code = M.NOT_FOUND
         got = s.request(M.POST, "/1/0/8")
         n.run(100)
-        assert n.c.reporter.count(1) == 0
+        assert rep_count(n.c.reporter, 1) == 0
     finally:
         n.close()
 
@@ -665,7 +666,7 @@ def test_server_unreachable_update_retried_notifications_stored_no_register():
         assert len(n.notes) == down
         warn = [x for x in n.lines if "not answering" in x]
         assert len(warn) == 1 and n.c.regs[1].update_failures >= 1
-        assert n.c.reporter.is_offline(1) and n.c.reporter.stored(1) > 0
+        assert n.c.reporter.is_offline(1) and rep_stored(n.c.reporter, 1) > 0
         s.down = False
         for v in range(34, 46):
             step(v)
@@ -679,8 +680,8 @@ def test_server_unreachable_update_retried_notifications_stored_no_register():
         # one Register in the whole run, the observation and the location kept
         assert [r for r in s.reqs if r[1] == "/rd"] == [s.reqs[0]]
         assert n.c.regs[1].location == "/rd/1" and n.c.regs[1].state == "registered"
-        assert n.c.reporter.count(1) == 1 and len(n.c.ep.observations) == 1
-        assert not n.c.reporter.is_offline(1) and n.c.reporter.stored(1) == 0
+        assert rep_count(n.c.reporter, 1) == 1 and len(n.c.ep.observations) == 1
+        assert not n.c.reporter.is_offline(1) and rep_stored(n.c.reporter, 1) == 0
     finally:
         n.close()
 

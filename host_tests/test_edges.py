@@ -2,6 +2,7 @@
 
 Each test names the bug it catches. All pure: they run under CPython and the unix port.
 """
+from util import rep_count, rep_stored
 from coap import msg as M
 import coapnums as CN
 from coap.endpoint import Endpoint
@@ -392,14 +393,14 @@ def test_discover_with_observe_is_answered_without_observing():
         assert r.code == M.CONTENT and r.uint(M.CONTENT_FORMAT) == 40
         assert r.opt(M.OBSERVE) is None
         assert bytes(r.payload).startswith(b"</3/0>")
-        assert n.c.reporter.count(1) == 0 and n.c.ep.observations == []
+        assert rep_count(n.c.reporter, 1) == 0 and n.c.ep.observations == []
         n.c.changed(3, 0, 13)
         n.run(5000)
         assert n.notes == []
         # the same GET without Accept: 40 does observe (the test above is not vacuous)
         got = s.request(M.GET, "/3/0/0", observe=0)
         n.run(10)
-        assert got[0].uint(M.OBSERVE) is not None and n.c.reporter.count(1) == 1
+        assert got[0].uint(M.OBSERVE) is not None and rep_count(n.c.reporter, 1) == 1
     finally:
         n.close()
 
@@ -633,13 +634,13 @@ def test_read_errors_become_error_notifications_that_end_the_observation():
     g.rep.changed(P[0], P[1], P[2])  # the failed read in the gt check lets the change through
     g.rep.tick(100)
     assert g.notes == [(b"a", M.INTERNAL_SERVER_ERROR, b"", None, 100, False)]
-    assert g.rep.count(1) == 0
+    assert rep_count(g.rep, 1) == 0
     g.vals[(3, 0, 9)] = 50
     g.add(1, b"b", (3, 0, 9))
     g.vals[(3, 0, 9)] = NotFound()
     g.rep.changed(3, 0, 9)
     g.rep.tick(200)
-    assert g.notes[-1][:2] == (b"b", M.NOT_FOUND) and g.rep.count(1) == 0
+    assert g.notes[-1][:2] == (b"b", M.NOT_FOUND) and rep_count(g.rep, 1) == 0
 
 
 def test_threshold_check_when_the_first_read_failed():
@@ -660,7 +661,7 @@ def test_an_observation_the_endpoint_ended_is_forgotten():
     g.ended = True
     g.rep.changed(P[0], P[1], P[2])
     g.rep.tick(100)
-    assert len(g.notes) == 1 and g.rep.count(1) == 0 and g.rep.count() == 0
+    assert len(g.notes) == 1 and rep_count(g.rep, 1) == 0 and rep_count(g.rep) == 0
 
 
 def test_full_server_observation_refused_and_unobserved():
@@ -672,9 +673,9 @@ def test_full_server_observation_refused_and_unobserved():
     g.add(1, b"b", P)
     o = Obs(b"c")
     assert g.rep.add(1, o, P, 0, 0) is False and g.unobserved == [b"c"] and o.ctx is None
-    assert g.rep.count(1) == 2 and g.rep.count(2) == 1 and g.rep.count() == 3
+    assert rep_count(g.rep, 1) == 2 and rep_count(g.rep, 2) == 1 and rep_count(g.rep) == 3
     g.rep.cancel_server(1)
-    assert sorted(g.unobserved) == [b"a", b"b", b"c"] and g.rep.count() == 1
+    assert sorted(g.unobserved) == [b"a", b"b", b"c"] and rep_count(g.rep) == 1
 
 
 def test_storing_is_per_server():
@@ -686,7 +687,7 @@ def test_storing_is_per_server():
     g.rep.server_offline(1)
     g.rep.server_offline(2)
     g.rep.tick(10000)
-    assert g.notes == [] and g.rep.stored(1) == 1 and g.rep.stored(2) == 0
+    assert g.notes == [] and rep_stored(g.rep, 1) == 1 and rep_stored(g.rep, 2) == 0
 
 
 def test_undelivered_con_follows_storing_at_the_time_it_is_lost():
@@ -698,7 +699,7 @@ def test_undelivered_con_follows_storing_at_the_time_it_is_lost():
     assert g.notes[-1][5] is True  # CON while storing was on
     g.storing[1] = False  # /1/0/6 written false before the CON timed out
     g.rep.undelivered(o, 60000)
-    assert g.rep.stored(1) == 0 and g.rep.is_offline(1)
+    assert rep_stored(g.rep, 1) == 0 and g.rep.is_offline(1)
 
 
 def test_lost_cons_go_back_in_time_order_with_their_format():
@@ -714,7 +715,7 @@ def test_lost_cons_go_back_in_time_order_with_their_format():
     g.rep.tick(10005)  # b: CON at 10005
     g.rep.undelivered(a, 50000)  # offline from here
     g.rep.tick(10006 + 10000 - 10)  # c: its first pmax (9996 + 10000) is stored
-    assert g.rep.stored(1) == 2
+    assert rep_stored(g.rep, 1) == 2
     g.rep.undelivered(b, 50001)  # b's CON (10005) goes between a's (10000) and c's (19996)
     del g.notes[:]
     g.rep.server_online(1, 60000)
@@ -856,7 +857,7 @@ def test_stored_error_notification_delivered_after_its_observation_ended():
     g.rep.server_offline(1)
     g.vals[P] = RuntimeError("gone")
     g.rep.tick(10000)  # stored: 5.00, and the observation is over
-    assert g.rep.stored(1) == 1 and g.rep.count(1) == 0
+    assert rep_stored(g.rep, 1) == 1 and rep_count(g.rep, 1) == 0
     g.rep.server_online(1, 20000)
     assert [(n[0], n[1]) for n in g.notes] == [(b"a", M.INTERNAL_SERVER_ERROR)]
 

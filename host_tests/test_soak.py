@@ -1,6 +1,7 @@
 # Soak on the fake clock: lifetime 300 s, 10 observations, random value changes, random server
 # outages. Updates on time, notifications within pmin/pmax, every notification accounted for,
 # heap flat (gc.mem_alloc on MicroPython, tracemalloc on CPython). tools/bench/soak.py runs the same simulation for 30 days and prints figures.
+from util import rep_count, rep_stored
 import gc
 import time
 
@@ -231,7 +232,7 @@ def _common(sim, f):
     assert f["registers"] >= 1 and f["updates"] > 0, f
     assert sim.n.c.ep.errors == 0
     # the observations are all still alive at the end (re-made after any new Register)
-    assert sim.n.c.reporter.count(1) == N_OBS and len(sim.n.c.ep.observations) == N_OBS, f
+    assert rep_count(sim.n.c.reporter, 1) == N_OBS and len(sim.n.c.ep.observations) == N_OBS, f
 
 
 def test_soak_two_days_outages_all_accounted():
@@ -259,7 +260,7 @@ def test_soak_queue_mode_two_days_nothing_lost():
         assert f["sent_down"] == 0 and f["store_dropped"] == 0, f
         # stored while asleep or unreachable, delivered afterwards: produced == delivered
         assert f["sent"] == f["delivered"] and f["registers"] == 1, f
-        assert sim.n.c.reporter.stored(1) == 0
+        assert rep_stored(sim.n.c.reporter, 1) == 0
     finally:
         sim.close()
 

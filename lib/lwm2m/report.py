@@ -61,11 +61,6 @@ class Reporter:
 
     # --- observations ------------------------------------------------------------------------
 
-    def count(self, ssid=None):
-        if ssid is None:
-            return sum(self._count.values())
-        return self._count.get(ssid, 0)
-
     def observes(self, oid):
         return oid in self._by_oid
 
@@ -298,9 +293,6 @@ class Reporter:
             for at, r, code, cf, payload in q:
                 if code != m.CONTENT or r.obs.ctx is r:
                     self._send(r, code, cf, payload, now)
-
-    def stored(self, ssid):
-        return len(self._stored.get(ssid, ()))
 
     def is_offline(self, ssid):
         return ssid in self._offline
