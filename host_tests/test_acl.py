@@ -1,5 +1,6 @@
 """Access control: single server, the two-server ACL matrix, owners, and server removal (D.2.2)."""
 from coap import msg as M
+import coapnums as CN
 from lwm2m import acl as A
 from lwm2m.dm import DM
 from lwm2m.model import Registry, object_def, resource
@@ -58,7 +59,7 @@ def _run(bit, acl, owner, ssid):
     r = dm.handle(req(code, path, cf, pl), ssid, 0)
     if r.code == ok:
         return True
-    assert r.code == M.UNAUTHORIZED and not r.payload, (bit, ssid, M.code_str(r.code))
+    assert r.code == M.UNAUTHORIZED and not r.payload, (bit, ssid, CN.code_str(r.code))
     assert t.insts[0].vals == before and len(t.insts) == 1 and not ran
     return False
 

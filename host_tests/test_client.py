@@ -1,7 +1,9 @@
 # The composed client (lib/lwm2m/client.py) over a real Endpoint pair in memory, fake clock.
+from util import rep_count, rep_stored
 import os
 
 from coap import msg as M
+import coapnums as CN
 from coap.endpoint import Endpoint
 from coap.runner import resolve
 from lwm2m import parse, provision, tlv
@@ -152,7 +154,7 @@ class Net:
                     if s.peer == peer and not s.down:
                         m = M.decode(data)
                         if m.opt(M.OBSERVE) is not None and m.code == M.CONTENT and m.type in (
-                                M.NON, M.CON) and m.type != M.ACK:
+                                CN.NON, M.CON) and m.type != CN.ACK:
                             self.notes.append((s, m))
                         s.ep.receive(data, CLIENT, now)
             for s in self.srvs.values():
@@ -410,7 +412,7 @@ def test_observe_and_changed_notify():
         s.update_code = M.NOT_FOUND
         got = s.request(M.POST, "/1/0/8")
         n.run(100)
-        assert n.c.reporter.count(1) == 0
+        assert rep_count(n.c.reporter, 1) == 0
     finally:
         n.close()
 
@@ -656,7 +658,7 @@ def test_server_unreachable_update_retried_notifications_stored_no_register():
         for v in range(1, 10):
             step(v)
         assert payloads() == [b"%d.5" % v for v in range(1, 10)]
-        assert [m.type for _, m in n.notes] == [M.NON] * 9
+        assert [m.type for _, m in n.notes] == [CN.NON] * 9
         down = len(n.notes)
         s.down = True  # datagrams both ways dropped: the 10th notification is CON and is lost
         for v in range(10, 34):
@@ -664,7 +666,7 @@ def test_server_unreachable_update_retried_notifications_stored_no_register():
         assert len(n.notes) == down
         warn = [x for x in n.lines if "not answering" in x]
         assert len(warn) == 1 and n.c.regs[1].update_failures >= 1
-        assert n.c.reporter.is_offline(1) and n.c.reporter.stored(1) > 0
+        assert n.c.reporter.is_offline(1) and rep_stored(n.c.reporter, 1) > 0
         s.down = False
         for v in range(34, 46):
             step(v)
@@ -673,13 +675,13 @@ def test_server_unreachable_update_retried_notifications_stored_no_register():
         # the CON timed out and are gone (nothing tells the client about them); from 18.5 on
         # stored and delivered in order once the retried Update is answered, then live ones
         assert got == [b"10.5"] + [b"%d.5" % v for v in range(18, 46)]
-        assert [m.type for _, m in n.notes[down:down + 17]] == [M.NON] * 17  # the stored ones
+        assert [m.type for _, m in n.notes[down:down + 17]] == [CN.NON] * 17  # the stored ones
         assert [x for x in n.lines if "answering again" in x]
         # one Register in the whole run, the observation and the location kept
         assert [r for r in s.reqs if r[1] == "/rd"] == [s.reqs[0]]
         assert n.c.regs[1].location == "/rd/1" and n.c.regs[1].state == "registered"
-        assert n.c.reporter.count(1) == 1 and len(n.c.ep.observations) == 1
-        assert not n.c.reporter.is_offline(1) and n.c.reporter.stored(1) == 0
+        assert rep_count(n.c.reporter, 1) == 1 and len(n.c.ep.observations) == 1
+        assert not n.c.reporter.is_offline(1) and rep_stored(n.c.reporter, 1) == 0
     finally:
         n.close()
 

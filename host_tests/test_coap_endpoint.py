@@ -2,6 +2,7 @@
 import sys
 
 from coap import msg as M
+import coapnums as CN
 from coap.endpoint import Endpoint
 from util import hexb
 
@@ -50,7 +51,8 @@ def msgs(ep):
 def get(path, typ=M.CON, mid=0x1234, token=b"\x01\x02", **opts):
     m = M.Message(typ, M.GET, mid, token).set_path(path)
     for k, v in opts.items():
-        m.add(getattr(M, k.upper()), v)
+        name = k.upper()  # an option coap.msg names, or one only the tests name (coapnums)
+        m.add(getattr(CN, name) if hasattr(CN, name) else getattr(M, name), v)
     return m
 
 
@@ -204,10 +206,10 @@ def test_duplicate_replay_byte_equal():
 
 def test_non_duplicate_ignored():
     ep, h = server()
-    raw = get("/a", typ=M.NON).encode()
+    raw = get("/a", typ=CN.NON).encode()
     ep.receive(raw, A, 0)
     out = msgs(ep)
-    assert len(out) == 1 and out[0].type == M.NON and out[0].code == M.CONTENT
+    assert len(out) == 1 and out[0].type == CN.NON and out[0].code == M.CONTENT
     ep.receive(raw, A, 10)
     assert ep.out == [] and len(h.calls) == 1
 
@@ -244,7 +246,7 @@ def test_separate_response_server_side():
     nxt = ep.tick(1000)
     assert 2000 <= nxt <= 3000
     assert ep.tick(1000 + nxt) and take(ep) == [(data, A)]  # retransmitted until ACKed
-    ep.receive(M.Message(M.ACK, M.EMPTY, r.mid).encode(), A, 5000)
+    ep.receive(M.Message(CN.ACK, CN.EMPTY, r.mid).encode(), A, 5000)
     assert ep.tick(5000) is None and not ep._tx
 
 
@@ -315,7 +317,7 @@ def test_unknown_critical_option_402_elective_ignored():
     m.add(9, b"x")
     ep.receive(m.encode(), A, 0)
     r, = msgs(ep)
-    assert r.type == M.ACK and r.code == M.BAD_OPTION and h.calls == []
+    assert r.type == CN.ACK and r.code == CN.BAD_OPTION and h.calls == []
     m = get("/a", mid=2)
     m.add(10, b"x")
     ep.receive(m.encode(), A, 0)
@@ -329,7 +331,7 @@ def test_unknown_critical_option_402_elective_ignored():
         m = get("/a", mid=mid)
         m.add(num, b"x")
         ep.receive(m.encode(), A, 0)
-        assert msgs(ep)[0].code == M.BAD_OPTION, num
+        assert msgs(ep)[0].code == CN.BAD_OPTION, num
 
 
 def test_rst_to_our_request():
@@ -448,13 +450,13 @@ def observed(**kw):
 
 def test_observe_register_and_sequence():
     ep, h, obs, r = observed(payload=b"50")
-    assert r.type == M.ACK and r.code == M.CONTENT and r.uint(M.OBSERVE) == 0
+    assert r.type == CN.ACK and r.code == M.CONTENT and r.uint(M.OBSERVE) == 0
     assert obs.token == b"\x0b" and obs.peer == A and obs.seq == 0
     assert ep.observations == [obs]
     assert ep.notify(obs, M.CONTENT, b"49", 0, 1000) is True
     assert ep.notify(obs, M.CONTENT, b"48", 0, 2000) is True
     n1, n2 = msgs(ep)
-    assert n1.type == M.NON and n1.uint(M.OBSERVE) == 1 and n2.uint(M.OBSERVE) == 2
+    assert n1.type == CN.NON and n1.uint(M.OBSERVE) == 1 and n2.uint(M.OBSERVE) == 2
     assert n1.token == b"\x0b" and bytes(n2.payload) == b"48" and n2.uint(M.CONTENT_FORMAT) == 0
     assert n2.mid == (n1.mid + 1) & 0xFFFF
 
@@ -546,7 +548,7 @@ def test_observe_con_give_up_with_on_timeout_keeps_observation():
     assert timeouts == [(obs, 62000)] and obs.active and h.cancelled == [] and ep.observations == [obs]
     assert ep.notify(obs, M.CONTENT, b"b", 0, 63000) is True
     n, = msgs(ep)
-    assert bytes(n.payload) == b"b" and n.type == M.NON
+    assert bytes(n.payload) == b"b" and n.type == CN.NON
 
 
 def test_observe_new_con_replaces_in_flight():
@@ -585,7 +587,7 @@ def test_observe_big_notification_is_block2():
     ep, h, obs, r = observed()
     ep.notify(obs, M.CONTENT, bytes(range(256)) * 5, 0, 1)
     n, = msgs(ep)
-    assert M.block_parts(n.uint(M.BLOCK2)) == (0, True, 6) and n.uint(M.SIZE2) == 1280
+    assert M.block_parts(n.uint(CN.BLOCK2)) == (0, True, 6) and n.uint(CN.SIZE2) == 1280
     assert bytes(n.payload) == (bytes(range(256)) * 4) and n.uint(M.OBSERVE) == 1
 
 
@@ -598,22 +600,22 @@ def test_block2_server_slicing():
     ep, h = server(payload=BODY)
     ep.receive(get("/f", mid=1).encode(), A, 0)
     r, = msgs(ep)
-    assert M.block_parts(r.uint(M.BLOCK2)) == (0, True, 6) and r.uint(M.SIZE2) == 2500
+    assert M.block_parts(r.uint(CN.BLOCK2)) == (0, True, 6) and r.uint(CN.SIZE2) == 2500
     assert bytes(r.payload) == BODY[:1024]
     ep.receive(get("/f", mid=2, block2=M.block_value(2, False, 6)).encode(), A, 0)
     r, = msgs(ep)
-    assert M.block_parts(r.uint(M.BLOCK2)) == (2, False, 6) and r.opt(M.SIZE2) is None
+    assert M.block_parts(r.uint(CN.BLOCK2)) == (2, False, 6) and r.opt(CN.SIZE2) is None
     assert bytes(r.payload) == BODY[2048:]
     ep.receive(get("/f", mid=3, block2=M.block_value(3, False, 2)).encode(), A, 0)
     r, = msgs(ep)
-    assert M.block_parts(r.uint(M.BLOCK2)) == (3, True, 2) and bytes(r.payload) == BODY[192:256]
+    assert M.block_parts(r.uint(CN.BLOCK2)) == (3, True, 2) and bytes(r.payload) == BODY[192:256]
     ep.receive(get("/f", mid=4, block2=M.block_value(3, False, 6)).encode(), A, 0)
     r, = msgs(ep)
-    assert r.code == M.BAD_OPTION and r.payload == b"" and len(h.calls) == 4
+    assert r.code == CN.BAD_OPTION and r.payload == b"" and len(h.calls) == 4
     h.payload = b"small"
     ep.receive(get("/f", mid=5, block2=M.block_value(0, False, 2)).encode(), A, 0)
     r, = msgs(ep)
-    assert r.opt(M.BLOCK2) is None and bytes(r.payload) == b"small"
+    assert r.opt(CN.BLOCK2) is None and bytes(r.payload) == b"small"
 
 
 def put_block(num, more, szx, payload, mid, path="/5/0/0"):
@@ -629,7 +631,7 @@ def test_block1_server_sequence():
     for i, (num, more) in enumerate(((0, True), (1, True), (2, True), (3, False))):
         ep.receive(put_block(num, more, 2, body[num * 64:num * 64 + 64], 10 + i), A, 0)
         r, = msgs(ep)
-        assert r.code == (M.CONTINUE if more else M.CHANGED)
+        assert r.code == (CN.CONTINUE if more else M.CHANGED)
         assert M.block_parts(r.uint(M.BLOCK1)) == (num, more, 2)
         # the Block1 sequencing stays loaded while a body is in progress, and goes after it
         assert ("coap.block" in sys.modules) == more
@@ -641,15 +643,15 @@ def test_block1_server_errors():
     ep, h = server(code=M.CHANGED, payload=b"")
     blk = bytes(64)
     ep.receive(put_block(1, True, 2, blk, 1), A, 0)  # unknown continuation
-    assert msgs(ep)[0].code == M.REQUEST_ENTITY_INCOMPLETE and h.calls == []
+    assert msgs(ep)[0].code == CN.REQUEST_ENTITY_INCOMPLETE and h.calls == []
     ep.receive(put_block(0, True, 2, blk, 2), A, 0)
-    assert msgs(ep)[0].code == M.CONTINUE
+    assert msgs(ep)[0].code == CN.CONTINUE
     ep.receive(put_block(2, True, 2, blk, 3), A, 0)  # gap
-    assert msgs(ep)[0].code == M.REQUEST_ENTITY_INCOMPLETE and len(h.calls) == 1
+    assert msgs(ep)[0].code == CN.REQUEST_ENTITY_INCOMPLETE and len(h.calls) == 1
     ep.receive(put_block(1, True, 2, blk, 4, path="/other"), A, 0)  # other path, no state
-    assert msgs(ep)[0].code == M.REQUEST_ENTITY_INCOMPLETE
+    assert msgs(ep)[0].code == CN.REQUEST_ENTITY_INCOMPLETE
     ep.receive(put_block(1, True, 2, blk, 5), B, 0)  # other peer, no state
-    assert msgs(ep)[0].code == M.REQUEST_ENTITY_INCOMPLETE
+    assert msgs(ep)[0].code == CN.REQUEST_ENTITY_INCOMPLETE
     ep.receive(put_block(1, False, 2, b"end", 6), A, 0)  # the right one still works
     r, = msgs(ep)
     assert r.code == M.CHANGED and len(h.calls) == 2
@@ -660,7 +662,7 @@ def test_block1_server_errors():
     ep.max_szx = 4
     ep.receive(put_block(0, True, 6, bytes(1024), 9), A, 0)
     r, = msgs(ep)
-    assert r.code == M.REQUEST_ENTITY_TOO_LARGE and M.block_parts(r.uint(M.BLOCK1)) == (0, False, 4)
+    assert r.code == CN.REQUEST_ENTITY_TOO_LARGE and M.block_parts(r.uint(M.BLOCK1)) == (0, False, 4)
     assert len(h.calls) == 2
 
 
@@ -690,12 +692,12 @@ def test_download_lost_block_retransmitted():
 
     def drop(data):
         m = M.decode(data)
-        if m.type == M.ACK and m.opt(M.BLOCK2) and M.block_parts(m.uint(M.BLOCK2))[0] == 1:
+        if m.type == CN.ACK and m.opt(CN.BLOCK2) and M.block_parts(m.uint(CN.BLOCK2))[0] == 1:
             state["n"] += 1
             if state["n"] == 1:
                 state["saved"] = data
                 return True  # the first answer to block 1 is lost
-        if m.type == M.ACK and m.opt(M.BLOCK2) and M.block_parts(m.uint(M.BLOCK2))[0] == 2:
+        if m.type == CN.ACK and m.opt(CN.BLOCK2) and M.block_parts(m.uint(CN.BLOCK2))[0] == 2:
             a.receive(state["saved"], B, 0)  # and turns up late: ignored
         return False
 
@@ -762,7 +764,7 @@ def test_upload_continue_with_smaller_szx_and_small_body():
     def srv(req, peer, now):
         num, more, szx = M.block_parts(req.uint(M.BLOCK1))
         got.append((num, szx, bytes(req.payload)))
-        r = M.Message(code=M.CONTINUE if more else M.CHANGED)
+        r = M.Message(code=CN.CONTINUE if more else M.CHANGED)
         r.add(M.BLOCK1, M.block_value(num, more, 4))  # ask for 256-byte blocks from now on
         return r
 

@@ -1,5 +1,6 @@
 # Bad input for the CoAP endpoint: >= 10,000 deterministic malformed / mutated datagrams.
 from coap import msg as M
+import coapnums as CN
 from coap.endpoint import Endpoint
 
 N = 10400
@@ -27,11 +28,11 @@ def seeds():
     out.append(m.encode())
     m = M.Message(M.CON, M.GET, 2, b"\x03").set_path("/3/0").add(M.OBSERVE, 0).add(M.ACCEPT, 11542)
     out.append(m.encode())
-    m = M.Message(M.NON, M.GET, 3, b"\x04\x05\x06\x07").set_path("/big")
-    m.add(M.BLOCK2, M.block_value(1, False, 2))
+    m = M.Message(CN.NON, M.GET, 3, b"\x04\x05\x06\x07").set_path("/big")
+    m.add(CN.BLOCK2, M.block_value(1, False, 2))
     out.append(m.encode())
     m = M.Message(M.CON, M.PUT, 4, b"\x08", payload=bytes(64)).set_path("/5/0/0")
-    m.add(M.BLOCK1, M.block_value(0, True, 2)).add(M.SIZE1, 300)
+    m.add(M.BLOCK1, M.block_value(0, True, 2)).add(CN.SIZE1, 300)
     out.append(m.encode())
     m = M.Message(M.CON, M.POST, 5, b"", payload=b"</1/0>,</3/0>").set_path("/rd")
     m.add(M.URI_QUERY, "ep=node-1").add(M.URI_QUERY, "lt=300").add(M.CONTENT_FORMAT, 40)
@@ -39,9 +40,9 @@ def seeds():
     m = M.Message(M.CON, M.PUT, 6, b"\x09", payload=b"x" * 300).set_path("/1/0/1")
     m.add(35, b"p" * 20)  # Proxy-Uri: critical, unknown to the endpoint
     out.append(m.encode())
-    out.append(M.Message(M.ACK, M.CONTENT, 7, b"\x0a", payload=b"22").encode())
+    out.append(M.Message(CN.ACK, M.CONTENT, 7, b"\x0a", payload=b"22").encode())
     out.append(M.Message(M.CON, M.CONTENT, 8, b"\x0b").add(M.OBSERVE, 5).encode())
-    out.append(M.Message(M.NON, M.CHANGED, 9, b"\x0c").encode())
+    out.append(M.Message(CN.NON, M.CHANGED, 9, b"\x0c").encode())
     out.append(bytes((0x40, 0, 0, 10)))  # ping
     out.append(bytes((0x60, 0, 0, 11)))
     out.append(bytes((0x70, 0, 0, 12)))
@@ -195,13 +196,13 @@ def test_fuzz_client_responses():
     for i in range(600):
         peer = ("10.0.0.1", 1000 + i)  # a request left hanging must not queue the next one
         tok = bytes((i & 255, i >> 8))
-        m = M.Message(M.CON if i & 1 else M.NON, M.GET, 0, tok).set_path("/x")
+        m = M.Message(M.CON if i & 1 else CN.NON, M.GET, 0, tok).set_path("/x")
         ep.request(m, peer, i, make_cb(i))
         sent = ep.out[:]
         del ep.out[:]
         (d, _), = sent
         mid = (d[2] << 8) | d[3]
-        typ = (M.ACK, M.CON, M.NON)[(i >> 1) % 3] if i & 1 else (M.CON, M.NON)[(i >> 1) & 1]
+        typ = (CN.ACK, M.CON, CN.NON)[(i >> 1) % 3] if i & 1 else (M.CON, CN.NON)[(i >> 1) & 1]
         resp = M.Message(typ, M.CONTENT, mid, tok, b"v")
         for _ in range(4):
             x = mutate(r, resp.encode())

@@ -1,6 +1,7 @@
 """config.json loading: defaults, and one clear ConfigError line per bad key."""
 from lwm2m.config import ConfigError, load, validate
-from coap.runner import peer_key, split_uri
+from coap.runner import peer_key
+from coap.uri import split as split_uri
 from util import raises
 
 

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from hyp import examples
 from coap import msg as M
+import coapnums as CN
 from lwm2m import tlv
 from test_fuzz_replay import Target, check_state, feed
 
@@ -38,7 +39,7 @@ queries = st.lists(st.one_of(st.sampled_from(["pmin=1", "pmax=2", "gt=5", "lt=1"
 
 @st.composite
 def requests(draw):
-    m = M.Message(draw(st.sampled_from([M.CON, M.NON])), draw(methods), draw(st.integers(0, 0xFFFF)),
+    m = M.Message(draw(st.sampled_from([M.CON, CN.NON])), draw(methods), draw(st.integers(0, 0xFFFF)),
                   draw(st.binary(max_size=8)))
     for s in draw(paths):
         m.add(M.URI_PATH, s)
@@ -54,7 +55,7 @@ def requests(draw):
     if acc is not None:
         m.add(M.ACCEPT, acc)
     if draw(st.booleans()) and draw(st.booleans()):
-        m.add(M.BLOCK1 if draw(st.booleans()) else M.BLOCK2,
+        m.add(M.BLOCK1 if draw(st.booleans()) else CN.BLOCK2,
               M.block_value(draw(st.integers(0, 3)), draw(st.booleans()), draw(st.integers(0, 7))))
     m.payload = draw(payloads)
     # sort options by number as the encoder expects them added in order

@@ -1,5 +1,6 @@
 """Device management end to end at the CoAP Message level: every operation and error code."""
 from coap import msg as M
+import coapnums as CN
 from lwm2m.dm import DM, parse_path
 from lwm2m.model import Registry
 from lwm2m.objects import access, connmon, device, firmware, security, server
@@ -210,8 +211,8 @@ def test_write_errors_leave_values_unchanged():
         (M.PUT, "/1/0/1", 11542, hexb("C3 01 00 00 01"), M.BAD_REQUEST),  # 3-byte integer
         (M.PUT, "/1/0/1", 11542, hexb("C4 01 00"), M.BAD_REQUEST),  # length past end
         (M.PUT, "/1/0/1", 11543, b"[1]", M.BAD_REQUEST),
-        (M.PUT, "/1/0/1", 60, b"\xa0", M.UNSUPPORTED_CONTENT_FORMAT),
-        (M.PUT, "/1/0/1", 42, b"\x01", M.UNSUPPORTED_CONTENT_FORMAT),
+        (M.PUT, "/1/0/1", 60, b"\xa0", CN.UNSUPPORTED_CONTENT_FORMAT),
+        (M.PUT, "/1/0/1", 42, b"\x01", CN.UNSUPPORTED_CONTENT_FORMAT),
         (M.PUT, "/1/0/0", 0, b"7", M.METHOD_NOT_ALLOWED),  # SSID is read-only
         (M.PUT, "/1/0/8", 0, b"", M.METHOD_NOT_ALLOWED),  # executable
         (M.PUT, "/1/0/99", 0, b"1", M.NOT_FOUND),
@@ -220,7 +221,7 @@ def test_write_errors_leave_values_unchanged():
         (M.POST, "/1/0", 11542, hexb("C1 01 0A C1 00 07"), M.METHOD_NOT_ALLOWED),
         (M.POST, "/1/0", 11542, hexb("C1 01 0A C1 63 07"), M.NOT_FOUND),
         (M.POST, "/1/0", 11542, hexb("C1 01 0A C1 01 0B"), M.BAD_REQUEST),  # duplicate
-        (M.POST, "/1/0", 0, b"10", M.UNSUPPORTED_CONTENT_FORMAT),
+        (M.POST, "/1/0", 0, b"10", CN.UNSUPPORTED_CONTENT_FORMAT),
         (M.PUT, "/1/0", 11542, hexb("C1 01 0A"), M.BAD_REQUEST),  # replace misses mandatory
         (M.POST, "/1/0", 11543, b'{"e":[{"n":"1","v":10},{"n":"6","v":3}]}', M.BAD_REQUEST),
         (M.POST, "/1/0", 11543, b'{"e":[{"n":"1","v":10},{"n":"7","sv":1}]}', M.BAD_REQUEST),
@@ -229,7 +230,7 @@ def test_write_errors_leave_values_unchanged():
     )
     for code, p, fmt, pl, want in cases:
         r = call(dm, code, p, cf=fmt, payload=pl)
-        assert r.code == want, (p, pl, M.code_str(r.code))
+        assert r.code == want, (p, pl, CN.code_str(r.code))
         assert s.insts[0].vals == before, (p, pl)
 
 
@@ -337,7 +338,7 @@ def test_create_with_and_without_id():
         assert call(dm, M.POST, "/9001", cf=11542, payload=pl).code == want, pl
     assert len(t.insts) == n
     assert call(dm, M.POST, "/3", cf=11542, payload=b"").code == M.BAD_REQUEST  # single
-    assert call(dm, M.POST, "/9001", cf=0, payload=b"1").code == M.UNSUPPORTED_CONTENT_FORMAT
+    assert call(dm, M.POST, "/9001", cf=0, payload=b"1").code == CN.UNSUPPORTED_CONTENT_FORMAT
     assert call(dm, M.POST, "/77", cf=11542, payload=b"").code == M.NOT_FOUND
 
 
@@ -437,7 +438,7 @@ def test_firmware_package_blocks():
     assert fw.state == firmware.DOWNLOADED
     assert bytes(call(dm, M.GET, "/5/0/3").payload) == b"2"
     assert call(dm, M.GET, "/5/0/0").code == M.METHOD_NOT_ALLOWED
-    assert call(dm, M.PUT, "/5/0/0", cf=0, payload=b"x").code == M.UNSUPPORTED_CONTENT_FORMAT
+    assert call(dm, M.PUT, "/5/0/0", cf=0, payload=b"x").code == CN.UNSUPPORTED_CONTENT_FORMAT
     ran = []
     fw.on_update = ran.append
     assert call(dm, M.POST, "/5/0/2").code == M.CHANGED
@@ -503,5 +504,5 @@ def test_block1_partial_tlv_update_and_size_limit():
     assert (o.get(0, 2), o.get(0, 3), o.get(0, 5)) == (15, 600, 86400)
     dm.max_body = 20
     codes = [dm.handle(m, 1, 0).code for m in _blocks(M.PUT, "/5/0/1", 0, b"x" * 40, 16)]
-    assert codes == [M.CHANGED, M.REQUEST_ENTITY_TOO_LARGE, M.REQUEST_ENTITY_INCOMPLETE]
+    assert codes == [M.CHANGED, CN.REQUEST_ENTITY_TOO_LARGE, CN.REQUEST_ENTITY_INCOMPLETE]
     assert bytes(call(dm, M.GET, "/5/0/1").payload) == b""

@@ -8,6 +8,7 @@
 import os
 
 from coap import msg as M
+import coapnums as CN
 from lwm2m import accounts, provision
 from lwm2m import parsejson as pjson
 from lwm2m import linkdecode, parse
@@ -15,8 +16,8 @@ from lwm2m.errors import LwM2MError
 from test_client import URI, Net, cfg, rmtree, tmpdir
 from util import MemStore
 
-_ROGUE_OK = (M.UNAUTHORIZED, M.BAD_REQUEST, M.BAD_OPTION, M.REQUEST_ENTITY_INCOMPLETE,
-             M.REQUEST_ENTITY_TOO_LARGE)
+_ROGUE_OK = (M.UNAUTHORIZED, M.BAD_REQUEST, CN.BAD_OPTION, CN.REQUEST_ENTITY_INCOMPLETE,
+             CN.REQUEST_ENTITY_TOO_LARGE)
 KINDS = ("tlv", "link", "json", "coap", "rogue")
 ROGUE = ("10.66.6.6", 4444)
 _here = __file__.rpartition("/")[0] or "."

@@ -3,6 +3,7 @@ writes and from the store), Write-Attributes that unset, TLV-wrapped streamed wr
 figures sampled at most once a second, pmin == pmax. The wire-level replays are in
 test_peer_interop.py."""
 from coap import msg as M
+import coapnums as CN
 from lwm2m import accounts, provision
 from lwm2m.bsops import BsOps
 from lwm2m.errors import BadRequest
@@ -111,7 +112,7 @@ def test_tlv_wrapped_streamed_write_reaches_the_sink_unwrapped():
     r.add(M.CONTENT_FORMAT, 11542)
     r.add(M.BLOCK1, (3 << 4) | 8 | 4)
     r.payload = bytes(256)
-    assert dm.handle(r, 1, 0).code == M.REQUEST_ENTITY_INCOMPLETE
+    assert dm.handle(r, 1, 0).code == CN.REQUEST_ENTITY_INCOMPLETE
 
 
 class _CountingPlatform:

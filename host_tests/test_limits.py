@@ -6,7 +6,7 @@ from coap import msg as M
 from coap.endpoint import Endpoint
 from lwm2m.report import Reporter
 from test_client import CLIENT, TEMP, URI, Net, cfg, tmpdir
-from util import heap_trace, heap_used, rebuild_modules_table
+from util import heap_trace, heap_used, rebuild_modules_table, rep_count, rep_stored
 
 PEER = ("10.0.0.1", 5683)
 
@@ -84,7 +84,7 @@ def test_client_observations_per_server_bounded():
         assert all(g[0].code == M.CONTENT for g in got)
         limit = min(n.c.ep.max_observations, n.c.reporter.max_obs)
         assert len(accepted) == limit
-        assert len(n.c.ep.observations) == limit and n.c.reporter.count(1) == limit
+        assert len(n.c.ep.observations) == limit and rep_count(n.c.reporter, 1) == limit
         # the accepted ones were the first ones; the rest got a plain answer
         assert [g[0].opt(M.OBSERVE) is not None for g in got[:limit]] == [True] * limit
     finally:
@@ -125,13 +125,13 @@ def test_stored_notifications_bounded_and_counted():
         vals[0] = i
         r.changed(3, 0, 9)
         r.tick(i * 10)
-        assert r.stored(1) <= r.max_stored
-    assert r.stored(1) == r.max_stored and r.dropped[1] == produced - r.max_stored
+        assert rep_stored(r, 1) <= r.max_stored
+    assert rep_stored(r, 1) == r.max_stored and r.dropped[1] == produced - r.max_stored
     assert ep.sent == []
     r.server_online(1, produced * 10)
     # the newest max_stored, oldest first; stored + dropped accounts for every one produced
     assert ep.sent == [b"%d" % i for i in range(produced - r.max_stored, produced)]
-    assert len(ep.sent) + (produced - r.max_stored) == produced and r.stored(1) == 0
+    assert len(ep.sent) + (produced - r.max_stored) == produced and rep_stored(r, 1) == 0
 
 
 def _flood(n, s, count, stats):

@@ -1,5 +1,6 @@
 # Registration state machine (lib/lwm2m/register.py) over a fake endpoint and a fake clock.
 from coap import msg as m
+import coapnums as CN
 from lwm2m import register as rg
 from util import hexb
 
@@ -19,7 +20,7 @@ class Handle:
         self.cancelled = True
 
     def answer(self, code, now, locs=(), payload=b""):
-        r = m.Message(m.ACK, code)
+        r = m.Message(CN.ACK, code)
         for s in locs:
             r.add(m.LOCATION_PATH, s)
         r.payload = payload
@@ -250,7 +251,7 @@ def test_backoff_bounds_and_never_stops():
         for n in range(1, 40):
             h = ep.reqs[-1]
             if n % 3:
-                h.answer(m.SERVICE_UNAVAILABLE, now)
+                h.answer(CN.SERVICE_UNAVAILABLE, now)
             else:
                 h.timeout(now)
             assert reg.state == "backoff" and reg.failures == n
@@ -589,7 +590,7 @@ def test_update_timeout_after_expiry_registers_at_once():
 
 
 def test_retrying_then_404_or_error_registers_at_once():
-    for code in (m.NOT_FOUND, m.BAD_REQUEST, m.SERVICE_UNAVAILABLE):
+    for code in (m.NOT_FOUND, m.BAD_REQUEST, CN.SERVICE_UNAVAILABLE):
         ep, cfg, reg, ev = registered(lifetime=3600, rand=_exact())
         reg.tick(3540000)
         ep.reqs[1].timeout(3545000)

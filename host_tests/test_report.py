@@ -1,5 +1,7 @@
 # Information reporting (lib/lwm2m/report.py): pmin/pmax/gt/lt/st timing, storing, cancel.
+from util import rep_count, rep_stored
 from coap import msg as m
+import coapnums as CN
 from lwm2m import report as rp
 from lwm2m.errors import NotFound
 from test_register import FakeEP
@@ -226,13 +228,13 @@ def test_storing_offline_in_order_and_bounded():
         w.vals[P] = i
         w.rep.tick(i * 10000)
     assert w.ep.notes == []
-    assert w.rep.stored(1) == rp.Reporter.max_stored == 16
+    assert rep_stored(w.rep, 1) == rp.Reporter.max_stored == 16
     assert w.rep.dropped[1] == 4 and w.woken[0] == (1, 10000)
     w.rep.server_online(1, 205000)
     assert [n[0] for n in w.notes()] == [str(i).encode() for i in range(5, 21)]
     assert all(n[4] == 205000 for n in w.ep.notes)
     assert w.logs == ["ssid 1: 4 stored notifications dropped (max_stored 16)"]
-    assert w.rep.stored(1) == 0
+    assert rep_stored(w.rep, 1) == 0
     w.rep.tick(210000)  # online again: straight to the endpoint
     assert w.notes()[-1] == (b"20", 210000)
 
@@ -245,7 +247,7 @@ def test_storing_false_drops():
     for i in range(1, 5):
         w.rep.tick(i * 10000)
     w.rep.server_online(1, 45000)
-    assert w.ep.notes == [] and w.rep.stored(1) == 0
+    assert w.ep.notes == [] and rep_stored(w.rep, 1) == 0
     w.rep.tick(50000)
     assert w.notes() == [(b"99", 50000)]
 
@@ -256,7 +258,7 @@ def test_offline_is_per_server():
     w.rep.add(2, Obs(b"b", "s2"), P, 0, 0)
     w.rep.server_offline(2)
     w.rep.tick(10000)
-    assert [n[0].token for n in w.ep.notes] == [b"a"] and w.rep.stored(2) == 1
+    assert [n[0].token for n in w.ep.notes] == [b"a"] and rep_stored(w.rep, 2) == 1
 
 
 def test_bounded_observations_and_replace_same_token():
@@ -268,7 +270,7 @@ def test_bounded_observations_and_replace_same_token():
         assert not w.rep.add(1, Obs(b"x"), P, 0, 0)
         assert w.rep.add(2, Obs(b"y"), P, 0, 0)  # per server
         assert w.rep.add(1, Obs(b"1"), P, 0, 0)  # same token and peer replaces
-        assert w.rep.count(1) == 3 and w.rep.count() == 4
+        assert rep_count(w.rep, 1) == 3 and rep_count(w.rep) == 4
     finally:
         rp.Reporter.max_obs = 32
 
@@ -286,7 +288,7 @@ def test_remove_and_cancel_server():
     w.rep.server_offline(1)
     w.rep.tick(20000)
     w.rep.cancel_server(1)
-    assert w.rep.count(1) == 0 and w.rep.stored(1) == 0
+    assert rep_count(w.rep, 1) == 0 and rep_stored(w.rep, 1) == 0
     w.ep.notes.clear()
     w.rep.server_online(1, 25000)
     w.rep.tick(30000)
@@ -300,7 +302,7 @@ def test_read_error_ends_observation():
     w.rep.changed(3303, 0, None)
     w.rep.tick(5)
     assert w.ep.notes[-1][1] == NotFound.code and w.ep.notes[-1][2] == b""
-    assert w.rep.count(1) == 0
+    assert rep_count(w.rep, 1) == 0
     w.rep.changed(3303, 0, 5700)
     assert w.rep.tick(6) is None and len(w.ep.notes) == 1
 
@@ -343,7 +345,7 @@ def test_over_real_endpoint_observe_notify_rst():
     w.s.request(g, "C", 0, lambda resp, now: got.append(resp))
     w.run(100, rep)
     assert got[0].code == m.CONTENT and bytes(got[0].payload) == b"21"
-    assert got[0].uint(m.OBSERVE) == 0 and rep.count(1) == 1
+    assert got[0].uint(m.OBSERVE) == 0 and rep_count(rep, 1) == 1
     tok = got[0].token
     w.tap.clear()
     w.now = 1000
@@ -353,14 +355,14 @@ def test_over_real_endpoint_observe_notify_rst():
     assert w.tap == []  # pmin 2 s not over yet
     w.run(2000, rep)
     n = m.decode(w.tap[-1])
-    assert n.type == m.NON and n.token == tok and n.uint(m.OBSERVE) == 1
+    assert n.type == CN.NON and n.token == tok and n.uint(m.OBSERVE) == 1
     assert bytes(n.payload) == b"22" and n.uint(m.CONTENT_FORMAT) == 0
     w.run(32000, rep)  # pmax
     n = m.decode(w.tap[-1])
     assert n.uint(m.OBSERVE) == 2 and bytes(n.payload) == b"22" and len(w.tap) == 2
     # the server answers the notification with RST: the observation ends on both layers
     w.c.receive(bytes((0x70, 0, n.mid >> 8, n.mid & 0xFF)), PEER, 32001)
-    assert rep.count(1) == 0 and w.c.observations == []
+    assert rep_count(rep, 1) == 0 and w.c.observations == []
     w.run(100000, rep)
     assert len(w.tap) == 2
 
@@ -392,17 +394,17 @@ def test_undelivered_con_stored_again_in_order_then_sent():
     w.vals[P] = 4
     w.rep.tick(40000)  # NON: the endpoint does not know the CON is lost yet
     w.rep.undelivered(o, 93000)  # the CON from 30000 timed out
-    assert w.rep.is_offline(1) and w.rep.stored(1) == 1
+    assert w.rep.is_offline(1) and rep_stored(w.rep, 1) == 1
     w.rep.undelivered(o, 93001)  # a second timeout report has nothing more to give back
-    assert w.rep.stored(1) == 1
+    assert rep_stored(w.rep, 1) == 1
     for i in range(5, 8):
         w.vals[P] = i * 10
         w.rep.tick(i * 10000 + 50000)  # 100000, 110000, 120000: stored, not sent
-    assert len(w.ep.notes) == 4 and w.rep.stored(1) == 4
+    assert len(w.ep.notes) == 4 and rep_stored(w.rep, 1) == 4
     w.rep.server_online(1, 130000)
     assert [(n[2], n[4]) for n in w.ep.notes[4:]] == [
         (b"3", 130000), (b"50", 130000), (b"60", 130000), (b"70", 130000)]
-    assert w.rep.stored(1) == 0 and not w.rep.is_offline(1)
+    assert rep_stored(w.rep, 1) == 0 and not w.rep.is_offline(1)
     w.rep.tick(140000)  # then normal operation
     assert [(n[2], n[4]) for n in w.ep.notes[8:]] == [(b"70", 140000)]
 
@@ -430,7 +432,7 @@ def test_undelivered_storing_false_drops_but_holds():
     w.rep.tick(10000)
     assert w.ep.notes[0][5] is False  # no storing: no forced CON either
     w.rep.undelivered(o, 60000)
-    assert w.rep.is_offline(1) and w.rep.stored(1) == 0
+    assert w.rep.is_offline(1) and rep_stored(w.rep, 1) == 0
     w.rep.tick(70000)
     assert len(w.ep.notes) == 1
     w.rep.server_online(1, 75000)
@@ -445,7 +447,7 @@ def test_undelivered_unknown_or_removed_observation_ignored():
     w.rep.add(1, o, P, 0, 0)
     w.rep.remove(o)
     w.rep.undelivered(o, 6)
-    assert not w.rep.is_offline(1) and w.rep.stored(1) == 0
+    assert not w.rep.is_offline(1) and rep_stored(w.rep, 1) == 0
 
 
 def test_stored_bounded_drop_count_logged():
@@ -456,7 +458,7 @@ def test_stored_bounded_drop_count_logged():
     for i in range(1, 7):
         w.vals[P] = i
         w.rep.tick(i * 10000)
-    assert w.rep.stored(1) == 3 and w.rep.dropped == {1: 3} and w.ep.notes == []
+    assert rep_stored(w.rep, 1) == 3 and w.rep.dropped == {1: 3} and w.ep.notes == []
     w.rep.server_online(1, 70000)
     assert [n[2] for n in w.ep.notes] == [b"4", b"5", b"6"]
     assert w.logs == ["ssid 1: 3 stored notifications dropped (max_stored 3)"]

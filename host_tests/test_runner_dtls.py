@@ -4,6 +4,7 @@ import socket
 
 from coap import dtls
 from coap import msg as M
+import coapnums as CN
 from coap.endpoint import Endpoint
 from coap.runner import Runner
 from lwm2m.accounts import Account
@@ -144,7 +145,7 @@ def sent(ep):
 def answer_register(ep, r, now):
     req = sent(ep)
     assert req[0].code == M.POST and req[0].path() == ["rd"], req
-    resp = M.Message(M.ACK, M.CREATED, req[0].mid, req[0].token)
+    resp = M.Message(CN.ACK, M.CREATED, req[0].mid, req[0].token)
     resp.add(M.LOCATION_PATH, "rd")
     resp.add(M.LOCATION_PATH, "7")
     ep.receive(resp.encode(), PEER, now)

@@ -2,6 +2,7 @@
 # Security keys never leave the device (datagrams, log lines), requests from addresses that are no
 # registered server's get 4.01 and change nothing, bootstrap writes outside a bootstrap or from
 # another address are refused. In memory over real Endpoints with the test_client.py harness.
+from util import rep_count
 import binascii
 import gc
 import os
@@ -81,7 +82,7 @@ def snapshot(n):
         regs[ssid] = (r.location, r.state)
     obs = {}
     for ssid in n.c.regs:
-        obs[ssid] = n.c.reporter.count(ssid)
+        obs[ssid] = rep_count(n.c.reporter, ssid)
     files = {}
     for name in sorted(os.listdir(n.dir)):
         try:

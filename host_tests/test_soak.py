@@ -1,10 +1,12 @@
 # Soak on the fake clock: lifetime 300 s, 10 observations, random value changes, random server
 # outages. Updates on time, notifications within pmin/pmax, every notification accounted for,
 # heap flat (gc.mem_alloc on MicroPython, tracemalloc on CPython). tools/bench/soak.py runs the same simulation for 30 days and prints figures.
+from util import rep_count, rep_stored
 import gc
 import time
 
 from coap import msg as M
+import coapnums as CN
 from test_client import TEMP, URI, Lcg, Net, cfg, tmpdir
 from util import heap_trace, heap_used
 
@@ -73,7 +75,7 @@ class Soak:
                 if p == ["rd"] or (len(p) == 2 and p[0] == "rd"):
                     self._refresh(self.mono, p == ["rd"], m.mid)
             elif m.code == M.CONTENT and m.opt(M.OBSERVE) is not None:
-                if m.type == M.ACK:  # the observe response starts the pmin/pmax clock
+                if m.type == CN.ACK:  # the observe response starts the pmin/pmax clock
                     self.seen[bytes(m.token)] = [m.uint(M.OBSERVE), self.mono]
                 else:
                     self._note(m, self.mono)
@@ -230,7 +232,7 @@ def _common(sim, f):
     assert f["registers"] >= 1 and f["updates"] > 0, f
     assert sim.n.c.ep.errors == 0
     # the observations are all still alive at the end (re-made after any new Register)
-    assert sim.n.c.reporter.count(1) == N_OBS and len(sim.n.c.ep.observations) == N_OBS, f
+    assert rep_count(sim.n.c.reporter, 1) == N_OBS and len(sim.n.c.ep.observations) == N_OBS, f
 
 
 def test_soak_two_days_outages_all_accounted():
@@ -258,7 +260,7 @@ def test_soak_queue_mode_two_days_nothing_lost():
         assert f["sent_down"] == 0 and f["store_dropped"] == 0, f
         # stored while asleep or unreachable, delivered afterwards: produced == delivered
         assert f["sent"] == f["delivered"] and f["registers"] == 1, f
-        assert sim.n.c.reporter.stored(1) == 0
+        assert rep_stored(sim.n.c.reporter, 1) == 0
     finally:
         sim.close()
 

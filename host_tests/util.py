@@ -140,3 +140,15 @@ def heap_used():
     if not tracemalloc.is_tracing():
         raise AssertionError("heap_used() on CPython needs heap_trace(True) first")
     return tracemalloc.get_traced_memory()[0]
+
+
+def rep_count(rep, ssid=None):
+    """Observations a lwm2m.report.Reporter holds (of server ssid), from its own count (the
+    Reporter has no accessor for it: a method only tests call would cost heap on a board)."""
+    c = rep._count
+    return sum(c.values()) if ssid is None else c.get(ssid, 0)
+
+
+def rep_stored(rep, ssid):
+    """Notifications a lwm2m.report.Reporter keeps for offline server ssid (see rep_count)."""
+    return len(rep._stored.get(ssid, ()))

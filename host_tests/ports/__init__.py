@@ -299,6 +299,7 @@ class StubServer:
     def hook(self, now):
         from coap import msg as m
 
+        ack = 2  # message type ACK (coap.msg names only CON: each public name costs heap)
         while True:
             try:
                 data, peer = self.sock.recvfrom(1500)
@@ -309,13 +310,13 @@ class StubServer:
                 continue
             if req.code == m.POST and req.path() == ["rd"]:
                 self.registers += 1
-                r = m.Message(m.ACK, m.CREATED, req.mid, req.token)
+                r = m.Message(ack, m.CREATED, req.mid, req.token)
                 r.add(m.LOCATION_PATH, b"rd").add(m.LOCATION_PATH, b"1")
             elif req.code == m.DELETE:
                 self.deregisters += 1
-                r = m.Message(m.ACK, m.DELETED, req.mid, req.token)
+                r = m.Message(ack, m.DELETED, req.mid, req.token)
             else:
-                r = m.Message(m.ACK, m.CHANGED, req.mid, req.token)
+                r = m.Message(ack, m.CHANGED, req.mid, req.token)
             self.sock.sendto(r.encode(), peer)
         regs = self.client.regs.values() if self.client is not None else ()
         if self.ctrl_c and not self._sent_c and [r for r in regs if r.registered]:

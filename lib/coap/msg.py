@@ -1,49 +1,44 @@
 """CoAP message codec (RFC 7252 framing, option numbers of RFC 7252/7641/7959), over memoryview."""
 from micropython import const
 
-# message types
+# message types; only CON is named for lib/ (NON 1, ACK 2, RST 3: see the codes below)
 CON = const(0)
-NON = const(1)
-ACK = const(2)
-RST = const(3)
+_ACK = const(2)
 
-# method and response codes: class << 5 | detail
-EMPTY = const(0)
+# method and response codes: class << 5 | detail. Each public name costs heap on a board, so
+# those nothing in lib/ uses are only listed: Empty 0, 2.03 Valid 0x43, 2.31 Continue 0x5F,
+# 4.02 Bad Option 0x82, 4.08 Request Entity Incomplete 0x88, 4.12 Precondition Failed 0x8C,
+# 4.13 Request Entity Too Large 0x8D, 4.15 Unsupported Content-Format 0x8F,
+# 5.03 Service Unavailable 0xA3 (host_tests/coapnums.py names them, and
+# the message types, for the tests)
 GET = const(1)
 POST = const(2)
 PUT = const(3)
 DELETE = const(4)
 CREATED = const(0x41)  # 2.01
 DELETED = const(0x42)  # 2.02
-VALID = const(0x43)  # 2.03
 CHANGED = const(0x44)  # 2.04
 CONTENT = const(0x45)  # 2.05
-CONTINUE = const(0x5F)  # 2.31
 BAD_REQUEST = const(0x80)  # 4.00
 UNAUTHORIZED = const(0x81)  # 4.01
-BAD_OPTION = const(0x82)  # 4.02
 NOT_FOUND = const(0x84)  # 4.04
 METHOD_NOT_ALLOWED = const(0x85)  # 4.05
 NOT_ACCEPTABLE = const(0x86)  # 4.06
-REQUEST_ENTITY_INCOMPLETE = const(0x88)  # 4.08
-REQUEST_ENTITY_TOO_LARGE = const(0x8D)  # 4.13
-UNSUPPORTED_CONTENT_FORMAT = const(0x8F)  # 4.15
 INTERNAL_SERVER_ERROR = const(0xA0)  # 5.00
-SERVICE_UNAVAILABLE = const(0xA3)  # 5.03
+_EMPTY = const(0)
 
-# option numbers; each public name costs heap on a board, so those nothing here or in lwm2m
-# uses are only listed: If-Match 1, Uri-Host 3, ETag 4, If-None-Match 5, Uri-Port 7,
-# Max-Age 14, Location-Query 20, Proxy-Uri 35; code 4.12 Precondition Failed is 0x8C
+# option numbers; as above, those nothing in lib/ uses by name are only listed: If-Match 1,
+# Uri-Host 3, ETag 4, If-None-Match 5, Uri-Port 7, Max-Age 14, Location-Query 20, Block2 23,
+# Size2 28, Proxy-Uri 35, Size1 60 (Block2 and Size2 are used here, privately)
 OBSERVE = const(6)
 LOCATION_PATH = const(8)
 URI_PATH = const(11)
 CONTENT_FORMAT = const(12)
 URI_QUERY = const(15)
 ACCEPT = const(17)
-BLOCK2 = const(23)
 BLOCK1 = const(27)
-SIZE2 = const(28)
-SIZE1 = const(60)
+_BLOCK2 = const(23)
+_SIZE2 = const(28)
 
 _PAYLOAD_MARKER = const(0xFF)
 
@@ -52,13 +47,9 @@ class DecodeError(ValueError):
     """The only exception decode() raises: the datagram is not a well-formed CoAP message."""
 
 
-def code_str(code):
-    return "%d.%02d" % (code >> 5, code & 31)
-
-
 def response(code, payload=b"", content_format=None):
     """A handler's answer; the endpoint fills in type, MID and token when it sends it."""
-    r = Message(ACK, code, payload=payload)
+    r = Message(_ACK, code, payload=payload)
     if content_format is not None:
         r.add(CONTENT_FORMAT, content_format)
     return r
@@ -80,22 +71,22 @@ def server_slice(resp, num, szx):
         pl = resp.payload = pl.encode()
     size = 16 << szx
     n = len(pl)
-    if resp.opt(BLOCK2) is not None or (n <= size and not num):
+    if resp.opt(_BLOCK2) is not None or (n <= size and not num):
         return True
     off = num * size
     if off >= n:
         return False
     resp.payload = memoryview(pl)[off:off + size]
-    resp.add(BLOCK2, block_value(num, off + size < n, szx))
+    resp.add(_BLOCK2, block_value(num, off + size < n, szx))
     if not num:
-        resp.add(SIZE2, n)
+        resp.add(_SIZE2, n)
     return True
 
 
 class Message:
     # no __slots__: MicroPython keeps it as a plain class attribute (heap) and enforces nothing
 
-    def __init__(self, type=CON, code=EMPTY, mid=0, token=b"", payload=b""):
+    def __init__(self, type=CON, code=_EMPTY, mid=0, token=b"", payload=b""):
         self.type = type
         self.code = code
         self.mid = mid
@@ -234,11 +225,6 @@ class Message:
         self.encode_into(buf)
         return bytes(buf)
 
-    def __repr__(self):
-        return "<%s %s mid=%d tok=%s %s %r %dB>" % (
-            ("CON", "NON", "ACK", "RST")[self.type], code_str(self.code), self.mid,
-            bytes(self.token).hex(), "/".join(self.path()), self.query(), len(self.payload))
-
 
 def _ext(mv, i, end, nib):
     """Extended delta/length: returns (value, new index)."""
@@ -264,7 +250,7 @@ def decode(data):
     m = Message(
         (b0 >> 4) & 3, mv[1], (mv[2] << 8) | mv[3], bytes(mv[4:i]), b"")
     code = m.code
-    if (code == EMPTY and end != 4) or (code >> 5) in (1, 6, 7):  # content or reserved class
+    if (code == _EMPTY and end != 4) or (code >> 5) in (1, 6, 7):  # content or reserved class
         raise DecodeError("header")
     opts = m.opts
     num = 0

@@ -9,18 +9,6 @@ _WATCH_MS = const(10000)  # address check period on a board (ifconfig is cheap, 
 _WATCH_HOST_MS = const(1000)  # on the host: the rebind file is how a test asks, answer quickly
 
 
-def split_uri(uri):
-    """'coap://host:port/...' -> (scheme, host, port, path); raises ValueError on anything else.
-    The parser is coap.uri, loaded for the call and dropped again: URIs are parsed at start-up
-    and when a server is resolved, too seldom to hold its code."""
-    from coap import uri as parser, unload
-
-    try:
-        return parser.split(uri)
-    finally:
-        unload("uri")
-
-
 def peer_key(addr):
     """A hashable peer from any socket address, equal for getaddrinfo and recvfrom results."""
     if isinstance(addr, (bytes, bytearray, memoryview)):
@@ -32,7 +20,8 @@ def peer_key(addr):
 
 def resolve(uri, family=socket.AF_INET):
     """coap[s]://host:port -> (scheme, host, port, peer) where peer is what the runner will report.
-    Also in coap.uri, loaded for the call (see split_uri)."""
+    The parser is coap.uri, loaded for the call and dropped again: servers are resolved too
+    seldom to hold its code."""
     from coap import uri as parser, unload
 
     try:

@@ -183,13 +183,6 @@ class Server:
         self.observations.append(o)
         return o
 
-    def restore_observation(self, peer, token, seq, on_cancel, szx=6):
-        """An observation carried over a restart (lwm2m.sleep): its token and Observe number go
-        on, so the observer sees the next notification as the newest of the same observation."""
-        o = Observation(peer, token, seq, on_cancel, szx)
-        self.observations.append(o)
-        return o
-
     def unobserve(self, o, call=False):
         """End an observation from our side; on_cancel runs only when call is true (the peer or
         the protocol ended it)."""

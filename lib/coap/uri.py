@@ -1,4 +1,4 @@
-"""coap:// and coaps:// URIs behind coap.runner.split_uri() and resolve(), which load this module
+"""coap:// and coaps:// URIs behind coap.runner.resolve() and lwm2m.config, which load this module
 for each call and drop it again (coap.unload): URIs are parsed at start-up and when a server is
 resolved, too seldom to hold this code."""
 import socket

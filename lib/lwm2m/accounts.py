@@ -1,7 +1,7 @@
-"""Server accounts at run time: Account, lookups in objects 0 and 1, the persisted /0 /1 /2 record.
+"""Server accounts at run time: Account, lookups in object 1, the persisted /0 /1 /2 record.
 
-Start-up's half (load the record, or provision from config.json) is lwm2m.provision."""
-from lwm2m.objects import security
+Start-up's half (load the record, or provision from config.json) is lwm2m.provision; finding
+the accounts in objects 0 and 1 (scan) is lwm2m.reconcile, loaded when they may have changed."""
 
 RECORD = "accounts"  # one record for objects 0, 1 and 2, so a power cut never splits them
 
@@ -29,43 +29,10 @@ class Account:
 
 def save(registry, store):
     """Persist objects 0-2; False (nothing written) when the store already holds this."""
-    return store.save(RECORD, {str(oid): registry.dump(oid) for oid in (0, 1, 2)})
-
-
-def scan(registry):
-    """([Account] of every usable server account by SSID, the bootstrap server's Account (ssid
-    0, the first bootstrap instance with a URI) or None), from objects 0 and 1."""
-    sec = registry.obj(0)
-    srv = registry.obj(1)
-    out = []
-    bs = None
-    if sec is None:
-        return out, bs
-    by_ssid = {}
-    for iid in srv.iids() if srv is not None else ():
-        s = srv.insts[iid].vals.get(0)
-        if s is not None and s not in by_ssid:
-            by_ssid[s] = iid
-    for iid in sec.iids():
-        v = sec.insts[iid].vals
-        if v.get(1) is True:
-            if bs is not None or not v.get(0):
-                continue
-            ssid = 0
-            s = None
-        else:
-            ssid = v.get(10)
-            s = by_ssid.pop(ssid, None)  # popped: a second /0 instance of one SSID is not used
-            if s is None:
-                continue
-        a = Account(ssid, v.get(0), iid, s, v.get(2, security.NOSEC), bytes(v.get(3) or b""),
-                    bytes(v.get(5) or b""))
-        if s is None:
-            bs = a
-        else:
-            out.append(a)
-    out.sort(key=lambda a: a.ssid)
-    return out, bs
+    d = {}  # a loop: a comprehension is one more function on a board
+    for oid in (0, 1, 2):
+        d[str(oid)] = registry.dump(oid)
+    return store.save(RECORD, d)
 
 
 def server_value(registry, ssid, rid, default=None):

@@ -3,7 +3,6 @@ import time
 from micropython import const
 from coap import msg as m
 from coap.retry import backoff_ms, urandom_int as _rand
-from lwm2m import accounts
 
 _CF_LINK = const(40)
 _MAXSPAN = const(1 << 28)  # longest single ticks wait (ticks_diff is exact up to 2**29)
@@ -232,7 +231,9 @@ def for_client(c, acct, peer):
         c.bs_acct = None
 
     def finished(now):
-        c.log.info("bootstrap finished: %d server account(s)" % len(accounts.scan(reg)[0]))
+        from lwm2m.reconcile import scan  # the reconcile _sync asks for uses it next
+
+        c.log.info("bootstrap finished: %d server account(s)" % len(scan(reg)[0]))
         c._save()
         # server-initiated while registered: keep what still matches (an Update tells of a
         # changed lifetime or binding); after a client-initiated one every server starts afresh

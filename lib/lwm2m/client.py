@@ -10,9 +10,9 @@ client.changed(oid, iid, rid):
     t.add(0, {5700: 21.5}); c.start(now)        # later: t.set(0, 5700, 22.0) notifies too
 
 run(cfg, feed) is the whole program on a board: main.py calls it after the network is up.
-The registrations are lwm2m.servers (functions over a Client: reconcile, events, bookkeeping);
-code a running client does not need loads when used and is dropped: lwm2m.provision (start),
-lwm2m.bringup (run's wiring), lwm2m.halt (shutdown, reboot).
+The registrations are lwm2m.servers (functions over a Client). Code a running client does not
+need loads when used and is dropped: lwm2m.provision (start), lwm2m.reconcile (registrations
+matched to the accounts), lwm2m.bringup (run's wiring), lwm2m.halt (shutdown, reboot).
 """
 import time
 
@@ -21,7 +21,7 @@ from micropython import const
 from coap import msg as M
 from coap.endpoint import Endpoint
 from coap.runner import resolve
-from lwm2m import accounts, servers
+from lwm2m import accounts
 from lwm2m.acl import Acl
 from lwm2m.dm import DM, parse_path
 from lwm2m.log import Log
@@ -93,7 +93,6 @@ class Client:
         self._check = False  # /1 written: lifetime Update, new default periods
         self._resync_at = None
         self._poll_at = None
-        self._bookkeeping = None  # the registrations record as last saved (servers.note)
         self._clock_s = None  # /3/0/13 as last told to the reporter
 
     # ---- set-up ------------------------------------------------------------------------------
@@ -108,6 +107,16 @@ class Client:
         provision.start(self, now)
         lwm2m.unload("provision")  # start-up code: back to the heap
         self._poll_at = now
+
+    def reconcile(self, now, fresh=False, keep=False):
+        """Match the registrations to the accounts in objects 0/1 (lwm2m.reconcile). Start-up
+        drops its code again; keep: leave it loaded (a server that writes /0 or /1 at run time
+        may do so on every request, and loading it per write is churn)."""
+        from lwm2m import reconcile, unload
+
+        reconcile.reconcile(self, now, fresh)
+        if not keep:
+            unload("reconcile")  # its code goes back to the heap once this returns
 
     def _on_data(self, kind, oid, iid):
         if oid in (0, 1, 2):
@@ -251,13 +260,14 @@ class Client:
             if self._halt is not None:
                 from lwm2m.halt import halting
 
-                self._flush()
+                if self._dirty:
+                    self._save()
                 return _min(halting(self, now), nxt)
             bs = self.bs
             active = bs is not None and bs.active
             if (self._sync or (self._resync_at is not None
                                and time.ticks_diff(now, self._resync_at) >= 0)) and not active:
-                servers.reconcile(self, now, self._sync == "fresh")
+                self.reconcile(now, self._sync == "fresh", True)
                 if self.bs is not None and not self.bs.active and not self.regs:
                     self.log.info("no usable server account: bootstrap")
                     self.bs.start(now)
@@ -310,7 +320,8 @@ class Client:
                 nxt = _min(d, nxt)
             if self._resync_at is not None:
                 nxt = _min(max(0, time.ticks_diff(self._resync_at, now)), nxt)
-            self._flush()
+            if self._dirty:
+                self._save()
             if self._pending or self._device_op or (self._sync and not (
                     self.bs is not None and self.bs.active)):
                 nxt = 0  # work queued by a callback: straight back (never while bootstrapping)
@@ -325,15 +336,9 @@ class Client:
             return _OOM_RETRY_MS
 
     # ---- the store --------------------------------------------------------------------------
-    def _flush(self):
-        if self._dirty:
-            self._save()
-        for r in self.regs.values():
-            if bool(r.location) != (str(r.ssid) in (self._bookkeeping or {})):
-                servers.note(self)
-                break
-
     def _save(self):
+        """Objects 0-2 to the store (the accounts record). Where each server has us registered
+        is not stored: nothing read it back (lwm2m.sleep keeps what a deep sleep needs)."""
         self._dirty = False
         try:
             if accounts.save(self.registry, self.store):
@@ -367,6 +372,10 @@ def run(cfg, feed=None, setup=None):
         gc.threshold(gc.mem_free() // 8)
     except AttributeError:  # CPython: its own collector
         pass
+
+    def stopped():  # one function for both runs (a lambda each would be two)
+        return client.stopped
+
     try:
         try:
             if cfg.get("sleep"):
@@ -374,11 +383,11 @@ def run(cfg, feed=None, setup=None):
 
                 cycle(client, runner, cfg["sleep"], feed)
             else:
-                runner.run(lambda: client.stopped)
+                runner.run(stopped)
         except KeyboardInterrupt:
             log.info("interrupted: deregistering")
             client.shutdown(time.ticks_ms())
-            runner.run(lambda: client.stopped)
+            runner.run(stopped)
         log.info("stopped")
     finally:
         runner.close()

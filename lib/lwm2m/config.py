@@ -1,8 +1,6 @@
 """Loads and validates config.json; every problem is one ConfigError line naming the key."""
 import json
 
-from coap.runner import split_uri
-
 LOG_LEVELS = ("error", "warn", "info", "debug")
 
 # machine.WDT per port: the longest timeout it accepts and the default used here.
@@ -69,10 +67,14 @@ def _account(d, name, extra, default_uri=None):
     """Common part of a server or bootstrap entry: uri and the PSK pair for coaps://."""
     _only(d, ("uri", "psk_identity", "psk_key") + extra, name + ".")
     uri = d.get("uri", default_uri)
+    from coap import uri as parser, unload
+
     try:
-        scheme, _, _, path = split_uri(uri)
+        scheme, _, _, path = parser.split(uri)
     except ValueError:
         raise _err(name + ".uri", "expected coap:// or coaps:// URI, got %r" % (uri,))
+    finally:
+        unload("uri")  # loaded for the call: config is checked once, the parser is not kept
     if path not in ("", "/"):
         raise _err(name + ".uri", "expected no path, query or fragment, got %r" % (uri,))
     out = {"uri": uri, "psk_identity": None, "psk_key": None}

@@ -3,7 +3,7 @@
 Client.start loads it, runs start() and unloads it again (lwm2m.unload): a running client never
 needs this code.
 """
-from lwm2m import accounts, servers
+from lwm2m import accounts
 from lwm2m.acl import C, E, R, W
 from lwm2m.dm import check_values
 from lwm2m.errors import LwM2MError
@@ -17,7 +17,9 @@ def start(c, now):
     reg = c.registry
     why = load(reg, c.store)
     if why is None:
-        srv, bs = accounts.scan(reg)
+        from lwm2m.reconcile import scan  # unloaded again by c.reconcile below
+
+        srv, bs = scan(reg)
         c.log.info("accounts loaded from the store (%d server(s)%s)" % (
             len(srv), ", bootstrap" if bs else ""))
     else:
@@ -26,7 +28,7 @@ def start(c, now):
         accounts.save(reg, c.store)
     c.fw.on_boot(now)
     reg.watch(c._on_data)
-    servers.reconcile(c, now)
+    c.reconcile(now)
     if not c.regs:
         if c.bs is not None:
             c.log.info("no usable server account: bootstrap from %s" % c.bs_acct.uri)

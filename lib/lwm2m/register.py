@@ -54,7 +54,7 @@ class Registration:
         #   "Register refused" / "Update refused"  the server answered with error code `code`
         self.on_event = on_event
         self.state = "idle"
-        self.loc = []
+        self.location = None  # "/rd/5a3f": where the server keeps the registration, or None
         self.failures = 0  # consecutive failed Registers (client falls back to bootstrap on this)
         self.update_failures = 0  # consecutive unanswered Updates (state "retrying")
         self._expires = None  # when the server drops the registration (ticks), or None
@@ -75,10 +75,6 @@ class Registration:
     @property
     def registered(self):
         return self.state in ("registered", "updating", "retrying")
-
-    @property
-    def location(self):
-        return "/" + "/".join(self.loc) if self.loc else None
 
     def _arm(self, now, ms):
         span = min(ms, _MAXSPAN)
@@ -139,12 +135,12 @@ class Registration:
                 self.on_event(self, "Register refused", now, resp.code)
             self.failures += 1
             self.state = "backoff"
-            self.loc = []
+            self.location = None
             self._arm(now, self.backoff_ms(self.failures))
             self.awake = False
             return
         self.failures = 0
-        self.loc = loc
+        self.location = "/" + "/".join(loc)
         self.server_view = self._next
         self.state = "registered"
         self._registered_at(now, "registered")
@@ -195,28 +191,13 @@ class Registration:
         lt, binding, queue = self._params()
         return lt != s[0] or binding_param(binding, queue) != s[1]
 
-    def left_ms(self, now):
-        """Lifetime left since the last successful Register/Update (0 when there is none)."""
-        return 0 if self._expires is None else time.ticks_diff(self._expires, now)
-
-    def resume(self, loc, sent, left_ms, now):
-        """Take over a registration the server still holds (after a deep sleep): its location,
-        (lt, b, links) as the server knows them and the lifetime left. The caller sends the
-        Update."""
-        self.loc = list(loc)
-        self.server_view = sent
-        self.state = "registered"
-        self._expires = time.ticks_add(now, min(left_ms, _MAXSPAN))
-
     def _update(self, now):
         """Update with only what changed since the last Register/Update."""
         lt, binding, queue = self._params()
         b = binding_param(binding, queue)
         links = bytes(self._links())
         old_lt, old_b, old_links = self.server_view
-        req = m.Message(m.CON, m.POST)
-        for s in self.loc:
-            req.add(m.URI_PATH, s)
+        req = m.Message(m.CON, m.POST).set_path(self.location)
         if lt != old_lt:
             # an absent Lifetime means 86400 to the server, so say that when it disappears
             req.add(m.URI_QUERY, "lt=%d" % (lt if lt is not None else _DEFAULT_LIFETIME))
@@ -255,7 +236,7 @@ class Registration:
             self.on_event(self, "Update refused", now, resp.code)
         self.state = "lost"
         self.update_failures = 0
-        self.loc = []
+        self.location = None
         if self.on_event:
             self.on_event(self, "lost", now)
         self.start(now)
@@ -269,18 +250,16 @@ class Registration:
             self._h = None
         self._at = None
         self._dereg_cb = cb
-        if not self.loc or not send:
+        if not self.location or not send:
             self._stopped(None, now)
             return
-        req = m.Message(m.CON, m.DELETE)
-        for s in self.loc:
-            req.add(m.URI_PATH, s)
+        req = m.Message(m.CON, m.DELETE).set_path(self.location)
         self.state = "deregistering"
         self._send(req, now, self._stopped)
 
     def _stopped(self, resp, now):
-        was = self.loc
-        self.loc = []
+        was = self.location
+        self.location = None
         self._expires = None
         self.update_failures = 0
         self.server_view = None

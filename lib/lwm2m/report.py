@@ -61,11 +61,6 @@ class Reporter:
 
     # --- observations ------------------------------------------------------------------------
 
-    def count(self, ssid=None):
-        if ssid is None:
-            return sum(self._count.values())
-        return self._count.get(ssid, 0)
-
     def observes(self, oid):
         return oid in self._by_oid
 
@@ -76,7 +71,7 @@ class Reporter:
         """The DM layer accepted an observe on path (tuple of ints) and answered it; False when
         the server already has max_obs observations (the caller should then cancel it)."""
         path = tuple(path)
-        self._drop(lambda r: r.obs is obs or (r.obs.token == obs.token and r.obs.peer == obs.peer))
+        self._drop(obs, None, True)
         if not path or self._count.get(ssid, 0) >= self.max_obs:
             self.ep.unobserve(obs)  # the GET is then answered without Observe: not accepted
             return False
@@ -114,30 +109,35 @@ class Reporter:
                 if ssid is None or r.ssid == ssid:
                     self._load(r)
 
-    def _drop(self, pred):
+    def _drop(self, obs, ssid=None, same=False):
+        """Forget the observation of obs (same: and any other with its token and peer) or every
+        one of server ssid; returns their endpoint observations. (Arguments, not a predicate:
+        each lambda is one more function on a board.)"""
+        gone = []
         for oid in list(self._by_oid):
-            lst = self._by_oid[oid]
             keep = []
-            for r in lst:
-                if pred(r):
+            for r in self._by_oid[oid]:
+                o = r.obs
+                if o is obs or r.ssid == ssid or (
+                        same and o.token == obs.token and o.peer == obs.peer):
                     self._count[r.ssid] -= 1
-                    r.obs.ctx = None
+                    o.ctx = None
+                    gone.append(o)
                 else:
                     keep.append(r)
             if keep:
                 self._by_oid[oid] = keep
             else:
                 del self._by_oid[oid]
+        return gone
 
     def remove(self, obs):
         """Forget one observation; usable as the endpoint's on_cancel(obs)."""
-        self._drop(lambda r: r.obs is obs)
+        self._drop(obs)
 
     def cancel_server(self, ssid):
         """A new Register or a deleted account: the server's observations and stored ones go."""
-        gone = []
-        self._drop(lambda r: r.ssid == ssid and not gone.append(r.obs))
-        for o in gone:
+        for o in self._drop(None, ssid):
             self.ep.unobserve(o)
         self._stored.pop(ssid, None)
         self._count.pop(ssid, None)
@@ -293,9 +293,6 @@ class Reporter:
             for at, r, code, cf, payload in q:
                 if code != m.CONTENT or r.obs.ctx is r:
                     self._send(r, code, cf, payload, now)
-
-    def stored(self, ssid):
-        return len(self._stored.get(ssid, ()))
 
     def is_offline(self, ssid):
         return ssid in self._offline

@@ -21,6 +21,7 @@ import time
 from micropython import const
 
 from coap.msg import CONTENT
+from coap.server import Observation
 
 _MAGIC = b"LWS1"
 _HDR = const(10)  # magic, payload length u16, CRC32 u32 (little-endian)
@@ -75,11 +76,12 @@ def snapshot(client, now, wall_s, sleep_ms):
     for ssid, r in client.regs.items():
         sent = r.server_view
         a = client.accts.get(ssid)
-        if r.state != "registered" or not r.loc or sent is None or a is None:
+        if r.state != "registered" or not r.location or sent is None or a is None:
             continue  # not registered now: it registers on wake
-        left = r.left_ms(now) // 1000
-        regs.append([ssid, a.uri, peer_id(r.peer), r.loc, sent[0], sent[1], _crc(sent[2]),
-                     wall_s + left])
+        left = time.ticks_diff(r._expires, now) // 1000  # lifetime left (set: registered)
+        # the location as its segments, as the record has always held it
+        regs.append([ssid, a.uri, peer_id(r.peer), r.location[1:].split("/"), sent[0], sent[1],
+                     _crc(sent[2]), wall_s + left])
         kept.append(ssid)
     obs = []
     idx = {}
@@ -182,7 +184,13 @@ class Resume:
             return False
         links = bytes(c.registry.objects_links())
         # an unchanged list is not sent again; a changed one goes in the Update (seed 004)
-        r.resume(loc, (lt, b, links if _crc(links) == crc else b""), left, now)
+        # take over the registration the server still holds: its location, (lt, b, links) as the
+        # server knows them, the lifetime left. Registration's own fields, set here: this is
+        # their only such user, and a method would be resident in every client
+        r.location = "/" + "/".join(loc) if loc else None
+        r.server_view = (lt, b, links if _crc(links) == crc else b"")
+        r.state = "registered"
+        r._expires = time.ticks_add(now, min(left, _MAXSPAN))
         r.queue_window_ms = self.win
         self._observations(ssid, r, now)
         r.trigger_update(now)
@@ -205,7 +213,10 @@ class Resume:
             if x[0] != ssid or not rep.room(ssid):
                 continue
             tok, seq, path, cf, szx, val, last, con, dirty, n = x[1:]
-            o = c.ep.restore_observation(r.peer, binascii.unhexlify(tok), seq, rep.remove, szx)
+            # its token and Observe number go on, so the observer sees the next notification as
+            # the newest of the same observation
+            o = Observation(r.peer, binascii.unhexlify(tok), seq, rep.remove, szx)
+            c.ep.observations.append(o)
             o.on_timeout = c._notify_timeout
             if not rep.add(ssid, o, path, cf, now):
                 continue

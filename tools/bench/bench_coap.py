@@ -23,9 +23,10 @@ from coap import msg as M
 req = M.Message(M.CON, M.GET, 0x1234, b"\x01\x02\x03\x04")
 req.set_path("/3/0/9")
 req.add(M.ACCEPT, 11542)
-resp = M.Message(M.ACK, M.CONTENT, 0x1234, b"\x01\x02\x03\x04", bytes(range(64)))
+ACK = 2  # message type (coap.msg names only CON)
+resp = M.Message(ACK, M.CONTENT, 0x1234, b"\x01\x02\x03\x04", bytes(range(64)))
 resp.add(M.CONTENT_FORMAT, 11542)
-resp.add(M.BLOCK2, M.block_value(3, True, 6))
+resp.add(23, M.block_value(3, True, 6))  # Block2
 datas = (req.encode(), resp.encode())
 buf = bytearray(1280)
 n = %(n)d
