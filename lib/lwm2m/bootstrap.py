@@ -231,7 +231,7 @@ def for_client(c, acct, peer):
         c.bs_acct = None
 
     def finished(now):
-        from lwm2m.reconcile import scan  # the reconcile _sync asks for uses it next
+        from lwm2m.reconcile import scan  # unloaded by the reconcile _sync asks for
 
         c.log.info("bootstrap finished: %d server account(s)" % len(scan(reg)[0]))
         c._save()

@@ -108,15 +108,14 @@ class Client:
         lwm2m.unload("provision")  # start-up code: back to the heap
         self._poll_at = now
 
-    def reconcile(self, now, fresh=False, keep=False):
-        """Match the registrations to the accounts in objects 0/1 (lwm2m.reconcile). Start-up
-        drops its code again; keep: leave it loaded (a server that writes /0 or /1 at run time
-        may do so on every request, and loading it per write is churn)."""
+    def reconcile(self, now, fresh=False):
+        """Match the registrations to the accounts in objects 0/1 (lwm2m.reconcile, loaded for
+        the call: accounts change too seldom to hold its code)."""
         from lwm2m import reconcile, unload
 
         reconcile.reconcile(self, now, fresh)
-        if not keep:
-            unload("reconcile")  # its code goes back to the heap once this returns
+        unload("reconcile")  # its code goes back to the heap once this returns (after a
+        # MemoryError in it the next call finds it loaded still, and drops it then)
 
     def _on_data(self, kind, oid, iid):
         if oid in (0, 1, 2):
@@ -267,7 +266,7 @@ class Client:
             active = bs is not None and bs.active
             if (self._sync or (self._resync_at is not None
                                and time.ticks_diff(now, self._resync_at) >= 0)) and not active:
-                self.reconcile(now, self._sync == "fresh", True)
+                self.reconcile(now, self._sync == "fresh")
                 if self.bs is not None and not self.bs.active and not self.regs:
                     self.log.info("no usable server account: bootstrap")
                     self.bs.start(now)

@@ -1,8 +1,8 @@
 """Matching a client's registrations (and its bootstrap machine) to the accounts in objects 0/1.
 
-Functions over a lwm2m.client.Client `c`. Start-up loads it and drops it again (lwm2m.unload):
-a client whose accounts nobody writes never holds this code; the first /0 or /1 write (or a
-bootstrap) loads it for good. The registrations themselves are lwm2m.servers.
+Functions over a lwm2m.client.Client `c`. Loaded for each call and dropped again
+(lwm2m.unload): the accounts change at start-up, after a bootstrap or a /0 or /1 write, too
+seldom to hold this code. The registrations themselves are lwm2m.servers.
 """
 import time
 
