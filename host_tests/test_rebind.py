@@ -69,6 +69,35 @@ def test_rebind_new_port_sends_and_receives_there():
         r.close()
 
 
+def test_receive_out_of_memory_keeps_the_datagram():
+    """A MemoryError from the read (recvfrom(n) allocates n bytes first) is not fatal: logged,
+    and the datagram is read on the next pass."""
+    seen = []
+    lines = []
+    r = Runner(Endpoint(lambda req, peer, now: seen.append(peer)), 0, log=lines.append)
+    rx, addr = _bound()
+    real = r.udp.recv
+    fail = [1]
+
+    def recv(n):
+        if fail[0]:
+            fail[0] = 0
+            raise MemoryError
+        return real(n)
+
+    r.udp.recv = recv
+    try:
+        p = _src(r, rx, addr)
+        rx.sendto(PING, p)
+        r.run_once(1000)
+        assert seen == [] and lines == ["runner: no memory to receive: next pass"]
+        r.run_once(1000)
+        assert seen == [peer_key(addr)] and r.received == 1
+    finally:
+        rx.close()
+        r.close()
+
+
 def test_rebind_to_a_given_port():
     r = Runner(Endpoint(None), 0)
     rx, addr = _bound()

@@ -189,6 +189,12 @@ class Runner:
                     if self.log:
                         self.log("runner: recv failed: %r" % (e,))
                     break
+                except MemoryError:
+                    # recvfrom(n) allocates before it reads: the datagram waits in the socket
+                    # for the next pass, when a step has given its memory back
+                    if self.log:
+                        self.log("runner: no memory to receive: next pass")
+                    break
                 finally:
                     try:
                         self._spare = bytearray(n)  # recvfrom just freed its run
