@@ -1,4 +1,6 @@
 """Board driver tests with fakes: battery math and smoothing, power source, firmware storage."""
+# Over ~400 lines on purpose: every board driver's tests in one file, as they share the fake
+# pins, ADC and partitions.
 import binascii
 import hashlib
 import io

@@ -1,4 +1,6 @@
 # The composed client (lib/lwm2m/client.py) over a real Endpoint pair in memory, fake clock.
+# Over ~400 lines on purpose: the composed client's tests share one in-memory harness (Net,
+# servers, clock) other test files import from here.
 from util import rep_count, rep_stored
 import os
 

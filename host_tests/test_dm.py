@@ -1,4 +1,6 @@
 """Device management end to end at the CoAP Message level: every operation and error code."""
+# Over ~400 lines on purpose: one file per module under test (lwm2m.dm), every operation and its
+# error codes.
 from coap import msg as M
 import coapnums as CN
 from lwm2m.dm import DM, parse_path

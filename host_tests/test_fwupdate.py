@@ -1,4 +1,6 @@
 """Firmware Update (/5) state machine: push, pull with resume, failures, update/reboot/confirm."""
+# Over ~400 lines on purpose: one file per module under test: the /5 state machine's every
+# transition and failure.
 import binascii
 import hashlib
 import os

@@ -2,6 +2,8 @@
 runner) under the MicroPython unix port, driven by libcoap's coap-client and aiocoap acting as
 LwM2M servers. Payloads are checked with decoders written here, not the ones in lib/. A missing
 peer fails the test."""
+# Over ~400 lines on purpose: one peer run (dm_app against libcoap and aiocoap) shared by all of
+# its checks.
 import asyncio
 import json
 import os

@@ -3,6 +3,7 @@ main.py` in a board-like directory. The peers: the project's LwM2M server and bo
 (tools/lwm2m_server.py, on aiocoap), libcoap's coap-client as a stranger, and a bare UDP socket
 speaking CoAP through aiocoap's Message codec where a test must see every datagram (or that none
 came). Each test names the numbered point of the issue it covers."""
+# Over ~400 lines on purpose: issue 12's replays against one server process, one test per point.
 import asyncio
 import select
 import socket

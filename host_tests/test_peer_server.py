@@ -1,5 +1,6 @@
 """CPython-only tests of the local LwM2M server (tools/lwm2m_server.py), driven by an aiocoap fake
 client: they judge our test server, not lib/ (nothing from lib/ runs here)."""
+# Over ~400 lines on purpose: one file per tool under test (tools/lwm2m_server.py and its CLI).
 import asyncio
 import contextlib
 import os

@@ -1,4 +1,6 @@
 # Registration state machine (lib/lwm2m/register.py) over a fake endpoint and a fake clock.
+# Over ~400 lines on purpose: one file per module under test: the registration state machine's
+# every state.
 from coap import msg as m
 import coapnums as CN
 from lwm2m import register as rg

@@ -1,4 +1,6 @@
 # Information reporting (lib/lwm2m/report.py): pmin/pmax/gt/lt/st timing, storing, cancel.
+# Over ~400 lines on purpose: one file per module under test: every attribute rule of information
+# reporting.
 from util import rep_count, rep_stored
 from coap import msg as m
 import coapnums as CN

@@ -1,4 +1,11 @@
-"""The LwM2M client package; unload() forgets a module that has done its one job."""
+"""The LwM2M client package; unload() forgets a module that has done its one job.
+
+Imports go one way at import time (no module imports, at its top, one that imports it back).
+Code loaded on use is the one exception a reader meets: the resident module imports it inside
+the function that needs it (content -> parse, dm -> create, model -> persist, client ->
+bringup, ...), and it imports the resident module's helpers at its top, so both are loaded
+while it runs and only the on-use module is dropped afterwards.
+"""
 import sys
 
 

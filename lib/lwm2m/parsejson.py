@@ -97,18 +97,11 @@ def coerce(typ, kind, value):
         if kind == "v":
             return float(value)
         raise CodecError  # expected a number
-    if typ == "s":
-        if kind == "sv":
-            return value
-        raise CodecError  # expected a string
-    if typ == "b":
-        if kind == "bv":
-            return value
-        raise CodecError  # expected a boolean
-    if typ == "l":
-        if kind == "ov":
-            return value
-        raise CodecError  # expected an objlnk
+    # string, boolean, objlnk: the value as decoded, when its JSON kind is the type's own
+    if (typ, kind) in (("s", "sv"), ("b", "bv"), ("l", "ov")):
+        return value
+    if typ in "sbl":
+        raise CodecError  # expected a string / a boolean / an objlnk
     if typ == "o":
         if kind == "sv":
             # both interpreters' decoders skip junk characters: check first
