@@ -1,11 +1,10 @@
 # The composed client (lib/lwm2m/client.py) over a real Endpoint pair in memory, fake clock.
 # Over ~400 lines on purpose: the composed client's tests share one in-memory harness (Net,
 # servers, clock) other test files import from here.
-from util import rep_count, rep_stored
 import os
 
-from coap import msg as M
 import coapnums as CN
+from coap import msg as M
 from coap.endpoint import Endpoint
 from coap.runner import resolve
 from lwm2m import parse, provision, tlv
@@ -13,7 +12,7 @@ from lwm2m.client import Client
 from lwm2m.log import Log
 from lwm2m.model import object_def, resource
 from board.host import Platform
-from util import FakeClock
+from util import FakeClock, rep_count, rep_stored
 
 URI = "coap://127.0.0.1:5683"
 URI2 = "coap://127.0.0.1:5693"

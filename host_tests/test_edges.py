@@ -4,7 +4,6 @@ Each test names the bug it catches. All pure: they run under CPython and the uni
 """
 # Over ~400 lines on purpose: a catalogue of boundaries that once let a bug or mutant through;
 # one place to add the next.
-from util import rep_count, rep_stored
 from coap import msg as M
 import coapnums as CN
 from coap.endpoint import Endpoint
@@ -15,7 +14,7 @@ from test_client import URI, Net, cfg, rmtree, started, thermometer, tmpdir
 from test_coap_endpoint import A, B, BODY, Rand, get, msgs, put_block, run, server
 from test_dm import _blocks, call, setup
 from test_report import P, Obs, walk
-from util import hexb
+from util import hexb, rep_count, rep_stored
 
 
 # ---- TLV integer width: the smallest of 1/2/4/8 signed bytes, at every edge ---------------

@@ -1,12 +1,12 @@
 # Information reporting (lib/lwm2m/report.py): pmin/pmax/gt/lt/st timing, storing, cancel.
 # Over ~400 lines on purpose: one file per module under test: every attribute rule of information
 # reporting.
-from util import rep_count, rep_stored
 from coap import msg as m
 import coapnums as CN
 from lwm2m import report as rp
 from lwm2m.errors import NotFound
 from test_register import FakeEP
+from util import rep_count, rep_stored
 
 
 class Obs:

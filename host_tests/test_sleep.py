@@ -1,11 +1,11 @@
 # Deep sleep in memory: the state saved, a new client (RAM gone) resumes it with one Update.
-from util import rep_count, rep_stored
 from coap import msg as M
 import coapnums as CN
 from lwm2m import sleep as S
 from board.sleep import FileRtc, _chunked
 from lwm2m.store import Store
 from test_client import CLIENT, TEMP, URI, Net, cfg, tmpdir
+from util import rep_count, rep_stored
 
 WALL = 800000000  # the board's wall clock at the first sleep, seconds
 

@@ -1,14 +1,13 @@
 # Soak on the fake clock: lifetime 300 s, 10 observations, random value changes, random server
 # outages. Updates on time, notifications within pmin/pmax, every notification accounted for,
 # heap flat (gc.mem_alloc on MicroPython, tracemalloc on CPython). tools/bench/soak.py runs the same simulation for 30 days and prints figures.
-from util import rep_count, rep_stored
 import gc
 import time
 
 from coap import msg as M
 import coapnums as CN
 from test_client import TEMP, URI, Lcg, Net, cfg, tmpdir
-from util import heap_trace, heap_used
+from util import heap_trace, heap_used, rep_count, rep_stored
 
 LIFETIME = 300
 PMIN = 5
