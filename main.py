@@ -46,7 +46,7 @@ def main(path="config.json"):
     try:
         import json
 
-        with open("config.json") as f:
+        with open(path) as f:  # the config this run uses, whatever its name
             d = json.load(f).get("data_dir") or "data"
         p = d + "/fw/trial"
         with open(p) as f:
