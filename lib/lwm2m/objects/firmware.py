@@ -64,7 +64,8 @@ class Firmware:
     def fu(self):
         """The engine, loaded if need be, for an operation: it may change any value."""
         self._clean = False
-        self._seen = {}
+        if self._seen:  # not a new dict per call: a push comes here once per block
+            self._seen = {}
         return self._engine()
 
     def _engine(self):
