@@ -239,7 +239,7 @@ def scenario(board, kib, which="two"):
         asyncio.run(asyncio.wait_for(SCENARIOS[which](board, "%dK" % kib), 120))
         return True, ""
     except asyncio.TimeoutError:
-        why = "scenario timed out"
+        why = "scenario timed out at step %r" % board.step
     except Exception as e:
         why = "%s: %s" % (type(e).__name__, e)
     for line in board.last.splitlines():
