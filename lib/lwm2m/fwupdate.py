@@ -18,7 +18,9 @@ verifies the bundle's own SHA-256 trailer, PartitionStore reads the image back).
 This module is loaded with the first block of a push and dropped again when the transfer is over
 (lwm2m.objects.firmware): few, larger methods, as each function costs heap beyond its bytecode.
 The pull half (URIs, the Block2 downloader, retries) is lwm2m.fwpull, which this module imports
-when a Package URI is written; lwm2m.fwpull imports nothing of it (the values it needs are copied).
+when a Package URI is written, and the update half (Execute Update, the boot after it, the
+confirm) is lwm2m.fwapply; neither imports anything of this module (the values they need are
+copied).
 """
 import binascii
 import time
@@ -272,20 +274,13 @@ class FwUpdate:
         return max(0, time.ticks_diff(self._deadline, now))
 
     def execute_update(self, now=None):
-        """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots."""
+        """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots
+        (lwm2m.fwapply, as the boot and the confirm after it: a transfer needs none of them)."""
         if self.state != _DOWNLOADED:
             raise MethodNotAllowed("no downloaded package")
-        if self.length <= 0 or len(self.sha256) != 64:
-            self._end(_R_INTEGRITY)
-            return
-        self._set(_UPDATING, _R_INITIAL)
-        try:
-            self.storage.apply()
-        except (FwError, OSError):
-            self._end(_R_FAILED)
-            return
-        if self._reboot is not None:
-            self._reboot()
+        from lwm2m.fwapply import execute_update
+
+        execute_update(self)
 
     def on_boot(self, now=None):
         """Restore the persisted record at start-up and settle what the reboot decided."""
@@ -296,38 +291,21 @@ class FwUpdate:
         res = rec.get("result", _R_INITIAL)
         self.state = st if st in (_IDLE, _DOWNLOADING, _DOWNLOADED, _UPDATING) else _IDLE
         self.result = res if isinstance(res, int) and 0 <= res <= 9 else _R_INITIAL
-        self.pkg_name = str(rec.get("pkg_name") or "")
-        self.pkg_version = str(rec.get("pkg_version") or "")
-        self.uri = str(rec.get("uri") or "")
+        for a in ("pkg_name", "pkg_version", "uri", "sha256"):
+            setattr(self, a, str(rec.get(a) or ""))
         self.length = rec.get("length") or 0
-        self.sha256 = str(rec.get("sha256") or "")
         self._reset()
-        if self.state == _UPDATING:
-            rb = self._rollback
-            if rb is None:
-                br = getattr(self.storage, "boot_result", None)
-                rb = br is not None and br() in ("rolledback", "failed")
-            elif callable(rb):
-                rb = rb()
-            if rb:
-                self._set(_IDLE, _R_FAILED)
-            else:
-                self.pending = True  # result waits for on_registered()
-        elif self.state == _DOWNLOADING:
-            # the storage driver's running hash died with the old process: nothing to resume
-            self.storage.abort()
-            self._set(_IDLE, _R_CONN_LOST)
+        if self.state in (_UPDATING, _DOWNLOADING):
+            from lwm2m.fwapply import on_boot
+
+            on_boot(self)
 
     def on_registered(self, now=None):
-        """First successful registration since boot: confirm the new image, result 1."""
-        if not self.pending:
-            return
-        self.pending = False
-        try:
-            ok = self.storage.confirm() is not False  # BundleStore: False = nothing on trial
-        except (FwError, OSError):
-            ok = False
-        self._set(_IDLE, _R_SUCCESS if ok else _R_FAILED)
+        """First successful registration since boot: confirm a new image (result 1)."""
+        if self.pending:
+            from lwm2m.fwapply import on_registered
+
+            on_registered(self)
 
 
 def for_client(client):
