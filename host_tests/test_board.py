@@ -8,7 +8,7 @@ import os
 import sys
 
 from board import battery as bat
-from board import fwstore, power
+from board import fwfile, power
 from board.battery import Battery, percent
 from board.bundle import BundleStore
 from board.fwboot import boot_apply, boot_rollback, write_bundle
@@ -390,7 +390,7 @@ def test_bundle_rejects_bad_input():
 
 
 def _rmtree(p):
-    fwstore._rmtree(p)
+    fwfile._rmtree(p)
 
 
 def test_host_platform():

@@ -19,7 +19,7 @@ boot_rollback() puts <root>/prev back. The outcome ("applied", "rolledback", "fa
 import hashlib
 import os
 
-from .fwstore import FwError, NoSpace, _exists, _hex, _makedirs, _read, _remove, _rmtree
+from .fwstore import FwError, NoSpace, _hex, _makedirs, _remove
 
 
 class BundleStore:
@@ -29,8 +29,12 @@ class BundleStore:
         self.root = root
         if capacity is None:
             # a <root>/capacity file (decimal bytes) caps it too: a knob for simulated boards
-            c = _read(root + "/capacity")
-            capacity = int(c) if c and c.isdigit() else None
+            try:
+                with open(root + "/capacity") as f:
+                    c = f.read().strip()
+                capacity = int(c) if c.isdigit() else None
+            except OSError:
+                pass
         self.capacity = capacity
         self.reserve = reserve
         self._f = None
@@ -88,17 +92,24 @@ class BundleStore:
             _remove(self.root + n)
 
     def apply(self):
+        from .fwfile import _exists  # boot-time helpers: no heap during a transfer
+
         if not _exists(self.root + "/staged.bundle"):
             raise FwError("apply before finish")
         open(self.root + "/apply", "w").close()
 
     def boot_result(self):
         """What the last boot_apply did: 'applied', 'rolledback', 'failed' or None."""
+        from .fwfile import _read
+
         return _read(self.root + "/result")
 
     def confirm(self):
+        from .fwfile import _exists, _rmtree
+
         if not _exists(self.root + "/trial"):
             return False
+
         _remove(self.root + "/trial")
         _rmtree(self.root + "/prev")
         return True

@@ -3,7 +3,8 @@ bundle writer (host tools): what a transfer never needs, kept out of the store i
 import hashlib
 import os
 
-from .fwstore import FwError, _exists, _hex, _isdir, _read, _remove, _rmtree, _write
+from .fwfile import _exists, _isdir, _read, _rmtree, _write
+from .fwstore import FwError, _hex, _remove
 from .unpack import _MAGIC, unpack_bundle
 
 

@@ -1,7 +1,7 @@
 """ESP32 firmware store: the image streamed into the next OTA partition (none: board.nostore)."""
 import hashlib
 
-from .fwstore import FwError, IntegrityError, NoSpace, _hex, _makedirs, _read, _remove, _write
+from .fwstore import FwError, IntegrityError, NoSpace, _hex, _makedirs, _remove
 
 
 class PartitionStore:
@@ -98,6 +98,8 @@ class PartitionStore:
         if self._done is None:
             raise FwError("apply before finish")
         if self._record is not None:
+            from .fwfile import _write  # boot-time helpers: no heap during a transfer
+
             _makedirs(self._record.rpartition("/")[0])
             _write(self._record, self._part.info()[4])  # before set_boot: a cut leaves no switch
         self._part.set_boot()
@@ -105,6 +107,8 @@ class PartitionStore:
     def boot_result(self):
         """'applied' when the slot apply() chose runs, 'rolledback' when the bootloader went
         back to the old one, None when nothing was applied (or it cannot tell)."""
+        from .fwfile import _read
+
         want = _read(self._record) if self._record is not None else None
         if not want or self._running is None:
             return None
