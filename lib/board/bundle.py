@@ -19,7 +19,7 @@ boot_rollback() puts <root>/prev back. The outcome ("applied", "rolledback", "fa
 import hashlib
 import os
 
-from .fwstore import FwError, NoSpace, _hex, _makedirs, _remove
+from .fwstore import FwError, _hex, _makedirs, _remove
 
 
 class BundleStore:
@@ -46,7 +46,7 @@ class BundleStore:
         _makedirs(self.root)
         if total_size is not None:
             if self.capacity is not None and total_size > self.capacity:
-                raise NoSpace("bundle %d > capacity %d" % (total_size, self.capacity))
+                raise FwError(2)  # no space: over the capacity
             try:
                 st = os.statvfs(self.root)
                 room = st[0] * st[4] - self.reserve
@@ -54,23 +54,23 @@ class BundleStore:
                 room = None
             # the staged file and its unpacked copy exist side by side while applying
             if room is not None and 2 * total_size > room:
-                raise NoSpace("bundle %d needs %d free" % (total_size, 2 * total_size))
+                raise FwError(2)  # no space on the file system
         self._f = open(self.root + "/staged.part", "wb")
         self._sha = hashlib.sha256()
         self.offset = 0
 
     def write(self, data):
         if self._f is None:
-            raise FwError("write before begin")
+            raise FwError(8)  # write before begin
         if self.capacity is not None and self.offset + len(data) > self.capacity:
-            raise NoSpace("bundle exceeds capacity")
+            raise FwError(2)  # no space: the stream exceeds the capacity
         self._f.write(data)
         self._sha.update(data)
         self.offset += len(data)
 
     def finish(self):
         if self._f is None:
-            raise FwError("finish before begin")
+            raise FwError(8)  # finish before begin
         self._f.close()
         self._f = None
         digest = _hex(self._sha)
@@ -95,7 +95,7 @@ class BundleStore:
         from .fwfile import _exists  # boot-time helpers: no heap during a transfer
 
         if not _exists(self.root + "/staged.bundle"):
-            raise FwError("apply before finish")
+            raise FwError(8)  # apply before finish
         open(self.root + "/apply", "w").close()
 
     def boot_result(self):

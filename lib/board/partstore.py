@@ -1,7 +1,7 @@
 """ESP32 firmware store: the image streamed into the next OTA partition (none: board.nostore)."""
 import hashlib
 
-from .fwstore import FwError, IntegrityError, NoSpace, _hex, _makedirs, _remove
+from .fwstore import FwError, _hex, _makedirs, _remove
 
 
 class PartitionStore:
@@ -36,17 +36,17 @@ class PartitionStore:
             self._buf = bytearray(bs)
         self._cap = self.capacity()
         if total_size is not None and total_size > self._cap:
-            raise NoSpace("image %d > partition %d" % (total_size, self._cap))
+            raise FwError(2)  # no space: the image is bigger than the partition
         self._sha = hashlib.sha256()
         self.offset = self._fill = self._block = 0
         self._done = None
 
     def write(self, data):
         if self._sha is None:
-            raise FwError("write before begin")
+            raise FwError(8)  # write before begin
         n = len(data)
         if self.offset + n > self._cap:
-            raise NoSpace("image exceeds partition")
+            raise FwError(2)  # no space: the stream exceeds the partition
         buf = self._buf
         bs = len(buf)
         mv = memoryview(data)
@@ -66,7 +66,7 @@ class PartitionStore:
     def finish(self):
         """Flush the last block, read the image back and check it; returns (length, sha256 hex)."""
         if self._sha is None:
-            raise FwError("finish before begin")
+            raise FwError(8)  # finish before begin
         buf = self._buf
         bs = len(buf)
         if self._fill:
@@ -85,7 +85,7 @@ class PartitionStore:
             left -= bs
             b += 1
         if _hex(h) != digest:
-            raise IntegrityError("read-back mismatch")
+            raise FwError(5)  # integrity: the read-back does not match
         self._done = (self.offset, digest)
         return self._done
 
@@ -96,7 +96,7 @@ class PartitionStore:
 
     def apply(self):
         if self._done is None:
-            raise FwError("apply before finish")
+            raise FwError(8)  # apply before finish
         if self._record is not None:
             from .fwfile import _write  # boot-time helpers: no heap during a transfer
 

@@ -5,7 +5,7 @@ to unpack: a transfer's blocks never need it, so the store its first block loads
 import hashlib
 import sys
 
-from .fwstore import IntegrityError, _hex, _makedirs
+from .fwstore import FwError, _hex, _makedirs
 
 _MAGIC = b"LWM2MBUNDLE 1\n"
 
@@ -24,13 +24,13 @@ def unpack_bundle(path, dest=None):
     with open(path, "rb") as f:
         line = f.readline(64)
         if line != _MAGIC:
-            raise IntegrityError("not a bundle")
+            raise FwError(5)  # integrity: not a bundle
         h.update(line)
         while True:
             line = f.readline(256)
             if line[:4] == b"END " and line[-1:] == b"\n":
                 if line[4:-1].decode() != _hex(h) or f.read(1):
-                    raise IntegrityError("bundle checksum")
+                    raise FwError(5)  # the checksum does not match
                 return count
             name = line[:-1].decode() if line[-1:] == b"\n" else ""
             size = f.readline(16)
@@ -39,7 +39,7 @@ def unpack_bundle(path, dest=None):
             for c in name.split("/"):
                 bad = bad or c in ("", ".", "..")
             if bad or not size[:-1].isdigit():
-                raise IntegrityError("bundle entry")
+                raise FwError(5)  # a bad entry
             h.update(line)
             h.update(size)
             left = int(size)
@@ -51,7 +51,7 @@ def unpack_bundle(path, dest=None):
                 while left:
                     n = f.readinto(mv[:min(left, len(buf))])
                     if not n:
-                        raise IntegrityError("bundle truncated")
+                        raise FwError(5)  # truncated
                     h.update(mv[:n])
                     if out:
                         out.write(mv[:n])

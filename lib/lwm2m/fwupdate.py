@@ -27,7 +27,7 @@ import time
 
 from micropython import const
 
-from board.fwstore import FwError, IntegrityError
+from board.fwstore import FwError
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
 
 _HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
@@ -157,7 +157,7 @@ class FwUpdate:
     def _take(self, data):
         """Stream package bytes (at self.offset) into storage, only the header held back; data
         None: all bytes are in, finish, check against the header and land in Downloaded. 0, or
-        after a failure the Update Result it ended the transfer with (a storage error's .result,
+        after a failure the Update Result it ended the transfer with (a storage error's args[0],
         3 for MemoryError); any other exception passes through."""
         st = self.storage
         try:
@@ -177,7 +177,7 @@ class FwUpdate:
                 exp = self._exp
                 if exp is not None:
                     if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
-                        raise IntegrityError("package")
+                        raise FwError(_R_INTEGRITY)
                     self.pkg_name, self.pkg_version = exp[2], exp[3]
                 self.length = length
                 self.sha256 = sha
@@ -217,10 +217,10 @@ class FwUpdate:
                         try:
                             f.append((b if j < 0 else b[:j]).decode())
                         except UnicodeError:
-                            raise IntegrityError("package")
+                            raise FwError(_R_INTEGRITY)
                     size = int.from_bytes(h[8:12], "little")
                     if self._total is not None and self._total != _HDR_LEN + size:
-                        raise IntegrityError("package")
+                        raise FwError(_R_INTEGRITY)
                     self._exp = (size, bytes(h[12:44]), f[0], f[1])
                     st.begin(size)
                     self._hdr = None
@@ -228,10 +228,8 @@ class FwUpdate:
                 st.write(mv[i:])
             self.offset += n
             return 0
-        except Exception as e:
-            r = _R_NO_RAM if isinstance(e, MemoryError) else getattr(e, "result", None)
-            if r is None:
-                raise
+        except (FwError, MemoryError) as e:
+            r = _R_NO_RAM if isinstance(e, MemoryError) else e.args[0]
             self._end(r)
             return r
 
