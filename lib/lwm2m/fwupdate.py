@@ -162,71 +162,61 @@ class FwUpdate:
         st = self.storage
         try:
             h = self._hdr
-            if h is None and data is not None:
-                # past the header: the block goes to storage as it came, no view made of it
-                st.write(data)
-                self.offset += len(data)
-                return 0
-            if data is None:
-                if h is not None:  # a raw package shorter than the magic
-                    st.begin(self._total)
-                    self._hdr = None
-                    if h:
-                        st.write(h)
-                length, sha = st.finish()
-                exp = self._exp
-                if exp is not None:
-                    if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
-                        raise FwError(_R_INTEGRITY)
-                    self.pkg_name, self.pkg_version = exp[2], exp[3]
-                self.length = length
-                self.sha256 = sha
-                self._deadline = self._handle = None
-                self._set(_DOWNLOADED)
-                if self._report is not None and exp is not None:
-                    self._report(6)
-                    self._report(7)
-                return 0
-            mv = memoryview(data)
-            n = len(mv)
-            i = 0
-            if h is not None and len(h) < 8:
-                i = min(8 - len(h), n)
-                h.extend(mv[:i])
-                if len(h) == 8:
-                    if h[:7] != _MAGIC[:7]:
-                        # a raw package: what the magic test held back goes first, then the
-                        # whole chunk, so storage sees the blocks as they came
-                        st.begin(self._total)
-                        self._hdr = None
-                        if i < 8:
-                            st.write(h[:8 - i])
-                        i = 0
-                    elif h[7] != _MAGIC[7]:
-                        self._end(_R_BAD_TYPE)  # another header version
-                        return _R_BAD_TYPE
-            if self._hdr is not None and len(h) >= 8:
-                k = min(_HDR_LEN - len(h), n - i)
-                h.extend(mv[i:i + k])
-                i += k
-                if len(h) == _HDR_LEN:
-                    f = []
-                    for a in (44, 86):  # PkgName, PkgVersion: NUL-padded UTF-8, 42 bytes
-                        b = bytes(h[a:a + 42])
-                        j = b.find(b"\0")
-                        try:
-                            f.append((b if j < 0 else b[:j]).decode())
-                        except UnicodeError:
+            if data is not None:
+                n = len(data)
+                if h is not None:
+                    # the first bytes are held: 8 tell a header from a raw package, and a
+                    # header is 128 (a view: no copy of the block, only of what is held)
+                    k = len(h)
+                    h.extend(memoryview(data)[:_HDR_LEN - k])
+                    if len(h) < 8 or h[:7] == _MAGIC[:7]:
+                        if len(h) >= 8 and h[7] != _MAGIC[7]:
+                            self._end(_R_BAD_TYPE)  # another header version
+                            return _R_BAD_TYPE
+                        if len(h) < _HDR_LEN:
+                            self.offset += n
+                            return 0
+                        f = []
+                        for a in (44, 86):  # PkgName, PkgVersion: NUL-padded UTF-8, 42 bytes
+                            try:
+                                f.append(bytes(h[a:a + 42]).split(b"\0", 1)[0].decode())
+                            except UnicodeError:
+                                raise FwError(_R_INTEGRITY)
+                        size = int.from_bytes(h[8:12], "little")
+                        if self._total is not None and self._total != _HDR_LEN + size:
                             raise FwError(_R_INTEGRITY)
-                    size = int.from_bytes(h[8:12], "little")
-                    if self._total is not None and self._total != _HDR_LEN + size:
-                        raise FwError(_R_INTEGRITY)
-                    self._exp = (size, bytes(h[12:44]), f[0], f[1])
-                    st.begin(size)
+                        self._exp = (size, bytes(h[12:44]), f[0], f[1])
+                        st.begin(size)
+                        data = memoryview(data)[_HDR_LEN - k:]  # what follows the header
+                    else:
+                        # a raw package: what the magic test held back goes first, then the
+                        # whole block, so storage sees the blocks as they came
+                        st.begin(self._total)
+                        if k:
+                            st.write(h[:k])
                     self._hdr = None
-            if i < n:
-                st.write(mv[i:])
-            self.offset += n
+                if h is None or len(data):
+                    st.write(data)  # past the header: the block as it came, no view made of it
+                self.offset += n
+                return 0
+            if h is not None:  # it ended while held (under 8 bytes, or a cut header): raw
+                st.begin(self._total)
+                self._hdr = None
+                if h:
+                    st.write(h)
+            length, sha = st.finish()
+            exp = self._exp
+            if exp is not None:
+                if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
+                    raise FwError(_R_INTEGRITY)
+                self.pkg_name, self.pkg_version = exp[2], exp[3]
+            self.length = length
+            self.sha256 = sha
+            self._deadline = self._handle = None
+            self._set(_DOWNLOADED)
+            if self._report is not None and exp is not None:
+                self._report(6)
+                self._report(7)
             return 0
         except (FwError, MemoryError) as e:
             r = _R_NO_RAM if isinstance(e, MemoryError) else e.args[0]
