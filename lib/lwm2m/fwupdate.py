@@ -16,7 +16,8 @@ Without a header the package goes to storage as is and finish() does the checkin
 verifies the bundle's own SHA-256 trailer, PartitionStore reads the image back).
 
 This module is loaded with the first block of a push and dropped again when the transfer is over
-(lwm2m.objects.firmware): few, larger methods, as each function costs heap beyond its bytecode.
+(lwm2m.objects.firmware): few, larger methods, as each function costs heap beyond its bytecode,
+and errors without a message (a response carries only the code; a comment says why).
 The pull half (URIs, the Block2 downloader, retries) is lwm2m.fwpull, which this module imports
 when a Package URI is written, and the update half (Execute Update, the boot after it, the
 confirm) is lwm2m.fwapply; neither imports anything of this module (the values they need are
@@ -116,7 +117,7 @@ class FwUpdate:
             return {0: 0, 1: 1} if c else {0: 0}
         if rid == 9:
             return 1 if self.none else 2  # push only (refused for room, result 2) / push and pull
-        raise NotFound("no such resource")
+        raise NotFound()
 
     def _set(self, state, result=None):
         """Persist first, then tell observers, so what they read has reached flash. With the
@@ -151,7 +152,7 @@ class FwUpdate:
     def cancel(self):
         """Empty Package or Package URI: drop any transfer or stored package, back to Idle."""
         if self.state == _UPDATING:
-            raise MethodNotAllowed("updating")
+            raise MethodNotAllowed()  # updating
         self._end(_R_INITIAL)
 
     def _take(self, data):
@@ -231,15 +232,15 @@ class FwUpdate:
             return
         if offset == 0:
             if self.state == _UPDATING or (self.state == _DOWNLOADING and self._pull):
-                raise MethodNotAllowed("busy")
+                raise MethodNotAllowed()  # busy
             self._end(_R_INITIAL, _DOWNLOADING, False, total)
         elif self.state != _DOWNLOADING or self._pull or offset != self.offset:
-            raise BadRequest("block out of sequence")
+            raise BadRequest()  # block out of sequence
         r = self._take(data) or (last and self._take(None))
         if r == _R_NO_SPACE:
-            raise TooLarge("no space for the package")  # 4.13 stops the server's Block1 run
+            raise TooLarge()  # no space: 4.13 stops the server's Block1 run
         if r and not last:
-            raise LwM2MError("package rejected")  # stop sending; /5/0/5 says why
+            raise LwM2MError()  # package rejected: stop sending; /5/0/5 says why
         # a whole package was received: the Write succeeded, /5/0/5 carries any failure
 
     def write_uri(self, uri, now):
@@ -265,7 +266,7 @@ class FwUpdate:
         """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots
         (lwm2m.fwapply, as the boot and the confirm after it: a transfer needs none of them)."""
         if self.state != _DOWNLOADED:
-            raise MethodNotAllowed("no downloaded package")
+            raise MethodNotAllowed()  # no downloaded package
         from lwm2m.fwapply import execute_update
 
         execute_update(self)
