@@ -92,7 +92,7 @@ class BundleStore:
             _remove(self.root + n)
 
     def apply(self):
-        from .fwfile import _exists  # boot-time helpers: no heap during a transfer
+        from .fwfile import _exists  # boot-time helpers (board.fwfile): no heap in a transfer
 
         if not _exists(self.root + "/staged.bundle"):
             raise FwError(8)  # apply before finish
@@ -109,7 +109,6 @@ class BundleStore:
 
         if not _exists(self.root + "/trial"):
             return False
-
         _remove(self.root + "/trial")
         _rmtree(self.root + "/prev")
         return True

@@ -34,11 +34,11 @@ def unpack_bundle(path, dest=None):
                 return count
             name = line[:-1].decode() if line[-1:] == b"\n" else ""
             size = f.readline(16)
-            # a path relative to dest, '/'-separated, without '..', '.' or empty parts
-            bad = not name or name[0] == "/" or "\\" in name or size[-1:] != b"\n"
-            for c in name.split("/"):
-                bad = bad or c in ("", ".", "..")
-            if bad or not size[:-1].isdigit():
+            # a path relative to dest, '/'-separated, without '..', '.' or empty parts (each
+            # part is between two '/' in s: an empty name, or one starting with '/', has "//")
+            s = "/" + name + "/"
+            if ("//" in s or "/./" in s or "/../" in s or "\\" in name or size[-1:] != b"\n"
+                    or not size[:-1].isdigit()):
                 raise FwError(5)  # a bad entry
             h.update(line)
             h.update(size)
