@@ -26,15 +26,11 @@ class PartitionStore:
         self._cap = 0
         self._done = None
 
-    def capacity(self):
-        p = self._part
-        return p.ioctl(4, 0) * p.ioctl(5, 0)
-
     def begin(self, total_size=None):
         bs = self._part.ioctl(5, 0)
         if self._buf is None or bs != len(self._buf):
             self._buf = bytearray(bs)
-        self._cap = self.capacity()
+        self._cap = self._part.ioctl(4, 0) * bs  # block count x block size
         if total_size is not None and total_size > self._cap:
             raise FwError(2)  # no space: the image is bigger than the partition
         self._sha = hashlib.sha256()
