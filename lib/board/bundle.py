@@ -16,10 +16,11 @@ app runs on trial: each boot counts in <root>/trial, and after max_boots boots w
 boot_rollback() puts <root>/prev back. The outcome ("applied", "rolledback", "failed") is left in
 <root>/result for the application to report.
 """
+import binascii
 import hashlib
 import os
 
-from .fwstore import FwError, _hex, _makedirs, _remove
+from .fwstore import FwError, _makedirs, _remove
 
 
 class BundleStore:
@@ -73,7 +74,7 @@ class BundleStore:
             raise FwError(8)  # finish before begin
         self._f.close()
         self._f = None
-        digest = _hex(self._sha)
+        digest = binascii.hexlify(self._sha.digest()).decode()
         self._sha = None  # freed before the check makes its own: the last block is a heap peak
         part = self.root + "/staged.part"
         from .unpack import unpack_bundle  # the checker loads for the check, not the transfer

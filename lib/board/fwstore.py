@@ -8,9 +8,9 @@ none) or board.bundle (a staged application bundle, host and Pico W; board.unpac
 boot-time apply and rollback are board.fwboot (with the bundle writer the host tools use), and
 the file helpers only those and the stores' apply/boot_result/confirm use are board.fwfile.
 Those names are imported from their own modules: a forwarding __getattr__ here cost every
-transfer 432 B of heap on a 32-bit board.
+transfer 432 B of heap on a 32-bit board. A digest's hex is spelled out where it is needed
+(binascii.hexlify(h.digest()).decode()): a shared helper cost a push more than the copies.
 """
-import binascii
 import os
 
 
@@ -18,10 +18,6 @@ class FwError(Exception):
     """A store's failure. args[0] is the /5/0/5 Update Result a transfer ends with: 2 no space,
     5 integrity (the package fails a check), 8 anything else (Firmware update failed). One class
     carrying its result, and no message: a class costs ~200 B of heap on a 32-bit board."""
-
-
-def _hex(h):
-    return binascii.hexlify(h.digest()).decode()
 
 
 def _remove(p):

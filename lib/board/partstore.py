@@ -1,7 +1,8 @@
 """ESP32 firmware store: the image streamed into the next OTA partition (none: board.nostore)."""
+import binascii
 import hashlib
 
-from .fwstore import FwError, _hex, _makedirs, _remove
+from .fwstore import FwError, _makedirs, _remove
 
 
 class PartitionStore:
@@ -69,7 +70,7 @@ class PartitionStore:
             for j in range(self._fill, bs):
                 buf[j] = 0xFF
             self._part.writeblocks(self._block, buf)
-        digest = _hex(self._sha)
+        digest = binascii.hexlify(self._sha.digest()).decode()
         self._sha = None
         h = hashlib.sha256()
         left = self.offset
@@ -80,7 +81,7 @@ class PartitionStore:
             h.update(mv[:min(bs, left)])
             left -= bs
             b += 1
-        if _hex(h) != digest:
+        if binascii.hexlify(h.digest()).decode() != digest:
             raise FwError(5)  # integrity: the read-back does not match
         self._done = (self.offset, digest)
         return self._done

@@ -2,10 +2,11 @@
 
 Loaded by BundleStore.finish() for the check (gone again after it) and by board.fwboot.boot_apply()
 to unpack: a transfer's blocks never need it, so the store its first block loads does without it."""
+import binascii
 import hashlib
 import sys
 
-from .fwstore import FwError, _hex, _makedirs
+from .fwstore import FwError, _makedirs
 
 _MAGIC = b"LWM2MBUNDLE 1\n"
 
@@ -29,7 +30,7 @@ def unpack_bundle(path, dest=None):
         while True:
             line = f.readline(256)
             if line[:4] == b"END " and line[-1:] == b"\n":
-                if line[4:-1].decode() != _hex(h) or f.read(1):
+                if line[4:-1].decode() != binascii.hexlify(h.digest()).decode() or f.read(1):
                     raise FwError(5)  # the checksum does not match
                 return count
             name = line[:-1].decode() if line[-1:] == b"\n" else ""
