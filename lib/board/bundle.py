@@ -20,7 +20,7 @@ import binascii
 import hashlib
 import os
 
-from .fwstore import FwError, _makedirs, _remove
+from .fwstore import FwError, _makedirs
 
 
 class BundleStore:
@@ -90,7 +90,10 @@ class BundleStore:
         self._sha = None
         self.offset = 0
         for n in ("/apply", "/staged.part", "/staged.bundle"):
-            _remove(self.root + n)
+            try:
+                os.remove(self.root + n)
+            except OSError:  # not there
+                pass
 
     def apply(self):
         from .fwfile import _exists  # boot-time helpers (board.fwfile): no heap in a transfer
@@ -106,7 +109,7 @@ class BundleStore:
         return _read(self.root + "/result")
 
     def confirm(self):
-        from .fwfile import _exists, _rmtree
+        from .fwfile import _exists, _remove, _rmtree
 
         if not _exists(self.root + "/trial"):
             return False

@@ -4,8 +4,8 @@ import binascii
 import hashlib
 import os
 
-from .fwfile import _exists, _isdir, _read, _rmtree, _write
-from .fwstore import FwError, _remove
+from .fwfile import _exists, _isdir, _read, _remove, _rmtree, _write
+from .fwstore import FwError
 from .unpack import _MAGIC, unpack_bundle
 
 

@@ -4,7 +4,12 @@ none of them, so the store its first block loads does without them (board.fwstor
 does need); lwm2m.objects.firmware drops this module with the engine."""
 import os
 
-from .fwstore import _remove
+
+def _remove(p):
+    try:
+        os.remove(p)
+    except OSError:
+        pass
 
 
 def _exists(p):

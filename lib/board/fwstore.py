@@ -1,4 +1,4 @@
-"""Firmware-update storage: the errors and the file helpers every store needs for a transfer.
+"""Firmware-update storage: the error every store raises, and _makedirs, which begin() needs.
 
 Both backends: begin(total_size=None), write(data) streamed, offset, finish() -> (length,
 sha256_hex), abort(), apply() (boot the new image next), confirm() (after the first successful
@@ -18,13 +18,6 @@ class FwError(Exception):
     """A store's failure. args[0] is the /5/0/5 Update Result a transfer ends with: 2 no space,
     5 integrity (the package fails a check), 8 anything else (Firmware update failed). One class
     carrying its result, and no message: a class costs ~200 B of heap on a 32-bit board."""
-
-
-def _remove(p):
-    try:
-        os.remove(p)
-    except OSError:
-        pass
 
 
 def _makedirs(p):

@@ -2,7 +2,7 @@
 import binascii
 import hashlib
 
-from .fwstore import FwError, _makedirs, _remove
+from .fwstore import FwError, _makedirs
 
 
 class PartitionStore:
@@ -115,4 +115,6 @@ class PartitionStore:
         # Until this runs, the ESP-IDF bootloader rolls back to the old slot on the next reset.
         self._part.mark_app_valid_cancel_rollback()
         if self._record is not None:
+            from .fwfile import _remove
+
             _remove(self._record)
