@@ -20,7 +20,7 @@ import binascii
 import hashlib
 import os
 
-from .fwstore import FwError, _makedirs
+from .fwstore import FwError
 
 
 class BundleStore:
@@ -44,7 +44,14 @@ class BundleStore:
 
     def begin(self, total_size=None):
         self.abort()
-        _makedirs(self.root)
+        part = ""  # root and every missing directory above it
+        for c in self.root.split("/"):
+            part = part + "/" + c if part or self.root[:1] == "/" else c
+            if c:
+                try:
+                    os.mkdir(part)
+                except OSError:  # there already (anything else fails the open below)
+                    pass
         if total_size is not None:
             if self.capacity is not None and total_size > self.capacity:
                 raise FwError(2)  # no space: over the capacity

@@ -5,6 +5,17 @@ does need); lwm2m.objects.firmware drops this module with the engine."""
 import os
 
 
+def _makedirs(p):
+    part = ""
+    for c in p.split("/"):
+        part = part + "/" + c if part or p[:1] == "/" else c
+        if c:
+            try:
+                os.mkdir(part)
+            except OSError:  # there already (anything else fails the open that follows)
+                pass
+
+
 def _remove(p):
     try:
         os.remove(p)

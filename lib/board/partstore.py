@@ -2,7 +2,7 @@
 import binascii
 import hashlib
 
-from .fwstore import FwError, _makedirs
+from .fwstore import FwError
 
 
 class PartitionStore:
@@ -95,7 +95,7 @@ class PartitionStore:
         if self._done is None:
             raise FwError(8)  # apply before finish
         if self._record is not None:
-            from .fwfile import _write  # boot-time helpers: no heap during a transfer
+            from .fwfile import _makedirs, _write  # boot-time helpers: no heap in a transfer
 
             _makedirs(self._record.rpartition("/")[0])
             _write(self._record, self._part.info()[4])  # before set_boot: a cut leaves no switch

@@ -4,9 +4,10 @@ Loaded by BundleStore.finish() for the check (gone again after it) and by board.
 to unpack: a transfer's blocks never need it, so the store its first block loads does without it."""
 import binascii
 import hashlib
+import os
 import sys
 
-from .fwstore import FwError, _makedirs
+from .fwstore import FwError
 
 _MAGIC = b"LWM2MBUNDLE 1\n"
 
@@ -46,8 +47,18 @@ def unpack_bundle(path, dest=None):
             left = int(size)
             out = None
             if dest is not None:
-                _makedirs((dest + "/" + name).rpartition("/")[0])  # dest itself too
-                out = open(dest + "/" + name, "wb")
+                # dest and every directory on the way to the file (board.fwfile's _makedirs:
+                # here, as board.fwfile is dropped with the engine and this runs at boot)
+                p = dest + "/" + name
+                d = ""
+                for c in p.split("/")[:-1]:
+                    d = d + "/" + c if d or p[:1] == "/" else c
+                    if c:
+                        try:
+                            os.mkdir(d)
+                        except OSError:  # there already (anything else fails the open)
+                            pass
+                out = open(p, "wb")
             try:
                 while left:
                     n = f.readinto(mv[:min(left, len(buf))])
