@@ -7,7 +7,7 @@ import os
 
 from board.bundle import BundleStore
 from board.fwboot import boot_apply, write_bundle
-from board.fwstore import NoSpace
+from board.fwstore import FwError
 from board.partstore import PartitionStore
 from board.hostsim import RamPartition
 from lwm2m import fwpkg, fwpull
@@ -80,14 +80,14 @@ class FakeStorage:
     def begin(self, total=None):
         self.calls.append(("begin", total))
         if self.capacity is not None and total is not None and total > self.capacity:
-            raise NoSpace("too big")
+            raise FwError(2)  # no space
         self.sha = hashlib.sha256()
         self.data = bytearray()
         self.off = 0
 
     def write(self, data):
         if self.capacity is not None and self.off + len(data) > self.capacity:
-            raise NoSpace("full")
+            raise FwError(2)  # no space
         self.writes.append(len(data))
         self.sha.update(data)
         if self.keep:
@@ -625,11 +625,9 @@ def test_coap_download_builds_block2_get():
 
 
 def test_apply_failure_8_and_out_of_ram_3():
-    from board.fwstore import FwError
-
     class Bad(FakeStorage):
         def apply(self):
-            raise FwError("set_boot failed")
+            raise FwError(8)  # set_boot failed
 
         def write(self, data):
             if self.oom:

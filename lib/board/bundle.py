@@ -16,10 +16,11 @@ app runs on trial: each boot counts in <root>/trial, and after max_boots boots w
 boot_rollback() puts <root>/prev back. The outcome ("applied", "rolledback", "failed") is left in
 <root>/result for the application to report.
 """
+import binascii
 import hashlib
 import os
 
-from .fwstore import FwError, NoSpace, _exists, _hex, _makedirs, _read, _remove, _rmtree
+from .fwstore import FwError
 
 
 class BundleStore:
@@ -29,8 +30,12 @@ class BundleStore:
         self.root = root
         if capacity is None:
             # a <root>/capacity file (decimal bytes) caps it too: a knob for simulated boards
-            c = _read(root + "/capacity")
-            capacity = int(c) if c and c.isdigit() else None
+            try:
+                with open(root + "/capacity") as f:
+                    c = f.read().strip()
+                capacity = int(c) if c.isdigit() else None
+            except OSError:
+                pass
         self.capacity = capacity
         self.reserve = reserve
         self._f = None
@@ -39,10 +44,17 @@ class BundleStore:
 
     def begin(self, total_size=None):
         self.abort()
-        _makedirs(self.root)
+        part = ""  # root and every missing directory above it
+        for c in self.root.split("/"):
+            part = part + "/" + c if part or self.root[:1] == "/" else c
+            if c:
+                try:
+                    os.mkdir(part)
+                except OSError:  # there already (anything else fails the open below)
+                    pass
         if total_size is not None:
             if self.capacity is not None and total_size > self.capacity:
-                raise NoSpace("bundle %d > capacity %d" % (total_size, self.capacity))
+                raise FwError(2)  # no space: over the capacity
             try:
                 st = os.statvfs(self.root)
                 room = st[0] * st[4] - self.reserve
@@ -50,26 +62,26 @@ class BundleStore:
                 room = None
             # the staged file and its unpacked copy exist side by side while applying
             if room is not None and 2 * total_size > room:
-                raise NoSpace("bundle %d needs %d free" % (total_size, 2 * total_size))
+                raise FwError(2)  # no space on the file system
         self._f = open(self.root + "/staged.part", "wb")
         self._sha = hashlib.sha256()
         self.offset = 0
 
     def write(self, data):
         if self._f is None:
-            raise FwError("write before begin")
+            raise FwError(8)  # write before begin
         if self.capacity is not None and self.offset + len(data) > self.capacity:
-            raise NoSpace("bundle exceeds capacity")
+            raise FwError(2)  # no space: the stream exceeds the capacity
         self._f.write(data)
         self._sha.update(data)
         self.offset += len(data)
 
     def finish(self):
         if self._f is None:
-            raise FwError("finish before begin")
+            raise FwError(8)  # finish before begin
         self._f.close()
         self._f = None
-        digest = _hex(self._sha)
+        digest = binascii.hexlify(self._sha.digest()).decode()
         self._sha = None  # freed before the check makes its own: the last block is a heap peak
         part = self.root + "/staged.part"
         from .unpack import unpack_bundle  # the checker loads for the check, not the transfer
@@ -85,18 +97,27 @@ class BundleStore:
         self._sha = None
         self.offset = 0
         for n in ("/apply", "/staged.part", "/staged.bundle"):
-            _remove(self.root + n)
+            try:
+                os.remove(self.root + n)
+            except OSError:  # not there
+                pass
 
     def apply(self):
+        from .fwfile import _exists  # boot-time helpers (board.fwfile): no heap in a transfer
+
         if not _exists(self.root + "/staged.bundle"):
-            raise FwError("apply before finish")
+            raise FwError(8)  # apply before finish
         open(self.root + "/apply", "w").close()
 
     def boot_result(self):
         """What the last boot_apply did: 'applied', 'rolledback', 'failed' or None."""
+        from .fwfile import _read
+
         return _read(self.root + "/result")
 
     def confirm(self):
+        from .fwfile import _exists, _remove, _rmtree
+
         if not _exists(self.root + "/trial"):
             return False
         _remove(self.root + "/trial")

@@ -1,9 +1,11 @@
 """Boot-time apply and rollback of the application bundle board.bundle staged (boot.py), and the
 bundle writer (host tools): what a transfer never needs, kept out of the store it loads."""
+import binascii
 import hashlib
 import os
 
-from .fwstore import FwError, _exists, _hex, _isdir, _read, _remove, _rmtree, _write
+from .fwfile import _exists, _isdir, _read, _remove, _rmtree, _write
+from .fwstore import FwError
 from .unpack import _MAGIC, unpack_bundle
 
 
@@ -17,7 +19,7 @@ def write_bundle(out, items):
         out.write(data)
         h.update(head)
         h.update(data)
-    digest = _hex(h)
+    digest = binascii.hexlify(h.digest()).decode()
     out.write(("END %s\n" % digest).encode())
     return digest
 

@@ -1,84 +1,20 @@
-"""Firmware-update storage: the errors and file helpers every store shares.
+"""Firmware-update storage: the error every store raises (FwError, all a push needs of it).
 
 Both backends: begin(total_size=None), write(data) streamed, offset, finish() -> (length,
 sha256_hex), abort(), apply() (boot the new image next), confirm() (after the first successful
 registration of the new image). The caller persists the Firmware Update object state. A push
 loads only its board's store: board.partstore (ESP32 OTA slot; board.nostore when there is
 none) or board.bundle (a staged application bundle, host and Pico W; board.unpack checks it);
-boot-time apply and rollback are board.fwboot (with the bundle writer the host tools use). Those
-names are imported from their own modules: a forwarding __getattr__ here cost every transfer
-432 B of heap on a 32-bit board.
+boot-time apply and rollback are board.fwboot (with the bundle writer the host tools use), and
+the file helpers only those and the stores' apply/boot_result/confirm use are board.fwfile
+(BundleStore.begin and an extraction make their directories themselves).
+Those names are imported from their own modules: a forwarding __getattr__ here cost every
+transfer 432 B of heap on a 32-bit board. A digest's hex is spelled out where it is needed
+(binascii.hexlify(h.digest()).decode()): a shared helper cost a push more than the copies.
 """
-import binascii
-import os
 
 
 class FwError(Exception):
-    result = 8  # /5/0/5 Firmware update failed
-
-
-class NoSpace(FwError):
-    result = 2
-
-
-class IntegrityError(FwError):
-    result = 5
-
-
-def _hex(h):
-    return binascii.hexlify(h.digest()).decode()
-
-
-def _exists(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
-
-
-def _isdir(p):
-    try:
-        return os.stat(p)[0] & 0x4000 != 0
-    except OSError:
-        return False
-
-
-def _remove(p):
-    try:
-        os.remove(p)
-    except OSError:
-        pass
-
-
-def _rmtree(p):
-    if not _isdir(p):
-        _remove(p)
-        return
-    for name in os.listdir(p):
-        _rmtree(p + "/" + name)
-    os.rmdir(p)
-
-
-def _makedirs(p):
-    part = ""
-    for c in p.split("/"):
-        part = part + "/" + c if part or p[:1] == "/" else c
-        if c and not _isdir(part):
-            os.mkdir(part)
-
-
-def _write(path, text):
-    # Small state files: written beside and renamed over, so a cut leaves old or new.
-    with open(path + ".t", "w") as f:
-        f.write(text)
-    os.rename(path + ".t", path)
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
+    """A store's failure. args[0] is the /5/0/5 Update Result a transfer ends with: 2 no space,
+    5 integrity (the package fails a check), 8 anything else (Firmware update failed). One class
+    carrying its result, and no message: a class costs ~200 B of heap on a 32-bit board."""

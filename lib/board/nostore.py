@@ -1,5 +1,5 @@
 """The firmware store of a board with no room for an image (stock ESP32_GENERIC: no OTA slot)."""
-from .fwstore import FwError, NoSpace
+from .fwstore import FwError
 
 
 class NoStore:
@@ -10,19 +10,19 @@ class NoStore:
     offset = 0
 
     def begin(self, total_size=None):
-        raise NoSpace("no OTA partition in this firmware")
+        raise FwError(2)  # no space: no OTA partition in this firmware
 
     def write(self, data):
-        raise NoSpace("no OTA partition in this firmware")
+        raise FwError(2)  # no space: no OTA partition in this firmware
 
     def finish(self):
-        raise NoSpace("no OTA partition in this firmware")
+        raise FwError(2)  # no space: no OTA partition in this firmware
 
     def abort(self):
         pass
 
     def apply(self):
-        raise FwError("no OTA partition in this firmware")
+        raise FwError(8)  # no OTA partition in this firmware
 
     def confirm(self):
         return False

@@ -1,7 +1,8 @@
 """ESP32 firmware store: the image streamed into the next OTA partition (none: board.nostore)."""
+import binascii
 import hashlib
 
-from .fwstore import FwError, IntegrityError, NoSpace, _hex, _makedirs, _read, _remove, _write
+from .fwstore import FwError
 
 
 class PartitionStore:
@@ -26,27 +27,23 @@ class PartitionStore:
         self._cap = 0
         self._done = None
 
-    def capacity(self):
-        p = self._part
-        return p.ioctl(4, 0) * p.ioctl(5, 0)
-
     def begin(self, total_size=None):
         bs = self._part.ioctl(5, 0)
         if self._buf is None or bs != len(self._buf):
             self._buf = bytearray(bs)
-        self._cap = self.capacity()
+        self._cap = self._part.ioctl(4, 0) * bs  # block count x block size
         if total_size is not None and total_size > self._cap:
-            raise NoSpace("image %d > partition %d" % (total_size, self._cap))
+            raise FwError(2)  # no space: the image is bigger than the partition
         self._sha = hashlib.sha256()
         self.offset = self._fill = self._block = 0
         self._done = None
 
     def write(self, data):
         if self._sha is None:
-            raise FwError("write before begin")
+            raise FwError(8)  # write before begin
         n = len(data)
         if self.offset + n > self._cap:
-            raise NoSpace("image exceeds partition")
+            raise FwError(2)  # no space: the stream exceeds the partition
         buf = self._buf
         bs = len(buf)
         mv = memoryview(data)
@@ -66,14 +63,14 @@ class PartitionStore:
     def finish(self):
         """Flush the last block, read the image back and check it; returns (length, sha256 hex)."""
         if self._sha is None:
-            raise FwError("finish before begin")
+            raise FwError(8)  # finish before begin
         buf = self._buf
         bs = len(buf)
         if self._fill:
             for j in range(self._fill, bs):
                 buf[j] = 0xFF
             self._part.writeblocks(self._block, buf)
-        digest = _hex(self._sha)
+        digest = binascii.hexlify(self._sha.digest()).decode()
         self._sha = None
         h = hashlib.sha256()
         left = self.offset
@@ -84,8 +81,8 @@ class PartitionStore:
             h.update(mv[:min(bs, left)])
             left -= bs
             b += 1
-        if _hex(h) != digest:
-            raise IntegrityError("read-back mismatch")
+        if binascii.hexlify(h.digest()).decode() != digest:
+            raise FwError(5)  # integrity: the read-back does not match
         self._done = (self.offset, digest)
         return self._done
 
@@ -96,8 +93,10 @@ class PartitionStore:
 
     def apply(self):
         if self._done is None:
-            raise FwError("apply before finish")
+            raise FwError(8)  # apply before finish
         if self._record is not None:
+            from .fwfile import _makedirs, _write  # boot-time helpers: no heap in a transfer
+
             _makedirs(self._record.rpartition("/")[0])
             _write(self._record, self._part.info()[4])  # before set_boot: a cut leaves no switch
         self._part.set_boot()
@@ -105,6 +104,8 @@ class PartitionStore:
     def boot_result(self):
         """'applied' when the slot apply() chose runs, 'rolledback' when the bootloader went
         back to the old one, None when nothing was applied (or it cannot tell)."""
+        from .fwfile import _read
+
         want = _read(self._record) if self._record is not None else None
         if not want or self._running is None:
             return None
@@ -114,4 +115,6 @@ class PartitionStore:
         # Until this runs, the ESP-IDF bootloader rolls back to the old slot on the next reset.
         self._part.mark_app_valid_cancel_rollback()
         if self._record is not None:
+            from .fwfile import _remove
+
             _remove(self._record)

@@ -2,10 +2,12 @@
 
 Loaded by BundleStore.finish() for the check (gone again after it) and by board.fwboot.boot_apply()
 to unpack: a transfer's blocks never need it, so the store its first block loads does without it."""
+import binascii
 import hashlib
+import os
 import sys
 
-from .fwstore import IntegrityError, _hex, _makedirs
+from .fwstore import FwError
 
 _MAGIC = b"LWM2MBUNDLE 1\n"
 
@@ -24,34 +26,44 @@ def unpack_bundle(path, dest=None):
     with open(path, "rb") as f:
         line = f.readline(64)
         if line != _MAGIC:
-            raise IntegrityError("not a bundle")
+            raise FwError(5)  # integrity: not a bundle
         h.update(line)
         while True:
             line = f.readline(256)
             if line[:4] == b"END " and line[-1:] == b"\n":
-                if line[4:-1].decode() != _hex(h) or f.read(1):
-                    raise IntegrityError("bundle checksum")
+                if line[4:-1].decode() != binascii.hexlify(h.digest()).decode() or f.read(1):
+                    raise FwError(5)  # the checksum does not match
                 return count
             name = line[:-1].decode() if line[-1:] == b"\n" else ""
             size = f.readline(16)
-            # a path relative to dest, '/'-separated, without '..', '.' or empty parts
-            bad = not name or name[0] == "/" or "\\" in name or size[-1:] != b"\n"
-            for c in name.split("/"):
-                bad = bad or c in ("", ".", "..")
-            if bad or not size[:-1].isdigit():
-                raise IntegrityError("bundle entry")
+            # a path relative to dest, '/'-separated, without '..', '.' or empty parts (each
+            # part is between two '/' in s: an empty name, or one starting with '/', has "//")
+            s = "/" + name + "/"
+            if ("//" in s or "/./" in s or "/../" in s or "\\" in name or size[-1:] != b"\n"
+                    or not size[:-1].isdigit()):
+                raise FwError(5)  # a bad entry
             h.update(line)
             h.update(size)
             left = int(size)
             out = None
             if dest is not None:
-                _makedirs((dest + "/" + name).rpartition("/")[0])  # dest itself too
-                out = open(dest + "/" + name, "wb")
+                # dest and every directory on the way to the file (board.fwfile's _makedirs:
+                # here, as board.fwfile is dropped with the engine and this runs at boot)
+                p = dest + "/" + name
+                d = ""
+                for c in p.split("/")[:-1]:
+                    d = d + "/" + c if d or p[:1] == "/" else c
+                    if c:
+                        try:
+                            os.mkdir(d)
+                        except OSError:  # there already (anything else fails the open)
+                            pass
+                out = open(p, "wb")
             try:
                 while left:
                     n = f.readinto(mv[:min(left, len(buf))])
                     if not n:
-                        raise IntegrityError("bundle truncated")
+                        raise FwError(5)  # truncated
                     h.update(mv[:n])
                     if out:
                         out.write(mv[:n])

@@ -16,16 +16,19 @@ Without a header the package goes to storage as is and finish() does the checkin
 verifies the bundle's own SHA-256 trailer, PartitionStore reads the image back).
 
 This module is loaded with the first block of a push and dropped again when the transfer is over
-(lwm2m.objects.firmware): few, larger methods, as each function costs heap beyond its bytecode.
+(lwm2m.objects.firmware): few, larger methods, as each function costs heap beyond its bytecode,
+and errors without a message (a response carries only the code; a comment says why).
 The pull half (URIs, the Block2 downloader, retries) is lwm2m.fwpull, which this module imports
-when a Package URI is written; lwm2m.fwpull imports nothing of it (the values it needs are copied).
+when a Package URI is written, and the update half (Execute Update, the boot after it, the
+confirm) is lwm2m.fwapply; neither imports anything of this module (the values they need are
+copied).
 """
 import binascii
 import time
 
 from micropython import const
 
-from board.fwstore import FwError, IntegrityError
+from board.fwstore import FwError
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
 
 _HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
@@ -114,7 +117,7 @@ class FwUpdate:
             return {0: 0, 1: 1} if c else {0: 0}
         if rid == 9:
             return 1 if self.none else 2  # push only (refused for room, result 2) / push and pull
-        raise NotFound("no such resource")
+        raise NotFound()
 
     def _set(self, state, result=None):
         """Persist first, then tell observers, so what they read has reached flash. With the
@@ -149,87 +152,75 @@ class FwUpdate:
     def cancel(self):
         """Empty Package or Package URI: drop any transfer or stored package, back to Idle."""
         if self.state == _UPDATING:
-            raise MethodNotAllowed("updating")
+            raise MethodNotAllowed()  # updating
         self._end(_R_INITIAL)
 
     def _take(self, data):
         """Stream package bytes (at self.offset) into storage, only the header held back; data
         None: all bytes are in, finish, check against the header and land in Downloaded. 0, or
-        after a failure the Update Result it ended the transfer with (a storage error's .result,
+        after a failure the Update Result it ended the transfer with (a storage error's args[0],
         3 for MemoryError); any other exception passes through."""
         st = self.storage
         try:
             h = self._hdr
-            if h is None and data is not None:
-                # past the header: the block goes to storage as it came, no view made of it
-                st.write(data)
-                self.offset += len(data)
-                return 0
-            if data is None:
-                if h is not None:  # a raw package shorter than the magic
-                    st.begin(self._total)
-                    self._hdr = None
-                    if h:
-                        st.write(h)
-                length, sha = st.finish()
-                exp = self._exp
-                if exp is not None:
-                    if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
-                        raise IntegrityError("package")
-                    self.pkg_name, self.pkg_version = exp[2], exp[3]
-                self.length = length
-                self.sha256 = sha
-                self._deadline = self._handle = None
-                self._set(_DOWNLOADED)
-                if self._report is not None and exp is not None:
-                    self._report(6)
-                    self._report(7)
-                return 0
-            mv = memoryview(data)
-            n = len(mv)
-            i = 0
-            if h is not None and len(h) < 8:
-                i = min(8 - len(h), n)
-                h.extend(mv[:i])
-                if len(h) == 8:
-                    if h[:7] != _MAGIC[:7]:
+            if data is not None:
+                n = len(data)
+                if h is not None:
+                    # the first bytes are held: 8 tell a header from a raw package, and a
+                    # header is 128 (a view: no copy of the block, only of what is held)
+                    k = len(h)
+                    h.extend(memoryview(data)[:_HDR_LEN - k])
+                    if len(h) < 8 or h[:7] == _MAGIC[:7]:
+                        if len(h) >= 8 and h[7] != _MAGIC[7]:
+                            self._end(_R_BAD_TYPE)  # another header version
+                            return _R_BAD_TYPE
+                        if len(h) < _HDR_LEN:
+                            self.offset += n
+                            return 0
+                        f = []
+                        for a in (44, 86):  # PkgName, PkgVersion: NUL-padded UTF-8, 42 bytes
+                            try:
+                                f.append(bytes(h[a:a + 42]).split(b"\0", 1)[0].decode())
+                            except UnicodeError:
+                                raise FwError(_R_INTEGRITY)
+                        size = int.from_bytes(h[8:12], "little")
+                        if self._total is not None and self._total != _HDR_LEN + size:
+                            raise FwError(_R_INTEGRITY)
+                        self._exp = (size, bytes(h[12:44]), f[0], f[1])
+                        st.begin(size)
+                        data = memoryview(data)[_HDR_LEN - k:]  # what follows the header
+                    else:
                         # a raw package: what the magic test held back goes first, then the
-                        # whole chunk, so storage sees the blocks as they came
+                        # whole block, so storage sees the blocks as they came
                         st.begin(self._total)
-                        self._hdr = None
-                        if i < 8:
-                            st.write(h[:8 - i])
-                        i = 0
-                    elif h[7] != _MAGIC[7]:
-                        self._end(_R_BAD_TYPE)  # another header version
-                        return _R_BAD_TYPE
-            if self._hdr is not None and len(h) >= 8:
-                k = min(_HDR_LEN - len(h), n - i)
-                h.extend(mv[i:i + k])
-                i += k
-                if len(h) == _HDR_LEN:
-                    f = []
-                    for a in (44, 86):  # PkgName, PkgVersion: NUL-padded UTF-8, 42 bytes
-                        b = bytes(h[a:a + 42])
-                        j = b.find(b"\0")
-                        try:
-                            f.append((b if j < 0 else b[:j]).decode())
-                        except UnicodeError:
-                            raise IntegrityError("package")
-                    size = int.from_bytes(h[8:12], "little")
-                    if self._total is not None and self._total != _HDR_LEN + size:
-                        raise IntegrityError("package")
-                    self._exp = (size, bytes(h[12:44]), f[0], f[1])
-                    st.begin(size)
+                        if k:
+                            st.write(h[:k])
                     self._hdr = None
-            if i < n:
-                st.write(mv[i:])
-            self.offset += n
+                if h is None or len(data):
+                    st.write(data)  # past the header: the block as it came, no view made of it
+                self.offset += n
+                return 0
+            if h is not None:  # it ended while held (under 8 bytes, or a cut header): raw
+                st.begin(self._total)
+                self._hdr = None
+                if h:
+                    st.write(h)
+            length, sha = st.finish()
+            exp = self._exp
+            if exp is not None:
+                if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
+                    raise FwError(_R_INTEGRITY)
+                self.pkg_name, self.pkg_version = exp[2], exp[3]
+            self.length = length
+            self.sha256 = sha
+            self._deadline = self._handle = None
+            self._set(_DOWNLOADED)
+            if self._report is not None and exp is not None:
+                self._report(6)
+                self._report(7)
             return 0
-        except Exception as e:
-            r = _R_NO_RAM if isinstance(e, MemoryError) else getattr(e, "result", None)
-            if r is None:
-                raise
+        except (FwError, MemoryError) as e:
+            r = _R_NO_RAM if isinstance(e, MemoryError) else e.args[0]
             self._end(r)
             return r
 
@@ -241,15 +232,15 @@ class FwUpdate:
             return
         if offset == 0:
             if self.state == _UPDATING or (self.state == _DOWNLOADING and self._pull):
-                raise MethodNotAllowed("busy")
+                raise MethodNotAllowed()  # busy
             self._end(_R_INITIAL, _DOWNLOADING, False, total)
         elif self.state != _DOWNLOADING or self._pull or offset != self.offset:
-            raise BadRequest("block out of sequence")
+            raise BadRequest()  # block out of sequence
         r = self._take(data) or (last and self._take(None))
         if r == _R_NO_SPACE:
-            raise TooLarge("no space for the package")  # 4.13 stops the server's Block1 run
+            raise TooLarge()  # no space: 4.13 stops the server's Block1 run
         if r and not last:
-            raise LwM2MError("package rejected")  # stop sending; /5/0/5 says why
+            raise LwM2MError()  # package rejected: stop sending; /5/0/5 says why
         # a whole package was received: the Write succeeded, /5/0/5 carries any failure
 
     def write_uri(self, uri, now):
@@ -272,20 +263,13 @@ class FwUpdate:
         return max(0, time.ticks_diff(self._deadline, now))
 
     def execute_update(self, now=None):
-        """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots."""
+        """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots
+        (lwm2m.fwapply, as the boot and the confirm after it: a transfer needs none of them)."""
         if self.state != _DOWNLOADED:
-            raise MethodNotAllowed("no downloaded package")
-        if self.length <= 0 or len(self.sha256) != 64:
-            self._end(_R_INTEGRITY)
-            return
-        self._set(_UPDATING, _R_INITIAL)
-        try:
-            self.storage.apply()
-        except (FwError, OSError):
-            self._end(_R_FAILED)
-            return
-        if self._reboot is not None:
-            self._reboot()
+            raise MethodNotAllowed()  # no downloaded package
+        from lwm2m.fwapply import execute_update
+
+        execute_update(self)
 
     def on_boot(self, now=None):
         """Restore the persisted record at start-up and settle what the reboot decided."""
@@ -296,38 +280,21 @@ class FwUpdate:
         res = rec.get("result", _R_INITIAL)
         self.state = st if st in (_IDLE, _DOWNLOADING, _DOWNLOADED, _UPDATING) else _IDLE
         self.result = res if isinstance(res, int) and 0 <= res <= 9 else _R_INITIAL
-        self.pkg_name = str(rec.get("pkg_name") or "")
-        self.pkg_version = str(rec.get("pkg_version") or "")
-        self.uri = str(rec.get("uri") or "")
+        for a in ("pkg_name", "pkg_version", "uri", "sha256"):
+            setattr(self, a, str(rec.get(a) or ""))
         self.length = rec.get("length") or 0
-        self.sha256 = str(rec.get("sha256") or "")
         self._reset()
-        if self.state == _UPDATING:
-            rb = self._rollback
-            if rb is None:
-                br = getattr(self.storage, "boot_result", None)
-                rb = br is not None and br() in ("rolledback", "failed")
-            elif callable(rb):
-                rb = rb()
-            if rb:
-                self._set(_IDLE, _R_FAILED)
-            else:
-                self.pending = True  # result waits for on_registered()
-        elif self.state == _DOWNLOADING:
-            # the storage driver's running hash died with the old process: nothing to resume
-            self.storage.abort()
-            self._set(_IDLE, _R_CONN_LOST)
+        if self.state in (_UPDATING, _DOWNLOADING):
+            from lwm2m.fwapply import on_boot
+
+            on_boot(self)
 
     def on_registered(self, now=None):
-        """First successful registration since boot: confirm the new image, result 1."""
-        if not self.pending:
-            return
-        self.pending = False
-        try:
-            ok = self.storage.confirm() is not False  # BundleStore: False = nothing on trial
-        except (FwError, OSError):
-            ok = False
-        self._set(_IDLE, _R_SUCCESS if ok else _R_FAILED)
+        """First successful registration since boot: confirm a new image (result 1)."""
+        if self.pending:
+            from lwm2m.fwapply import on_registered
+
+            on_registered(self)
 
 
 def for_client(client):
