@@ -47,11 +47,18 @@ class UdpTransport:
         s.setblocking(False)
         self.sock = s
         self.local_port = local_port
+        self._peer = None
 
     def recv(self, buf):
         try:
             data, addr = self.sock.recvfrom(buf if isinstance(buf, int) else len(buf))
-            return data, peer_key(addr)
+            p = peer_key(addr)
+            # recvfrom makes a new address per datagram, and the endpoint keeps the peer of each
+            # (16 dedup entries, exchanges, observations): one object while the sender stays
+            if p == self._peer:
+                p = self._peer
+            self._peer = p
+            return data, p
         except OSError as e:
             import errno  # the port's numbers: ETIMEDOUT is 116 on ESP32 (newlib), 110 on Linux
 
