@@ -228,3 +228,27 @@ def test_address_changed_skips_servers_not_registered():
         assert "lwm2m: address changed: Update to 1 server(s)" in n.lines
     finally:
         n.close()
+
+
+def test_one_peer_object_while_the_sender_stays():
+    """recvfrom makes a new address per datagram; the endpoint keeps the peer of each request
+    (16 dedup entries), so the transport hands out one object for a sender that stays: a push
+    of 16 blocks keeps one address, not 16 copies of it."""
+    r = Runner(Endpoint(lambda req, peer, now: None), 0)
+    a, addr = _bound()
+    b, addr_b = _bound()
+    try:
+        p = _src(r, a, addr)
+        a.sendto(PING, p)
+        a.sendto(PING, p)
+        b.sendto(PING, p)
+        got = [r.udp.recv(64) for _ in range(3)]
+        while None in got:  # loopback delivers at once, but poll until all three are read
+            got[got.index(None)] = r.udp.recv(64)
+        assert got[0][1] == got[1][1] == peer_key(addr)
+        assert got[0][1] is got[1][1]  # the same object, not an equal copy
+        assert got[2][1] == peer_key(addr_b) and got[2][1] is not got[1][1]
+    finally:
+        a.close()
+        b.close()
+        r.close()
