@@ -33,6 +33,7 @@ EP = "fw-bench"
 K = 1024
 
 PROBE = r'''
+import builtins
 import gc
 import sys
 sys.path.insert(0, "lib")
@@ -88,7 +89,7 @@ def engine(client):
                 st["peak"] = a
 
     def finish():
-        r = _finish()
+        r = _finish()  # the bundle check in it records its own peak (_Checked)
         say("finish", r[0], st["begin"], st["peak"])
         return r
 
@@ -97,6 +98,50 @@ def engine(client):
 
 
 P._load = engine
+
+
+# the bundle check at the last block (board.unpack, loaded inside storage.finish()) is a peak
+# too: its module's open() hands out a file whose first reads record the heap (the check's
+# buffer and hash live then); the wrapper itself holds 16 B, counted against us
+class _Checked:
+    def __init__(self, f):
+        self.f = f
+        self.n = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.f.close()
+
+    def readline(self, n):
+        return self.f.readline(n)
+
+    def read(self, n):
+        return self.f.read(n)
+
+    def readinto(self, b):
+        self.n += 1
+        if MEASURE and self.n < 3:
+            gc.collect()
+            a = gc.mem_alloc()
+            if a > st["peak"]:
+                st["peak"] = a
+        return self.f.readinto(b)
+
+
+_imp = builtins.__import__
+
+
+def _import(name, *a):
+    m = _imp(name, *a)
+    u = sys.modules.get("board.unpack")
+    if u is not None and "open" not in u.__dict__:
+        u.open = lambda *b: _Checked(open(*b))
+    return m
+
+
+builtins.__import__ = _import
 import main
 main.main()
 '''
