@@ -39,11 +39,6 @@ class Transfer:
         if self.ex is not None:
             self.ex.cancel()
 
-    def _end(self, code, now):
-        if not self.finished:
-            self.finished = True
-            self.ep._call(self.done, code, now)
-
     def _next(self, now):
         m = self.msg
         szx = self.szx
@@ -54,41 +49,42 @@ class Transfer:
         try:
             self.ex = self.ep.request(m, self.peer, now, self._got)
         except Exception:
-            self._end(None, now)
+            self._got(None, now)
 
     def _got(self, resp, now):
+        """An answer (None: gave up, or RST): the next block, or the end, done(code or None)."""
         if self.finished:
             return
-        if resp is None:  # gave up, or RST
-            return self._end(None, now)
-        code = resp.code
-        if code >> 5 != 2:
-            return self._end(code, now)
-        pl = resp.payload
-        v = resp.uint(_BLOCK2)
-        if v is None:  # the server sent it whole
-            if not self.ep._call(self.fn, 0, pl):
-                return self._end(None, now)
-            self.offset = len(pl)
-            return self._end(code, now)
-        num, more, szx = block_parts(v)
-        if szx > self.szx:
-            return self._end(None, now)  # the server may only shrink the block size
-        off = num << (szx + 4)
-        if off != self.offset or (more and len(pl) != 16 << szx):
-            self.retry += 1
-            if self.retry > _MAX_RETRY:
-                return self._end(None, now)
-            return self._next(now)
-        self.retry = 0
-        s2 = resp.uint(_SIZE2)
-        if s2 is not None:
-            self.size = s2
-        if not self.ep._call(self.fn, off, pl):
-            return self._end(None, now)
-        self.offset = off + len(pl)
-        self.szx = szx
-        if more:
-            self._next(now)
-        else:
-            self._end(code, now)
+        code = None if resp is None else resp.code
+        if code is not None and code >> 5 == 2:
+            pl = resp.payload
+            v = resp.uint(_BLOCK2)
+            if v is None:  # the server sent it whole
+                if self.ep._call(self.fn, 0, pl):
+                    self.offset = len(pl)
+                else:
+                    code = None
+            else:
+                num, more, szx = block_parts(v)
+                off = num << (szx + 4)
+                if szx > self.szx:
+                    code = None  # the server may only shrink the block size
+                elif off != self.offset or (more and len(pl) != 16 << szx):
+                    self.retry += 1
+                    if self.retry <= _MAX_RETRY:
+                        return self._next(now)  # ask again
+                    code = None
+                else:
+                    self.retry = 0
+                    s2 = resp.uint(_SIZE2)
+                    if s2 is not None:
+                        self.size = s2
+                    if not self.ep._call(self.fn, off, pl):
+                        code = None
+                    else:
+                        self.offset = off + len(pl)
+                        self.szx = szx
+                        if more:
+                            return self._next(now)
+        self.finished = True
+        self.ep._call(self.done, code, now)

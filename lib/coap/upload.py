@@ -33,11 +33,11 @@ class Upload(Transfer):
         except Exception as e:
             self.ep.errors += 1
             self.ep.last_error = e
-            return self._end(None, now)
+            return self._got(None, now)
         ln = len(data)
         more = off + ln < total
         if more and ln != n:
-            return self._end(None, now)
+            return self._got(None, now)
         m.remove(_BLOCK1)
         m.remove(_SIZE1)
         if off or more:
@@ -52,23 +52,24 @@ class Upload(Transfer):
         try:
             self.ex = self.ep.request(m, self.peer, now, self._got)
         except Exception:
-            self._end(None, now)
+            self._got(None, now)
 
     def _got(self, resp, now):
+        """An answer (None: gave up, or RST): the next block, or the end, done(code or None)."""
         if self.finished:
             return
-        if resp is None:  # gave up, or RST
-            return self._end(None, now)
-        code = resp.code
-        v = resp.uint(_BLOCK1)
-        if code == _REQUEST_ENTITY_TOO_LARGE and v is not None and (v & 7) < self.szx:
-            self.szx = v & 7  # the server asks for smaller blocks: resend from the same offset
-            return self._next(now)
-        if code == _CONTINUE and self.more:
-            if v is not None and (v & 7) < self.szx:
-                self.szx = v & 7
-            self.offset += self.sent
-            return self._next(now)
-        if code == _CONTINUE:
-            code = None  # Continue to the last block is a broken server
-        self._end(code, now)
+        code = None if resp is None else resp.code
+        if code is not None:
+            v = resp.uint(_BLOCK1)
+            if code == _REQUEST_ENTITY_TOO_LARGE and v is not None and (v & 7) < self.szx:
+                self.szx = v & 7  # the server asks for smaller blocks: resend from the same offset
+                return self._next(now)
+            if code == _CONTINUE and self.more:
+                if v is not None and (v & 7) < self.szx:
+                    self.szx = v & 7
+                self.offset += self.sent
+                return self._next(now)
+            if code == _CONTINUE:
+                code = None  # Continue to the last block is a broken server
+        self.finished = True
+        self.ep._call(self.done, code, now)
