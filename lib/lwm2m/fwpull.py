@@ -1,89 +1,48 @@
-"""The part of a pull (Package URI) of lwm2m.fwupdate.FwUpdate `fu` that runs per block and per
-retry: one Block2 download attempt, resumed from fu.offset, and the back-off after a failure.
-Loaded by lwm2m.fwuri.pull (which parses the URI once, into fu._u) and held for the transfer,
-dropped with the engine (lwm2m.objects.firmware); kept small, as its closures keep all of it.
-It imports nothing of lwm2m.fwupdate: the State and Update Result values it needs are copied."""
+"""The part of a pull (Package URI) of lwm2m.fwupdate.FwUpdate `fu` that stays loaded for the
+transfer: the per-block closures of a Block2 download attempt. Loaded by lwm2m.fwuri.pull (which
+parses the URI once, into fu._u), dropped with the engine (lwm2m.objects.firmware). Kept small,
+as its closures keep all of it: starting an attempt and the back-off after a failure are
+lwm2m.fwtry, loaded for the call. It imports nothing of lwm2m.fwupdate (values copied)."""
 from micropython import const
 
-_DOWNLOADING = const(1)
-_R_CONN_LOST = const(4)
 _R_BAD_URI = const(7)
-_R_BAD_PROTOCOL = const(9)
 
 
-def attempt(fu, now, failed=False):
-    """One download attempt from fu.offset on (FwUpdate.tick runs the retries). failed: the
-    attempt under way was lost: count it and set the back-off deadline, or end with result 4."""
-    if failed:
-        fu._handle = None
-        if fu.offset > fu._at:
-            fu._fails = 0  # it moved forward: only attempts that get nowhere count
-        fu._fails += 1
-        if fu._fails >= fu.tries:
-            fu._end(_R_CONN_LOST)
-            return
-        import time
+def attempt(fu, now, lost=False):
+    """A new download attempt from fu.offset on (FwUpdate.tick runs the retries); lost: the one
+    under way failed: count it, then a back-off deadline or the end with result 4."""
+    cbs = None
+    if not lost:
+        fu._deadline = None
+        fu._gen += 1
+        gen = fu._gen
+        fu._at = fu.offset
 
-        from coap.retry import backoff_ms, urandom_int
+        def sink(offset, data):
+            if gen != fu._gen:
+                raise ValueError("stale transfer")
+            skip = fu.offset - offset
+            if skip < 0:
+                raise ValueError("gap in download")  # ends the attempt: retried as a loss
+            if skip < len(data) and fu._take(memoryview(data)[skip:]):
+                raise ValueError("package rejected")  # the transfer ended; /5/0/5 says why
 
-        d = backoff_ms(fu._fails, fu.retry_ms, fu.retry_cap_ms, fu._rand or urandom_int)
-        fu._deadline = time.ticks_add(now, d)
-        fu._set(fu.state)  # the resume offset, once per failure rather than once per block
-        return
-    fu._deadline = None
-    fu._gen += 1
-    gen = fu._gen
-    fu._at = fu.offset
-    szx = fu.szx
-
-    def sink(offset, data):
-        if gen != fu._gen:
-            raise ValueError("stale transfer")
-        skip = fu.offset - offset
-        if skip < 0:
-            raise ValueError("gap in download")  # ends the attempt: retried as a loss
-        if skip < len(data) and fu._take(memoryview(data)[skip:]):
-            raise ValueError("package rejected")  # the transfer ended; /5/0/5 says why
-
-    def done(code, now):
-        if gen != fu._gen:
-            return
-        fu._handle = None
-        if code is not None and code >> 5 == 2:
-            fu._take(None)  # a failure lands in Idle with its result
-        elif code is not None and code >> 5 == 4:
-            fu._end(_R_BAD_URI)  # 4.04 and friends: nothing to fetch there
-        else:
-            attempt(fu, now, True)
-
-    coaps, host, port, req = fu._u
-    c = fu.client
-    start = fu.offset >> (szx + 4)
-    peer = None
-    try:
-        if req is not None:
-            # a client's engine: over client.ep, to the peer as its runner resolves it
-            from coap.runner import resolve
-
-            peer = resolve("coap://%s:%d" % ("[%s]" % host if ":" in host else host, port))[3]
-        elif fu._resolve is not None:
-            peer = fu._resolve(host, port)
-        if coaps:
-            # only through a DTLS session to that host: never send the request as plain UDP
-            if req is None:
-                ok = fu._secure is not None and fu._secure(peer)
-            else:
-                link = getattr(c.transport_factory, "links", {}).get(peer)
-                ok = link is not None and hasattr(link.t, "start")
-            if not ok:
-                fu._end(_R_BAD_PROTOCOL)
+        def done(code, now):
+            if gen != fu._gen:
                 return
-        if req is None:
-            h = fu._download(fu.uri, start, sink, done, now, peer)
-        else:
-            h = c.ep.download(req, peer, now, sink, done, szx, start)
-    except OSError:
-        attempt(fu, now, True)
-        return
-    if gen == fu._gen and fu.state == _DOWNLOADING:
-        fu._handle = h
+            fu._handle = None
+            if code is not None and code >> 5 == 2:
+                fu._take(None)  # a failure lands in Idle with its result
+            elif code is not None and code >> 5 == 4:
+                fu._end(_R_BAD_URI)  # 4.04 and friends: nothing to fetch there
+            else:
+                attempt(fu, now, True)
+
+        cbs = (sink, done)
+    from lwm2m import unload
+    from lwm2m.fwtry import go
+
+    try:
+        go(fu, now, cbs)
+    finally:
+        unload("fwtry")

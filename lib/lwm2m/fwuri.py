@@ -1,6 +1,7 @@
 """What a Package URI write runs once (lwm2m.fwupdate.FwUpdate.write_uri): URI parsing, scheme
 checks, coaps detection, the request. Loaded for that call (and a Read of /5/0/8) and dropped
-again: only lwm2m.fwpull, the part that runs per block and per retry, stays for the transfer.
+again: only lwm2m.fwpull, the part that runs per block, stays for the transfer (each attempt's
+start and back-off, lwm2m.fwtry, loads for the call).
 Like lwm2m.fwpull it imports nothing of lwm2m.fwupdate: the values it needs are copied here."""
 import sys
 
