@@ -11,7 +11,7 @@ _R_BAD_URI = const(7)
 def attempt(fu, now, lost=False):
     """A new download attempt from fu.offset on (FwUpdate.tick runs the retries); lost: the one
     under way failed: count it, then a back-off deadline or the end with result 4."""
-    cbs = None
+    sink = done = None  # lost: none
     if not lost:
         fu._deadline = None
         fu._gen += 1
@@ -38,11 +38,10 @@ def attempt(fu, now, lost=False):
             else:
                 attempt(fu, now, True)
 
-        cbs = (sink, done)
     from lwm2m import unload
     from lwm2m.fwtry import go
 
     try:
-        go(fu, now, cbs)
+        go(fu, now, sink, done)
     finally:
         unload("fwtry")

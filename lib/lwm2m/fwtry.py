@@ -8,11 +8,11 @@ _R_CONN_LOST = const(4)
 _R_BAD_PROTOCOL = const(9)
 
 
-def go(fu, now, cbs):
-    """cbs: (sink, done) of a new attempt, sent from fu.offset on over what fu._u says (see
+def go(fu, now, sink, done):
+    """sink, done: the closures of a new attempt, sent from fu.offset on over what fu._u says (see
     lwm2m.fwuri.pull); None, or an OSError on the way: the attempt was lost, retry with back-off
     (fu.tick) or, after fu.tries attempts that got nowhere, end with result 4."""
-    if cbs is not None:
+    if sink is not None:
         gen = fu._gen
         szx = fu.szx
         start = fu.offset >> (szx + 4)
@@ -38,9 +38,9 @@ def go(fu, now, cbs):
                     fu._end(_R_BAD_PROTOCOL)
                     return
             if req is None:
-                h = fu._download(fu.uri, start, cbs[0], cbs[1], now, peer)
+                h = fu._download(fu.uri, start, sink, done, now, peer)
             else:
-                h = c.ep.download(req, peer, now, cbs[0], cbs[1], szx, start)
+                h = c.ep.download(req, peer, now, sink, done, szx, start)
             if gen == fu._gen and fu.state == _DOWNLOADING:
                 fu._handle = h
             return
