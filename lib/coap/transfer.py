@@ -16,8 +16,9 @@ _MAX_RETRY = const(3)  # re-asks for a block answered with the wrong offset
 class Transfer:
     """A client transfer, one block at a time: a Block2 GET (fn is sink(offset, data), data only
     valid during the call) from block number n; coap.upload.Upload is the Block1 kind. done(code
-    or None, now) at the end; cancel() stops it without. Sends its first block at once. The last
-    response is not kept: between blocks it would hold a block's payload for nothing."""
+    or None, now) at the end; cancel() stops it without (done None: finished). Sends its first
+    block at once. The last response is not kept: between blocks it would hold a block's payload
+    for nothing."""
 
     def __init__(self, ep, msg, peer, done, szx, fn, n, now):
         self.ep = ep
@@ -28,14 +29,13 @@ class Transfer:
         self.fn = fn
         self.offset = n << (szx + 4)
         self.ex = None
-        self.finished = False
         self.size = None  # Size2 when the server sent it
         self.retry = 0
         self._next(now)
 
     def cancel(self):
         """Stop without calling done."""
-        self.finished = True
+        self.done = None
         if self.ex is not None:
             self.ex.cancel()
 
@@ -53,8 +53,9 @@ class Transfer:
 
     def _got(self, resp, now):
         """An answer (None: gave up, or RST): the next block, or the end, done(code or None)."""
-        if self.finished:
-            return
+        d = self.done
+        if d is None:
+            return  # finished
         code = None if resp is None else resp.code
         if code is not None and code >> 5 == 2:
             pl = resp.payload
@@ -86,5 +87,5 @@ class Transfer:
                         self.szx = szx
                         if more:
                             return self._next(now)
-        self.finished = True
-        self.ep._call(self.done, code, now)
+        self.done = None
+        self.ep._call(d, code, now)

@@ -56,8 +56,9 @@ class Upload(Transfer):
 
     def _got(self, resp, now):
         """An answer (None: gave up, or RST): the next block, or the end, done(code or None)."""
-        if self.finished:
-            return
+        d = self.done
+        if d is None:
+            return  # finished
         code = None if resp is None else resp.code
         if code is not None:
             v = resp.uint(_BLOCK1)
@@ -71,5 +72,5 @@ class Upload(Transfer):
                 return self._next(now)
             if code == _CONTINUE:
                 code = None  # Continue to the last block is a broken server
-        self.finished = True
-        self.ep._call(self.done, code, now)
+        self.done = None
+        self.ep._call(d, code, now)
