@@ -254,14 +254,10 @@ class FwUpdate:
 
     def write_uri(self, uri, now):
         """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download. Both are in
-        lwm2m.fwuri, loaded for the call and dropped: the transfer holds only lwm2m.fwpull."""
-        from lwm2m import unload
+        lwm2m.fwuri, loaded for the call (it drops itself): the transfer holds only lwm2m.fwpull."""
         from lwm2m.fwuri import pull
 
-        try:
-            pull(self, uri, now)
-        finally:
-            unload("fwuri")
+        pull(self, uri, now)
 
     def tick(self, now):
         """Runs the download retry timer; ms until the next deadline, or None."""

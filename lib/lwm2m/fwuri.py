@@ -7,6 +7,7 @@ import sys
 
 from micropython import const
 
+from lwm2m import unload
 from lwm2m.errors import BadRequest, MethodNotAllowed
 
 _IDLE = const(0)
@@ -112,7 +113,8 @@ def coaps_supported():
 def pull(fu, uri, now):
     """FwUpdate.write_uri: "" cancels; a coap(s) URI starts the Block2 download. The URI is parsed
     here, once: fu._u = (coaps?, host, port, the GET for a client's engine or None), which the
-    attempts (lwm2m.fwpull.attempt) use without this module."""
+    attempts (lwm2m.fwpull.attempt) use without this module, dropped here: this call holds it."""
+    unload("fwuri")
     if not uri:
         fu.cancel()
         if fu.uri:
@@ -130,7 +132,9 @@ def pull(fu, uri, now):
         scheme, host, port, segs, qs = parse_uri(uri)
     except ValueError:
         return fu._set(_IDLE, _R_BAD_URI)
-    if scheme in ("http", "https") or (scheme == "coaps" and 1 not in fu.get(8)):
+    if scheme == "coaps" and fu.coaps is None:
+        fu.coaps = coaps_supported()  # asked once, as a Read of /5/0/8 does
+    if scheme in ("http", "https") or (scheme == "coaps" and not fu.coaps):
         return fu._set(_IDLE, _R_BAD_PROTOCOL)
     if scheme not in ("coap", "coaps"):
         return fu._set(_IDLE, _R_BAD_URI)
