@@ -38,10 +38,6 @@ def attempt(fu, now, lost=False):
             else:
                 attempt(fu, now, True)
 
-    from lwm2m import unload
-    from lwm2m.fwtry import go
+    from lwm2m.fwtry import go  # it drops itself
 
-    try:
-        go(fu, now, sink, done)
-    finally:
-        unload("fwtry")
+    go(fu, now, sink, done)

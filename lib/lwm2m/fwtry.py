@@ -1,7 +1,9 @@
 """Starting one download attempt of a pull and the back-off after a failed one (lwm2m.fwpull's
-attempt loads this module for the call and drops it: it runs once per attempt, not per block).
+attempt loads this module for the call, go() drops it: it runs once per attempt, not per block).
 It imports nothing of lwm2m.fwupdate: the State and Update Result values it needs are copied."""
 from micropython import const
+
+from lwm2m import unload
 
 _DOWNLOADING = const(1)
 _R_CONN_LOST = const(4)
@@ -11,7 +13,9 @@ _R_BAD_PROTOCOL = const(9)
 def go(fu, now, sink, done):
     """sink, done: the closures of a new attempt, sent from fu.offset on over what fu._u says (see
     lwm2m.fwuri.pull); None, or an OSError on the way: the attempt was lost, retry with back-off
-    (fu.tick) or, after fu.tries attempts that got nowhere, end with result 4."""
+    (fu.tick) or, after fu.tries attempts that got nowhere, end with result 4. Drops this module
+    (the call holds it)."""
+    unload("fwtry")
     if sink is not None:
         gen = fu._gen
         szx = fu.szx
