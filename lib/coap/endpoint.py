@@ -239,7 +239,7 @@ class Endpoint(Server):
     def upload(self, msg, peer, now, read, total, done, szx=6):
         from coap import upload
 
-        return upload.Upload(self, msg, peer, done, min(szx, self.max_szx), read, total, now)
+        return upload.Transfer(self, msg, peer, done, min(szx, self.max_szx), read, total, now)
 
     def _kick(self, peer, now):
         """NSTART = 1: start the oldest queued request of peer when none is outstanding."""

@@ -15,7 +15,7 @@ _MAX_RETRY = const(3)  # re-asks for a block answered with the wrong offset
 
 class Transfer:
     """A client transfer, one block at a time: a Block2 GET (fn is sink(offset, data), data only
-    valid during the call) from block number n; coap.upload.Upload is the Block1 kind. done(code
+    valid during the call) from block number n; coap.upload.Transfer is the Block1 kind. done(code
     or None, now) at the end; cancel() stops it without (done None: finished). Sends its first
     block at once. The last response is not kept: between blocks it would hold a block's payload
     for nothing."""

@@ -2,8 +2,8 @@
 upload() only (no LwM2M code sends a body block-wise), so a download never loads it."""
 from micropython import const
 
+from coap import transfer
 from coap.msg import block_value
-from coap.transfer import Transfer
 
 _BLOCK1 = const(27)  # coap.msg's numbers, as private consts (no heap)
 _SIZE1 = const(60)
@@ -11,16 +11,16 @@ _CONTINUE = const(0x5F)  # 2.31
 _REQUEST_ENTITY_TOO_LARGE = const(0x8D)  # 4.13
 
 
-class Upload(Transfer):
+class Transfer(transfer.Transfer):
     """A Block1 request of an n-byte body, one block at a time: fn is read(offset, n) -> bytes.
     done(code or None, now) at the end; cancel() stops it without. Sends its first block at
-    once."""
+    once. Named like its base, so the resident endpoint's upload() names nothing new (a qstr)."""
 
     def __init__(self, ep, msg, peer, done, szx, fn, n, now):
         self.total = n
         self.sent = 0
         self.more = False
-        Transfer.__init__(self, ep, msg, peer, done, szx, fn, 0, now)  # from offset 0
+        transfer.Transfer.__init__(self, ep, msg, peer, done, szx, fn, 0, now)  # from offset 0
 
     def _next(self, now):
         m = self.msg
