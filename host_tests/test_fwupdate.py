@@ -10,7 +10,7 @@ from board.fwboot import boot_apply, write_bundle
 from board.fwstore import FwError
 from board.partstore import PartitionStore
 from board.hostsim import RamPartition
-from lwm2m import fwpkg, fwpull
+from lwm2m import fwpkg, fwuri
 from lwm2m import fwupdate as fw
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
 from lwm2m.store import Store
@@ -436,10 +436,10 @@ def test_uri_errors_7_and_9_and_protocol_support():
 
 
 def test_parse_uri():
-    assert fwpull.parse_uri("coap://h/a/b?x=1&y") == ("coap", "h", 5683, ["a", "b"], ["x=1", "y"])
-    assert fwpull.parse_uri("coaps://[fe80::1]:7000/%41%20z") == (
+    assert fwuri.parse_uri("coap://h/a/b?x=1&y") == ("coap", "h", 5683, ["a", "b"], ["x=1", "y"])
+    assert fwuri.parse_uri("coaps://[fe80::1]:7000/%41%20z") == (
         "coaps", "fe80::1", 7000, ["A z"], [])
-    assert fwpull.parse_uri("COAP://10.0.0.1") == ("coap", "10.0.0.1", 5683, [], [])
+    assert fwuri.parse_uri("COAP://10.0.0.1") == ("coap", "10.0.0.1", 5683, [], [])
 
 
 def test_update_only_when_downloaded():
@@ -615,7 +615,7 @@ def test_coap_download_builds_block2_get():
             calls.append((msg, peer, now, szx, start_block))
             return "h"
 
-    dl = fwpull.coap_download(Ep(), szx=5)
+    dl = fwuri.coap_download(Ep(), szx=5)
     assert dl("coap://h:5700/fw/a%2Fb?x=1", 7, None, None, 99, None) == "h"
     msg, peer, now, szx, start = calls[0]
     assert msg.code == m.GET and msg.path() == ["fw", "a/b"] and msg.query() == ["x=1"]
@@ -662,7 +662,7 @@ def test_fwpkg_helpers():
 
     # coaps only where DTLS works: MicroPython with coap.dtls and its tls module
     if sys.implementation.name != "micropython":
-        assert fwpull.coaps_supported() is False
+        assert fwuri.coaps_supported() is False
     s = fwpkg.MemStore()
     assert s.save("a", {"x": 1}) and not s.save("a", {"x": 1}) and s.load("a") == {"x": 1}
     s.remove("a")
@@ -847,9 +847,9 @@ def test_for_client_loads_the_engine_on_first_use():
 
 
 def test_push_through_the_client_stand_in_never_loads_fwpkg():
-    """lwm2m.fwpull (URIs, the downloader, coaps detection) is for a pull and lwm2m.fwpkg for a
-    TLV-wrapped push: a push of an opaque package, and the boot after it, do without both (7 KB
-    of heap on a 32-bit board); /5/0/8 asks lwm2m.fwpull once."""
+    """lwm2m.fwuri and lwm2m.fwpull (URIs, the downloader, coaps detection) are for a pull and
+    lwm2m.fwpkg for a TLV-wrapped push: a push of an opaque package, and the boot after it, do
+    without them (7 KB of heap on a 32-bit board); /5/0/8 asks lwm2m.fwuri once."""
     import sys
 
     from lwm2m import unload
@@ -867,18 +867,21 @@ def test_push_through_the_client_stand_in_never_loads_fwpkg():
     out = Buf()
     write_bundle(out, [("main.py", b"new"), ("lib/x.py", _image(3000))])
     pkg = _pkg(bytes(out.b))  # the header comes from lwm2m.fwpkg: made before it is dropped
-    had = [m for m in ("fwpkg", "fwpull") if "lwm2m." + m in sys.modules]
+    had = [m for m in ("fwpkg", "fwpull", "fwuri") if "lwm2m." + m in sys.modules]
     try:
         unload("fwpkg")
         unload("fwpull")
+        unload("fwuri")
         u = firmware.for_client(_FwClient(root))
         u.on_boot(0)
         for off in range(0, len(pkg), K):
             u.package_block(off, pkg[off:off + K], off + K >= len(pkg))
         assert (u.get(3), u.get(5), u.get(6)) == (DOWNLOADED, R_INITIAL, "app")
         assert "lwm2m.fwpkg" not in sys.modules and "lwm2m.fwpull" not in sys.modules
-        assert u.get(8) in ({0: 0}, {0: 0, 1: 1})  # coaps where DTLS works (fwpull says)
+        assert "lwm2m.fwuri" not in sys.modules
+        assert u.get(8) in ({0: 0}, {0: 0, 1: 1})  # coaps where DTLS works (fwuri says)
         assert u.coaps is not None and "lwm2m.fwpull" not in sys.modules  # asked, then dropped
+        assert "lwm2m.fwuri" not in sys.modules
         assert "lwm2m.fwpkg" not in sys.modules
     finally:
         for m in had:  # as the other tests found them

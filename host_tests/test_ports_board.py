@@ -172,9 +172,9 @@ def test_fw_object_does_not_advertise_coaps_without_dtls_psk():
 
     for name, coaps in (("pico-w-1.28", False), ("pico-w-current", True)):
         with _board(name):
-            from lwm2m import fwpull
+            from lwm2m import fwuri
 
-            got = fwpull.coaps_supported()
+            got = fwuri.coaps_supported()
             if sys.implementation.name != "micropython":
                 coaps = False  # CPython never pulls over coaps://
             assert got == coaps, name

@@ -233,14 +233,13 @@ class Endpoint(Server):
     def download(self, msg, peer, now, sink, done, szx=6, start_block=0):
         from coap import transfer
 
-        return transfer.Transfer(self, msg, peer, done, min(szx, self.max_szx), sink, False,
-                              start_block, now)
+        return transfer.Transfer(self, msg, peer, done, min(szx, self.max_szx), sink,
+                                 start_block, now)
 
     def upload(self, msg, peer, now, read, total, done, szx=6):
-        from coap import transfer
+        from coap import upload
 
-        return transfer.Transfer(self, msg, peer, done, min(szx, self.max_szx), read, True, total,
-                              now)
+        return upload.Transfer(self, msg, peer, done, min(szx, self.max_szx), read, total, now)
 
     def _kick(self, peer, now):
         """NSTART = 1: start the oldest queued request of peer when none is outstanding."""

@@ -103,17 +103,17 @@ class FwUpdate:
             if self.none:
                 return {}
             c = self.coaps
-            if c is None:  # not told: ask lwm2m.fwpull once, without keeping it loaded
+            if c is None:  # not told: ask lwm2m.fwuri once, without keeping it loaded
                 import sys
 
-                had = "lwm2m.fwpull" in sys.modules
-                from lwm2m.fwpull import coaps_supported
+                had = "lwm2m.fwuri" in sys.modules
+                from lwm2m.fwuri import coaps_supported
 
                 c = self.coaps = coaps_supported()
                 if not had:
                     from lwm2m import unload
 
-                    unload("fwpull")
+                    unload("fwuri")
             return {0: 0, 1: 1} if c else {0: 0}
         if rid == 9:
             return 1 if self.none else 2  # push only (refused for room, result 2) / push and pull
@@ -245,8 +245,8 @@ class FwUpdate:
 
     def write_uri(self, uri, now):
         """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download. Both are in
-        lwm2m.fwpull, loaded with the first Package URI: a push never needs them."""
-        from lwm2m.fwpull import pull
+        lwm2m.fwuri, loaded for the call (it drops itself): the transfer holds only lwm2m.fwpull."""
+        from lwm2m.fwuri import pull
 
         pull(self, uri, now)
 

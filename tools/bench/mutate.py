@@ -30,7 +30,7 @@ WORK = os.path.join(TOP, "build", "mutate")
 AREAS = {
     "codecs": (["coap/msg.py", "lwm2m/tlv.py", "lwm2m/text.py", "lwm2m/parse.py",
                 "lwm2m/link.py", "lwm2m/json.py"], None),
-    "block": (["coap/block.py", "coap/transfer.py"], None),
+    "block": (["coap/block.py", "coap/transfer.py", "coap/upload.py"], None),
     # duplicate detection lives in the endpoint: the cache, its lookup on receive, its expiry,
     # and the server side's use of it
     "dedup": (["coap/endpoint.py", "coap/server.py"],
