@@ -281,6 +281,45 @@ def test_write_through_setter_and_driver_fault():
     assert call(dm, M.GET, "/3/0/9").code == M.INTERNAL_SERVER_ERROR
 
 
+def test_setters_run_with_the_write_path_dropped():
+    """A Write's values are decoded and checked by lwm2m.parse, then applied (lwm2m.assign) with
+    that module and lwm2m.number gone and nothing holding them, so what a setter starts (a
+    Package URI's pull) has their heap; a refused setter still puts the instance back."""
+    import sys
+
+    reg, dm, dev, fw = setup()
+    seen = []
+    wr = None
+    try:
+        import weakref  # CPython: the frame that imported parse.write must not keep it
+
+        from lwm2m import parse  # the module the write below uses (and drops)
+
+        wr = weakref.ref(parse.write)
+        del parse
+    except ImportError:
+        pass  # MicroPython: no weakref; sys.modules is checked on both
+
+    def setter(v):
+        if wr is not None:
+            import gc
+
+            gc.collect()  # a module's functions and its dict hold each other: a cycle
+        seen.append((v, "lwm2m.parse" in sys.modules, "lwm2m.number" in sys.modules,
+                     "lwm2m.assign" in sys.modules, wr is not None and wr() is not None))
+        if v == "bad":
+            raise OSError(5)
+
+    reg.obj(3).bind(0, 14, get=lambda: "+02:00", set=setter)
+    assert call(dm, M.PUT, "/3/0/14", cf=0, payload=b"+01:00").code == M.CHANGED
+    assert seen == [("+01:00", False, False, True, False)]
+    assert "lwm2m.assign" not in sys.modules and "lwm2m.parse" not in sys.modules
+    v = reg.obj(3).insts[0].vals
+    before = dict(v)
+    assert call(dm, M.PUT, "/3/0/14", cf=0, payload=b"bad").code == M.INTERNAL_SERVER_ERROR
+    assert v == before and "lwm2m.assign" not in sys.modules
+
+
 def test_execute():
     reg, dm, dev, fw = setup()
     got = []

@@ -113,8 +113,9 @@ class DM:
 
     def _writing(self, name, *args):
         """parse.write, or create.create (which uses lwm2m.parse): the write path, loaded for
-        this request and dropped after it with the lwm2m.number it loads (after, not before, so
-        what it loads on the way finds the same modules)."""
+        this request and dropped with the lwm2m.number it loads before a Write's values are
+        applied (lwm2m.assign): the setters then have that heap. Dropped after the call, not
+        before, so what it loads on the way finds the same modules."""
         from lwm2m import unload
 
         try:
@@ -124,11 +125,21 @@ class DM:
                 return create(self, *args)
             from lwm2m.parse import write
 
-            return write(self, *args)
+            r = write(self, *args)
+            del write  # this frame's reference would keep the module
         finally:
             unload("create")
             unload("parse")
             unload("number")
+        if isinstance(r, tuple):  # (object, instance, values, dropped, replace): checked
+            from lwm2m.assign import assign
+
+            try:
+                assign(self, *r)
+            finally:
+                unload("assign")
+            r = M.response(M.CHANGED)
+        return r
 
     # lookups, in the order that leaks nothing: object, ACL, instance, resource, access type
     def _obj(self, oid):

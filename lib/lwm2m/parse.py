@@ -15,7 +15,7 @@ from lwm2m.acl import W
 from lwm2m.dm import check_values
 from lwm2m.errors import (BadRequest, CodecError, Incomplete, MethodNotAllowed, NotFound,
                           TooLarge, UnsupportedFormat)
-from lwm2m.model import MAND, MULTI, OPS, RESS, RID, TYPE, WRITTEN
+from lwm2m.model import MAND, MULTI, OPS, RESS, RID, TYPE
 from lwm2m.number import parse_float, parse_int
 from lwm2m.tlv import check_nesting
 
@@ -265,7 +265,8 @@ def body(dm, req, ssid, path):
 
 
 def write(dm, path, ssid, req, replace):
-    """Write (replace: PUT) or partial update (POST) of an instance or a resource."""
+    """Write (replace: PUT) or partial update (POST) of an instance or a resource: decoded and
+    checked here, applied by lwm2m.assign once this module is dropped (lwm2m.dm._writing)."""
     payload = body(dm, req, ssid, path)
     if payload is None:
         return M.response(M.CHANGED)  # the endpoint answers 2.31 Continue
@@ -294,24 +295,4 @@ def write(dm, path, ssid, req, replace):
                 if "W" in r[OPS] and r[RID] not in got and r[RID] in inst.vals]
     else:
         drop = ()
-    # all or nothing: a setter that refuses puts the instance back as it was
-    saved = dict(inst.vals)
-    try:
-        for rid in drop:
-            del inst.vals[rid]
-        for rid, v in res:
-            if not replace and isinstance(v, dict) and isinstance(inst.vals.get(rid), dict):
-                m = dict(inst.vals[rid])
-                m.update(v)
-                v = m
-            o.store(inst, rid, v)
-    except Exception:
-        inst.vals = saved
-        raise
-    reg = dm.reg
-    for rid, v in res:
-        reg.changed(o.oid, inst.iid, rid)
-    for rid in drop:
-        reg.changed(o.oid, inst.iid, rid)
-    reg.emit(WRITTEN, o.oid, inst.iid)
-    return M.response(M.CHANGED)
+    return o, inst, res, drop, replace
