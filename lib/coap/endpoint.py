@@ -1,7 +1,7 @@
 """Sans-I/O CoAP endpoint (RFC 7252): MIDs, tokens, CON retransmission, dedup, RST and client
 exchanges. The server side (answering requests, Observe) is its base class coap.server.Server;
-Block1 sequencing and client block-wise transfers are coap.block and coap.transfer, loaded
-on first use."""
+Block1 sequencing is coap.block, and the client block-wise transfers are coap.transfer (a
+Block2 download) and coap.upload (a Block1 upload), each loaded on first use."""
 import time
 
 from micropython import const
