@@ -651,7 +651,9 @@ def test_apply_failure_8_and_out_of_ram_3():
 
 def test_fwpkg_helpers():
     # the engine reads what lwm2m.fwpkg writes: their copies of the header constants agree
-    assert fw._MAGIC == fwpkg.MAGIC
+    from lwm2m import fwhead
+
+    assert fwhead._MAGIC == fwpkg.MAGIC
     raises(AttributeError, getattr, fw, "no_such_name")
     h = fwpkg.make_header(0x01020304, bytes(range(32)), "nm", "v1")
     assert len(h) == 128 and h[:12] == b"LWM2MFW1\x04\x03\x02\x01" and h[12:44] == bytes(range(32))

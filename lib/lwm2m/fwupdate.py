@@ -10,7 +10,8 @@ cancels to Idle with result 0. An operation that is no trigger in the current st
 outside Downloaded, a URI while Downloading, anything while Updating) raises MethodNotAllowed.
 
 An optional 128-byte package header (layout: lwm2m.fwpkg.make_header) is stripped before
-storage sees the image; another b"LWM2MFW?" version is an unsupported package type (result 6).
+storage sees the image (lwm2m.fwhead, loaded while the first bytes are held); another
+b"LWM2MFW?" version is an unsupported package type (result 6).
 The image's length and SHA-256 from storage.finish() must match the header (else result 5).
 Without a header the package goes to storage as is and finish() does the checking (BundleStore
 verifies the bundle's own SHA-256 trailer, PartitionStore reads the image back).
@@ -20,8 +21,8 @@ This module is loaded with the first block of a push and dropped again when the 
 and errors without a message (a response carries only the code; a comment says why).
 The pull half (URIs, the Block2 downloader, retries) is lwm2m.fwpull, which this module imports
 when a Package URI is written, and the update half (Execute Update, the boot after it, the
-confirm) is lwm2m.fwapply; neither imports anything of this module (the values they need are
-copied).
+confirm) is lwm2m.fwapply; the header, lwm2m.fwhead, leaves the heap before the blocks after it
+come in. None of them imports anything of this module (the values they need are copied).
 """
 import binascii
 import time
@@ -30,9 +31,6 @@ from micropython import const
 
 from board.fwstore import FwError
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
-
-_HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
-_MAGIC = b"LWM2MFW1"  # lwm2m.fwpkg.MAGIC (a test holds them equal)
 
 # State /5/0/3 and Update Result /5/0/5: private, so they cost no heap (lwm2m.objects.firmware
 # names the states for callers)
@@ -162,49 +160,18 @@ class FwUpdate:
         3 for MemoryError); any other exception passes through."""
         st = self.storage
         try:
-            h = self._hdr
+            w = data
+            if self._hdr is not None:
+                # the first bytes, until header or raw is decided: lwm2m.fwhead, loaded for them
+                # only (the blocks after it are the transfer's heap peak)
+                from lwm2m.fwhead import head
+
+                w = head(self, data)
             if data is not None:
-                n = len(data)
-                if h is not None:
-                    # the first bytes are held: 8 tell a header from a raw package, and a
-                    # header is 128 (a view: no copy of the block, only of what is held)
-                    k = len(h)
-                    h.extend(memoryview(data)[:_HDR_LEN - k])
-                    if len(h) < 8 or h[:7] == _MAGIC[:7]:
-                        if len(h) >= 8 and h[7] != _MAGIC[7]:
-                            self._end(_R_BAD_TYPE)  # another header version
-                            return _R_BAD_TYPE
-                        if len(h) < _HDR_LEN:
-                            self.offset += n
-                            return 0
-                        f = []
-                        for a in (44, 86):  # PkgName, PkgVersion: NUL-padded UTF-8, 42 bytes
-                            try:
-                                f.append(bytes(h[a:a + 42]).split(b"\0", 1)[0].decode())
-                            except UnicodeError:
-                                raise FwError(_R_INTEGRITY)
-                        size = int.from_bytes(h[8:12], "little")
-                        if self._total is not None and self._total != _HDR_LEN + size:
-                            raise FwError(_R_INTEGRITY)
-                        self._exp = (size, bytes(h[12:44]), f[0], f[1])
-                        st.begin(size)
-                        data = memoryview(data)[_HDR_LEN - k:]  # what follows the header
-                    else:
-                        # a raw package: what the magic test held back goes first, then the
-                        # whole block, so storage sees the blocks as they came
-                        st.begin(self._total)
-                        if k:
-                            st.write(h[:k])
-                    self._hdr = None
-                if h is None or len(data):
-                    st.write(data)  # past the header: the block as it came, no view made of it
-                self.offset += n
+                if w is not None:
+                    st.write(w)  # past the header: the block as it came, no view made of it
+                self.offset += len(data)
                 return 0
-            if h is not None:  # it ended while held (under 8 bytes, or a cut header): raw
-                st.begin(self._total)
-                self._hdr = None
-                if h:
-                    st.write(h)
             length, sha = st.finish()
             exp = self._exp
             if exp is not None:
