@@ -239,22 +239,11 @@ class FwUpdate:
         execute_update(self)
 
     def on_boot(self, now=None):
-        """Restore the persisted record at start-up and settle what the reboot decided."""
-        rec = self.store.load(RECORD)
-        if not isinstance(rec, dict):
-            return
-        st = rec.get("state", _IDLE)
-        res = rec.get("result", _R_INITIAL)
-        self.state = st if st in (_IDLE, _DOWNLOADING, _DOWNLOADED, _UPDATING) else _IDLE
-        self.result = res if isinstance(res, int) and 0 <= res <= 9 else _R_INITIAL
-        for a in ("pkg_name", "pkg_version", "uri", "sha256"):
-            setattr(self, a, str(rec.get(a) or ""))
-        self.length = rec.get("length") or 0
-        self._reset()
-        if self.state in (_UPDATING, _DOWNLOADING):
-            from lwm2m.fwapply import on_boot
+        """Restore the persisted record at start-up and settle what the reboot decided (in
+        lwm2m.fwapply: it runs as the engine loads, before any transfer)."""
+        from lwm2m.fwapply import on_boot
 
-            on_boot(self)
+        on_boot(self, self.store.load(RECORD))
 
     def on_registered(self, now=None):
         """First successful registration since boot: confirm a new image (result 1)."""
