@@ -20,9 +20,10 @@ This module is loaded with the first block of a push and dropped again when the 
 (lwm2m.objects.firmware): few, larger methods, as each function costs heap beyond its bytecode,
 and errors without a message (a response carries only the code; a comment says why).
 The pull half (URIs, the Block2 downloader, retries) is lwm2m.fwpull, which this module imports
-when a Package URI is written, and the update half (Execute Update, the boot after it, the
-confirm) is lwm2m.fwapply; the header, lwm2m.fwhead, leaves the heap before the blocks after it
-come in. None of them imports anything of this module (the values they need are copied).
+when a Package URI is written, and the rest that is no transfer (the construction and the
+record's restore, Execute Update, the boot after it, the confirm) is lwm2m.fwapply; the header,
+lwm2m.fwhead, leaves the heap before the blocks after it come in. None of them imports anything
+of this module (the values they need are copied).
 """
 import binascii
 import time
@@ -56,31 +57,15 @@ _ATTR = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}
 
 class FwUpdate:
     """Object /5 instance 0 behind the data model; see the module docstring for the states.
-    client: a lwm2m.client.Client that lwm2m.fwpull wires a pull onto when no download is given."""
+    FwUpdate(storage, store, resolve=None, download=None, report=None, reboot=None, coaps=False,
+    rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000, rand=None, szx=6, secure=None,
+    client=None): lwm2m.fwapply.init says what each sets."""
 
-    def __init__(self, storage, store, resolve=None, download=None, report=None, reboot=None,
-                 coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000,
-                 rand=None, szx=6, secure=None, client=None):
-        self.storage = storage
-        self.store = store
-        self._resolve = resolve  # (host, port) -> peer; OSError counts as a lost connection
-        self._download = download  # (uri, start_block, sink, done, now, peer) -> handle
-        self._report = report
-        self._reboot = reboot
-        self._rollback = rollback
-        self.coaps = coaps
-        self._secure = secure  # peer -> True when it is reached through DTLS (coaps:// pulls)
-        self.client = client
-        self.none = getattr(storage, "none", False)  # no room for any image: "not supported"
-        self.tries, self.retry_ms, self.retry_cap_ms, self.szx = tries, retry_ms, retry_cap_ms, szx
-        self._rand = rand  # None: lwm2m.fwpull takes coap.retry.urandom_int
-        self.state, self.result = _IDLE, _R_INITIAL
-        self.pkg_name = self.pkg_version = self.uri = self.sha256 = ""
-        self.length = 0
-        self.pending = False  # an applied image awaits its first registration
-        self._gen = 0  # bumped per download attempt: callbacks of an older one are ignored
-        self._at = 0
-        self._reset()
+    def __init__(self, storage, store, **kw):
+        """Runs lwm2m.fwapply.init (as the engine loads: its code is no heap during a transfer)."""
+        from lwm2m.fwapply import init
+
+        init(self, storage, store, **kw)
 
     def _reset(self, pull=False, total=None):
         self.offset = 0  # package bytes consumed, header included
