@@ -154,7 +154,7 @@ class FwUpdate:
                 w = head(self, data)
             if data is not None:
                 if w is not None:
-                    st.write(w)  # past the header: the block as it came, no view made of it
+                    st.write(w)  # the block as it came, or what follows the header in it
                 self.offset += len(data)
                 return 0
             length, sha = st.finish()
