@@ -31,8 +31,22 @@ def init(fu, storage, store, resolve=None, download=None, report=None, reboot=No
          secure=None, client=None):
     """FwUpdate(storage, store, ...): a new engine, Idle with result 0 until on_boot restores the
     record; every keyword is an attribute of it (client: a lwm2m.client.Client that lwm2m.fwpull
-    wires a pull onto when no download is given)."""
+    wires a pull onto when no download is given). storage None (lwm2m.fwupdate.for_client): the
+    client's platform's fwstore, board.nostore when the board has no room for an image, a hashing
+    sink without a board."""
     unload("fwapply")
+    if storage is None:
+        p = client.platform
+        if getattr(p, "fwstore", None) is not None:
+            storage = p.fwstore()
+            if storage is None:  # the board has no room for an image (ESP32_GENERIC: no OTA slots)
+                from board.nostore import NoStore
+
+                storage = NoStore()
+        else:
+            from lwm2m.fwpkg import SinkStorage
+
+            storage = SinkStorage()
     fu.storage = storage
     fu.store = store
     fu._resolve = resolve  # (host, port) -> peer; OSError counts as a lost connection

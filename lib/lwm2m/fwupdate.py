@@ -240,19 +240,8 @@ class FwUpdate:
 
 def for_client(client):
     """The FwUpdate behind /5 of a lwm2m.client.Client (made by its stand-in,
-    lwm2m.objects.firmware): the platform's fwstore (a hashing sink without one), the client's
+    lwm2m.objects.firmware): the platform's fwstore (picked by lwm2m.fwapply.init), the client's
     record store, pulls over client.ep (wired by lwm2m.fwpull), and a reboot that goes the Device
     reboot way (the 2.04 of Update out first, then Deregister, then platform.reboot())."""
-    p = client.platform
-    if getattr(p, "fwstore", None) is not None:
-        st = p.fwstore()
-        if st is None:  # the board has no room for an image (ESP32_GENERIC: no OTA slots)
-            from board.nostore import NoStore
-
-            st = NoStore()
-    else:
-        from lwm2m.fwpkg import SinkStorage
-
-        st = SinkStorage()
-    return FwUpdate(st, client.store, reboot=lambda: client._x_device("reboot"), coaps=None,
+    return FwUpdate(None, client.store, reboot=lambda: client._x_device("reboot"), coaps=None,
                     rand=client.rand, client=client)
