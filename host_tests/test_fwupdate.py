@@ -188,6 +188,25 @@ def test_push_header_split_over_tiny_blocks():
         _rmtree(store.root)
 
 
+def test_header_and_restore_code_is_gone_while_blocks_stream():
+    """lwm2m.fwhead (header or raw) is gone again after every block it took, and lwm2m.fwapply
+    after the restore: the blocks after the header come in without their code."""
+    import sys
+
+    img = _image(3000)
+    pkg = _pkg(img)
+    u, st, store = _make()
+    try:
+        u.on_boot(0)
+        assert "lwm2m.fwapply" not in sys.modules
+        for off in range(0, len(pkg), 64):  # the header over two blocks
+            u.package_block(off, pkg[off:off + 64], off + 64 >= len(pkg))
+            assert "lwm2m.fwhead" not in sys.modules and "lwm2m.fwapply" not in sys.modules
+        assert u.get(3) == DOWNLOADED and st.data == img and u.get(6) == "app"
+    finally:
+        _rmtree(store.root)
+
+
 def test_integrity_failure_result_5():
     img = _image(8 * K)
     flipped = bytearray(_pkg(img))
@@ -651,7 +670,9 @@ def test_apply_failure_8_and_out_of_ram_3():
 
 def test_fwpkg_helpers():
     # the engine reads what lwm2m.fwpkg writes: their copies of the header constants agree
-    assert fw._MAGIC == fwpkg.MAGIC
+    from lwm2m import fwhead
+
+    assert fwhead._MAGIC == fwpkg.MAGIC
     raises(AttributeError, getattr, fw, "no_such_name")
     h = fwpkg.make_header(0x01020304, bytes(range(32)), "nm", "v1")
     assert len(h) == 128 and h[:12] == b"LWM2MFW1\x04\x03\x02\x01" and h[12:44] == bytes(range(32))

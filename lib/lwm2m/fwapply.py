@@ -1,10 +1,13 @@
-"""Firmware Update (/5) past a transfer: Execute Update, the boot after it, the confirm.
+"""Firmware Update (/5) besides a transfer: the engine's construction, the record's restore and
+the settling of the boot after Execute Update, Execute Update, the confirm.
 
-lwm2m.fwupdate loads this for those steps only (its methods of the same names are the entry
-points): a push or a pull never runs it, so its code is no heap during a transfer. Each step
-unloads it as it starts (the caller holds what runs), so it is gone again after every step
-without a place in lwm2m.objects.firmware's _MODS, which is resident. It imports nothing of
-lwm2m.fwupdate: the engine is passed in, and the state and result values are private copies.
+lwm2m.fwupdate loads this for those steps only (FwUpdate() and its methods of the same names are
+the entry points): a push or a pull never runs it, so its code is no heap during a transfer (the
+construction and the restore run as the engine loads, before the first block is taken; the
+engine holds no function of this module). Each step unloads it as it starts (the caller holds
+what runs), so it is gone again after every step without a place in lwm2m.objects.firmware's
+_MODS, which is resident. It imports nothing of lwm2m.fwupdate: the engine and the record are
+passed in, and the state and result values are private copies.
 """
 from micropython import const
 
@@ -12,6 +15,8 @@ from board.fwstore import FwError
 from lwm2m import unload
 
 _IDLE = const(0)
+_DOWNLOADING = const(1)
+_DOWNLOADED = const(2)
 _UPDATING = const(3)
 
 _R_INITIAL = const(0)
@@ -19,6 +24,49 @@ _R_SUCCESS = const(1)
 _R_CONN_LOST = const(4)
 _R_INTEGRITY = const(5)
 _R_FAILED = const(8)
+
+
+def init(fu, storage, store, resolve=None, download=None, report=None, reboot=None,
+         coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000, rand=None, szx=6,
+         secure=None, client=None):
+    """FwUpdate(storage, store, ...): a new engine, Idle with result 0 until on_boot restores the
+    record; every keyword is an attribute of it (client: a lwm2m.client.Client that lwm2m.fwpull
+    wires a pull onto when no download is given). storage None (lwm2m.fwupdate.for_client): the
+    client's platform's fwstore, board.nostore when the board has no room for an image, a hashing
+    sink without a board."""
+    unload("fwapply")
+    if storage is None:
+        p = client.platform
+        if getattr(p, "fwstore", None) is not None:
+            storage = p.fwstore()
+            if storage is None:  # the board has no room for an image (ESP32_GENERIC: no OTA slots)
+                from board.nostore import NoStore
+
+                storage = NoStore()
+        else:
+            from lwm2m.fwpkg import SinkStorage
+
+            storage = SinkStorage()
+    fu.storage = storage
+    fu.store = store
+    fu._resolve = resolve  # (host, port) -> peer; OSError counts as a lost connection
+    fu._download = download  # (uri, start_block, sink, done, now, peer) -> handle
+    fu._report = report
+    fu._reboot = reboot
+    fu._rollback = rollback
+    fu.coaps = coaps
+    fu._secure = secure  # peer -> True when it is reached through DTLS (coaps:// pulls)
+    fu.client = client
+    fu.none = getattr(storage, "none", False)  # no room for any image: "not supported"
+    fu.tries, fu.retry_ms, fu.retry_cap_ms, fu.szx = tries, retry_ms, retry_cap_ms, szx
+    fu._rand = rand  # None: lwm2m.fwpull takes coap.retry.urandom_int
+    fu.state, fu.result = _IDLE, _R_INITIAL
+    fu.pkg_name = fu.pkg_version = fu.uri = fu.sha256 = ""
+    fu.length = 0
+    fu.pending = False  # an applied image awaits its first registration
+    fu._gen = 0  # bumped per download attempt: callbacks of an older one are ignored
+    fu._at = 0
+    fu._reset()
 
 
 def execute_update(fu):
@@ -37,9 +85,21 @@ def execute_update(fu):
         fu._reboot()
 
 
-def on_boot(fu):
-    """A record restored as Updating or Downloading: settle what the reboot decided."""
+def on_boot(fu, rec):
+    """Restore rec, the persisted record (lwm2m.fwupdate.RECORD), as the engine loads (at
+    start-up, or replayed by the stand-in), and settle what the reboot decided for one restored
+    as Updating or Downloading."""
     unload("fwapply")
+    if not isinstance(rec, dict):
+        return
+    st = rec.get("state", _IDLE)
+    res = rec.get("result", _R_INITIAL)
+    fu.state = st if st in (_IDLE, _DOWNLOADING, _DOWNLOADED, _UPDATING) else _IDLE
+    fu.result = res if isinstance(res, int) and 0 <= res <= 9 else _R_INITIAL
+    for a in ("pkg_name", "pkg_version", "uri", "sha256"):
+        setattr(fu, a, str(rec.get(a) or ""))
+    fu.length = rec.get("length") or 0
+    fu._reset()
     if fu.state == _UPDATING:
         rb = fu._rollback
         if rb is None:
@@ -51,7 +111,7 @@ def on_boot(fu):
             fu._set(_IDLE, _R_FAILED)
         else:
             fu.pending = True  # result waits for on_registered()
-    else:
+    elif fu.state == _DOWNLOADING:
         # the storage driver's running hash died with the old process: nothing to resume
         fu.storage.abort()
         fu._set(_IDLE, _R_CONN_LOST)

@@ -10,7 +10,8 @@ cancels to Idle with result 0. An operation that is no trigger in the current st
 outside Downloaded, a URI while Downloading, anything while Updating) raises MethodNotAllowed.
 
 An optional 128-byte package header (layout: lwm2m.fwpkg.make_header) is stripped before
-storage sees the image; another b"LWM2MFW?" version is an unsupported package type (result 6).
+storage sees the image (lwm2m.fwhead, loaded while the first bytes are held); another
+b"LWM2MFW?" version is an unsupported package type (result 6).
 The image's length and SHA-256 from storage.finish() must match the header (else result 5).
 Without a header the package goes to storage as is and finish() does the checking (BundleStore
 verifies the bundle's own SHA-256 trailer, PartitionStore reads the image back).
@@ -19,9 +20,10 @@ This module is loaded with the first block of a push and dropped again when the 
 (lwm2m.objects.firmware): few, larger methods, as each function costs heap beyond its bytecode,
 and errors without a message (a response carries only the code; a comment says why).
 The pull half (URIs, the Block2 downloader, retries) is lwm2m.fwpull, which this module imports
-when a Package URI is written, and the update half (Execute Update, the boot after it, the
-confirm) is lwm2m.fwapply; neither imports anything of this module (the values they need are
-copied).
+when a Package URI is written, and the rest that is no transfer (the construction and the
+record's restore, Execute Update, the boot after it, the confirm) is lwm2m.fwapply; the header,
+lwm2m.fwhead, leaves the heap before the blocks after it come in. None of them imports anything
+of this module (the values they need are copied).
 """
 import binascii
 import time
@@ -30,9 +32,6 @@ from micropython import const
 
 from board.fwstore import FwError
 from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
-
-_HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
-_MAGIC = b"LWM2MFW1"  # lwm2m.fwpkg.MAGIC (a test holds them equal)
 
 # State /5/0/3 and Update Result /5/0/5: private, so they cost no heap (lwm2m.objects.firmware
 # names the states for callers)
@@ -58,31 +57,15 @@ _ATTR = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}
 
 class FwUpdate:
     """Object /5 instance 0 behind the data model; see the module docstring for the states.
-    client: a lwm2m.client.Client that lwm2m.fwpull wires a pull onto when no download is given."""
+    FwUpdate(storage, store, resolve=None, download=None, report=None, reboot=None, coaps=False,
+    rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000, rand=None, szx=6, secure=None,
+    client=None): lwm2m.fwapply.init says what each sets."""
 
-    def __init__(self, storage, store, resolve=None, download=None, report=None, reboot=None,
-                 coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000,
-                 rand=None, szx=6, secure=None, client=None):
-        self.storage = storage
-        self.store = store
-        self._resolve = resolve  # (host, port) -> peer; OSError counts as a lost connection
-        self._download = download  # (uri, start_block, sink, done, now, peer) -> handle
-        self._report = report
-        self._reboot = reboot
-        self._rollback = rollback
-        self.coaps = coaps
-        self._secure = secure  # peer -> True when it is reached through DTLS (coaps:// pulls)
-        self.client = client
-        self.none = getattr(storage, "none", False)  # no room for any image: "not supported"
-        self.tries, self.retry_ms, self.retry_cap_ms, self.szx = tries, retry_ms, retry_cap_ms, szx
-        self._rand = rand  # None: lwm2m.fwpull takes coap.retry.urandom_int
-        self.state, self.result = _IDLE, _R_INITIAL
-        self.pkg_name = self.pkg_version = self.uri = self.sha256 = ""
-        self.length = 0
-        self.pending = False  # an applied image awaits its first registration
-        self._gen = 0  # bumped per download attempt: callbacks of an older one are ignored
-        self._at = 0
-        self._reset()
+    def __init__(self, storage, store, **kw):
+        """Runs lwm2m.fwapply.init (as the engine loads: its code is no heap during a transfer)."""
+        from lwm2m.fwapply import init
+
+        init(self, storage, store, **kw)
 
     def _reset(self, pull=False, total=None):
         self.offset = 0  # package bytes consumed, header included
@@ -162,49 +145,18 @@ class FwUpdate:
         3 for MemoryError); any other exception passes through."""
         st = self.storage
         try:
-            h = self._hdr
+            w = data
+            if self._hdr is not None:
+                # the first bytes, until header or raw is decided: lwm2m.fwhead, loaded for them
+                # only (the blocks after it are the transfer's heap peak)
+                from lwm2m.fwhead import head
+
+                w = head(self, data)
             if data is not None:
-                n = len(data)
-                if h is not None:
-                    # the first bytes are held: 8 tell a header from a raw package, and a
-                    # header is 128 (a view: no copy of the block, only of what is held)
-                    k = len(h)
-                    h.extend(memoryview(data)[:_HDR_LEN - k])
-                    if len(h) < 8 or h[:7] == _MAGIC[:7]:
-                        if len(h) >= 8 and h[7] != _MAGIC[7]:
-                            self._end(_R_BAD_TYPE)  # another header version
-                            return _R_BAD_TYPE
-                        if len(h) < _HDR_LEN:
-                            self.offset += n
-                            return 0
-                        f = []
-                        for a in (44, 86):  # PkgName, PkgVersion: NUL-padded UTF-8, 42 bytes
-                            try:
-                                f.append(bytes(h[a:a + 42]).split(b"\0", 1)[0].decode())
-                            except UnicodeError:
-                                raise FwError(_R_INTEGRITY)
-                        size = int.from_bytes(h[8:12], "little")
-                        if self._total is not None and self._total != _HDR_LEN + size:
-                            raise FwError(_R_INTEGRITY)
-                        self._exp = (size, bytes(h[12:44]), f[0], f[1])
-                        st.begin(size)
-                        data = memoryview(data)[_HDR_LEN - k:]  # what follows the header
-                    else:
-                        # a raw package: what the magic test held back goes first, then the
-                        # whole block, so storage sees the blocks as they came
-                        st.begin(self._total)
-                        if k:
-                            st.write(h[:k])
-                    self._hdr = None
-                if h is None or len(data):
-                    st.write(data)  # past the header: the block as it came, no view made of it
-                self.offset += n
+                if w is not None:
+                    st.write(w)  # the block as it came, or what follows the header in it
+                self.offset += len(data)
                 return 0
-            if h is not None:  # it ended while held (under 8 bytes, or a cut header): raw
-                st.begin(self._total)
-                self._hdr = None
-                if h:
-                    st.write(h)
             length, sha = st.finish()
             exp = self._exp
             if exp is not None:
@@ -272,22 +224,11 @@ class FwUpdate:
         execute_update(self)
 
     def on_boot(self, now=None):
-        """Restore the persisted record at start-up and settle what the reboot decided."""
-        rec = self.store.load(RECORD)
-        if not isinstance(rec, dict):
-            return
-        st = rec.get("state", _IDLE)
-        res = rec.get("result", _R_INITIAL)
-        self.state = st if st in (_IDLE, _DOWNLOADING, _DOWNLOADED, _UPDATING) else _IDLE
-        self.result = res if isinstance(res, int) and 0 <= res <= 9 else _R_INITIAL
-        for a in ("pkg_name", "pkg_version", "uri", "sha256"):
-            setattr(self, a, str(rec.get(a) or ""))
-        self.length = rec.get("length") or 0
-        self._reset()
-        if self.state in (_UPDATING, _DOWNLOADING):
-            from lwm2m.fwapply import on_boot
+        """Restore the persisted record at start-up and settle what the reboot decided (in
+        lwm2m.fwapply: it runs as the engine loads, before any transfer)."""
+        from lwm2m.fwapply import on_boot
 
-            on_boot(self)
+        on_boot(self, self.store.load(RECORD))
 
     def on_registered(self, now=None):
         """First successful registration since boot: confirm a new image (result 1)."""
@@ -299,19 +240,8 @@ class FwUpdate:
 
 def for_client(client):
     """The FwUpdate behind /5 of a lwm2m.client.Client (made by its stand-in,
-    lwm2m.objects.firmware): the platform's fwstore (a hashing sink without one), the client's
+    lwm2m.objects.firmware): the platform's fwstore (picked by lwm2m.fwapply.init), the client's
     record store, pulls over client.ep (wired by lwm2m.fwpull), and a reboot that goes the Device
     reboot way (the 2.04 of Update out first, then Deregister, then platform.reboot())."""
-    p = client.platform
-    if getattr(p, "fwstore", None) is not None:
-        st = p.fwstore()
-        if st is None:  # the board has no room for an image (ESP32_GENERIC: no OTA slots)
-            from board.nostore import NoStore
-
-            st = NoStore()
-    else:
-        from lwm2m.fwpkg import SinkStorage
-
-        st = SinkStorage()
-    return FwUpdate(st, client.store, reboot=lambda: client._x_device("reboot"), coaps=None,
+    return FwUpdate(None, client.store, reboot=lambda: client._x_device("reboot"), coaps=None,
                     rand=client.rand, client=client)
