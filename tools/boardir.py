@@ -29,7 +29,10 @@ def _compile_lib(lib):
         for f in files:
             if f.endswith(".py"):
                 src = os.path.join(root, f)
-                subprocess.run([mpyc, OPT, "-o", src[:-3] + ".mpy", src], check=True)
+                # the source name as make deploy gives it (tools/deploy.py): it is kept in the
+                # .mpy and interned on the board, so a temp dir's path would cost heap here
+                rel = os.path.relpath(src, lib).replace(os.sep, "/")
+                subprocess.run([mpyc, OPT, "-s", rel, "-o", src[:-3] + ".mpy", src], check=True)
                 os.remove(src)
 
 
