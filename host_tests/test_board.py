@@ -364,6 +364,19 @@ def test_bundle_rejects_bad_input():
             st.write(_bundle(bad))
             assert raises(FwError, st.finish).args[0] == 5
             st.abort()
+        # a name, or a trailer, that is not UTF-8: integrity (5) like any bad entry, not a
+        # UnicodeError escaping the transfer's last block
+        import binascii
+        import hashlib
+
+        for body, end in ((b"LWM2MBUNDLE 1\n\xff.py\n1\nx", None),
+                          (b"LWM2MBUNDLE 1\na.py\n1\nx", b"END \xff\n")):
+            if end is None:
+                end = b"END " + binascii.hexlify(hashlib.sha256(body).digest()) + b"\n"
+            st.begin()
+            st.write(body + end)
+            assert raises(FwError, st.finish).args[0] == 5
+            st.abort()
         trunc = _bundle(V2)[:-10]
         st.begin()
         st.write(trunc)

@@ -31,10 +31,13 @@ def unpack_bundle(path, dest=None):
         while True:
             line = f.readline(256)
             if line[:4] == b"END " and line[-1:] == b"\n":
-                if line[4:-1].decode() != binascii.hexlify(h.digest()).decode() or f.read(1):
+                if line[4:-1] != binascii.hexlify(h.digest()) or f.read(1):
                     raise FwError(5)  # the checksum does not match
                 return count
-            name = line[:-1].decode() if line[-1:] == b"\n" else ""
+            try:
+                name = line[:-1].decode() if line[-1:] == b"\n" else ""
+            except UnicodeError:
+                raise FwError(5)  # a name that is not UTF-8
             size = f.readline(16)
             # a path relative to dest, '/'-separated, without '..', '.' or empty parts (each
             # part is between two '/' in s: an empty name, or one starting with '/', has "//")
