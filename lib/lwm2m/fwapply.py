@@ -30,7 +30,7 @@ def init(fu, storage, store, resolve=None, download=None, report=None, reboot=No
          coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000, rand=None, szx=6,
          secure=None, client=None):
     """FwUpdate(storage, store, ...): a new engine, Idle with result 0 until on_boot restores the
-    record; every keyword is an attribute of it (client: a lwm2m.client.Client that lwm2m.fwpull
+    record; every keyword is an attribute of it (client: a lwm2m.client.Client that lwm2m.fwuri
     wires a pull onto when no download is given). storage None (lwm2m.fwupdate.for_client): the
     client's platform's fwstore, board.nostore when the board has no room for an image, a hashing
     sink without a board."""
@@ -59,7 +59,7 @@ def init(fu, storage, store, resolve=None, download=None, report=None, reboot=No
     fu.client = client
     fu.none = getattr(storage, "none", False)  # no room for any image: "not supported"
     fu.tries, fu.retry_ms, fu.retry_cap_ms, fu.szx = tries, retry_ms, retry_cap_ms, szx
-    fu._rand = rand  # None: lwm2m.fwpull takes coap.retry.urandom_int
+    fu._rand = rand  # None: lwm2m.fwtry takes coap.retry.urandom_int
     fu.state, fu.result = _IDLE, _R_INITIAL
     fu.pkg_name = fu.pkg_version = fu.uri = fu.sha256 = ""
     fu.length = 0

@@ -19,8 +19,9 @@ verifies the bundle's own SHA-256 trailer, PartitionStore reads the image back).
 This module is loaded with the first block of a push and dropped again when the transfer is over
 (lwm2m.objects.firmware): few, larger methods, as each function costs heap beyond its bytecode,
 and errors without a message (a response carries only the code; a comment says why).
-The pull half (URIs, the Block2 downloader, retries) is lwm2m.fwpull, which this module imports
-when a Package URI is written, and the rest that is no transfer (the construction and the
+The pull half is in three parts, each loaded for its step: lwm2m.fwuri checks and parses a
+written Package URI, lwm2m.fwtry starts each attempt and backs off after a failed one, and
+lwm2m.fwpull, the only one held during a download, has its per-block callbacks. The rest that is no transfer (the construction and the
 record's restore, Execute Update, the boot after it, the confirm) is lwm2m.fwapply; the header,
 lwm2m.fwhead, leaves the heap before the blocks after it come in. None of them imports anything
 of this module (the values they need are copied).
@@ -241,7 +242,7 @@ class FwUpdate:
 def for_client(client):
     """The FwUpdate behind /5 of a lwm2m.client.Client (made by its stand-in,
     lwm2m.objects.firmware): the platform's fwstore (picked by lwm2m.fwapply.init), the client's
-    record store, pulls over client.ep (wired by lwm2m.fwpull), and a reboot that goes the Device
+    record store, pulls over client.ep (lwm2m.fwuri builds the request), and a reboot that goes the Device
     reboot way (the 2.04 of Update out first, then Deregister, then platform.reboot())."""
     return FwUpdate(None, client.store, reboot=lambda: client._x_device("reboot"), coaps=None,
                     rand=client.rand, client=client)
