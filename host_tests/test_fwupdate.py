@@ -973,6 +973,9 @@ def test_stand_in_drops_the_engine_when_idle():
             u._block(0, 0, pkg[:K], False)
             assert u._fu is not None and "lwm2m.fwupdate" in loaded()
             assert "board.bundle" in loaded()
+            import coap.transfer  # noqa: F401 (what a pull's download loads: goes with it too)
+
+            assert "coap.transfer" in loaded()
             loaded_heap = heap_used()
             u._block(0, 0, b"", True)  # an empty Package cancels: Idle, nothing under way
             assert u._fu is None and loaded() == [] and not hasattr(sys.modules["board"], "bundle")

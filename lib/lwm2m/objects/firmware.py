@@ -21,11 +21,12 @@ DOWNLOADING = 1
 DOWNLOADED = 2
 UPDATING = 3
 RECORD = "fw"  # lwm2m.fwupdate.RECORD, the engine's store record (a test holds them equal)
-# what a transfer loads (engine, pull half, board store) and the store's file helpers an update
-# loads: dropped again with the engine (board.unpack, lwm2m.fwapply, lwm2m.fwhead drop themselves)
+# what a transfer loads (engine, pull half, board store, a pull's Block2 download) and the store's
+# file helpers an update loads: dropped again with the engine (board.unpack, lwm2m.fwapply,
+# lwm2m.fwhead, lwm2m.fwuri, lwm2m.fwtry drop themselves)
 _MODS = (
     "lwm2m.fwupdate", "lwm2m.fwpull", "lwm2m.fwpkg", "board.fwstore", "board.bundle",
-    "board.partstore", "board.nostore", "board.fwfile")
+    "board.partstore", "board.nostore", "board.fwfile", "coap.transfer")
 
 
 def _load(client):
