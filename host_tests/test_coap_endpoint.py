@@ -221,13 +221,15 @@ def test_dedup_bounded_and_expires():
     ep.dedup_size = 4
     for mid in range(10):
         ep.receive(get("/a", mid=mid).encode(), A, 0)
-    assert len(ep._dedup) == 4 and len(h.calls) == 10
+    slots = 4  # a remembered request is 4 slots of the flat table: peer, mid, expiry, reply
+    assert len(ep._dedup) == 4 * slots and len(h.calls) == 10
     ep.receive(get("/a", mid=9).encode(), A, 0)  # still remembered
     assert len(h.calls) == 10
     ep.receive(get("/a", mid=0).encode(), A, 0)  # evicted: handled again
-    assert len(h.calls) == 11 and len(ep._dedup) == 4
+    assert len(h.calls) == 11 and len(ep._dedup) == 4 * slots
+    assert ep._dedup[1::slots] == [7, 8, 9, 0]  # oldest first
     ep.tick(EXCHANGE_LIFETIME - 1)
-    assert len(ep._dedup) == 4
+    assert len(ep._dedup) == 4 * slots
     ep.tick(EXCHANGE_LIFETIME)
     assert len(ep._dedup) == 0
 

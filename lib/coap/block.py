@@ -55,6 +55,8 @@ def server_check(ep, req, peer, now):
             while b1 and len(b1) >= ep.max_block1:
                 b1.pop(0)
             b1.append([peer, key, size, time.ticks_add(now, _BLOCK1_LIFETIME)])
+        else:
+            _gone(ep)  # the whole body in one block
         return None
     if st is None or st[2] != num * size:
         return Message(code=_REQUEST_ENTITY_INCOMPLETE)
@@ -63,26 +65,33 @@ def server_check(ep, req, peer, now):
         st[3] = time.ticks_add(now, _BLOCK1_LIFETIME)
     else:
         b1.remove(st)
+        _gone(ep)
     return None
 
 
+def _gone(ep):
+    """No body in progress: this module goes (the endpoint imports it again for the next
+    Block1 that has more to come). At a body's last block it goes before the handler runs, so
+    what the handler does with the whole body (a firmware push's check) has this heap too;
+    the last block's answer needs nothing of it (coap.server echoes its Block1)."""
+    if not ep._b1:
+        sys.modules.pop(__name__, None)
+        sys.modules["coap"].__dict__.pop("block", None)
+
+
 def server_answer(ep, req, peer, resp, ok):
-    """2.31 Continue for an accepted non-final block, the Block1 echo; an error drops the state."""
+    """For a block with more to come: 2.31 Continue when accepted, with the Block1 echo; an
+    error drops the body's state."""
     num, more, szx = block_parts(req.uint(_BLOCK1))
     if ok:
-        if more:
-            resp.code = _CONTINUE
+        resp.code = _CONTINUE
         if resp.opt(_BLOCK1) is None:
             resp.add(_BLOCK1, block_value(num, more, szx))
     elif resp.code != _REQUEST_ENTITY_INCOMPLETE:  # not our answer to a stray block
         st = _find(ep, peer, req)[1]
         if st is not None:
             ep._b1.remove(st)
-    if not ep._b1:
-        # no body in progress: this module goes (the endpoint imports it again for the next
-        # Block1), so the heap of a finished push is back for what follows (Update, a pull)
-        sys.modules.pop(__name__, None)
-        sys.modules["coap"].__dict__.pop("block", None)
+    _gone(ep)
 
 
 def expire(ep, now):
@@ -91,6 +100,4 @@ def expire(ep, now):
     for st in b1[:]:
         if diff(st[3], now) <= 0:
             b1.remove(st)
-    if not b1:  # all given up: go too (as in server_answer)
-        sys.modules.pop(__name__, None)
-        sys.modules["coap"].__dict__.pop("block", None)
+    _gone(ep)  # all given up: go too

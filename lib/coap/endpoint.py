@@ -83,7 +83,9 @@ class Endpoint(Server):
         self.last_mid = self.rand(0x10000)
         self._tx = []
         self._ex = []
-        self._dedup = []  # [peer, mid, expiry, reply bytes or None (ignore)], oldest first
+        # peer, mid, expiry, reply bytes or None (ignore): 4 slots per request, oldest first (one
+        # flat list: a list per entry cost 20 B more each, and the table fills in normal use)
+        self._dedup = []
         self.observations = []  # server.Observation, in the order they came
         self._b1 = []  # [peer, path, next offset, expiry]
         self._carry = None
@@ -117,16 +119,15 @@ class Endpoint(Server):
             self.last_error = e
             return Message(m.type, _INTERNAL_SERVER_ERROR, m.mid, m.token).encode()
 
-    def _remember(self, peer, mid, now):
+    def _remember(self, peer, mid, now, reply):
+        """Once a request (or a CON response) has its reply: a duplicate gets reply again (None:
+        is ignored) until EXCHANGE_LIFETIME has passed."""
         d = self._dedup
         size = self.dedup_size
-        while d and len(d) >= size:
-            d.pop(0)
-        if size <= 0:
-            return None
-        ent = [peer, mid, time.ticks_add(now, _EXCHANGE_LIFETIME), None]
-        d.append(ent)
-        return ent
+        while d and len(d) >= size * 4:
+            del d[:4]
+        if size > 0:
+            d.extend((peer, mid, time.ticks_add(now, _EXCHANGE_LIFETIME), reply))
 
     # ---- receive path
     def receive(self, data, peer, now):
@@ -148,10 +149,11 @@ class Endpoint(Server):
                     self._acked(m, peer, now)
                 return
             if t <= _NON:
-                for ent in self._dedup:
-                    if ent[1] == m.mid and ent[0] == peer:
-                        if ent[3] is not None:
-                            self.out.append((ent[3], peer))
+                d = self._dedup
+                for i in range(0, len(d), 4):
+                    if d[i + 1] == m.mid and d[i] == peer:
+                        if d[i + 3] is not None:
+                            self.out.append((d[i + 3], peer))
                         return
             if c < 32:
                 if t <= _NON:
@@ -173,9 +175,7 @@ class Endpoint(Server):
                     return
                 ack = _empty(_ACK, m.mid)
                 self.out.append((ack, peer))
-                ent = self._remember(peer, m.mid, now)
-                if ent is not None:
-                    ent[3] = ack
+                self._remember(peer, m.mid, now, ack)
             if ex is not None:
                 self._complete(ex, m, now)
         except Exception as e:
@@ -308,8 +308,8 @@ class Endpoint(Server):
                         elif nxt is None or t < nxt:
                             nxt = t
                 d = self._dedup
-                while d and diff(d[0][2], now) <= 0:
-                    d.pop(0)
+                while d and diff(d[2], now) <= 0:
+                    del d[:4]
                 if self._b1:
                     from coap import block
 

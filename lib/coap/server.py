@@ -54,30 +54,21 @@ class Server:
     separate responses, and the observations it keeps in self.observations."""
 
     def _serve(self, req, peer, now):
-        ent = self._remember(peer, req.mid, now)
-        try:
-            con = req.type == _CON
-            resp = self._dispatch(req, peer, now)
-            if resp is False:  # the handler ignores this request: nothing at all goes back
-                return
-            if resp is None:  # separate response to come through respond()
-                if con:
-                    ack = bytes((0x60, 0, req.mid >> 8, req.mid & 0xFF))  # an empty ACK
-                    self.out.append((ack, peer))
-                    if ent is not None:
-                        ent[3] = ack
-                return
+        # remembered once answered (Endpoint._remember): a handler that fails (out of memory
+        # while answering) leaves nothing to replay, so its retransmission is handled afresh
+        con = req.type == _CON
+        resp = self._dispatch(req, peer, now)
+        reply = None  # NON, or ignored: a duplicate gets nothing
+        if resp is None and con:  # separate response to come through respond()
+            reply = bytes((0x60, 0, req.mid >> 8, req.mid & 0xFF))  # an empty ACK
+            self.out.append((reply, peer))
+        elif resp is not None and resp is not False:  # False: nothing at all goes back
             data, _ = self._answer(req, peer, resp, _ACK if con else _NON,
                                    req.mid if con else self._next_mid())
             self.out.append((data, peer))
-            if con and ent is not None:
-                ent[3] = data
-        except Exception:
-            # nothing was stored to replay (e.g. out of memory while answering): forget the
-            # request so its retransmission is handled afresh instead of ignored
-            if ent is not None and ent[3] is None and ent in self._dedup:
-                self._dedup.remove(ent)
-            raise
+            if con:
+                reply = data
+        self._remember(peer, req.mid, now, reply)
 
     def _dispatch(self, req, peer, now):
         for n, _ in req.opts:
@@ -87,6 +78,7 @@ class Server:
             from coap import block  # loaded by the first Block1 request (a firmware push)
 
             r = block.server_check(self, req, peer, now)
+            del block  # at a body's last block it is gone again: what the handler does has it
             if r is not None:
                 return r
         self._carry = None
@@ -128,10 +120,14 @@ class Server:
                 else:
                     self.unobserve(obs, True)
                     obs = None
-        if req.opt(_BLOCK1) is not None:
-            from coap import block
+        v = req.uint(_BLOCK1)
+        if v is not None:
+            if v & 8:  # more to come: 2.31 Continue, or the body forgotten on an error
+                from coap import block
 
-            block.server_answer(self, req, peer, resp, ok)
+                block.server_answer(self, req, peer, resp, ok)
+            elif ok and resp.opt(_BLOCK1) is None:
+                resp.add(_BLOCK1, v)  # the last block's echo (coap.block is done with the body)
         if ok:
             num, szx = self._szx(req)
             if not server_slice(resp, num, szx):

@@ -21,9 +21,10 @@ This module is loaded with the first block of a push and dropped again when the 
 and errors without a message (a response carries only the code; a comment says why).
 The pull half is in three parts, each loaded for its step: lwm2m.fwuri checks and parses a
 written Package URI, lwm2m.fwtry starts each attempt and backs off after a failed one, and
-lwm2m.fwpull, the only one held during a download, has its per-block callbacks. The rest that is no transfer (the construction and the
-record's restore, Execute Update, the boot after it, the confirm) is lwm2m.fwapply; the header,
-lwm2m.fwhead, leaves the heap before the blocks after it come in. None of them imports anything
+lwm2m.fwpull, the only one held during a download, has its per-block callbacks. The rest that is
+no transfer (the construction and the record's restore, Execute Update, the boot after it, the
+confirm) is lwm2m.fwapply; the header, lwm2m.fwhead, leaves the heap before the blocks after it
+come in. None of them imports anything
 of this module (the values they need are copied).
 """
 import binascii
@@ -242,7 +243,8 @@ class FwUpdate:
 def for_client(client):
     """The FwUpdate behind /5 of a lwm2m.client.Client (made by its stand-in,
     lwm2m.objects.firmware): the platform's fwstore (picked by lwm2m.fwapply.init), the client's
-    record store, pulls over client.ep (lwm2m.fwuri builds the request), and a reboot that goes the Device
-    reboot way (the 2.04 of Update out first, then Deregister, then platform.reboot())."""
+    record store, pulls over client.ep (lwm2m.fwuri builds the request), and a reboot that goes
+    the Device reboot way (the 2.04 of Update out first, then Deregister, then
+    platform.reboot())."""
     return FwUpdate(None, client.store, reboot=lambda: client._x_device("reboot"), coaps=None,
                     rand=client.rand, client=client)

@@ -80,6 +80,11 @@ def engine(client):
         st["begin"] = gc.mem_alloc()
         say("begin")
         _begin(total)
+        if MEASURE:  # what begin() opened, with whatever code is loaded to call it
+            gc.collect()
+            a = gc.mem_alloc()
+            if a > st["peak"]:
+                st["peak"] = a
 
     def write(data):
         _write(data)
