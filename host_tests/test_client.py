@@ -718,3 +718,28 @@ def test_memory_error_in_tick_is_contained_and_the_save_retried():
         assert n2.c.registry.obj(1).inst(0).vals[1] == 60
     finally:
         n.close()
+
+
+def test_unlock_heap_after_an_interrupted_collection():
+    """Ctrl-C on the unix port can leave the heap locked (KeyboardInterrupt raised from the
+    SIGINT handler in the middle of a garbage collection): the client's Ctrl-C path unlocks it
+    before it logs and deregisters. On CPython (no heap lock) it does nothing."""
+    import micropython
+
+    from lwm2m import unlock_heap
+
+    locked = hasattr(micropython, "heap_lock")
+    if locked:
+        micropython.heap_lock()
+        micropython.heap_lock()
+        try:
+            bytearray(64)
+        except MemoryError:
+            pass
+        else:
+            raise AssertionError("the heap was not locked")
+    unlock_heap()
+    assert len(bytearray(64)) == 64  # allocates again
+    if locked:
+        micropython.heap_lock()
+        assert micropython.heap_unlock() == 0  # back to depth 0, not below

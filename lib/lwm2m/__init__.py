@@ -14,3 +14,15 @@ def unload(name):
     once no caller holds a function of it (its interned names stay: qstrs are never freed)."""
     sys.modules.pop("lwm2m." + name, None)
     globals().pop(name, None)
+
+
+def unlock_heap():
+    """Undo a heap lock an interrupted garbage collection left (first thing on Ctrl-C): the unix
+    port raises KeyboardInterrupt straight from its SIGINT handler, even in the middle of a
+    collection, and every allocation after it then fails. Boards schedule it: a no-op there."""
+    import micropython
+
+    if hasattr(micropython, "heap_unlock"):
+        micropython.heap_lock()  # heap_unlock() returns the depth left: unlock back to 0
+        while micropython.heap_unlock():
+            pass

@@ -103,6 +103,9 @@ def run(cfg, app_main, platform=None, feed=None, wifi=None):
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
+        from lwm2m import unlock_heap
+
+        unlock_heap()
         c.log.info("interrupted: deregistering")
         asyncio.new_event_loop()  # the interrupted loop's tasks stay behind
         c.client.shutdown(time.ticks_ms())

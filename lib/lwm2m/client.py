@@ -384,6 +384,7 @@ def run(cfg, feed=None, setup=None):
             else:
                 runner.run(stopped)
         except KeyboardInterrupt:
+            lwm2m.unlock_heap()
             log.info("interrupted: deregistering")
             client.shutdown(time.ticks_ms())
             runner.run(stopped)
