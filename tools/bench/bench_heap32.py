@@ -216,8 +216,8 @@ def fit_rows(interp, quick):
 def fw_rows(interp):
     import bench_fw
 
-    mem = asyncio.run(bench_fw.scenario(1024, True, 256 * 1024, mpy=True, interp=interp))
-    return bench_fw.growth_rows(mem, ", 32-bit")
+    return bench_fw.growth_rows(bench_fw.measured(1024, 256 * 1024, mpy=True, interp=interp),
+                                ", 32-bit")
 
 
 def rows(interp, quick=False):
