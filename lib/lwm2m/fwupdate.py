@@ -147,16 +147,20 @@ class FwUpdate:
         3 for MemoryError); any other exception passes through."""
         st = self.storage
         try:
-            w = data
             if self._hdr is not None:
                 # the first bytes, until header or raw is decided: lwm2m.fwhead, loaded for them
-                # only (the blocks after it are the transfer's heap peak)
+                # only, and gone (del) before storage begins: its new file and hash are a peak
                 from lwm2m.fwhead import head
 
                 w = head(self, data)
-            if data is not None:
+                del head
                 if w is not None:
-                    st.write(w)  # the block as it came, or what follows the header in it
+                    st.begin(self._total)
+                    for c in w:
+                        st.write(c)  # what was held of a raw package, what follows a header
+            elif data is not None:
+                st.write(data)  # the block as it came
+            if data is not None:
                 self.offset += len(data)
                 return 0
             length, sha = st.finish()
