@@ -24,7 +24,10 @@ from .fwstore import FwError
 
 
 class BundleStore:
-    """Stages an application bundle under root for boot_apply(); capacity caps its size."""
+    """Stages an application bundle under root for boot_apply(); capacity caps its size. The steps
+    past a transfer (the mark for boot_apply(), its outcome, the confirm) are board.fwfile's
+    apply(store), boot_result(store) and confirm(store): lwm2m.fwapply calls them for a store
+    with a root, loaded for that step, so they are no heap during a push."""
 
     def __init__(self, root, capacity=None, reserve=16384):
         self.root = root
@@ -101,25 +104,3 @@ class BundleStore:
                 os.remove(self.root + n)
             except OSError:  # not there
                 pass
-
-    def apply(self):
-        from .fwfile import _exists  # boot-time helpers (board.fwfile): no heap in a transfer
-
-        if not _exists(self.root + "/staged.bundle"):
-            raise FwError(8)  # apply before finish
-        open(self.root + "/apply", "w").close()
-
-    def boot_result(self):
-        """What the last boot_apply did: 'applied', 'rolledback', 'failed' or None."""
-        from .fwfile import _read
-
-        return _read(self.root + "/result")
-
-    def confirm(self):
-        from .fwfile import _exists, _remove, _rmtree
-
-        if not _exists(self.root + "/trial"):
-            return False
-        _remove(self.root + "/trial")
-        _rmtree(self.root + "/prev")
-        return True

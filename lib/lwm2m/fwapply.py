@@ -69,6 +69,19 @@ def init(fu, storage, store, resolve=None, download=None, report=None, reboot=No
     fu._reset()
 
 
+def _step(s, name):
+    """s.<name>() for apply, boot_result (None: a store without one cannot tell) or confirm. A
+    BundleStore (the store with a root directory) has them as board.fwfile's functions of the
+    store, loaded for the step: a push has no heap for them."""
+    if hasattr(s, "root"):
+        import board.fwfile
+
+        return getattr(board.fwfile, name)(s)
+    if name == "boot_result" and not hasattr(s, name):
+        return None
+    return getattr(s, name)()
+
+
 def execute_update(fu):
     """Execute /5/0/2 in Downloaded (the caller checked): switch to the image and reboot."""
     unload("fwapply")
@@ -77,7 +90,7 @@ def execute_update(fu):
         return
     fu._set(_UPDATING, _R_INITIAL)
     try:
-        fu.storage.apply()
+        _step(fu.storage, "apply")
     except (FwError, OSError):
         fu._end(_R_FAILED)
         return
@@ -103,8 +116,7 @@ def on_boot(fu, rec):
     if fu.state == _UPDATING:
         rb = fu._rollback
         if rb is None:
-            br = getattr(fu.storage, "boot_result", None)
-            rb = br is not None and br() in ("rolledback", "failed")
+            rb = _step(fu.storage, "boot_result") in ("rolledback", "failed")
         elif callable(rb):
             rb = rb()
         if rb:
@@ -122,7 +134,7 @@ def on_registered(fu):
     unload("fwapply")
     fu.pending = False
     try:
-        ok = fu.storage.confirm() is not False  # BundleStore: False = nothing on trial
+        ok = _step(fu.storage, "confirm") is not False  # BundleStore: False = nothing on trial
     except (FwError, OSError):
         ok = False
     fu._set(_IDLE, _R_SUCCESS if ok else _R_FAILED)
