@@ -46,26 +46,10 @@ class BundleStore:
         self.offset = 0
 
     def begin(self, total_size=None):
-        self.abort()
-        part = ""  # root and every missing directory above it
-        for c in self.root.split("/"):
-            part = part + "/" + c if part or self.root[:1] == "/" else c
-            if c:
-                try:
-                    os.mkdir(part)
-                except OSError:  # there already (anything else fails the open below)
-                    pass
-        if total_size is not None:
-            if self.capacity is not None and total_size > self.capacity:
-                raise FwError(2)  # no space: over the capacity
-            try:
-                st = os.statvfs(self.root)
-                room = st[0] * st[4] - self.reserve
-            except (OSError, AttributeError):
-                room = None
-            # the staged file and its unpacked copy exist side by side while applying
-            if room is not None and 2 * total_size > room:
-                raise FwError(2)  # no space on the file system
+        from .stage import begin  # board.stage: loaded for the checks only (see there)
+
+        begin(self, total_size)
+        del begin  # gone before the file and its hash are made
         self._f = open(self.root + "/staged.part", "wb")
         self._sha = hashlib.sha256()
         self.offset = 0
