@@ -16,7 +16,6 @@ app runs on trial: each boot counts in <root>/trial, and after max_boots boots w
 boot_rollback() puts <root>/prev back. The outcome ("applied", "rolledback", "failed") is left in
 <root>/result for the application to report.
 """
-import binascii
 import hashlib
 import os
 
@@ -64,18 +63,9 @@ class BundleStore:
         self.offset += len(data)
 
     def finish(self):
-        if self._f is None:
-            raise FwError(8)  # finish before begin
-        self._f.close()
-        self._f = None
-        digest = binascii.hexlify(self._sha.digest()).decode()
-        self._sha = None  # freed before the check makes its own: the last block is a heap peak
-        part = self.root + "/staged.part"
-        from .unpack import unpack_bundle  # the checker loads for the check, not the transfer
+        from .unpack import finish  # board.unpack: the check loads for it, not the transfer
 
-        unpack_bundle(part)
-        os.rename(part, self.root + "/staged.bundle")
-        return (self.offset, digest)
+        return finish(self)
 
     def abort(self):
         if self._f is not None:
