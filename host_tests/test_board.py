@@ -295,24 +295,25 @@ def test_bundle_apply_trial_rollback():
         assert length == len(blob)
         # finish() loaded the checker for the check only: a staged package waits without it
         assert "board.unpack" not in sys.modules
+        assert "board.stage" not in sys.modules  # begin()'s checks: gone after them too
         assert digest == binascii.hexlify(hashlib.sha256(blob).digest()).decode()
         assert boot_apply(root, app) == "none"  # staged but not applied: nothing happens
-        st.apply()
+        fwfile.apply(st)
         assert boot_apply(root, app, max_boots=3) == "applied"
         assert _tree(app) == V2 and _tree(root + "/prev") == V1
-        assert _on_trial(root) and st.boot_result() == "applied"
+        assert _on_trial(root) and fwfile.boot_result(st) == "applied"
         assert sorted(os.listdir(root)) == ["prev", "result", "trial"]
         assert boot_apply(root, app, max_boots=3) == "trial"
         assert boot_apply(root, app, max_boots=3) == "trial"
         assert boot_apply(root, app, max_boots=3) == "rolledback"  # 4th boot, never confirmed
-        assert _tree(app) == V1 and not _on_trial(root) and st.boot_result() == "rolledback"
+        assert _tree(app) == V1 and not _on_trial(root) and fwfile.boot_result(st) == "rolledback"
         assert sorted(os.listdir(root)) == ["result"]
         assert boot_apply(root, app) == "none"
         # again, and this time the new app registers and confirms
         st, _ = _stage(root, blob, chunk=4096)
-        st.apply()
+        fwfile.apply(st)
         assert boot_apply(root, app) == "applied"
-        assert st.confirm() is True and not _on_trial(root)
+        assert fwfile.confirm(st) is True and not _on_trial(root)
         assert sorted(os.listdir(root)) == ["result"]
         for _ in range(5):
             assert boot_apply(root, app, max_boots=1) == "none"
@@ -329,7 +330,7 @@ def test_bundle_interrupted_swaps_resume():
         os.mkdir(app)
         _put(app, V1)
         st, _ = _stage(root, _bundle(V2))
-        st.apply()
+        fwfile.apply(st)
         # power cut after the journal, between the two renames: app dir is gone
         unpack_bundle(root + "/staged.bundle", root + "/new")
         open(root + "/swap", "w").close()
@@ -358,7 +359,7 @@ def test_bundle_rejects_bad_input():
         st.write(blob)
         assert raises(FwError, st.finish).args[0] == 5
         st.abort()
-        raises(FwError, st.apply)
+        raises(FwError, fwfile.apply, st)
         for bad in ({"../x.py": b"1"}, {"/etc/x": b"1"}, {"a//b": b"1"}):
             st.begin()
             st.write(_bundle(bad))
@@ -392,12 +393,12 @@ def test_bundle_rejects_bad_input():
         assert raises(FwError, BundleStore(root).begin, 1 << 50).args[0] == 2
         # a staged bundle damaged after finish fails at boot and leaves the app alone
         st, _ = _stage(root, _bundle(V2))
-        st.apply()
+        fwfile.apply(st)
         with open(root + "/staged.bundle", "r+b") as f:
             f.seek(20)
             f.write(b"!")
         assert boot_apply(root, app) == "failed"
-        assert _tree(app) == V1 and st.boot_result() == "failed"
+        assert _tree(app) == V1 and fwfile.boot_result(st) == "failed"
         assert sorted(os.listdir(root)) == ["result"]
     finally:
         _rmtree(d)

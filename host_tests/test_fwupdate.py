@@ -190,7 +190,7 @@ def test_push_header_split_over_tiny_blocks():
 
 def test_header_and_restore_code_is_gone_while_blocks_stream():
     """lwm2m.fwhead (header or raw) is gone again after every block it took, and lwm2m.fwapply
-    after the restore: the blocks after the header come in without their code."""
+    and lwm2m.fwrec after the restore: the blocks after the header come in without their code."""
     import sys
 
     img = _image(3000)
@@ -198,7 +198,7 @@ def test_header_and_restore_code_is_gone_while_blocks_stream():
     u, st, store = _make()
     try:
         u.on_boot(0)
-        assert "lwm2m.fwapply" not in sys.modules
+        assert "lwm2m.fwapply" not in sys.modules and "lwm2m.fwrec" not in sys.modules
         for off in range(0, len(pkg), 64):  # the header over two blocks
             u.package_block(off, pkg[off:off + 64], off + 64 >= len(pkg))
             assert "lwm2m.fwhead" not in sys.modules and "lwm2m.fwapply" not in sys.modules

@@ -118,6 +118,7 @@ def _staged(name, files):
         f.write("MARK = 'old'\n")
     b.max_boots = 8
     with b:
+        from board import fwfile
         from board.bundle import BundleStore
         from board.fwboot import write_bundle
         from lwm2m.store import Store
@@ -126,7 +127,7 @@ def _staged(name, files):
         st.begin()
         write_bundle(st, files)
         st.finish()
-        st.apply()
+        fwfile.apply(st)
         Store("data").save("fw", {"state": 3, "result": 0})
     return b, srv
 

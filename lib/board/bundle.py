@@ -16,7 +16,6 @@ app runs on trial: each boot counts in <root>/trial, and after max_boots boots w
 boot_rollback() puts <root>/prev back. The outcome ("applied", "rolledback", "failed") is left in
 <root>/result for the application to report.
 """
-import binascii
 import hashlib
 import os
 
@@ -24,7 +23,10 @@ from .fwstore import FwError
 
 
 class BundleStore:
-    """Stages an application bundle under root for boot_apply(); capacity caps its size."""
+    """Stages an application bundle under root for boot_apply(); capacity caps its size. The steps
+    past a transfer (the mark for boot_apply(), its outcome, the confirm) are board.fwfile's
+    apply(store), boot_result(store) and confirm(store): lwm2m.fwapply calls them for a store
+    with a root, loaded for that step, so they are no heap during a push."""
 
     def __init__(self, root, capacity=None, reserve=16384):
         self.root = root
@@ -43,26 +45,10 @@ class BundleStore:
         self.offset = 0
 
     def begin(self, total_size=None):
-        self.abort()
-        part = ""  # root and every missing directory above it
-        for c in self.root.split("/"):
-            part = part + "/" + c if part or self.root[:1] == "/" else c
-            if c:
-                try:
-                    os.mkdir(part)
-                except OSError:  # there already (anything else fails the open below)
-                    pass
-        if total_size is not None:
-            if self.capacity is not None and total_size > self.capacity:
-                raise FwError(2)  # no space: over the capacity
-            try:
-                st = os.statvfs(self.root)
-                room = st[0] * st[4] - self.reserve
-            except (OSError, AttributeError):
-                room = None
-            # the staged file and its unpacked copy exist side by side while applying
-            if room is not None and 2 * total_size > room:
-                raise FwError(2)  # no space on the file system
+        from .stage import begin  # board.stage: loaded for the checks only (see there)
+
+        begin(self, total_size)
+        del begin  # gone before the file and its hash are made
         self._f = open(self.root + "/staged.part", "wb")
         self._sha = hashlib.sha256()
         self.offset = 0
@@ -77,18 +63,9 @@ class BundleStore:
         self.offset += len(data)
 
     def finish(self):
-        if self._f is None:
-            raise FwError(8)  # finish before begin
-        self._f.close()
-        self._f = None
-        digest = binascii.hexlify(self._sha.digest()).decode()
-        self._sha = None  # freed before the check makes its own: the last block is a heap peak
-        part = self.root + "/staged.part"
-        from .unpack import unpack_bundle  # the checker loads for the check, not the transfer
+        from .unpack import finish  # board.unpack: the check loads for it, not the transfer
 
-        unpack_bundle(part)
-        os.rename(part, self.root + "/staged.bundle")
-        return (self.offset, digest)
+        return finish(self)
 
     def abort(self):
         if self._f is not None:
@@ -101,25 +78,3 @@ class BundleStore:
                 os.remove(self.root + n)
             except OSError:  # not there
                 pass
-
-    def apply(self):
-        from .fwfile import _exists  # boot-time helpers (board.fwfile): no heap in a transfer
-
-        if not _exists(self.root + "/staged.bundle"):
-            raise FwError(8)  # apply before finish
-        open(self.root + "/apply", "w").close()
-
-    def boot_result(self):
-        """What the last boot_apply did: 'applied', 'rolledback', 'failed' or None."""
-        from .fwfile import _read
-
-        return _read(self.root + "/result")
-
-    def confirm(self):
-        from .fwfile import _exists, _remove, _rmtree
-
-        if not _exists(self.root + "/trial"):
-            return False
-        _remove(self.root + "/trial")
-        _rmtree(self.root + "/prev")
-        return True

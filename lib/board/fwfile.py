@@ -1,8 +1,32 @@
 """File helpers of the firmware steps past a transfer: boot-time apply and rollback (board.fwboot)
-and the stores' apply/boot_result/confirm, which import them where they run. A transfer needs
-none of them, so the store its first block loads does without them (board.fwstore keeps what it
-does need); lwm2m.objects.firmware drops this module with the engine."""
+and PartitionStore's apply/boot_result/confirm, which import them where they run, and a
+BundleStore's apply, boot_result and confirm themselves (lwm2m.fwapply calls them). A transfer
+needs none of them, so the store its first block loads does without them; lwm2m.objects.firmware
+drops this module with the engine."""
 import os
+
+from .fwstore import FwError
+
+
+def apply(st):
+    """BundleStore st: mark the staged bundle for board.fwboot.boot_apply() at the next boot."""
+    if not _exists(st.root + "/staged.bundle"):
+        raise FwError(8)  # apply before finish
+    open(st.root + "/apply", "w").close()
+
+
+def boot_result(st):
+    """BundleStore st: what the last boot_apply did: 'applied', 'rolledback', 'failed' or None."""
+    return _read(st.root + "/result")
+
+
+def confirm(st):
+    """BundleStore st: keep the app on trial (False: none is)."""
+    if not _exists(st.root + "/trial"):
+        return False
+    _remove(st.root + "/trial")
+    _rmtree(st.root + "/prev")
+    return True
 
 
 def _makedirs(p):

@@ -1,13 +1,15 @@
 """Firmware-update storage: the error every store raises (FwError, all a push needs of it).
 
 Both backends: begin(total_size=None), write(data) streamed, offset, finish() -> (length,
-sha256_hex), abort(), apply() (boot the new image next), confirm() (after the first successful
-registration of the new image). The caller persists the Firmware Update object state. A push
-loads only its board's store: board.partstore (ESP32 OTA slot; board.nostore when there is
-none) or board.bundle (a staged application bundle, host and Pico W; board.unpack checks it);
-boot-time apply and rollback are board.fwboot (with the bundle writer the host tools use), and
-the file helpers only those and the stores' apply/boot_result/confirm use are board.fwfile
-(BundleStore.begin and an extraction make their directories themselves).
+sha256_hex), abort(), apply() (boot the new image next), boot_result(), confirm() (after the
+first successful registration of the new image); a BundleStore's last three are board.fwfile's
+functions of the store (lwm2m.fwapply tells it by its root). The caller persists the Firmware
+Update object state. A push loads only its board's store: board.partstore (ESP32 OTA slot;
+board.nostore when there is none) or board.bundle (a staged application bundle, host and Pico
+W; board.unpack checks it); boot-time apply and rollback are board.fwboot (with the bundle
+writer the host tools use), and the file helpers only those and the steps past a transfer use
+are board.fwfile (BundleStore.begin's checks, board.stage, and an extraction make their
+directories themselves).
 Those names are imported from their own modules: a forwarding __getattr__ here cost every
 transfer 432 B of heap on a 32-bit board. A digest's hex is spelled out where it is needed
 (binascii.hexlify(h.digest()).decode()): a shared helper cost a push more than the copies.

@@ -1,7 +1,8 @@
 """Reading an application bundle (format: board.bundle): check it, and extract it at boot.
 
-Loaded by BundleStore.finish() for the check (gone again after it) and by board.fwboot.boot_apply()
-to unpack: a transfer's blocks never need it, so the store its first block loads does without it."""
+Loaded by BundleStore.finish(), whose work is finish() here, for the check (gone again after it)
+and by board.fwboot.boot_apply() to unpack: a transfer's blocks never need it, so the store its
+first block loads does without it."""
 import binascii
 import hashlib
 import os
@@ -10,6 +11,23 @@ import sys
 from .fwstore import FwError
 
 _MAGIC = b"LWM2MBUNDLE 1\n"
+
+
+def finish(st):
+    """BundleStore st's finish(): the staged file closed and checked, then renamed for apply;
+    (length, sha256 hex) of it. The module goes when it returns (the caller holds what runs)."""
+    sys.modules.pop(__name__, None)
+    sys.modules["board"].__dict__.pop("unpack", None)
+    if st._f is None:
+        raise FwError(8)  # finish before begin
+    st._f.close()
+    st._f = None
+    d = st._sha.digest()
+    st._sha = None  # freed before the check makes its own: the last block is a heap peak
+    part = st.root + "/staged.part"
+    unpack_bundle(part)
+    os.rename(part, st.root + "/staged.bundle")
+    return (st.offset, binascii.hexlify(d).decode())
 
 
 def unpack_bundle(path, dest=None):

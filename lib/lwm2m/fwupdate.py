@@ -22,10 +22,10 @@ and errors without a message (a response carries only the code; a comment says w
 The pull half is in three parts, each loaded for its step: lwm2m.fwuri checks and parses a
 written Package URI, lwm2m.fwtry starts each attempt and backs off after a failed one, and
 lwm2m.fwpull, the only one held during a download, has its per-block callbacks. The rest that is
-no transfer (the construction and the record's restore, Execute Update, the boot after it, the
-confirm) is lwm2m.fwapply; the header, lwm2m.fwhead, leaves the heap before the blocks after it
-come in. None of them imports anything
-of this module (the values they need are copied).
+no transfer (the construction, Execute Update, the confirm) is lwm2m.fwapply, the record's
+restore and the boot after Execute Update lwm2m.fwrec; the header, lwm2m.fwhead, leaves the heap
+before the blocks after it come in. None of them imports anything of this module (the values
+they need are copied).
 """
 import binascii
 import time
@@ -147,16 +147,20 @@ class FwUpdate:
         3 for MemoryError); any other exception passes through."""
         st = self.storage
         try:
-            w = data
             if self._hdr is not None:
                 # the first bytes, until header or raw is decided: lwm2m.fwhead, loaded for them
-                # only (the blocks after it are the transfer's heap peak)
+                # only, and gone (del) before storage begins: its new file and hash are a peak
                 from lwm2m.fwhead import head
 
                 w = head(self, data)
-            if data is not None:
+                del head
                 if w is not None:
-                    st.write(w)  # the block as it came, or what follows the header in it
+                    st.begin(self._total)
+                    for c in w:
+                        st.write(c)  # what was held of a raw package, what follows a header
+            elif data is not None:
+                st.write(data)  # the block as it came
+            if data is not None:
                 self.offset += len(data)
                 return 0
             length, sha = st.finish()
@@ -218,7 +222,7 @@ class FwUpdate:
 
     def execute_update(self, now=None):
         """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots
-        (lwm2m.fwapply, as the boot and the confirm after it: a transfer needs none of them)."""
+        (lwm2m.fwapply, as the confirm after it: a transfer needs none of them)."""
         if self.state != _DOWNLOADED:
             raise MethodNotAllowed()  # no downloaded package
         from lwm2m.fwapply import execute_update
@@ -227,8 +231,8 @@ class FwUpdate:
 
     def on_boot(self, now=None):
         """Restore the persisted record at start-up and settle what the reboot decided (in
-        lwm2m.fwapply: it runs as the engine loads, before any transfer)."""
-        from lwm2m.fwapply import on_boot
+        lwm2m.fwrec: it runs as the engine loads, before any transfer)."""
+        from lwm2m.fwrec import on_boot
 
         on_boot(self, self.store.load(RECORD))
 

@@ -1,0 +1,61 @@
+"""Firmware Update (/5): the record's restore and the settling of the boot after Execute Update
+(FwUpdate.on_boot).
+
+It runs as the engine loads, right after the construction (lwm2m.fwapply): at start-up, or when
+a push's first block loads the engine, and then both at once were that block's heap peak. So it
+is a module of its own, loaded for the call and unloaded as it starts like lwm2m.fwapply (the
+caller holds what runs), with no place in lwm2m.objects.firmware's resident _MODS. It imports
+nothing of lwm2m.fwupdate: the engine and the record are passed in, and the state and result
+values are private copies.
+"""
+from micropython import const
+
+from lwm2m import unload
+
+_IDLE = const(0)
+_DOWNLOADING = const(1)
+_DOWNLOADED = const(2)
+_UPDATING = const(3)
+
+_R_INITIAL = const(0)
+_R_CONN_LOST = const(4)
+_R_FAILED = const(8)
+
+
+def on_boot(fu, rec):
+    """Restore rec, the persisted record (lwm2m.fwupdate.RECORD), as the engine loads (at
+    start-up, or replayed by the stand-in), and settle what the reboot decided for one restored
+    as Updating or Downloading."""
+    unload("fwrec")
+    if not isinstance(rec, dict):
+        return
+    st = rec.get("state", _IDLE)
+    res = rec.get("result", _R_INITIAL)
+    fu.state = st if st in (_IDLE, _DOWNLOADING, _DOWNLOADED, _UPDATING) else _IDLE
+    fu.result = res if isinstance(res, int) and 0 <= res <= 9 else _R_INITIAL
+    for a in ("pkg_name", "pkg_version", "uri", "sha256"):
+        setattr(fu, a, str(rec.get(a) or ""))
+    fu.length = rec.get("length") or 0
+    fu._reset()
+    if fu.state == _UPDATING:
+        rb = fu._rollback
+        if rb is None:
+            s = fu.storage
+            if hasattr(s, "root"):  # a BundleStore's is board.fwfile's (lwm2m.fwapply._step)
+                import board.fwfile
+
+                rb = board.fwfile.boot_result(s)
+            else:  # a store without one cannot tell
+                rb = getattr(s, "boot_result", None)
+                rb = rb is not None and rb()
+            rb = rb in ("rolledback", "failed")
+        elif callable(rb):
+            rb = rb()
+        if rb:
+            fu._set(_IDLE, _R_FAILED)
+        else:
+            fu.pending = True  # result waits for on_registered()
+    elif fu.state == _DOWNLOADING:
+        # the storage driver's running hash died with the old process: nothing to resume
+        fu.storage.abort()
+        fu._set(_IDLE, _R_CONN_LOST)
