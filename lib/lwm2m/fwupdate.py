@@ -196,7 +196,8 @@ class FwUpdate:
         self.tick(now)  # a pull it readied starts now
 
     def tick(self, now):
-        """Runs the download retry timer; ms until the next deadline, or None."""
+        """Runs the download timer (a pull's first attempt, due at once, and its retries); ms until
+        the next deadline, or None."""
         if self._deadline is None:
             return None
         if time.ticks_diff(self._deadline, now) <= 0:
