@@ -327,6 +327,30 @@ class FakeNet:
             done(None, now)
 
 
+def test_pull_first_request_goes_out_without_fwuri_on_the_stack():
+    """lwm2m.fwuri checks and parses a Package URI and leaves: write_uri starts the first attempt
+    after its call, so no frame of it holds the module while the first GET goes out (it was the
+    pull's heap peak). Fails when fwuri.pull starts the attempt itself (CPython: frames)."""
+    import sys
+
+    seen = []
+
+    def net(uri, start_block, sink, done, now, peer):
+        f = sys._getframe() if hasattr(sys, "_getframe") else None
+        while f is not None:
+            seen.append(f.f_code.co_filename)
+            f = f.f_back
+        return "h"
+
+    u, st, store = _make(download=net)
+    try:
+        u.write_uri("coap://fw.example/fw", 0)
+        assert u.get(3) == 1 and u._handle == "h"
+        assert not [n for n in seen if n.endswith("fwuri.py")], seen
+    finally:
+        _rmtree(store.root)
+
+
 def test_pull_resume_after_loss():
     img = _image(256 * K)
     pkg = _pkg(img, "p", "9")

@@ -3,10 +3,9 @@ Loaded by the endpoint's download(); the Block1 upload half is coap.upload, so a
 loads only what it runs."""
 from micropython import const
 
-from coap.msg import block_value, block_parts
-
 # coap.msg's numbers, as private consts: folded into the code, where an imported name costs
-# heap on a board
+# heap on a board (the Block2 value is spelled out here for the same reason: NUM << 4 | M << 3 |
+# SZX, RFC 7959 2.2)
 _BLOCK2 = const(23)
 _SIZE2 = const(28)
 
@@ -43,7 +42,7 @@ class Transfer:
         m = self.msg
         szx = self.szx
         m.remove(_BLOCK2)
-        m.add(_BLOCK2, block_value(self.offset >> (szx + 4), False, szx))
+        m.add(_BLOCK2, self.offset >> (szx + 4) << 4 | szx)  # M is 0 in a request
         m.mid = 0
         m.token = b""  # a fresh token per block: a late answer to an old block matches nothing
         try:
@@ -66,8 +65,9 @@ class Transfer:
                 else:
                     code = None
             else:
-                num, more, szx = block_parts(v)
-                off = num << (szx + 4)
+                more = v & 8
+                szx = v & 7
+                off = v >> 4 << (szx + 4)
                 if szx > self.szx:
                     code = None  # the server may only shrink the block size
                 elif off != self.offset or (more and len(pl) != 16 << szx):

@@ -1,8 +1,9 @@
 """The part of a pull (Package URI) of lwm2m.fwupdate.FwUpdate `fu` that stays loaded for the
-transfer: the per-block closures of a Block2 download attempt. Loaded by lwm2m.fwuri.pull (which
-parses the URI once, into fu._u), dropped with the engine (lwm2m.objects.firmware). Kept small,
-as its closures keep all of it: starting an attempt and the back-off after a failure are
-lwm2m.fwtry, loaded for the call. It imports nothing of lwm2m.fwupdate (values copied)."""
+transfer: the per-block callbacks of a Block2 download attempt. Loaded by FwUpdate.tick for the
+first attempt (after lwm2m.fwuri.pull parsed the URI once, into fu._u), dropped with the engine
+(lwm2m.objects.firmware). Kept small, as its callbacks keep all of it: starting an attempt and
+the back-off after a failure are lwm2m.fwtry, loaded for the call. It imports nothing of
+lwm2m.fwupdate (values copied)."""
 from micropython import const
 
 _R_BAD_URI = const(7)
@@ -18,7 +19,9 @@ def attempt(fu, now, lost=False):
         gen = fu._gen
         fu._at = fu.offset
 
-        def sink(offset, data):
+        # fu and gen as defaults, not closed over: a plain function each, without a closure and
+        # cells (64 B less for the whole transfer); the download passes only the first two
+        def sink(offset, data, fu=fu, gen=gen):
             if gen != fu._gen:
                 raise ValueError("stale transfer")
             skip = fu.offset - offset
@@ -27,7 +30,7 @@ def attempt(fu, now, lost=False):
             if skip < len(data) and fu._take(memoryview(data)[skip:]):
                 raise ValueError("package rejected")  # the transfer ended; /5/0/5 says why
 
-        def done(code, now):
+        def done(code, now, fu=fu, gen=gen):
             if gen != fu._gen:
                 return
             fu._handle = None

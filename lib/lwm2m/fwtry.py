@@ -11,7 +11,7 @@ _R_BAD_PROTOCOL = const(9)
 
 
 def go(fu, now, sink, done):
-    """sink, done: the closures of a new attempt, sent from fu.offset on over what fu._u says (see
+    """sink, done: the callbacks of a new attempt, sent from fu.offset on over what fu._u says (see
     lwm2m.fwuri.pull); None, or an OSError on the way: the attempt was lost, retry with back-off
     (fu.tick) or, after fu.tries attempts that got nowhere, end with result 4. Drops this module
     (the call holds it)."""

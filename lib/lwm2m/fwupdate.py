@@ -85,21 +85,9 @@ class FwUpdate:
         if a is not None:
             return getattr(self, a)
         if rid == 8:
-            if self.none:
-                return {}
-            c = self.coaps
-            if c is None:  # not told: ask lwm2m.fwuri once, without keeping it loaded
-                import sys
+            from lwm2m.fwuri import protocols  # it drops itself
 
-                had = "lwm2m.fwuri" in sys.modules
-                from lwm2m.fwuri import coaps_supported
-
-                c = self.coaps = coaps_supported()
-                if not had:
-                    from lwm2m import unload
-
-                    unload("fwuri")
-            return {0: 0, 1: 1} if c else {0: 0}
+            return protocols(self)
         if rid == 9:
             return 1 if self.none else 2  # push only (refused for room, result 2) / push and pull
         raise NotFound()
@@ -202,14 +190,18 @@ class FwUpdate:
         # a whole package was received: the Write succeeded, /5/0/5 carries any failure
 
     def write_uri(self, uri, now):
-        """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download. Both are in
-        lwm2m.fwuri, loaded for the call (it drops itself): the transfer holds only lwm2m.fwpull."""
+        """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download. The checks are
+        lwm2m.fwuri, loaded for them (it drops itself; `del`: gone before the first request goes
+        out): the transfer holds only lwm2m.fwpull."""
         from lwm2m.fwuri import pull
 
         pull(self, uri, now)
+        del pull
+        self.tick(now)  # a pull it readied starts now
 
     def tick(self, now):
-        """Runs the download retry timer; ms until the next deadline, or None."""
+        """Runs the download timer (a pull's first attempt, due at once, and its retries); ms until
+        the next deadline, or None."""
         if self._deadline is None:
             return None
         if time.ticks_diff(self._deadline, now) <= 0:

@@ -110,10 +110,24 @@ def coaps_supported():
     return False
 
 
+def protocols(fu):
+    """FwUpdate.get(8), Firmware Update Protocol Support: {} without room for any image, else
+    CoAP, and CoAPS where coaps_supported() says (asked once, unless the engine was told). Drops
+    this module (the call holds it)."""
+    unload("fwuri")
+    if fu.none:
+        return {}
+    c = fu.coaps
+    if c is None:
+        c = fu.coaps = coaps_supported()
+    return {0: 0, 1: 1} if c else {0: 0}
+
+
 def pull(fu, uri, now):
-    """FwUpdate.write_uri: "" cancels; a coap(s) URI starts the Block2 download. The URI is parsed
-    here, once: fu._u = (coaps?, host, port, the GET for a client's engine or None), which the
-    attempts (lwm2m.fwpull.attempt) use without this module, dropped here: this call holds it."""
+    """FwUpdate.write_uri: "" cancels; a coap(s) URI readies the Block2 download, due at once: the
+    caller's fu.tick(now) starts it after this call, so the first request does not go out with
+    this module held. The URI is parsed here, once: fu._u = (coaps?, host, port, the GET for a
+    client's engine or None), which the attempts use; dropped here: this call holds it."""
     unload("fwuri")
     if not uri:
         fu.cancel()
@@ -143,6 +157,4 @@ def pull(fu, uri, now):
     # a client's engine (no downloader given): the GET goes over client.ep, built once here
     fu._u = (scheme == "coaps", host, port, None if fu._download else _request(segs, qs))
     fu._end(_R_INITIAL, _DOWNLOADING, True)
-    from lwm2m.fwpull import attempt
-
-    attempt(fu, now)
+    fu._deadline = now  # the first attempt: the caller's fu.tick(now) starts it, this module gone
