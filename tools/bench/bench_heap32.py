@@ -217,7 +217,7 @@ def fw_rows(interp):
     import bench_fw
 
     return bench_fw.growth_rows(bench_fw.measured(1024, 256 * 1024, mpy=True, interp=interp),
-                                ", 32-bit")
+                                ", 32-bit", limit=True)
 
 
 def rows(interp, quick=False):
