@@ -70,7 +70,7 @@ bench: venv peers
 
 # make deploy PORT=/dev/ttyACM0 [MPYFILES=0] [CONFIG=my.json]; PORT=<simboard pty> for the simulated board.
 # lib/ goes as precompiled .mpy by default: as .py sources (compiled on the board) the one-server
-# scenario needs ~136K of heap (32-bit) instead of 104K; MPYFILES=0 copies them.
+# scenario needs ~124K of heap (32-bit) instead of 100K; MPYFILES=0 copies them.
 MPYFILES ?= 1
 deploy: venv
 	$(VPY) tools/deploy.py --port $(PORT) $(if $(filter-out 0,$(MPYFILES)),--mpy,) $(if $(CONFIG),--config $(CONFIG),)
