@@ -25,8 +25,8 @@ from .fwstore import FwError
 class BundleStore:
     """Stages an application bundle under root for boot_apply(); capacity caps its size. The steps
     past a transfer (the mark for boot_apply(), its outcome, the confirm) are board.fwfile's
-    apply(store), boot_result(store) and confirm(store): lwm2m.fwapply calls them for a store
-    with a root, loaded for that step, so they are no heap during a push."""
+    apply(store), boot_result(store) and confirm(store), which board.fwfile.step() calls for a
+    store with a root (loaded for that step), so they are no heap during a push."""
 
     def __init__(self, root, capacity=None, reserve=16384):
         self.root = root

@@ -1,11 +1,23 @@
 """File helpers of the firmware steps past a transfer: boot-time apply and rollback (board.fwboot)
 and PartitionStore's apply/boot_result/confirm, which import them where they run, and a
-BundleStore's apply, boot_result and confirm themselves (lwm2m.fwapply calls them). A transfer
+BundleStore's apply, boot_result and confirm themselves, which step() tells from another
+store's methods (lwm2m.fwapply and lwm2m.fwrec call it). A transfer
 needs none of them, so the store its first block loads does without them; lwm2m.objects.firmware
 drops this module with the engine."""
 import os
 
 from .fwstore import FwError
+
+
+def step(st, name):
+    """st.<name>() for any store: apply, boot_result or confirm. A BundleStore's (a store with a
+    root directory) are the functions below, so a push does not load them with board.bundle;
+    another store's are its methods (None for a step it lacks: boot_result, which a hashing
+    sink cannot tell)."""
+    if hasattr(st, "root"):
+        return globals()[name](st)
+    m = getattr(st, name, None)
+    return None if m is None else m()
 
 
 def apply(st):

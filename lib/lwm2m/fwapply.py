@@ -67,16 +67,6 @@ def init(fu, storage, store, resolve=None, download=None, report=None, reboot=No
     fu._reset()
 
 
-def _step(s, name):
-    """s.<name>() for apply or confirm. A BundleStore (the store with a root directory) has them
-    as board.fwfile's functions of the store, loaded for the step: a push has no heap for them."""
-    if hasattr(s, "root"):
-        import board.fwfile
-
-        return getattr(board.fwfile, name)(s)
-    return getattr(s, name)()
-
-
 def execute_update(fu):
     """Execute /5/0/2 in Downloaded (the caller checked): switch to the image and reboot."""
     unload("fwapply")
@@ -85,7 +75,9 @@ def execute_update(fu):
         return
     fu._set(_UPDATING, _R_INITIAL)
     try:
-        _step(fu.storage, "apply")
+        from board.fwfile import step  # the store's step, whichever store it is
+
+        step(fu.storage, "apply")
     except (FwError, OSError):
         fu._end(_R_FAILED)
         return
@@ -98,7 +90,9 @@ def on_registered(fu):
     unload("fwapply")
     fu.pending = False
     try:
-        ok = _step(fu.storage, "confirm") is not False  # BundleStore: False = nothing on trial
+        from board.fwfile import step
+
+        ok = step(fu.storage, "confirm") is not False  # BundleStore: False = nothing on trial
     except (FwError, OSError):
         ok = False
     fu._set(_IDLE, _R_SUCCESS if ok else _R_FAILED)

@@ -40,15 +40,9 @@ def on_boot(fu, rec):
     if fu.state == _UPDATING:
         rb = fu._rollback
         if rb is None:
-            s = fu.storage
-            if hasattr(s, "root"):  # a BundleStore's is board.fwfile's (lwm2m.fwapply._step)
-                import board.fwfile
+            from board.fwfile import step
 
-                rb = board.fwfile.boot_result(s)
-            else:  # a store without one cannot tell
-                rb = getattr(s, "boot_result", None)
-                rb = rb is not None and rb()
-            rb = rb in ("rolledback", "failed")
+            rb = step(fu.storage, "boot_result") in ("rolledback", "failed")
         elif callable(rb):
             rb = rb()
         if rb:

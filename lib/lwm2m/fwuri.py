@@ -146,9 +146,7 @@ def pull(fu, uri, now):
         scheme, host, port, segs, qs = parse_uri(uri)
     except ValueError:
         return fu._set(_IDLE, _R_BAD_URI)
-    if scheme == "coaps" and fu.coaps is None:
-        fu.coaps = coaps_supported()  # asked once, as a Read of /5/0/8 does
-    if scheme in ("http", "https") or (scheme == "coaps" and not fu.coaps):
+    if scheme in ("http", "https") or (scheme == "coaps" and 1 not in protocols(fu)):
         return fu._set(_IDLE, _R_BAD_PROTOCOL)
     if scheme not in ("coap", "coaps"):
         return fu._set(_IDLE, _R_BAD_URI)
