@@ -370,8 +370,35 @@ def test_pull_resume_after_loss():
         assert u.tick(clk.advance(1)) is None
         assert net.starts[-1][1] == 100  # resumes at the next block
         net.serve(10000, clk.now)
+        # the last response's receive only marks it complete: the check waits for the tick
+        # that follows it (the runner's timers), when that datagram is no longer held
+        assert u.get(3) == 1 and ("finish",) not in st.calls and u.tick(clk.now) is None
         assert (u.get(3), u.get(5)) == (2, 0) and st.data == img
         assert u.reports == [3, 3, 6, 7] and u.tick(clk.now) is None
+    finally:
+        _rmtree(store.root)
+
+
+def test_pull_checked_in_the_tick_with_the_download_modules_gone():
+    """The package check (storage.finish, a bundle's read-back) was a pull's heap peak while it
+    ran inside the last response's receive: it runs in the next tick, after lwm2m.fwpull and
+    coap.transfer were dropped. Fails if done() finishes at once or the modules stay."""
+    import sys
+
+    net = FakeNet(_pkg(_image(8 * K), "p", "1"))
+    u, st, store = _make(download=net)
+    seen = []
+    fin = st.finish
+    st.finish = lambda: seen.append(
+        [m for m in ("lwm2m.fwpull", "coap.transfer") if m in sys.modules]) or fin()
+    try:
+        u.write_uri("coap://h/f", 0)
+        assert "lwm2m.fwpull" in sys.modules
+        net.serve(100, 5)
+        assert u.get(3) == 1 and seen == [] and u.tick(5) is None
+        assert seen == [[]] and u.get(3) == 2
+        u.write_uri("coap://h/g", 6)  # a new pull after a complete one starts, not finishes
+        assert u.get(3) == 1 and net.starts[-1][:2] == ("coap://h/g", 0) and seen == [[]]
     finally:
         _rmtree(store.root)
 
@@ -389,6 +416,7 @@ def test_pull_resume_when_server_shrank_blocks():
         assert net.starts[-1][1] == 10  # asks for block 10 of 1024 ...
         net.live[0] = 10 * K  # ... and the server starts there again in 512s
         net.serve(10000, clk.now)
+        u.tick(clk.now)  # checks the complete package
         assert u.get(3) == 2 and st.data == img  # the overlap was skipped, not written twice
     finally:
         _rmtree(store.root)
@@ -494,6 +522,7 @@ def test_update_only_when_downloaded():
         u.write_uri("coap://h/f", 0)
         raises(MethodNotAllowed, u.execute_update, 0)
         net.serve(100, 0)
+        u.tick(0)
         assert u.get(3) == 2
         u.execute_update(0)
         assert u.get(3) == 3 and ("apply",) in st.calls

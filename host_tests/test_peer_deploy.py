@@ -208,7 +208,7 @@ def test_deploy_mpy_for_the_boards_arch_imports_and_runs(tmp_path):
         assert not [p for p in on_board if p.startswith("lib/") and p.endswith(".py")]
         ref = str(tmp_path / "ref.mpy")
         for m in mods:
-            subprocess.run([MPYCROSS, "-march=x64", deploy_tool.MPY_OPT, "-s", m[4:], "-o", ref, os.path.join(src, m)],
+            subprocess.run([MPYCROSS, "-march=x64", deploy_tool.MPY_OPT, "-s", deploy_tool.source_name(m[4:]), "-o", ref, os.path.join(src, m)],
                            check=True)
             mp = on_board[m[:-3] + ".mpy"]
             # .mpy v6; byte 2 holds the arch only when there is native code, lib/ has none

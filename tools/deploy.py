@@ -30,7 +30,9 @@ ROOT_FILES = ("boot.py", "main.py")
 # board writes the file and hard-resets first, copies, then removes it and resets again.
 SAFE_MODE_ENTER = "open('safemode', 'w').close()\nimport machine\nmachine.reset()\n"
 SAFE_MODE_LEAVE = "import os\nos.remove('safemode')\nimport machine\nmachine.reset()\n"
-MPY_OPT = "-O3"  # as tools/mpy_build.OPT (the figures that chose it are there)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mpy_build import OPT as MPY_OPT, source_name  # noqa: E402  (the figures that chose them)
 
 
 class DeployError(Exception):
@@ -88,7 +90,7 @@ def mpy_cross_version():
 def compile_mpy(src, rel, arch, dest):
     out = os.path.join(dest, rel[:-3] + ".mpy")
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    cmd = [_tool("mpy-cross"), MPY_OPT, "-s", rel[4:], "-o", out]
+    cmd = [_tool("mpy-cross"), MPY_OPT, "-s", source_name(rel[4:]), "-o", out]
     if arch:
         cmd.insert(1, "-march=" + arch)
     r = subprocess.run(cmd + [os.path.join(src, rel)], capture_output=True, text=True)

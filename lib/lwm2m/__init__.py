@@ -10,10 +10,16 @@ import sys
 
 
 def unload(name):
-    """Drop lwm2m.<name> from sys.modules and from this package, so the GC takes its code back
-    once no caller holds a function of it (its interned names stay: qstrs are never freed)."""
-    sys.modules.pop("lwm2m." + name, None)
-    globals().pop(name, None)
+    """Drop lwm2m.<name> (or a dotted name: that module) from sys.modules and from its package,
+    so the GC takes its code back once no caller holds a function of it (its interned names stay:
+    qstrs are never freed)."""
+    if "." not in name:
+        name = "lwm2m." + name
+    sys.modules.pop(name, None)
+    p, _, n = name.rpartition(".")
+    p = sys.modules.get(p)
+    if p is not None:
+        p.__dict__.pop(n, None)
 
 
 def unlock_heap():

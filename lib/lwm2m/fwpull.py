@@ -17,7 +17,7 @@ def attempt(fu, now, lost=False):
         fu._deadline = None
         fu._gen += 1
         gen = fu._gen
-        fu._at = fu.offset
+        fu._at = fu.offset  # (None when all bytes are in: see done)
 
         # fu and gen as defaults, not closed over: a plain function each, without a closure and
         # cells (64 B less for the whole transfer); the download passes only the first two
@@ -35,7 +35,10 @@ def attempt(fu, now, lost=False):
                 return
             fu._handle = None
             if code is not None and code >> 5 == 2:
-                fu._take(None)  # a failure lands in Idle with its result
+                # every byte is in: fu.tick finishes (a failure lands in Idle with its result)
+                # once this response's datagram and the download are gone: the check's peak
+                fu._at = None
+                fu._deadline = now
             elif code is not None and code >> 5 == 4:
                 fu._end(_R_BAD_URI)  # 4.04 and friends: nothing to fetch there
             else:

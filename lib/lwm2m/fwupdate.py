@@ -63,6 +63,8 @@ class FwUpdate:
     rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000, rand=None, szx=6, secure=None,
     client=None): lwm2m.fwapply.init says what each sets."""
 
+    _at = 0  # a pull attempt's first offset (lwm2m.fwpull); None: all bytes are in, tick() checks
+
     def __init__(self, storage, store, **kw):
         """Runs lwm2m.fwapply.init (as the engine loads: its code is no heap during a transfer)."""
         from lwm2m.fwapply import init
@@ -205,6 +207,16 @@ class FwUpdate:
         if self._deadline is None:
             return None
         if time.ticks_diff(self._deadline, now) <= 0:
+            if self._at is None:
+                # a pull has every byte (lwm2m.fwpull's done, in the last response's receive):
+                # the check runs here, with that datagram, the download and their modules gone
+                from lwm2m import unload
+
+                self._deadline = None
+                unload("fwpull")
+                unload("coap.transfer")
+                self._take(None)
+                return None
             from lwm2m.fwpull import attempt
 
             attempt(self, now)

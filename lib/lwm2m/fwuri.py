@@ -155,4 +155,5 @@ def pull(fu, uri, now):
     # a client's engine (no downloader given): the GET goes over client.ep, built once here
     fu._u = (scheme == "coaps", host, port, None if fu._download else _request(segs, qs))
     fu._end(_R_INITIAL, _DOWNLOADING, True)
+    fu._at = 0  # not None (all bytes in: lwm2m.fwpull)
     fu._deadline = now  # the first attempt: the caller's fu.tick(now) starts it, this module gone

@@ -3,6 +3,8 @@ onto a lwm2m.fwupdate.FwUpdate, loaded for an operation and dropped when nothing
 import sys
 import time
 
+from lwm2m import unload
+
 DEF = (5, None, False, False, (  # Firmware Update
     (0, None, "W", False, True, "o"),  # Package
     (1, None, "RW", False, True, "s"),  # Package URI
@@ -108,9 +110,7 @@ class Firmware:
         if self._new is not None and fu.state == IDLE and not fu.pending:
             self._fu = None
             for m in self._new:
-                if sys.modules.pop(m, None) is not None:
-                    p, _, n = m.rpartition(".")
-                    sys.modules[p].__dict__.pop(n, None)  # the package's reference too
+                unload(m)  # and the package's reference
             self._new = None
 
     def on_boot(self, now=None):
