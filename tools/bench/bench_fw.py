@@ -58,13 +58,24 @@ _reg = P._Lazy.on_registered
 
 def on_registered(self, now=None):
     _reg(self, now)
-    if st["base"] is None:
+    st["reg"] = True
+
+
+# the base: the registered client idle, taken in the first tick after registration (outside the
+# receive that brought the response: the runner's receive spare is back, that datagram gone)
+_tick = P._Lazy.tick
+
+
+def tick(self, now):
+    if st["base"] is None and "reg" in st:
         gc.collect()
         st["base"] = gc.mem_alloc()
         say("base", st["base"])
+    return _tick(self, now)
 
 
 P._Lazy.on_registered = on_registered
+P._Lazy.tick = tick
 _engine = P._load
 
 
