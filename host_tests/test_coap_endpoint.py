@@ -1,6 +1,7 @@
 # CoAP endpoint: retransmission instants, dedup, separate responses, RST, NSTART, Observe, blocks.
 # Over ~400 lines on purpose: one file per module under test: the endpoint's timing, dedup and
 # exchange rules read best side by side.
+import gc
 import sys
 
 from coap import msg as M
@@ -719,6 +720,43 @@ def test_download_lost_block_retransmitted():
     assert [p[0] for p in parts] == [0, 1024, 2048]
     assert b"".join(p[1] for p in parts) == BODY and t.size == 2500
     assert len(h.calls) == 3 and state["n"] == 2 and end == fin[0][1]
+
+
+class _HeapEp:
+    """What coap.transfer.Transfer uses of an endpoint; _call notes the heap its fn would see
+    (at module level: a class in the test would make _call a closure, its frame bigger)."""
+
+    at = 0
+
+    def request(self, msg, peer, now, cb):
+        return None
+
+    def _call(self, fn, *args):
+        gc.collect()
+        self.at = gc.mem_alloc()
+        return True
+
+
+def test_download_response_handler_adds_no_frame_to_a_block():
+    """coap.transfer.Transfer's response handler is on the stack while every block's sink runs:
+    its frame stays on the C stack (MicroPython puts a frame of more than 11 slots of locals and
+    stack on the heap: 80 B per block on a board), so the sink sees only the endpoint's call
+    (here its args tuple, one GC block) on top of what called the handler. MicroPython only."""
+    if not hasattr(gc, "mem_alloc"):
+        return  # CPython's frames are another matter
+    from coap.transfer import Transfer
+
+    ep = _HeapEp()
+    ep.at = 0
+    t = Transfer(ep, get("/fw", token=b""), B, lambda code, now: None, 6, None, 0, 0)
+    resp = M.Message(CN.ACK, M.CONTENT, payload=bytes(1024))
+    for n in range(3):
+        resp.opts = []
+        resp.add(CN.BLOCK2, n << 4 | 8 | 6)  # block n of 1024 bytes, more to come
+        gc.collect()
+        base = gc.mem_alloc()
+        t(resp, 0)
+    assert t.offset == 3072 and ep.at - base < 64, ep.at - base
 
 
 def test_download_smaller_server_szx_and_resume():

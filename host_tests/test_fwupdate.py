@@ -403,6 +403,66 @@ def test_pull_checked_in_the_tick_with_the_download_modules_gone():
         _rmtree(store.root)
 
 
+def test_pull_sink_adds_no_heap_to_a_block():
+    """The pull's sink runs around every block's write (inside the response's receive): it adds
+    no heap to what fu._take itself holds there. Its frame stays on the C stack (MicroPython puts
+    a frame of more than 11 slots of locals and stack on the heap: 80 B per block on a board) and
+    a block it takes whole goes on as it came (a memoryview of it: 16 B). MicroPython only."""
+    import gc
+
+    if not hasattr(gc, "mem_alloc"):
+        return  # CPython's frames and objects are another matter
+    net = FakeNet(_image(8 * K))
+    u, st, store = _make(download=net)
+    try:
+        u.write_uri("coap://h/f", 0)
+        sink = net.live[1]
+        at = [0]
+
+        def write(data):
+            gc.collect()
+            at[0] = gc.mem_alloc()
+
+        st.write = write
+        data = memoryview(bytearray(K))
+        for _ in range(3):  # the first takes the header path
+            gc.collect()
+            base = gc.mem_alloc()
+            u._take(data)
+            direct = at[0] - base
+            gc.collect()
+            base = gc.mem_alloc()
+            sink(u.offset, data)
+        assert at[0] - base - direct < 16, (at[0] - base, direct)  # < one GC block
+    finally:
+        _rmtree(store.root)
+
+
+def test_pull_stale_attempt_callbacks_are_ignored():
+    """An attempt's callbacks after a newer one started (a downloader without cancel): its blocks
+    are refused, its end changes nothing."""
+    net = FakeNet(_image(8 * K))
+    clk = FakeClock()
+    u, st, store = _make(download=net, rand=lambda n: 250)
+    try:
+        u.write_uri("coap://h/f", clk.now)
+        old_sink, old_done = net.live[1], net.live[2]
+        net.serve(2, clk.now, end=False)  # lost after 2 blocks
+        clk.advance(u.tick(clk.now))
+        u.tick(clk.now)  # the next attempt
+        assert len(net.starts) == 2 and u.offset == 2 * K
+        raises(ValueError, old_sink, 2 * K, memoryview(bytes(K)))
+        old_done(0x45, clk.now)
+        old_done(None, clk.now)
+        assert u.offset == 2 * K and u.get(3) == 1 and u._handle is net and u._at == 2 * K
+        assert u.tick(clk.now) is None and len(net.starts) == 2  # no back-off started
+        net.serve(10000, clk.now)
+        u.tick(clk.now)
+        assert u.get(3) == 2 and st.data == _image(8 * K)
+    finally:
+        _rmtree(store.root)
+
+
 def test_pull_resume_when_server_shrank_blocks():
     img = _image(40 * K + 100)
     net = FakeNet(bytes(img), szx=5)  # the server answers with 512-byte blocks
