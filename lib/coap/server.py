@@ -28,6 +28,10 @@ _T_MID = const(1)
 _T_DATA = const(2)
 
 
+def _one(fn, a):
+    fn(a)  # for Endpoint._call, which passes two arguments
+
+
 class Observation:
     """One registered observer; ctx is a free slot for the layer above.
 
@@ -193,7 +197,7 @@ class Server:
             if tx in self._tx:
                 self._tx.remove(tx)
         if call and o.on_cancel is not None:
-            self._call(o.on_cancel, o)
+            self._call(_one, o.on_cancel, o)
 
     def _find_obs(self, peer, token):
         for o in self.observations:
