@@ -148,7 +148,9 @@ class Endpoint(Server):
                 if t == _CON:
                     self.out.append((_empty(_RST, m.mid), peer))  # ping
                 elif t != _NON:
-                    self._acked(m, peer, now)
+                    t = self._acked(m, peer, now)
+                    if t is not None:
+                        self._complete(t, None, now)  # an RST to our request
                 return
             if t <= _NON:
                 d = self._dedup
@@ -162,7 +164,9 @@ class Endpoint(Server):
                     self._serve(m, peer, now)
                 return
             if t == _ACK:
-                self._acked(m, peer, now)
+                t = self._acked(m, peer, now)
+                if t is not None:
+                    self._complete(t, m, now)  # _acked's frame gone: under every pull block
                 return
             if t == _RST:
                 return
@@ -185,6 +189,9 @@ class Endpoint(Server):
             self.last_error = e
 
     def _acked(self, m, peer, now):
+        """An ACK or RST m of a CON we sent: the request exchange it ends, which the caller
+        completes (with m, or None for an RST), so that this frame is gone under the callback
+        (a block of a pull: 96 B, 32-bit); None when it ends none."""
         mid = m.mid
         for tx in self._tx:
             if tx[_T_MID] == mid and tx[_T_PEER] == peer:
@@ -199,15 +206,14 @@ class Endpoint(Server):
         owner = tx[_T_OWNER]
         if isinstance(owner, _Exchange):
             if m.type == _RST:
-                self._complete(owner, None, now)
-            elif m.code == _EMPTY:
-                self._tx.remove(tx)
-                owner.tx = None
-                owner.state = _WAITING
-                owner.deadline = time.ticks_add(now, _MAX_TRANSMIT_WAIT)
-                self._kick(peer, now)
-            elif m.token == owner.msg.token:
-                self._complete(owner, m, now)
+                return owner
+            if m.code != _EMPTY:
+                return owner if m.token == owner.msg.token else None
+            self._tx.remove(tx)
+            owner.tx = None
+            owner.state = _WAITING
+            owner.deadline = time.ticks_add(now, _MAX_TRANSMIT_WAIT)
+            self._kick(peer, now)
             return
         self._tx.remove(tx)
         if owner is not None:
@@ -276,9 +282,9 @@ class Endpoint(Server):
                 self._tx.remove(tx)
         if ex in self._ex:
             self._ex.remove(ex)
+        self._kick(ex.peer, now)  # first: what cb raises is counted by receive() or tick()
         if call:
-            self._call(ex.cb, resp, now)
-        self._kick(ex.peer, now)
+            ex.cb(resp, now)  # not through _call: its frame was under every pull block (80 B)
 
     # ---- timers
     def tick(self, now):
