@@ -1,21 +1,23 @@
-"""Firmware Update (/5) besides a transfer: the engine's construction, Execute Update, the confirm
-(the record's restore right after the construction is lwm2m.fwrec: the two together, with the
-engine loading in a push's first block, were its heap peak).
+"""Firmware Update (/5) besides a transfer: the engine's construction, a cancel, Execute Update,
+the confirm (the record's restore right after the construction is lwm2m.fwrec: the two together,
+with the engine loading in a push's first block, were its heap peak).
 
-lwm2m.fwupdate loads this for those steps only (FwUpdate() and its methods of the same names are
-the entry points): a push or a pull never runs it, so its code is no heap during a transfer (the
-construction runs as the engine loads, before the first block is taken; the engine holds no
-function of this module). Each step unloads it as it starts (the caller holds what runs), so it
-is gone again after every step without a place in lwm2m.objects.firmware's _MODS, which is
-resident. It imports nothing of lwm2m.fwupdate: the engine and the record are
-passed in, and the state and result values are private copies.
+lwm2m.fwupdate loads this for those steps only (FwUpdate() runs init, and FwUpdate.__getattr__
+finds the others here by their method names): a push or a pull never runs it, so its code is no
+heap during a transfer (the construction runs as the engine loads, before the first block is
+taken; the engine holds no function of this module). Each step unloads it as it starts (the
+caller holds what runs), so it is gone again after every step without a place in
+lwm2m.objects.firmware's _MODS, which is resident. It imports nothing of lwm2m.fwupdate: the
+engine is passed in, and the state and result values are private copies.
 """
 from micropython import const
 
 from board.fwstore import FwError
 from lwm2m import unload
+from lwm2m.errors import MethodNotAllowed
 
 _IDLE = const(0)
+_DOWNLOADED = const(2)
 _UPDATING = const(3)
 
 _R_INITIAL = const(0)
@@ -67,9 +69,20 @@ def init(fu, storage, store, resolve=None, download=None, report=None, reboot=No
     fu._reset()
 
 
-def execute_update(fu):
-    """Execute /5/0/2 in Downloaded (the caller checked): switch to the image and reboot."""
+def cancel(fu):
+    """FwUpdate.cancel(): an empty Package or Package URI drops any transfer or stored package,
+    back to Idle (4.05 while Updating)."""
     unload("fwapply")
+    if fu.state == _UPDATING:
+        raise MethodNotAllowed()  # updating
+    fu._end(_R_INITIAL)
+
+
+def execute_update(fu, now=None):
+    """Execute /5/0/2: only in Downloaded (else 4.05); switch to the image and reboot."""
+    unload("fwapply")
+    if fu.state != _DOWNLOADED:
+        raise MethodNotAllowed()  # no downloaded package
     if fu.length <= 0 or len(fu.sha256) != 64:
         fu._end(_R_INTEGRITY)
         return
@@ -85,9 +98,12 @@ def execute_update(fu):
         fu._reboot()
 
 
-def on_registered(fu):
-    """First successful registration with an update pending: confirm the new image, result 1."""
+def on_registered(fu, now=None):
+    """First successful registration since boot: with an update pending, confirm the new image,
+    result 1."""
     unload("fwapply")
+    if not fu.pending:
+        return
     fu.pending = False
     try:
         from board.fwfile import step

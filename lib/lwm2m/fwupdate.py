@@ -22,8 +22,9 @@ and errors without a message (a response carries only the code; a comment says w
 The pull half is in three parts, each loaded for its step: lwm2m.fwuri checks and parses a
 written Package URI, lwm2m.fwtry starts each attempt and backs off after a failed one, and
 lwm2m.fwpull, the only one held during a download, has its per-block callbacks. The rest that is
-no transfer (the construction, Execute Update, the confirm) is lwm2m.fwapply, the record's
-restore and the boot after Execute Update lwm2m.fwrec; the header, lwm2m.fwhead, leaves the heap
+no transfer (the construction, a cancel, Execute Update, the confirm) is lwm2m.fwapply, a Read,
+the record's restore and the boot after Execute Update lwm2m.fwrec (FwUpdate.__getattr__ finds
+those steps there); the header, lwm2m.fwhead, leaves the heap
 before the blocks after it come in. None of them imports anything of this module (the values
 they need are copied).
 """
@@ -33,7 +34,7 @@ import time
 from micropython import const
 
 from board.fwstore import FwError
-from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
+from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, TooLarge
 
 # State /5/0/3 and Update Result /5/0/5: private, so they cost no heap (lwm2m.objects.firmware
 # names the states for callers)
@@ -54,7 +55,6 @@ _R_FAILED = const(8)
 _R_BAD_PROTOCOL = const(9)
 
 RECORD = "fw"
-_ATTR = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}
 
 
 class FwUpdate:
@@ -71,6 +71,25 @@ class FwUpdate:
 
         init(self, storage, store, **kw)
 
+    def __getattr__(self, name):
+        """The steps that store no block, FwUpdate.get (a Read; rid 8 as {riid: protocol}),
+        on_boot(now=None) (the record's restore, and what the reboot decided), cancel() (an
+        empty Package or Package URI: back to Idle), execute_update(now=None) (only in
+        Downloaded, else 4.05: switch to the image and reboot) and on_registered(now=None) (the
+        first registration since boot confirms a new image, result 1), are functions of the same
+        name of lwm2m.fwrec and lwm2m.fwapply, loaded for the call (each drops its module as it
+        starts; the call holds it): as methods here, even as stubs that load them, they held
+        496 B of heap through every block (32-bit, .mpy), this lookup 224. Any other name is
+        missing: nothing is loaded for it."""
+        if name in ("get", "on_boot"):
+            from lwm2m import fwrec as m
+        elif name in ("cancel", "execute_update", "on_registered"):
+            from lwm2m import fwapply as m
+        else:
+            raise AttributeError(name)
+        f = getattr(m, name)
+        return lambda *a: f(self, *a)
+
     def _reset(self, pull=False, total=None):
         self.offset = 0  # package bytes consumed, header included
         self._hdr = bytearray()  # the first bytes until header-or-raw is decided; None after
@@ -80,19 +99,6 @@ class FwUpdate:
         self._fails = 0
         self._deadline = None
         self._handle = None
-
-    def get(self, rid):
-        """Value of a readable resource of /5/0 (8 as {riid: protocol})."""
-        a = _ATTR.get(rid)
-        if a is not None:
-            return getattr(self, a)
-        if rid == 8:
-            from lwm2m.fwuri import protocols  # it drops itself
-
-            return protocols(self)
-        if rid == 9:
-            return 1 if self.none else 2  # push only (refused for room, result 2) / push and pull
-        raise NotFound()
 
     def _set(self, state, result=None):
         """Persist first, then tell observers, so what they read has reached flash. With the
@@ -123,12 +129,6 @@ class FwUpdate:
         self._reset(pull, total)
         if state is not None:
             self._set(state, result)
-
-    def cancel(self):
-        """Empty Package or Package URI: drop any transfer or stored package, back to Idle."""
-        if self.state == _UPDATING:
-            raise MethodNotAllowed()  # updating
-        self._end(_R_INITIAL)
 
     def _take(self, data):
         """Stream package bytes (at self.offset) into storage, only the header held back; data
@@ -223,29 +223,6 @@ class FwUpdate:
             if self._deadline is None:
                 return None
         return max(0, time.ticks_diff(self._deadline, now))
-
-    def execute_update(self, now=None):
-        """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots
-        (lwm2m.fwapply, as the confirm after it: a transfer needs none of them)."""
-        if self.state != _DOWNLOADED:
-            raise MethodNotAllowed()  # no downloaded package
-        from lwm2m.fwapply import execute_update
-
-        execute_update(self)
-
-    def on_boot(self, now=None):
-        """Restore the persisted record at start-up and settle what the reboot decided (in
-        lwm2m.fwrec: it runs as the engine loads, before any transfer)."""
-        from lwm2m.fwrec import on_boot
-
-        on_boot(self, self.store.load(RECORD))
-
-    def on_registered(self, now=None):
-        """First successful registration since boot: confirm a new image (result 1)."""
-        if self.pending:
-            from lwm2m.fwapply import on_registered
-
-            on_registered(self)
 
 
 def for_client(client):
