@@ -2,7 +2,7 @@
 the confirm (the record's restore right after the construction is lwm2m.fwrec: the two together,
 with the engine loading in a push's first block, were its heap peak).
 
-lwm2m.fwupdate loads this for those steps only (FwUpdate() runs init, and FwUpdate.__getattr__
+lwm2m.fwupdate loads this for those steps only (FwUpdate() runs setup, and FwUpdate.__getattr__
 finds the others here by their method names): a push or a pull never runs it, so its code is no
 heap during a transfer (the construction runs as the engine loads, before the first block is
 taken; the engine holds no function of this module). Each step unloads it as it starts (the
@@ -26,7 +26,7 @@ _R_INTEGRITY = const(5)
 _R_FAILED = const(8)
 
 
-def init(fu, storage, store, resolve=None, download=None, report=None, reboot=None,
+def setup(fu, storage, store, resolve=None, download=None, report=None, reboot=None,
          coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000, rand=None, szx=6,
          secure=None, client=None):
     """FwUpdate(storage, store, ...): a new engine, Idle with result 0 until on_boot restores the
@@ -49,15 +49,19 @@ def init(fu, storage, store, resolve=None, download=None, report=None, reboot=No
             storage = SinkStorage()
     fu.storage = storage
     fu.store = store
-    fu._resolve = resolve  # (host, port) -> peer; OSError counts as a lost connection
-    fu._download = download  # (uri, start_block, sink, done, now, peer) -> handle
+    # an engine's attributes are a table that grows in steps (29 slots, then 37: 8 B each): a
+    # few are set only when given, and asked with a default (lwm2m.fwuri, lwm2m.fwrec)
+    if download is not None:
+        # lwm2m.fwtry reads these for an engine with a downloader only (its request is None)
+        fu._download = download  # (uri, start_block, sink, done, now, peer) -> handle
+        fu._resolve = resolve  # (host, port) -> peer; OSError counts as a lost connection
+        fu._secure = secure  # peer -> True when it is reached through DTLS (coaps:// pulls)
+    if rollback is not None:
+        fu._rollback = rollback
     fu._report = report
     fu._reboot = reboot
-    fu._rollback = rollback
     fu.coaps = coaps
-    fu._secure = secure  # peer -> True when it is reached through DTLS (coaps:// pulls)
     fu.client = client
-    fu.none = getattr(storage, "none", False)  # no room for any image: "not supported"
     fu.tries, fu.retry_ms, fu.retry_cap_ms, fu.szx = tries, retry_ms, retry_cap_ms, szx
     fu._rand = rand  # None: lwm2m.fwtry takes coap.retry.urandom_int
     fu.state, fu.result = _IDLE, _R_INITIAL
@@ -65,7 +69,6 @@ def init(fu, storage, store, resolve=None, download=None, report=None, reboot=No
     fu.length = 0
     fu.pending = False  # an applied image awaits its first registration
     fu._gen = 0  # bumped per download attempt: callbacks of an older one are ignored
-    fu._at = 0
     fu._reset()
 
 

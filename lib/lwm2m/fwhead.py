@@ -20,16 +20,17 @@ _R_BAD_TYPE = const(6)
 
 
 def head(fu, data):
-    """Take a block (None: the end) while fu._hdr holds the first bytes: 8 tell a header from
-    a raw package, and a header is 128. None while they are held; once that is decided, fu._hdr
-    is None, fu._total what storage.begin() gets, and this returns what storage is to get after
+    """Take a block (None: the end) while fu._h holds the first bytes: 8 tell a header from
+    a raw package, and a header is 128. None while they are held; once that is decided, fu._h
+    is the header's (length, digest, name, version) or None (raw), fu._total what
+    storage.begin() gets, and this returns what storage is to get after
     it, in order (a tuple: what was held of a raw package, then the block or what follows the
     header in it). The caller begins storage, with this module gone: its file and hash are new
     then. Another header version raises FwError(6), a field or the Size that fails a check
     FwError(5)."""
     unload("fwhead")
-    h = fu._hdr
-    fu._hdr = None
+    h = fu._h
+    fu._h = None
     if data is None:  # it ended while held (under 8 bytes, or a cut header): raw
         return (h,) if h else ()
     # a view: no copy of the block, only of what is held
@@ -39,7 +40,7 @@ def head(fu, data):
         if len(h) >= 8 and h[7] != _MAGIC[7]:
             raise FwError(_R_BAD_TYPE)  # another header version
         if len(h) < _HDR_LEN:
-            fu._hdr = h
+            fu._h = h
             return None
         f = []
         for a in (44, 86):  # PkgName, PkgVersion: NUL-padded UTF-8, 42 bytes
@@ -50,7 +51,7 @@ def head(fu, data):
         size = int.from_bytes(h[8:12], "little")
         if fu._total is not None and fu._total != _HDR_LEN + size:
             raise FwError(_R_INTEGRITY)
-        fu._exp = (size, bytes(h[12:44]), f[0], f[1])
+        fu._h = (size, bytes(h[12:44]), f[0], f[1])
         fu._total = size
         data = memoryview(data)[_HDR_LEN - k:]  # what follows the header
         return (data,) if len(data) else ()

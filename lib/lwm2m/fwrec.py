@@ -32,7 +32,7 @@ def get(fu, rid):
 
         return protocols(fu)
     if rid == 9:
-        return 1 if fu.none else 2  # push only (refused for room, result 2) / push and pull
+        return 1 if getattr(fu.storage, "none", False) else 2  # push only (refused for room, result 2) / push and pull
     a = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}.get(rid)
     if a is None:
         raise NotFound()
@@ -56,7 +56,7 @@ def on_boot(fu, now=None):
     fu.length = rec.get("length") or 0
     fu._reset()
     if fu.state == _UPDATING:
-        rb = fu._rollback
+        rb = getattr(fu, "_rollback", None)
         if rb is None:
             from board.fwfile import step
 

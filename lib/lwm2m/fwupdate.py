@@ -61,15 +61,15 @@ class FwUpdate:
     """Object /5 instance 0 behind the data model; see the module docstring for the states.
     FwUpdate(storage, store, resolve=None, download=None, report=None, reboot=None, coaps=False,
     rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000, rand=None, szx=6, secure=None,
-    client=None): lwm2m.fwapply.init says what each sets."""
+    client=None): lwm2m.fwapply.setup says what each sets."""
 
     _at = 0  # a pull attempt's first offset (lwm2m.fwpull); None: all bytes are in, tick() checks
 
     def __init__(self, storage, store, **kw):
-        """Runs lwm2m.fwapply.init (as the engine loads: its code is no heap during a transfer)."""
-        from lwm2m.fwapply import init
+        """Runs lwm2m.fwapply.setup (as the engine loads: its code is no heap during a transfer)."""
+        from lwm2m.fwapply import setup
 
-        init(self, storage, store, **kw)
+        setup(self, storage, store, **kw)
 
     def __getattr__(self, name):
         """The steps that store no block, FwUpdate.get (a Read; rid 8 as {riid: protocol}),
@@ -90,13 +90,14 @@ class FwUpdate:
         f = getattr(m, name)
         return lambda *a: f(self, *a)
 
-    def _reset(self, pull=False, total=None):
+    def _reset(self, u=None, total=None):
         self.offset = 0  # package bytes consumed, header included
-        self._hdr = bytearray()  # the first bytes until header-or-raw is decided; None after
-        self._exp = None  # (length, digest, name, version) from a header
+        # the first bytes until header-or-raw is decided (lwm2m.fwhead), then a header's (length,
+        # digest, name, version), or None (raw): one attribute, not two (an instance's
+        # attributes are a table that grows in steps)
+        self._h = bytearray()
+        self._u = u  # a pull's URI, parsed (lwm2m.fwuri.pull); None: no pull
         self._total = total
-        self._pull = pull
-        self._fails = 0
         self._deadline = None
         self._handle = None
 
@@ -118,15 +119,16 @@ class FwUpdate:
             if dr:
                 self._report(5)
 
-    def _end(self, result, state=_IDLE, pull=False, total=None):
+    def _end(self, result, state=_IDLE, u=None, total=None):
         """Stop any transfer and drop what storage holds, then go to state with result (a new
-        transfer starts as Downloading; state None: persist nothing yet)."""
+        transfer starts as Downloading, a pull's with its parsed URI u; state None: persist nothing
+        yet)."""
         h = self._handle
         if h is not None and hasattr(h, "cancel"):
             h.cancel()  # the endpoint's Download.cancel() calls no done()
         self._gen += 1
         self.storage.abort()
-        self._reset(pull, total)
+        self._reset(u, total)
         if state is not None:
             self._set(state, result)
 
@@ -137,7 +139,7 @@ class FwUpdate:
         3 for MemoryError); any other exception passes through."""
         st = self.storage
         try:
-            if self._hdr is not None:
+            if type(self._h) is bytearray:
                 # the first bytes, until header or raw is decided: lwm2m.fwhead, loaded for them
                 # only, and gone (del) before storage begins: its new file and hash are a peak
                 from lwm2m.fwhead import head
@@ -154,7 +156,7 @@ class FwUpdate:
                 self.offset += len(data)
                 return 0
             length, sha = st.finish()
-            exp = self._exp
+            exp = self._h
             if exp is not None:
                 if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
                     raise FwError(_R_INTEGRITY)
@@ -179,10 +181,10 @@ class FwUpdate:
             self.cancel()
             return
         if offset == 0:
-            if self.state == _UPDATING or (self.state == _DOWNLOADING and self._pull):
+            if self.state == _UPDATING or (self.state == _DOWNLOADING and self._u):
                 raise MethodNotAllowed()  # busy
             self._end(_R_INITIAL, _DOWNLOADING, False, total)
-        elif self.state != _DOWNLOADING or self._pull or offset != self.offset:
+        elif self.state != _DOWNLOADING or self._u or offset != self.offset:
             raise BadRequest()  # block out of sequence
         r = self._take(data) or (last and self._take(None))
         if r == _R_NO_SPACE:
@@ -227,7 +229,7 @@ class FwUpdate:
 
 def for_client(client):
     """The FwUpdate behind /5 of a lwm2m.client.Client (made by its stand-in,
-    lwm2m.objects.firmware): the platform's fwstore (picked by lwm2m.fwapply.init), the client's
+    lwm2m.objects.firmware): the platform's fwstore (picked by lwm2m.fwapply.setup), the client's
     record store, pulls over client.ep (lwm2m.fwuri builds the request), and a reboot that goes
     the Device reboot way (the 2.04 of Update out first, then Deregister, then
     platform.reboot())."""
