@@ -901,8 +901,9 @@ def test_for_client_wiring():
         c = _FwClient(root)
         u = firmware.for_client(c)
         assert isinstance(u.storage, BundleStore) and u.store is c.store
-        u._reboot()
-        assert c.ops == ["reboot"]  # deferred like Device Reboot: 2.04 first, then Deregister
+        # Update reboots the Device reboot way (deferred: 2.04 first, then Deregister;
+        # test_stand_in_drops_the_engine_when_idle runs it)
+        assert u.client is c and getattr(u, "_reboot", None) is None and u.coaps is None
         c.platform = None
         assert isinstance(firmware.for_client(c).storage, fwpkg.SinkStorage)
     finally:

@@ -33,9 +33,11 @@ def setup(fu, storage, store, resolve=None, download=None, report=None, reboot=N
     record; every keyword is an attribute of it (client: a lwm2m.client.Client that lwm2m.fwuri
     wires a pull onto when no download is given). storage None (lwm2m.fwupdate.for_client): the
     client's platform's fwstore, board.nostore when the board has no room for an image, a hashing
-    sink without a board."""
+    sink without a board; /5/0/8 asks once whether CoAPS works (coaps None), the back-off draws
+    from client.rand, and with no reboot given execute_update reboots the Device reboot way."""
     unload("fwapply")
     if storage is None:
+        coaps, rand = None, client.rand
         p = client.platform
         if getattr(p, "fwstore", None) is not None:
             storage = p.fwstore()
@@ -58,8 +60,9 @@ def setup(fu, storage, store, resolve=None, download=None, report=None, reboot=N
         fu._secure = secure  # peer -> True when it is reached through DTLS (coaps:// pulls)
     if rollback is not None:
         fu._rollback = rollback
+    if reboot is not None:
+        fu._reboot = reboot
     fu._report = report
-    fu._reboot = reboot
     fu.coaps = coaps
     fu.client = client
     fu.tries, fu.retry_ms, fu.retry_cap_ms, fu.szx = tries, retry_ms, retry_cap_ms, szx
@@ -97,8 +100,13 @@ def execute_update(fu, now=None):
     except (FwError, OSError):
         fu._end(_R_FAILED)
         return
-    if fu._reboot is not None:
-        fu._reboot()
+    r = getattr(fu, "_reboot", None)
+    if r is not None:
+        r()
+    elif fu.client is not None:
+        # a client's engine (lwm2m.fwupdate.for_client): the Device reboot way, the 2.04 of
+        # Update out first, then Deregister, then platform.reboot()
+        fu.client._x_device("reboot")
 
 
 def on_registered(fu, now=None):
