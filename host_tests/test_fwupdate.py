@@ -207,6 +207,39 @@ def test_header_and_restore_code_is_gone_while_blocks_stream():
         _rmtree(store.root)
 
 
+def test_steps_without_a_block_load_for_the_call_only():
+    """The steps that store no block (FwUpdate.__getattr__: a Read, the restore, a cancel, Execute
+    Update, the confirm) are lwm2m.fwrec / lwm2m.fwapply functions and BundleStore.abort is
+    board.stage's: each module is gone again after its call, and another missing name loads
+    nothing."""
+    import sys
+
+    mods = ("lwm2m.fwrec", "lwm2m.fwapply", "board.stage")
+
+    def gone():
+        return not [m for m in mods if m in sys.modules]
+
+    root = _root("steps")
+    u, st, store = _make(BundleStore(root + "/fw"))
+    try:
+        u.on_boot(0)
+        u.on_registered(0)  # nothing pending: nothing changes
+        assert gone() and (u.get(3), u.get(5), u.get(9)) == (IDLE, R_INITIAL, 2) and gone()
+        raises(NotFound, u.get, 4)
+        raises(MethodNotAllowed, u.execute_update, 0)
+        assert gone() and isinstance(raises(AttributeError, getattr, u, "_nope"), AttributeError)
+        assert gone() and not hasattr(u, "unload") and gone()
+        u.package_block(0, b"x" * K, False)
+        assert u.get(3) == DOWNLOADING and st.offset == K and gone()
+        os.stat(root + "/fw/staged.part")  # staged
+        u.cancel()
+        assert (u.get(3), u.get(5)) == (IDLE, R_INITIAL) and gone()
+        raises(OSError, os.stat, root + "/fw/staged.part")  # BundleStore.abort removed it
+    finally:
+        _rmtree(root)
+        _rmtree(store.root)
+
+
 def test_integrity_failure_result_5():
     img = _image(8 * K)
     flipped = bytearray(_pkg(img))
@@ -928,8 +961,9 @@ def test_for_client_wiring():
         c = _FwClient(root)
         u = firmware.for_client(c)
         assert isinstance(u.storage, BundleStore) and u.store is c.store
-        u._reboot()
-        assert c.ops == ["reboot"]  # deferred like Device Reboot: 2.04 first, then Deregister
+        # Update reboots the Device reboot way (deferred: 2.04 first, then Deregister;
+        # test_stand_in_drops_the_engine_when_idle runs it)
+        assert u.client is c and getattr(u, "_reboot", None) is None and u.coaps is None
         c.platform = None
         assert isinstance(firmware.for_client(c).storage, fwpkg.SinkStorage)
     finally:

@@ -68,13 +68,6 @@ class BundleStore:
         return finish(self)
 
     def abort(self):
-        if self._f is not None:
-            self._f.close()
-            self._f = None
-        self._sha = None
-        self.offset = 0
-        for n in ("/apply", "/staged.part", "/staged.bundle"):
-            try:
-                os.remove(self.root + n)
-            except OSError:  # not there
-                pass
+        from .stage import abort  # board.stage: it drops itself (see there)
+
+        abort(self)

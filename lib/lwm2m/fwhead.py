@@ -1,4 +1,5 @@
-"""Firmware Update (/5): a package's first bytes, until they are a header or a raw package.
+"""Firmware Update (/5): a package's first bytes, until they are a header or a raw package, and
+at the end the check against that header (check()).
 
 lwm2m.fwupdate._take loads this while it holds those bytes (normally for the first block only),
 begins storage once it is gone again and streams the rest itself, so the header code is no heap
@@ -6,7 +7,10 @@ while storage opens its file and hash, nor while the blocks after it come in (th
 dedup table has filled by then). It unloads itself as it
 starts, like lwm2m.fwapply (the caller holds what runs), so it needs no place in the resident
 lwm2m.objects.firmware's _MODS. It imports nothing of lwm2m.fwupdate (the engine is passed in).
+_take loads it again for check() once storage.finish() has returned (and board.unpack is gone).
 """
+import binascii
+
 from micropython import const
 
 from board.fwstore import FwError
@@ -15,21 +19,24 @@ from lwm2m import unload
 _HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
 _MAGIC = b"LWM2MFW1"  # lwm2m.fwpkg.MAGIC (a test holds them equal)
 
+_DOWNLOADED = const(2)
+
 _R_INTEGRITY = const(5)
 _R_BAD_TYPE = const(6)
 
 
 def head(fu, data):
-    """Take a block (None: the end) while fu._hdr holds the first bytes: 8 tell a header from
-    a raw package, and a header is 128. None while they are held; once that is decided, fu._hdr
-    is None, fu._total what storage.begin() gets, and this returns what storage is to get after
+    """Take a block (None: the end) while fu._h holds the first bytes: 8 tell a header from
+    a raw package, and a header is 128. None while they are held; once that is decided, fu._h
+    is the header's (length, digest, name, version) or None (raw), fu._total what
+    storage.begin() gets, and this returns what storage is to get after
     it, in order (a tuple: what was held of a raw package, then the block or what follows the
     header in it). The caller begins storage, with this module gone: its file and hash are new
     then. Another header version raises FwError(6), a field or the Size that fails a check
     FwError(5)."""
     unload("fwhead")
-    h = fu._hdr
-    fu._hdr = None
+    h = fu._h
+    fu._h = None
     if data is None:  # it ended while held (under 8 bytes, or a cut header): raw
         return (h,) if h else ()
     # a view: no copy of the block, only of what is held
@@ -39,7 +46,7 @@ def head(fu, data):
         if len(h) >= 8 and h[7] != _MAGIC[7]:
             raise FwError(_R_BAD_TYPE)  # another header version
         if len(h) < _HDR_LEN:
-            fu._hdr = h
+            fu._h = h
             return None
         f = []
         for a in (44, 86):  # PkgName, PkgVersion: NUL-padded UTF-8, 42 bytes
@@ -50,10 +57,30 @@ def head(fu, data):
         size = int.from_bytes(h[8:12], "little")
         if fu._total is not None and fu._total != _HDR_LEN + size:
             raise FwError(_R_INTEGRITY)
-        fu._exp = (size, bytes(h[12:44]), f[0], f[1])
+        fu._h = (size, bytes(h[12:44]), f[0], f[1])
         fu._total = size
         data = memoryview(data)[_HDR_LEN - k:]  # what follows the header
         return (data,) if len(data) else ()
     # a raw package: what the magic test held back goes first, then the whole block, so
     # storage sees the blocks as they came
     return (h[:k], data) if k else (data,)
+
+
+def check(fu, r):
+    """All bytes are in and storage.finish() returned r, (length, sha256 hex): check them against
+    the header, if there was one (else FwError(5)), take its name and version, land in
+    Downloaded."""
+    unload("fwhead")
+    length, sha = r
+    exp = fu._h
+    if exp is not None:
+        if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
+            raise FwError(_R_INTEGRITY)
+        fu.pkg_name, fu.pkg_version = exp[2], exp[3]
+    fu.length = length
+    fu.sha256 = sha
+    fu._deadline = fu._handle = None
+    fu._set(_DOWNLOADED)
+    if fu._report is not None and exp is not None:
+        fu._report(6)
+        fu._report(7)

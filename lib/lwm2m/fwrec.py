@@ -1,16 +1,17 @@
-"""Firmware Update (/5): the record's restore and the settling of the boot after Execute Update
-(FwUpdate.on_boot).
+"""Firmware Update (/5): a Read (FwUpdate.get), the record's restore and the settling of the boot
+after Execute Update (FwUpdate.on_boot); FwUpdate.__getattr__ finds them here.
 
-It runs as the engine loads, right after the construction (lwm2m.fwapply): at start-up, or when
-a push's first block loads the engine, and then both at once were that block's heap peak. So it
-is a module of its own, loaded for the call and unloaded as it starts like lwm2m.fwapply (the
-caller holds what runs), with no place in lwm2m.objects.firmware's resident _MODS. It imports
-nothing of lwm2m.fwupdate: the engine and the record are passed in, and the state and result
-values are private copies.
+The restore runs as the engine loads, right after the construction (lwm2m.fwapply): at start-up,
+or when a push's first block loads the engine, and then both at once were that block's heap peak.
+So it is a module of its own, loaded for the call and unloaded as it starts like lwm2m.fwapply
+(the caller holds what runs), with no place in lwm2m.objects.firmware's resident _MODS. A Read
+loads it too (the smaller of the two): a Read is no block. It imports nothing of lwm2m.fwupdate:
+the engine is passed in, and the state and result values are private copies.
 """
 from micropython import const
 
 from lwm2m import unload
+from lwm2m.errors import NotFound
 
 _IDLE = const(0)
 _DOWNLOADING = const(1)
@@ -22,11 +23,28 @@ _R_CONN_LOST = const(4)
 _R_FAILED = const(8)
 
 
-def on_boot(fu, rec):
-    """Restore rec, the persisted record (lwm2m.fwupdate.RECORD), as the engine loads (at
-    start-up, or replayed by the stand-in), and settle what the reboot decided for one restored
-    as Updating or Downloading."""
+def get(fu, rid):
+    """FwUpdate.get(rid), a Read of /5/0: the value of a readable resource (8 as {riid:
+    protocol}, lwm2m.fwuri's)."""
     unload("fwrec")
+    if rid == 8:
+        from lwm2m.fwuri import protocols  # it drops itself
+
+        return protocols(fu)
+    if rid == 9:
+        return 1 if getattr(fu.storage, "none", False) else 2  # push only (refused for room, result 2) / push and pull
+    a = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}.get(rid)
+    if a is None:
+        raise NotFound()
+    return getattr(fu, a)
+
+
+def on_boot(fu, now=None):
+    """Restore the persisted record (lwm2m.fwupdate.RECORD) as the engine loads (at start-up, or
+    replayed by the stand-in), and settle what the reboot decided for one restored as Updating
+    or Downloading."""
+    unload("fwrec")
+    rec = fu.store.load("fw")  # lwm2m.fwupdate.RECORD
     if not isinstance(rec, dict):
         return
     st = rec.get("state", _IDLE)
@@ -38,7 +56,7 @@ def on_boot(fu, rec):
     fu.length = rec.get("length") or 0
     fu._reset()
     if fu.state == _UPDATING:
-        rb = fu._rollback
+        rb = getattr(fu, "_rollback", None)
         if rb is None:
             from board.fwfile import step
 

@@ -22,18 +22,18 @@ and errors without a message (a response carries only the code; a comment says w
 The pull half is in three parts, each loaded for its step: lwm2m.fwuri checks and parses a
 written Package URI, lwm2m.fwtry starts each attempt and backs off after a failed one, and
 lwm2m.fwpull, the only one held during a download, has its per-block callbacks. The rest that is
-no transfer (the construction, Execute Update, the confirm) is lwm2m.fwapply, the record's
-restore and the boot after Execute Update lwm2m.fwrec; the header, lwm2m.fwhead, leaves the heap
+no transfer (the construction, a cancel, Execute Update, the confirm) is lwm2m.fwapply, a Read,
+the record's restore and the boot after Execute Update lwm2m.fwrec (FwUpdate.__getattr__ finds
+those steps there); the header, lwm2m.fwhead, leaves the heap
 before the blocks after it come in. None of them imports anything of this module (the values
 they need are copied).
 """
-import binascii
 import time
 
 from micropython import const
 
 from board.fwstore import FwError
-from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, NotFound, TooLarge
+from lwm2m.errors import BadRequest, LwM2MError, MethodNotAllowed, TooLarge
 
 # State /5/0/3 and Update Result /5/0/5: private, so they cost no heap (lwm2m.objects.firmware
 # names the states for callers)
@@ -54,45 +54,51 @@ _R_FAILED = const(8)
 _R_BAD_PROTOCOL = const(9)
 
 RECORD = "fw"
-_ATTR = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}
 
 
 class FwUpdate:
     """Object /5 instance 0 behind the data model; see the module docstring for the states.
     FwUpdate(storage, store, resolve=None, download=None, report=None, reboot=None, coaps=False,
     rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000, rand=None, szx=6, secure=None,
-    client=None): lwm2m.fwapply.init says what each sets."""
+    client=None): lwm2m.fwapply.setup says what each sets."""
 
     _at = 0  # a pull attempt's first offset (lwm2m.fwpull); None: all bytes are in, tick() checks
 
     def __init__(self, storage, store, **kw):
-        """Runs lwm2m.fwapply.init (as the engine loads: its code is no heap during a transfer)."""
-        from lwm2m.fwapply import init
+        """Runs lwm2m.fwapply.setup (as the engine loads: its code is no heap during a transfer)."""
+        from lwm2m.fwapply import setup
 
-        init(self, storage, store, **kw)
+        setup(self, storage, store, **kw)
 
-    def _reset(self, pull=False, total=None):
+    def __getattr__(self, name):
+        """The steps that store no block, FwUpdate.get (a Read; rid 8 as {riid: protocol}),
+        on_boot(now=None) (the record's restore, and what the reboot decided), cancel() (an
+        empty Package or Package URI: back to Idle), execute_update(now=None) (only in
+        Downloaded, else 4.05: switch to the image and reboot) and on_registered(now=None) (the
+        first registration since boot confirms a new image, result 1), are functions of the same
+        name of lwm2m.fwrec and lwm2m.fwapply, loaded for the call (each drops its module as it
+        starts; the call holds it): as methods here, even as stubs that load them, they held
+        496 B of heap through every block (32-bit, .mpy), this lookup 224. Any other name is
+        missing: nothing is loaded for it."""
+        if name in ("get", "on_boot"):
+            from lwm2m import fwrec as m
+        elif name in ("cancel", "execute_update", "on_registered"):
+            from lwm2m import fwapply as m
+        else:
+            raise AttributeError(name)
+        f = getattr(m, name)
+        return lambda *a: f(self, *a)
+
+    def _reset(self, u=None, total=None):
         self.offset = 0  # package bytes consumed, header included
-        self._hdr = bytearray()  # the first bytes until header-or-raw is decided; None after
-        self._exp = None  # (length, digest, name, version) from a header
+        # the first bytes until header-or-raw is decided (lwm2m.fwhead), then a header's (length,
+        # digest, name, version), or None (raw): one attribute, not two (an instance's
+        # attributes are a table that grows in steps)
+        self._h = bytearray()
+        self._u = u  # a pull's URI, parsed (lwm2m.fwuri.pull); None: no pull
         self._total = total
-        self._pull = pull
-        self._fails = 0
         self._deadline = None
         self._handle = None
-
-    def get(self, rid):
-        """Value of a readable resource of /5/0 (8 as {riid: protocol})."""
-        a = _ATTR.get(rid)
-        if a is not None:
-            return getattr(self, a)
-        if rid == 8:
-            from lwm2m.fwuri import protocols  # it drops itself
-
-            return protocols(self)
-        if rid == 9:
-            return 1 if self.none else 2  # push only (refused for room, result 2) / push and pull
-        raise NotFound()
 
     def _set(self, state, result=None):
         """Persist first, then tell observers, so what they read has reached flash. With the
@@ -112,23 +118,18 @@ class FwUpdate:
             if dr:
                 self._report(5)
 
-    def _end(self, result, state=_IDLE, pull=False, total=None):
+    def _end(self, result, state=_IDLE, u=None, total=None):
         """Stop any transfer and drop what storage holds, then go to state with result (a new
-        transfer starts as Downloading; state None: persist nothing yet)."""
+        transfer starts as Downloading, a pull's with its parsed URI u; state None: persist nothing
+        yet)."""
         h = self._handle
         if h is not None and hasattr(h, "cancel"):
             h.cancel()  # the endpoint's Download.cancel() calls no done()
         self._gen += 1
         self.storage.abort()
-        self._reset(pull, total)
+        self._reset(u, total)
         if state is not None:
             self._set(state, result)
-
-    def cancel(self):
-        """Empty Package or Package URI: drop any transfer or stored package, back to Idle."""
-        if self.state == _UPDATING:
-            raise MethodNotAllowed()  # updating
-        self._end(_R_INITIAL)
 
     def _take(self, data):
         """Stream package bytes (at self.offset) into storage, only the header held back; data
@@ -137,7 +138,7 @@ class FwUpdate:
         3 for MemoryError); any other exception passes through."""
         st = self.storage
         try:
-            if self._hdr is not None:
+            if type(self._h) is bytearray:
                 # the first bytes, until header or raw is decided: lwm2m.fwhead, loaded for them
                 # only, and gone (del) before storage begins: its new file and hash are a peak
                 from lwm2m.fwhead import head
@@ -153,19 +154,12 @@ class FwUpdate:
             if data is not None:
                 self.offset += len(data)
                 return 0
-            length, sha = st.finish()
-            exp = self._exp
-            if exp is not None:
-                if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
-                    raise FwError(_R_INTEGRITY)
-                self.pkg_name, self.pkg_version = exp[2], exp[3]
-            self.length = length
-            self.sha256 = sha
-            self._deadline = self._handle = None
-            self._set(_DOWNLOADED)
-            if self._report is not None and exp is not None:
-                self._report(6)
-                self._report(7)
+            r = st.finish()
+            # the check against a header, and Downloaded: lwm2m.fwhead again, loaded once the
+            # storage's check (board.unpack) is gone (160 B less through every block)
+            from lwm2m.fwhead import check
+
+            check(self, r)
             return 0
         except (FwError, MemoryError) as e:
             r = _R_NO_RAM if isinstance(e, MemoryError) else e.args[0]
@@ -179,10 +173,10 @@ class FwUpdate:
             self.cancel()
             return
         if offset == 0:
-            if self.state == _UPDATING or (self.state == _DOWNLOADING and self._pull):
+            if self.state == _UPDATING or (self.state == _DOWNLOADING and self._u):
                 raise MethodNotAllowed()  # busy
-            self._end(_R_INITIAL, _DOWNLOADING, False, total)
-        elif self.state != _DOWNLOADING or self._pull or offset != self.offset:
+            self._end(_R_INITIAL, _DOWNLOADING, None, total)
+        elif self.state != _DOWNLOADING or self._u or offset != self.offset:
             raise BadRequest()  # block out of sequence
         r = self._take(data) or (last and self._take(None))
         if r == _R_NO_SPACE:
@@ -224,35 +218,11 @@ class FwUpdate:
                 return None
         return max(0, time.ticks_diff(self._deadline, now))
 
-    def execute_update(self, now=None):
-        """Execute /5/0/2: only in Downloaded (else 4.05); switches to the image and reboots
-        (lwm2m.fwapply, as the confirm after it: a transfer needs none of them)."""
-        if self.state != _DOWNLOADED:
-            raise MethodNotAllowed()  # no downloaded package
-        from lwm2m.fwapply import execute_update
-
-        execute_update(self)
-
-    def on_boot(self, now=None):
-        """Restore the persisted record at start-up and settle what the reboot decided (in
-        lwm2m.fwrec: it runs as the engine loads, before any transfer)."""
-        from lwm2m.fwrec import on_boot
-
-        on_boot(self, self.store.load(RECORD))
-
-    def on_registered(self, now=None):
-        """First successful registration since boot: confirm a new image (result 1)."""
-        if self.pending:
-            from lwm2m.fwapply import on_registered
-
-            on_registered(self)
-
 
 def for_client(client):
     """The FwUpdate behind /5 of a lwm2m.client.Client (made by its stand-in,
-    lwm2m.objects.firmware): the platform's fwstore (picked by lwm2m.fwapply.init), the client's
-    record store, pulls over client.ep (lwm2m.fwuri builds the request), and a reboot that goes
-    the Device reboot way (the 2.04 of Update out first, then Deregister, then
-    platform.reboot())."""
-    return FwUpdate(None, client.store, reboot=lambda: client._x_device("reboot"), coaps=None,
-                    rand=client.rand, client=client)
+    lwm2m.objects.firmware): the platform's fwstore, the client's record store, pulls over
+    client.ep (lwm2m.fwuri builds the request) and a reboot that goes the Device reboot way;
+    lwm2m.fwapply.setup wires them (storage None): a lambda and keywords here held 176 B of heap
+    through every block (32-bit, .mpy)."""
+    return FwUpdate(None, client.store, client=client)

@@ -115,7 +115,7 @@ def protocols(fu):
     CoAP, and CoAPS where coaps_supported() says (asked once, unless the engine was told). Drops
     this module (the call holds it)."""
     unload("fwuri")
-    if fu.none:
+    if getattr(fu.storage, "none", False):  # no room for any image: "not supported"
         return {}
     c = fu.coaps
     if c is None:
@@ -139,7 +139,7 @@ def pull(fu, uri, now):
         raise MethodNotAllowed("busy")
     fu._end(_R_INITIAL, None)  # stop what there is; the URI's outcome is persisted next
     fu.uri = uri
-    if fu.none:
+    if getattr(fu.storage, "none", False):
         fu._set(_IDLE, _R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
         raise BadRequest("firmware update not supported on this board")
     try:
@@ -150,10 +150,12 @@ def pull(fu, uri, now):
         return fu._set(_IDLE, _R_BAD_PROTOCOL)
     if scheme not in ("coap", "coaps"):
         return fu._set(_IDLE, _R_BAD_URI)
-    if fu._download is None and fu.client is None:
+    d = getattr(fu, "_download", None)  # lwm2m.fwapply.setup: set when given
+    if d is None and fu.client is None:
         return fu._set(_IDLE, _R_BAD_PROTOCOL)  # built without a downloader: push only
     # a client's engine (no downloader given): the GET goes over client.ep, built once here
-    fu._u = (scheme == "coaps", host, port, None if fu._download else _request(segs, qs))
-    fu._end(_R_INITIAL, _DOWNLOADING, True)
+    fu._end(_R_INITIAL, _DOWNLOADING, (
+        scheme == "coaps", host, port, None if d else _request(segs, qs)))
+    fu._fails = 0  # failed attempts in a row (lwm2m.fwtry): a pull's only
     fu._at = 0  # not None (all bytes in: lwm2m.fwpull)
     fu._deadline = now  # the first attempt: the caller's fu.tick(now) starts it, this module gone
