@@ -194,17 +194,17 @@ def test_ten_thousand_requests_heap_flat():
         n.close()
 
 
-def test_runner_receive_spare_is_given_back_only_after_the_datagram_is_handled():
-    """The runner's spare keeps rx_size contiguous bytes for recvfrom between reads. It is dropped
-    before each read and made again only once the endpoint has handled the datagram: while it is
-    handled the datagram sits in the spare's run (a firmware block held both, 1.3 KB of its peak).
-    A read that finds no memory leaves the datagram for the next pass and the spare is back.
-    Fails if the spare is re-made before receive() or not at all."""
+def test_runner_receive_spare_comes_back_only_once_the_pass_is_done():
+    """The runner's spare keeps rx_size contiguous bytes for recvfrom between passes. It is
+    dropped for the reads and made again only once the timers after them have run: while a
+    datagram is handled it sits in the spare's run, and what the timers start right after (the
+    package check after a pull's last block) has its room too. A read that finds no memory leaves
+    the datagram for the next pass. Fails if the spare is back before the timers ran, or never."""
     from coap.runner import Runner
 
     class Ep(Endpoint):
         def receive(self, data, peer, now):
-            during.append(r._spare)
+            seen.append(("rx", r._spare))
             Endpoint.receive(self, data, peer, now)
 
     class T:
@@ -219,17 +219,24 @@ def test_runner_receive_spare_is_given_back_only_after_the_datagram_is_handled()
                 raise x
             return x
 
-    during = []
+        def service(self, now):
+            return None
+
+    seen = []
     r = Runner(Ep(lambda req, peer, now: M.Message(code=M.CONTENT)), 0)
+    r.hooks.append(lambda now: seen.append(("tick", r._spare)))
+    udp = r.udp
     try:
         r._transports = [T([(_get(1, b"a"), PEER), (_get(2, b"b"), PEER)])]
         r._receive(1000)
-        assert during == [None, None] and r.received == 2
+        r._timers(1000)
+        assert seen == [("rx", None), ("rx", None), ("tick", None)] and r.received == 2
         assert isinstance(r._spare, bytearray) and len(r._spare) == r.rx_size
         r._transports = [T([MemoryError(), (_get(3, b"c"), PEER)])]
-        r._receive(1000)  # no room to read: that pass stops, the spare comes back
+        r._receive(1000)  # no room to read: that pass stops, the datagram stays queued
+        r._timers(1000)
         assert r.received == 2 and len(r._spare) == r.rx_size
         r._receive(1000)
-        assert r.received == 3 and during == [None, None, None]
+        assert r.received == 3 and seen[-1] == ("rx", None)
     finally:
-        r.udp.close()
+        udp.close()

@@ -189,33 +189,27 @@ class Runner:
         more = False
         for t in self._transports:
             for _ in range(self.rx_burst):
+                # the spare goes for the read (recvfrom(n) allocates before it reads: the GC its
+                # failing allocation runs hands it the spare's run) and comes back once the
+                # timers after the reads have run (_timers): until then the datagrams and the
+                # steps they start have its room (a firmware block held both, 1.3 KB of its
+                # peak, and the package check in the tick after a pull's last block too)
                 self._spare = None
                 got = None
                 try:
-                    try:
-                        got = t.recv(n)
-                    except OSError as e:
-                        if self.log:
-                            self.log("runner: recv failed: %r" % (e,))
-                    except MemoryError:
-                        # recvfrom(n) allocates before it reads: the datagram waits in the socket
-                        # for the next pass, when a step has given its memory back
-                        if self.log:
-                            self.log("runner: no memory to receive: next pass")
-                    if got is not None:
-                        self.received += 1
-                        self.ep.receive(got[0], got[1], now)
-                        got = True
-                finally:
-                    # the spare back only now: while the datagram is handled it sits in the
-                    # spare's run, and the step gets the rest of the heap (a firmware block
-                    # held both, 1.3 KB of its peak)
-                    try:
-                        self._spare = bytearray(n)
-                    except MemoryError:
-                        pass  # no such run left now: the next read tries again
+                    got = t.recv(n)
+                except OSError as e:
+                    if self.log:
+                        self.log("runner: recv failed: %r" % (e,))
+                except MemoryError:
+                    # the datagram waits in the socket for the next pass, when a step has given
+                    # its memory back
+                    if self.log:
+                        self.log("runner: no memory to receive: next pass")
                 if got is None:
                     break
+                self.received += 1
+                self.ep.receive(got[0], got[1], now)
             else:
                 more = True
         return more
@@ -234,6 +228,11 @@ class Runner:
         if self._woken:
             nxt = 0  # woken while the timers ran (a transport failed in service()): once more
         self._due = None if nxt is None else time.ticks_add(now, max(0, nxt))
+        if self._spare is None:  # given up for a read (_receive): back now the pass is done
+            try:
+                self._spare = bytearray(self.rx_size)
+            except MemoryError:
+                pass  # no such run left now: the next pass tries again
 
     def run_once(self, timeout_ms=None):
         """One iteration: wait for input or the next deadline, receive, run timers, send."""

@@ -61,21 +61,24 @@ def on_registered(self, now=None):
     st["reg"] = True
 
 
-# the base: the registered client idle, taken in the first tick after registration (outside the
-# receive that brought the response: the runner's receive spare is back, that datagram gone)
-_tick = P._Lazy.tick
+# the base: the registered client idle, taken when the runner's first pass after registration
+# is done (outside the receive that brought the response and the timers after it: that datagram
+# gone, the runner's receive spare back)
+import coap.runner as R
+
+_timers = R.Runner._timers
 
 
-def tick(self, now):
+def timers(self, now):
+    _timers(self, now)
     if st["base"] is None and "reg" in st:
         gc.collect()
         st["base"] = gc.mem_alloc()
         say("base", st["base"])
-    return _tick(self, now)
 
 
 P._Lazy.on_registered = on_registered
-P._Lazy.tick = tick
+R.Runner._timers = timers
 _engine = P._load
 
 
