@@ -651,6 +651,32 @@ def test_block1_server_sequence():
     assert during == [True, True, True, False]
 
 
+def test_block1_duplicates_answered_until_the_next_block_came():
+    """A retransmitted block gets the same answer again, not a second handling; once the peer
+    sent the next block it had that answer (a body goes block by block, RFC 7959 2.5), so the
+    earlier block's dedup entry keeps no reply: a late copy of it is ignored, not handled and not
+    answered (the 2.31 replies of a firmware push cost 32 B each, 16 remembered). Fails if
+    earlier replies are kept, or if a duplicate of the newest block goes unanswered."""
+    ep, h = server(code=M.CHANGED, payload=b"")
+    body = bytes(range(192))
+    ep.receive(put_block(0, True, 2, body[:64], 20), A, 0)
+    first, = msgs(ep)
+    ep.receive(put_block(0, True, 2, body[:64], 20), A, 0)  # our 2.31 got lost: same answer
+    again, = msgs(ep)
+    assert again.code == CN.CONTINUE and (again.mid, again.token) == (first.mid, first.token)
+    assert len(h.calls) == 1
+    ep.receive(put_block(1, True, 2, body[64:128], 21), A, 0)
+    assert msgs(ep)[0].code == CN.CONTINUE
+    replies = {ep._dedup[i + 1]: ep._dedup[i + 3] for i in range(0, len(ep._dedup), 4)}
+    assert replies[20] is None and replies[21] is not None
+    ep.receive(put_block(0, True, 2, body[:64], 20), A, 0)  # a late copy of block 0
+    assert msgs(ep) == [] and len(h.calls) == 2 and ep._b1[0][2] == 128  # ignored
+    ep.receive(put_block(2, False, 2, body[128:], 22), A, 0)
+    assert msgs(ep)[0].code == M.CHANGED and b"".join(c[2] for c in h.calls) == body
+    replies = {ep._dedup[i + 1]: ep._dedup[i + 3] for i in range(0, len(ep._dedup), 4)}
+    assert replies[21] is None and replies[22] is not None  # the last answer stays
+
+
 def test_block1_server_errors():
     ep, h = server(code=M.CHANGED, payload=b"")
     blk = bytes(64)

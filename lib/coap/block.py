@@ -54,19 +54,33 @@ def server_check(ep, req, peer, now):
         if more:
             while b1 and len(b1) >= ep.max_block1:
                 b1.pop(0)
-            b1.append([peer, key, size, time.ticks_add(now, _BLOCK1_LIFETIME)])
+            b1.append([peer, key, size, time.ticks_add(now, _BLOCK1_LIFETIME), req.mid])
         else:
             _gone(ep)  # the whole body in one block
         return None
     if st is None or st[2] != num * size:
         return Message(code=_REQUEST_ENTITY_INCOMPLETE)
+    _answered(ep, peer, st[4])
     if more:
         st[2] += size
         st[3] = time.ticks_add(now, _BLOCK1_LIFETIME)
+        st[4] = req.mid
     else:
         b1.remove(st)
         _gone(ep)
     return None
+
+
+def _answered(ep, peer, mid):
+    """The block before this one (request mid) had its answer: a peer sends the next block of a
+    body only once it has that (RFC 7959 2.5), so no retransmission of it will come. Its dedup
+    entry stays (a late copy is still ignored) without the reply: 32 B a block, 16 entries of a
+    firmware push (32-bit)."""
+    d = ep._dedup
+    for i in range(0, len(d), 4):
+        if d[i + 1] == mid and d[i] == peer:
+            d[i + 3] = None
+            return
 
 
 def _gone(ep):

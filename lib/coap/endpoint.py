@@ -87,7 +87,7 @@ class Endpoint(Server):
         # flat list: a list per entry cost 20 B more each, and the table fills in normal use)
         self._dedup = []
         self.observations = []  # server.Observation, in the order they came
-        self._b1 = []  # [peer, path, next offset, expiry]
+        self._b1 = []  # [peer, path, next offset, expiry, MID of the last block] (coap.block)
         self._carry = None
 
     # ---- helpers
