@@ -4,8 +4,9 @@
 A board-like dir (tools/boardir.py) runs the client through a probe script (fw_probe.py, written
 next to main.py) that wraps board.bundle.BundleStore: after every block written to storage it
 runs gc.collect() and records gc.mem_alloc(), so the peak is the live heap while a block is in
-flight (garbage excluded); the base is gc.mem_alloc() after gc.collect() right after the first
-registration. Against tools/lwm2m_server.LwM2MServer on loopback: a 256 KB package pushed with
+flight (garbage excluded); the base is gc.mem_alloc() after gc.collect() once the runner's pass
+that registered is done (the client idle, its receive spare back: measured inside that pass, the
+registration response and its step were in it, 1.6 KB). Against tools/lwm2m_server.LwM2MServer on loopback: a 256 KB package pushed with
 Block1 (1024-byte blocks) to /5/0/0, then pulled with Block2 from a second server's Package URI.
 Throughput is package bytes / wall time from the first request to State Downloaded, measured in
 a separate run without the probe's gc work. Environment (from tools/bench/bench.py): LWM2M_MIN_HEAPSIZE_K
@@ -250,10 +251,11 @@ RUNS = 5  # measured runs: a single one varies (below)
 
 
 def measured(heap_k, size, mpy=False, interp=None, runs=RUNS):
-    """scenario() with the probe's gc work, `runs` times: a list of its dicts. One run's peak
-    varies by up to ~1.4 KB: the GC scans the C stack conservatively, and a stale word there
-    keeps a dead object (the last datagram) alive at a measuring point now and then, on a board
-    too. growth_rows() reports the median and the spread."""
+    """scenario() with the probe's gc work, `runs` times: a list of its dicts. A run's peak can
+    read ~1-1.3 KB higher: the GC scans the C stack conservatively, and a stale word there keeps
+    a dead object (a datagram, the receive spare, a dropped module such as coap.block) alive at
+    a measuring point, on a board too; which code layout shows it, and how often, changes with
+    the code. growth_rows() reports the median and the spread."""
     return [asyncio.run(scenario(heap_k, True, size, mpy=mpy, interp=interp))
             for _ in range(runs)]
 
@@ -277,7 +279,7 @@ def growth_rows(mems, label, limit=False):
          show(*up),
          "push / pull, median of %d runs; gc.mem_alloc() after gc.collect() per stored block, "
          "after storage begin(), in the bundle check and at a pull's first request; base: the "
-         "level at registration. The code a transfer loads is counted here%s" % (
+         "registered client idle. The code a transfer loads is counted here%s" % (
              n, "; limit 8192 B: %s" % ("ok" if max(up[0][0], up[1][0]) <= 8 * K else "EXCEEDED")
              if limit else "")),
         ("peak heap growth during a 256 KB transfer (above the level at its first block)" + label,
