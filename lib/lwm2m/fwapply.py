@@ -27,8 +27,8 @@ _R_FAILED = const(8)
 
 
 def setup(fu, storage, store, resolve=None, download=None, report=None, reboot=None,
-         coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000, rand=None, szx=6,
-         secure=None, client=None):
+          coaps=False, rollback=None, tries=5, retry_ms=2000, retry_cap_ms=60000, rand=None,
+          szx=6, secure=None, client=None):
     """FwUpdate(storage, store, ...): a new engine, Idle with result 0 until on_boot restores the
     record; every keyword is an attribute of it (client: a lwm2m.client.Client that lwm2m.fwuri
     wires a pull onto when no download is given). storage None (lwm2m.fwupdate.for_client): the

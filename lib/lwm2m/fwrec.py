@@ -32,7 +32,8 @@ def get(fu, rid):
 
         return protocols(fu)
     if rid == 9:
-        return 1 if getattr(fu.storage, "none", False) else 2  # push only (refused for room, result 2) / push and pull
+        # push only (a board without room for an image: refused, result 2) / push and pull
+        return 1 if getattr(fu.storage, "none", False) else 2
     a = {1: "uri", 3: "state", 5: "result", 6: "pkg_name", 7: "pkg_version"}.get(rid)
     if a is None:
         raise NotFound()
