@@ -384,6 +384,37 @@ def test_pull_first_request_goes_out_without_fwuri_on_the_stack():
         _rmtree(store.root)
 
 
+def test_uri_write_stops_what_there_is_with_fwuri_gone():
+    """A Package URI write stops what there is (storage.abort(): a bundle store loads board.stage
+    for it) only once lwm2m.fwuri has given its outcome and returned: both at once, with the
+    Write's step, were a pull's heap peak. Fails if an abort runs under a frame of fwuri
+    (CPython: frames; an empty URI's cancel is fwuri's own, no transfer)."""
+    import sys
+
+    def fwuri_on_stack():
+        f = sys._getframe() if hasattr(sys, "_getframe") else None
+        while f is not None:
+            if f.f_code.co_filename.endswith("fwuri.py"):
+                return True
+            f = f.f_back
+        return False
+
+    net = FakeNet(_image(4 * K))
+    u, st, store = _make(download=net)
+    seen = []
+    ab = st.abort
+    st.abort = lambda: seen.append(fwuri_on_stack()) or ab()
+    try:
+        u.write_uri("coap://h/f", 0)
+        assert seen == [False] and u.get(3) == 1 and len(net.starts) == 1
+        u.cancel()
+        u.write_uri("ftp://h/f", 0)  # refused (result 7): what there was is stopped all the same
+        assert (u.get(3), u.get(5), u.get(1)) == (0, 7, "ftp://h/f")
+        assert seen == [False, False, False]
+    finally:
+        _rmtree(store.root)
+
+
 def test_pull_resume_after_loss():
     img = _image(256 * K)
     pkg = _pkg(img, "p", "9")

@@ -1,5 +1,4 @@
-"""Firmware Update (/5): a package's first bytes, until they are a header or a raw package, and
-at the end the check against that header (check()).
+"""Firmware Update (/5): a package's first bytes, until they are a header or a raw package.
 
 lwm2m.fwupdate._take loads this while it holds those bytes (normally for the first block only),
 begins storage once it is gone again and streams the rest itself, so the header code is no heap
@@ -7,10 +6,9 @@ while storage opens its file and hash, nor while the blocks after it come in (th
 dedup table has filled by then). It unloads itself as it
 starts, like lwm2m.fwapply (the caller holds what runs), so it needs no place in the resident
 lwm2m.objects.firmware's _MODS. It imports nothing of lwm2m.fwupdate (the engine is passed in).
-_take loads it again for check() once storage.finish() has returned (and board.unpack is gone).
+The check against the header at the end is lwm2m.fwrec's: this module is loaded at the first
+block, with that block's datagram and a pull's download, so it holds only what that block needs.
 """
-import binascii
-
 from micropython import const
 
 from board.fwstore import FwError
@@ -18,8 +16,6 @@ from lwm2m import unload
 
 _HDR_LEN = const(128)  # lwm2m.fwpkg.HDR_LEN
 _MAGIC = b"LWM2MFW1"  # lwm2m.fwpkg.MAGIC (a test holds them equal)
-
-_DOWNLOADED = const(2)
 
 _R_INTEGRITY = const(5)
 _R_BAD_TYPE = const(6)
@@ -65,22 +61,3 @@ def head(fu, data):
     # storage sees the blocks as they came
     return (h[:k], data) if k else (data,)
 
-
-def check(fu, r):
-    """All bytes are in and storage.finish() returned r, (length, sha256 hex): check them against
-    the header, if there was one (else FwError(5)), take its name and version, land in
-    Downloaded."""
-    unload("fwhead")
-    length, sha = r
-    exp = fu._h
-    if exp is not None:
-        if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
-            raise FwError(_R_INTEGRITY)
-        fu.pkg_name, fu.pkg_version = exp[2], exp[3]
-    fu.length = length
-    fu.sha256 = sha
-    fu._deadline = fu._handle = None
-    fu._set(_DOWNLOADED)
-    if fu._report is not None and exp is not None:
-        fu._report(6)
-        fu._report(7)

@@ -1,5 +1,7 @@
 """Firmware Update (/5): a Read (FwUpdate.get), the record's restore and the settling of the boot
-after Execute Update (FwUpdate.on_boot); FwUpdate.__getattr__ finds them here.
+after Execute Update (FwUpdate.on_boot); FwUpdate.__getattr__ finds them here. And check(), the
+end of a transfer: the check against the package header and Downloaded (lwm2m.fwupdate._take
+loads it once storage.finish() has returned; in lwm2m.fwhead it was heap at the first block).
 
 The restore runs as the engine loads, right after the construction (lwm2m.fwapply): at start-up,
 or when a push's first block loads the engine, and then both at once were that block's heap peak.
@@ -8,8 +10,11 @@ So it is a module of its own, loaded for the call and unloaded as it starts like
 loads it too (the smaller of the two): a Read is no block. It imports nothing of lwm2m.fwupdate:
 the engine is passed in, and the state and result values are private copies.
 """
+import binascii
+
 from micropython import const
 
+from board.fwstore import FwError
 from lwm2m import unload
 from lwm2m.errors import NotFound
 
@@ -20,6 +25,7 @@ _UPDATING = const(3)
 
 _R_INITIAL = const(0)
 _R_CONN_LOST = const(4)
+_R_INTEGRITY = const(5)
 _R_FAILED = const(8)
 
 
@@ -72,3 +78,23 @@ def on_boot(fu, now=None):
         # the storage driver's running hash died with the old process: nothing to resume
         fu.storage.abort()
         fu._set(_IDLE, _R_CONN_LOST)
+
+
+def check(fu, r):
+    """All bytes are in and storage.finish() returned r, (length, sha256 hex): check them against
+    the header, if there was one (else FwError(5)), take its name and version, land in
+    Downloaded."""
+    unload("fwrec")
+    length, sha = r
+    exp = fu._h
+    if exp is not None:
+        if length != exp[0] or sha != binascii.hexlify(exp[1]).decode():
+            raise FwError(_R_INTEGRITY)
+        fu.pkg_name, fu.pkg_version = exp[2], exp[3]
+    fu.length = length
+    fu.sha256 = sha
+    fu._deadline = fu._handle = None
+    fu._set(_DOWNLOADED)
+    if fu._report is not None and exp is not None:
+        fu._report(6)
+        fu._report(7)

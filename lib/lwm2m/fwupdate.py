@@ -23,9 +23,9 @@ The pull half is in three parts, each loaded for its step: lwm2m.fwuri checks an
 written Package URI, lwm2m.fwtry starts each attempt and backs off after a failed one, and
 lwm2m.fwpull, the only one held during a download, has its per-block callbacks. The rest that is
 no transfer (the construction, a cancel, Execute Update, the confirm) is lwm2m.fwapply, a Read,
-the record's restore and the boot after Execute Update lwm2m.fwrec (FwUpdate.__getattr__ finds
-those steps there); the header, lwm2m.fwhead, leaves the heap
-before the blocks after it come in. None of them imports anything of this module (the values
+the record's restore, the boot after Execute Update and the check at a transfer's end
+lwm2m.fwrec (FwUpdate.__getattr__ finds those steps there); the header, lwm2m.fwhead, leaves the
+heap before the blocks after it come in. None of them imports anything of this module (the values
 they need are copied).
 """
 import time
@@ -155,9 +155,10 @@ class FwUpdate:
                 self.offset += len(data)
                 return 0
             r = st.finish()
-            # the check against a header, and Downloaded: lwm2m.fwhead again, loaded once the
-            # storage's check (board.unpack) is gone (160 B less through every block)
-            from lwm2m.fwhead import check
+            # the check against a header, and Downloaded: lwm2m.fwrec, loaded once the storage's
+            # check (board.unpack) is gone (160 B less through every block, and none at the
+            # first block, where lwm2m.fwhead decides the header)
+            from lwm2m.fwrec import check
 
             check(self, r)
             return 0
@@ -191,9 +192,16 @@ class FwUpdate:
         out): the transfer holds only lwm2m.fwpull."""
         from lwm2m.fwuri import pull
 
-        pull(self, uri, now)
+        v = pull(self, uri, now)
         del pull
-        self.tick(now)  # a pull it readied starts now
+        if v is not None:  # stop what there is, then the URI's outcome (lwm2m.fwuri.pull)
+            self.uri = uri
+            self._end(v[0], _DOWNLOADING if v[1] else _IDLE, v[1])
+            if v[1]:
+                self._fails = 0  # failed attempts in a row (lwm2m.fwtry): a pull's only
+                self._at = 0  # not None (all bytes in: lwm2m.fwpull)
+                self._deadline = now  # the first attempt, due at once
+        self.tick(now)  # a pull it readied starts now (lwm2m.fwuri gone)
 
     def tick(self, now):
         """Runs the download timer (a pull's first attempt, due at once, and its retries); ms until

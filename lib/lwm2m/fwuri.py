@@ -124,38 +124,36 @@ def protocols(fu):
 
 
 def pull(fu, uri, now):
-    """FwUpdate.write_uri: "" cancels; a coap(s) URI readies the Block2 download, due at once: the
-    caller's fu.tick(now) starts it after this call, so the first request does not go out with
-    this module held. The URI is parsed here, once: fu._u = (coaps?, host, port, the GET for a
-    client's engine or None), which the attempts use; dropped here: this call holds it."""
+    """FwUpdate.write_uri's checks: "" cancels (None); a coap(s) URI is parsed here, once: the
+    outcome is (result, u), u = (coaps?, host, port, the GET for a client's engine or None) for a
+    pull to start, None when the URI is refused with that result. The caller stops what there
+    is and takes the outcome once this module is gone (storage's abort loads board.stage: both
+    with the Write's step were its heap peak), and starts the pull after (fwupdate.tick).
+    Dropped here: this call holds it."""
     unload("fwuri")
     if not uri:
         fu.cancel()
         if fu.uri:
             fu.uri = ""
             fu._set(fu.state)
-        return
+        return None
     if fu.state in (_DOWNLOADING, _UPDATING):
         raise MethodNotAllowed("busy")
-    fu._end(_R_INITIAL, None)  # stop what there is; the URI's outcome is persisted next
-    fu.uri = uri
     if getattr(fu.storage, "none", False):
+        fu._end(_R_INITIAL, None)  # stop what there is; the URI's outcome is persisted next
+        fu.uri = uri
         fu._set(_IDLE, _R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
         raise BadRequest("firmware update not supported on this board")
     try:
         scheme, host, port, segs, qs = parse_uri(uri)
     except ValueError:
-        return fu._set(_IDLE, _R_BAD_URI)
+        return _R_BAD_URI, None
     if scheme in ("http", "https") or (scheme == "coaps" and 1 not in protocols(fu)):
-        return fu._set(_IDLE, _R_BAD_PROTOCOL)
+        return _R_BAD_PROTOCOL, None
     if scheme not in ("coap", "coaps"):
-        return fu._set(_IDLE, _R_BAD_URI)
+        return _R_BAD_URI, None
     d = getattr(fu, "_download", None)  # lwm2m.fwapply.setup: set when given
     if d is None and fu.client is None:
-        return fu._set(_IDLE, _R_BAD_PROTOCOL)  # built without a downloader: push only
+        return _R_BAD_PROTOCOL, None  # built without a downloader: push only
     # a client's engine (no downloader given): the GET goes over client.ep, built once here
-    fu._end(_R_INITIAL, _DOWNLOADING, (
-        scheme == "coaps", host, port, None if d else _request(segs, qs)))
-    fu._fails = 0  # failed attempts in a row (lwm2m.fwtry): a pull's only
-    fu._at = 0  # not None (all bytes in: lwm2m.fwpull)
-    fu._deadline = now  # the first attempt: the caller's fu.tick(now) starts it, this module gone
+    return _R_INITIAL, (scheme == "coaps", host, port, None if d else _request(segs, qs))

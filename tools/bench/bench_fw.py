@@ -4,7 +4,9 @@
 A board-like dir (tools/boardir.py) runs the client through a probe script (fw_probe.py, written
 next to main.py) that wraps board.bundle.BundleStore: after every block written to storage it
 runs gc.collect() and records gc.mem_alloc(), so the peak is the live heap while a block is in
-flight (garbage excluded); the base is gc.mem_alloc() after gc.collect() once the runner's pass
+flight (garbage excluded); it records too after storage begin(), in the bundle check, at a pull's
+first request, as each module a transfer loads for a step has loaded, and as the header decision
+at the first block starts (its import hook's own frame, ~100 B, is counted there); the base is gc.mem_alloc() after gc.collect() once the runner's pass
 that registered is done (the client idle, its receive spare back: measured inside that pass, the
 registration response and its step were in it, 1.6 KB). Against tools/lwm2m_server.LwM2MServer on loopback: a 256 KB package pushed with
 Block1 (1024-byte blocks) to /5/0/0, then pulled with Block2 from a second server's Package URI.
@@ -41,7 +43,21 @@ sys.path.insert(0, "lib")
 import lwm2m.objects.firmware as P
 
 MEASURE = %(measure)r
-st = {"base": None, "peak": 0, "begin": 0, "start": 0}
+st = {"base": None, "peak": 0, "begin": 0, "start": 0, "pre": 0, "post": 0}
+
+
+def rec():
+    """The heap now, into the peak of the transfer under way and of what precedes its storage
+    begin() (a push's first block loads the engine and decides the header before it)."""
+    if MEASURE and st["base"] is not None:
+        gc.collect()
+        a = gc.mem_alloc()
+        if a > st["peak"]:
+            st["peak"] = a
+        if a > st["pre"]:
+            st["pre"] = a
+        if a > st["post"]:
+            st["post"] = a  # reset by begin(): from there on, what the blocks add
 
 
 def say(*a):
@@ -89,8 +105,10 @@ def engine(client):
     _begin, _write, _finish = s.begin, s.write, s.finish
 
     def begin(total=None):
-        st["peak"] = st["start"]  # a pull's start (download() below) is part of it
-        st["start"] = 0
+        # a pull's start (download() below) and what came before begin() (modules loaded,
+        # the header decided, at the first block) are part of it
+        st["peak"] = max(st["start"], st["pre"])
+        st["start"] = st["pre"] = st["post"] = 0
         gc.collect()
         st["begin"] = gc.mem_alloc()
         say("begin")
@@ -100,6 +118,8 @@ def engine(client):
             a = gc.mem_alloc()
             if a > st["peak"]:
                 st["peak"] = a
+            if a > st["post"]:
+                st["post"] = a
 
     def write(data):
         _write(data)
@@ -108,10 +128,12 @@ def engine(client):
             a = gc.mem_alloc()
             if a > st["peak"]:
                 st["peak"] = a
+            if a > st["post"]:
+                st["post"] = a
 
     def finish():
         r = _finish()  # the bundle check in it records its own peak (_Checked)
-        say("finish", r[0], st["begin"], st["peak"])
+        say("finish", r[0], st["begin"], st["post"], st["peak"])
         return r
 
     s.begin, s.write, s.finish = begin, write, finish
@@ -164,6 +186,8 @@ class _Checked:
             a = gc.mem_alloc()
             if a > st["peak"]:
                 st["peak"] = a
+            if a > st["post"]:
+                st["post"] = a
         return self.f.readinto(b)
 
 
@@ -172,6 +196,19 @@ _imp = builtins.__import__
 
 def _import(name, *a):
     m = _imp(name, *a)
+    if name == "lwm2m.fwhead" and getattr(m, "head", None) is not None:
+        # the header decision at the first block, with that block's datagram (and a pull's
+        # download) live: at its entry, the module loaded
+        h = m.head
+
+        def head(fu, data, h=h):
+            rec()
+            return h(fu, data)
+
+        m.head = head
+    if name[:8] in ("lwm2m.fw", "board.bu", "board.st", "board.un", "coap.blo", "coap.tra") or (
+            name in ("stage", "unpack")):  # board's own relative imports
+        rec()  # a module a transfer loads for a step, just loaded
     u = sys.modules.get("board.unpack")
     if u is not None and "open" not in u.__dict__:
         u.open = lambda *b: _Checked(open(*b))
@@ -220,9 +257,10 @@ async def scenario(heap_k, measure, size, mpy=False, interp=None):
             i = await p.index("fwprobe: finish", timeout, start)
             out[what + "_s"] = p.times[i] - t0
             f = p.lines[i].split()
-            if int(f[-3]) != len(pkg) - 128:
-                raise RuntimeError("%s stored %s bytes" % (what, f[-3]))
-            out[what + "_begin"], out[what + "_peak"] = int(f[-2]), int(f[-1])
+            if int(f[-4]) != len(pkg) - 128:
+                raise RuntimeError("%s stored %s bytes" % (what, f[-4]))
+            out[what + "_begin"], out[what + "_post"] = int(f[-3]), int(f[-2])
+            out[what + "_peak"] = int(f[-1])
             return i
 
         t0 = time.monotonic()
@@ -272,20 +310,22 @@ def growth_rows(mems, label, limit=False):
         return "%d / %d B (runs %d..%d / %d..%d)" % (a[0], b[0], a[1], a[2], b[1], b[2])
 
     up = (fig("push_peak", "base"), fig("pull_peak", "base"))
-    eng = (fig("push_peak", "push_begin"), fig("pull_peak", "pull_begin"))
+    eng = (fig("push_post", "push_begin"), fig("pull_post", "pull_begin"))
     n = len(mems)
     return [
         ("peak heap growth during a 256 KB transfer (above registered level)" + label,
          show(*up),
          "push / pull, median of %d runs; gc.mem_alloc() after gc.collect() per stored block, "
-         "after storage begin(), in the bundle check and at a pull's first request; base: the "
-         "registered client idle. The code a transfer loads is counted here%s" % (
+         "after storage begin(), in the bundle check, at a pull's first request, as each module "
+         "a step loads has loaded and at the header decision; base: the registered client idle. "
+         "The code a transfer loads is counted here%s" % (
              n, "; limit 8192 B: %s" % ("ok" if max(up[0][0], up[1][0]) <= 8 * K else "EXCEEDED")
              if limit else "")),
         ("peak heap growth during a 256 KB transfer (above the level at its first block)" + label,
          show(*eng),
          "push / pull, median of %d runs; the base taken after gc.collect() when storage "
-         "begin() runs (the transfer's code loaded): what the blocks after it add" % n),
+         "begin() runs (the transfer's code loaded): what begin() and the blocks after it "
+         "add" % n),
     ]
 
 
