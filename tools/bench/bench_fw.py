@@ -113,27 +113,16 @@ def engine(client):
         st["begin"] = gc.mem_alloc()
         say("begin")
         _begin(total)
-        if MEASURE:  # what begin() opened, with whatever code is loaded to call it
-            gc.collect()
-            a = gc.mem_alloc()
-            if a > st["peak"]:
-                st["peak"] = a
-            if a > st["post"]:
-                st["post"] = a
+        rec()  # what begin() opened, with whatever code is loaded to call it
 
     def write(data):
         _write(data)
-        if MEASURE:
-            gc.collect()
-            a = gc.mem_alloc()
-            if a > st["peak"]:
-                st["peak"] = a
-            if a > st["post"]:
-                st["post"] = a
+        rec()
 
     def finish():
         r = _finish()  # the bundle check in it records its own peak (_Checked)
         say("finish", r[0], st["begin"], st["post"], st["peak"])
+        st["pre"] = 0  # what comes next precedes the next transfer's begin()
         return r
 
     s.begin, s.write, s.finish = begin, write, finish
@@ -181,13 +170,8 @@ class _Checked:
 
     def readinto(self, b):
         self.n += 1
-        if MEASURE and self.n < 3:
-            gc.collect()
-            a = gc.mem_alloc()
-            if a > st["peak"]:
-                st["peak"] = a
-            if a > st["post"]:
-                st["post"] = a
+        if self.n < 3:
+            rec()
         return self.f.readinto(b)
 
 
