@@ -31,12 +31,8 @@ def finish(st):
 
 
 def unpack_bundle(path, dest=None):
-    """Check a bundle file; with dest, also extract it there. Returns the file count."""
-    if dest is None:
-        # the check at a transfer's end: the module goes when it returns (the caller holds
-        # what runs), so a Downloaded package waits for Update with this heap back
-        sys.modules.pop(__name__, None)
-        sys.modules["board"].__dict__.pop("unpack", None)
+    """Check a bundle file; with dest, also extract it there. Returns the file count. (The check
+    at a transfer's end is finish()'s, which drops this module first.)"""
     buf = bytearray(256)  # small: the check runs at the last block, a heap peak
     mv = memoryview(buf)
     h = hashlib.sha256()

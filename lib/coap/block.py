@@ -2,11 +2,11 @@
 block by block (a firmware push). Loaded by the endpoint at a Block1 request, gone again once no
 body is in progress; client transfers are coap.transfer, and cutting a response into Block2
 blocks is coap.msg.server_slice, which every response needs."""
-import sys
 import time
 
 from micropython import const
 
+from coap import unload
 from coap.msg import Message, block_value, block_parts
 
 # coap.msg's numbers, as private consts: folded into the code, where an imported name costs
@@ -89,8 +89,7 @@ def _gone(ep):
     what the handler does with the whole body (a firmware push's check) has this heap too;
     the last block's answer needs nothing of it (coap.server echoes its Block1)."""
     if not ep._b1:
-        sys.modules.pop(__name__, None)
-        sys.modules["coap"].__dict__.pop("block", None)
+        unload("block")
 
 
 def server_answer(ep, req, peer, resp, ok):

@@ -148,9 +148,9 @@ class Endpoint(Server):
                 if t == _CON:
                     self.out.append((_empty(_RST, m.mid), peer))  # ping
                 elif t != _NON:
-                    t = self._acked(m, peer, now)
-                    if t is not None:
-                        self._complete(t, None, now)  # an RST to our request
+                    ex = self._acked(m, peer, now)
+                    if ex is not None:
+                        self._complete(ex, None, now)  # an RST to our request
                 return
             if t <= _NON:
                 d = self._dedup
@@ -164,9 +164,9 @@ class Endpoint(Server):
                     self._serve(m, peer, now)
                 return
             if t == _ACK:
-                t = self._acked(m, peer, now)
-                if t is not None:
-                    self._complete(t, m, now)  # _acked's frame gone: under every pull block
+                ex = self._acked(m, peer, now)
+                if ex is not None:
+                    self._complete(ex, m, now)  # _acked's frame gone: under every pull block
                 return
             if t == _RST:
                 return

@@ -10,7 +10,6 @@ from micropython import const
 from lwm2m import unload
 from lwm2m.errors import BadRequest, MethodNotAllowed
 
-_IDLE = const(0)
 _DOWNLOADING = const(1)
 _UPDATING = const(3)
 _R_INITIAL = const(0)
@@ -140,9 +139,8 @@ def pull(fu, uri, now):
     if fu.state in (_DOWNLOADING, _UPDATING):
         raise MethodNotAllowed("busy")
     if getattr(fu.storage, "none", False):
-        fu._end(_R_INITIAL, None)  # stop what there is; the URI's outcome is persisted next
         fu.uri = uri
-        fu._set(_IDLE, _R_BAD_PROTOCOL)  # /5/0/8 is empty: no pull protocol at all
+        fu._end(_R_BAD_PROTOCOL)  # stop what there is: /5/0/8 is empty, no pull protocol at all
         raise BadRequest("firmware update not supported on this board")
     try:
         scheme, host, port, segs, qs = parse_uri(uri)
