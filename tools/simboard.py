@@ -79,17 +79,22 @@ class SimBoard:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
-        while not os.path.exists(self.tty):
+        # socat makes the link before it forks the interpreter: wait for both, so stop() knows
+        # the interpreter even if socat is gone first
+        while not (os.path.exists(self.tty) and self._find_kids()):
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace").strip()
                 self.proc = None
                 raise SimBoardError("simboard: socat exited: %s" % err)
             if time.monotonic() > deadline:
                 self.stop()
-                raise SimBoardError("simboard: %s did not appear" % self.tty)
+                raise SimBoardError("simboard: %s or its interpreter did not appear" % self.tty)
             time.sleep(0.02)
-        self._kids = _children(self.proc.pid)
         return self
+
+    def _find_kids(self):
+        self._kids = _children(self.proc.pid)
+        return self._kids
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
