@@ -4,6 +4,7 @@
 import binascii
 import hashlib
 import os
+import time
 
 from board.bundle import BundleStore
 from board.fwboot import boot_apply, write_bundle
@@ -360,17 +361,21 @@ class FakeNet:
             done(None, now)
 
 
-def test_pull_first_request_goes_out_without_fwuri_on_the_stack():
-    """lwm2m.fwuri checks and parses a Package URI and leaves: write_uri starts the first attempt
-    after its call, so no frame of it holds the module while the first GET goes out (it was the
-    pull's heap peak). Fails when fwuri.pull starts the attempt itself (CPython: frames)."""
+def test_pull_first_request_goes_out_in_the_tick_after_the_write():
+    """A Package URI write only readies the pull (lwm2m.fwuri checks and parses the URI and
+    leaves): the first GET goes out in the engine's next tick, with no frame of the Write (its
+    step, its datagram, fwuri) under it: they and the first request at once were a pull's heap
+    peak. Fails when write_uri starts the attempt itself (CPython: frames)."""
     import sys
 
+    calls = []
     seen = []
 
     def net(uri, start_block, sink, done, now, peer):
+        calls.append(uri)
         f = sys._getframe() if hasattr(sys, "_getframe") else None
         while f is not None:
+            seen.append(f.f_code.co_name)
             seen.append(f.f_code.co_filename)
             f = f.f_back
         return "h"
@@ -378,8 +383,9 @@ def test_pull_first_request_goes_out_without_fwuri_on_the_stack():
     u, st, store = _make(download=net)
     try:
         u.write_uri("coap://fw.example/fw", 0)
-        assert u.get(3) == 1 and u._handle == "h"
-        assert not [n for n in seen if n.endswith("fwuri.py")], seen
+        assert u.get(3) == 1 and u._handle is None and calls == []  # Downloading, nothing sent
+        assert u.tick(0) is None and u._handle == "h" and calls  # the first GET, due at once
+        assert "write_uri" not in seen and not [n for n in seen if n.endswith("fwuri.py")], seen
     finally:
         _rmtree(store.root)
 
@@ -406,6 +412,7 @@ def test_uri_write_stops_what_there_is_with_fwuri_gone():
     st.abort = lambda: seen.append(fwuri_on_stack()) or ab()
     try:
         u.write_uri("coap://h/f", 0)
+        u.tick(0)
         assert seen == [False] and u.get(3) == 1 and len(net.starts) == 1
         u.cancel()
         u.write_uri("ftp://h/f", 0)  # refused (result 7): what there was is stopped all the same
@@ -423,6 +430,7 @@ def test_pull_resume_after_loss():
     u, st, store = _make(download=net, rand=lambda n: 250, resolve=lambda h, p: (h, p, "r"))
     try:
         u.write_uri("coap://fw.example:5699/fw/img?v=2", clk.now)
+        u.tick(clk.now)  # the first attempt: the tick after the Write
         assert u.get(3) == 1 and u.get(1) == "coap://fw.example:5699/fw/img?v=2"
         assert net.starts == [("coap://fw.example:5699/fw/img?v=2", 0, ("fw.example", 5699, "r"))]
         saves = store.saves
@@ -457,11 +465,13 @@ def test_pull_checked_in_the_tick_with_the_download_modules_gone():
         [m for m in ("lwm2m.fwpull", "coap.transfer") if m in sys.modules]) or fin()
     try:
         u.write_uri("coap://h/f", 0)
+        u.tick(0)  # the first attempt: the tick after the Write
         assert "lwm2m.fwpull" in sys.modules
         net.serve(100, 5)
         assert u.get(3) == 1 and seen == [] and u.tick(5) is None
         assert seen == [[]] and u.get(3) == 2
         u.write_uri("coap://h/g", 6)  # a new pull after a complete one starts, not finishes
+        u.tick(6)  # the first attempt: the tick after the Write
         assert u.get(3) == 1 and net.starts[-1][:2] == ("coap://h/g", 0) and seen == [[]]
     finally:
         _rmtree(store.root)
@@ -480,6 +490,7 @@ def test_pull_sink_adds_no_heap_to_a_block():
     u, st, store = _make(download=net)
     try:
         u.write_uri("coap://h/f", 0)
+        u.tick(0)  # the first attempt: the tick after the Write
         sink = net.live[1]
         at = [0]
 
@@ -510,6 +521,7 @@ def test_pull_stale_attempt_callbacks_are_ignored():
     u, st, store = _make(download=net, rand=lambda n: 250)
     try:
         u.write_uri("coap://h/f", clk.now)
+        u.tick(clk.now)  # the first attempt: the tick after the Write
         old_sink, old_done = net.live[1], net.live[2]
         net.serve(2, clk.now, end=False)  # lost after 2 blocks
         clk.advance(u.tick(clk.now))
@@ -534,6 +546,7 @@ def test_pull_resume_when_server_shrank_blocks():
     u, st, store = _make(download=net, rand=lambda n: 250)
     try:
         u.write_uri("coap://[::1]/a%20b", clk.now)
+        u.tick(clk.now)  # the first attempt: the tick after the Write
         net.serve(21, clk.now, end=False)  # 10.5 of our 1024-byte blocks
         clk.advance(u.tick(clk.now))
         u.tick(clk.now)
@@ -552,6 +565,7 @@ def test_pull_repeated_failures_result_4():
     u, st, store = _make(download=net, rand=lambda n: 250, tries=3)
     try:
         u.write_uri("coap://h/f", clk.now)
+        u.tick(clk.now)  # the first attempt: the tick after the Write
         net.serve(0, clk.now, end=False)
         assert u.tick(clk.now) == 2000
         clk.advance(2000)
@@ -573,6 +587,7 @@ def test_pull_progress_resets_failure_count_and_cancel():
     u, st, store = _make(download=net, rand=lambda n: 250, tries=2)
     try:
         u.write_uri("coap://h/f", clk.now)
+        u.tick(clk.now)  # the first attempt: the tick after the Write
         for _ in range(4):  # each attempt gets somewhere: never gives up
             net.serve(2, clk.now, end=False)
             clk.advance(u.tick(clk.now))
@@ -591,6 +606,7 @@ def test_pull_4xx_is_invalid_uri_and_dns_failure_retries():
     u, st, store = _make(download=net)
     try:
         u.write_uri("coap://h/missing", 0)
+        u.tick(0)  # the first attempt: the tick after the Write
         net.live[2](0x84, 0)  # 4.04
         assert (u.get(3), u.get(5)) == (0, 7)
 
@@ -624,6 +640,7 @@ def test_uri_errors_7_and_9_and_protocol_support():
         u2, st2, store2 = _make(download=net, coaps=True, secure=lambda peer: True)
         assert u2.get(8) == {0: 0, 1: 1}
         u2.write_uri("coaps://h/x", 0)
+        u2.tick(0)  # the first attempt: the tick after the Write
         assert u2.get(3) == 1 and net.starts[-1][1] == 0
         _rmtree(store2.root)
     finally:
@@ -644,6 +661,7 @@ def test_update_only_when_downloaded():
         e = raises(MethodNotAllowed, u.execute_update, 0)
         assert e.code == 0x85
         u.write_uri("coap://h/f", 0)
+        u.tick(0)  # the first attempt: the tick after the Write
         raises(MethodNotAllowed, u.execute_update, 0)
         net.serve(100, 0)
         u.tick(0)
@@ -933,7 +951,9 @@ def test_object_uri_write_and_errors_through_dm():
     try:
         reg, dm, obj, seen = _dm_fw(u)
         assert dm.handle(_req(m.PUT, "/5/0/1", b"coap://127.0.0.1:9/fw", 0), 1).code == m.CHANGED
-        assert u.get(3) == 1 and calls and calls[0][0] == "coap://127.0.0.1:9/fw"
+        assert u.get(3) == 1 and not calls  # the GET goes in the tick after the Write
+        u.tick(time.ticks_ms())
+        assert calls and calls[0][0] == "coap://127.0.0.1:9/fw"
         assert bytes(dm.handle(_req(m.GET, "/5/0/1"), 1).payload) == b"coap://127.0.0.1:9/fw"
         # another URI while downloading: 4.05 from the engine; "" cancels to Idle
         assert dm.handle(_req(m.PUT, "/5/0/1", b"coap://h/x", 0), 1).code == \

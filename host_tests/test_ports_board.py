@@ -192,10 +192,12 @@ def test_coaps_package_uri_without_a_dtls_session_never_goes_out_as_udp():
     fu = fwupdate.FwUpdate(SinkStorage(), MemStore(), resolve=lambda h, p: (h, p),
                            download=download, coaps=True, secure=lambda peer: False)
     fu.write_uri("coaps://198.51.100.7/fw.bin", 0)
+    fu.tick(0)  # the first attempt
     assert calls == [] and fu.result == R_BAD_PROTOCOL and fu.state == IDLE
     fu = fwupdate.FwUpdate(SinkStorage(), MemStore(), resolve=lambda h, p: (h, p),
                            download=download, coaps=True, secure=lambda peer: True)
     fu.write_uri("coaps://198.51.100.7/fw.bin", 0)
+    fu.tick(0)
     assert len(calls) == 1 and fu.state == DOWNLOADING
 
 

@@ -200,8 +200,7 @@ class FwUpdate:
             if v[1]:
                 self._fails = 0  # failed attempts in a row (lwm2m.fwtry): a pull's only
                 self._at = 0  # not None (all bytes in: lwm2m.fwpull)
-                self._deadline = now  # the first attempt, due at once
-        self.tick(now)  # a pull it readied starts now (lwm2m.fwuri gone)
+                self._deadline = now  # the first attempt: the next tick()
 
     def tick(self, now):
         """Runs the download timer (a pull's first attempt, due at once, and its retries); ms until
