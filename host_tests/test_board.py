@@ -295,7 +295,7 @@ def test_bundle_apply_trial_rollback():
         assert length == len(blob)
         # finish() loaded the checker for the check only: a staged package waits without it
         assert "board.unpack" not in sys.modules
-        assert "board.stage" not in sys.modules  # begin()'s checks: gone after them too
+        assert "board.stage" not in sys.modules and "board.room" not in sys.modules  # gone again
         assert digest == binascii.hexlify(hashlib.sha256(blob).digest()).decode()
         assert boot_apply(root, app) == "none"  # staged but not applied: nothing happens
         fwfile.apply(st)

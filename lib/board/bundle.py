@@ -45,7 +45,7 @@ class BundleStore:
         self.offset = 0
 
     def begin(self, total_size=None):
-        from .stage import begin  # board.stage: loaded for the checks only (see there)
+        from .room import begin  # board.room: loaded for the check only (see there)
 
         begin(self, total_size)
         del begin  # gone before the file and its hash are made

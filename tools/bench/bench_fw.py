@@ -190,8 +190,8 @@ def _import(name, *a):
             return h(fu, data)
 
         m.head = head
-    if name[:8] in ("lwm2m.fw", "board.bu", "board.st", "board.un", "coap.blo", "coap.tra") or (
-            name in ("stage", "unpack")):  # board's own relative imports
+    if name[:8] in ("lwm2m.fw", "board.bu", "board.st", "board.ro", "board.un", "coap.blo",
+                    "coap.tra") or name in ("stage", "room", "unpack"):  # board's relative imports
         rec()  # a module a transfer loads for a step, just loaded
     u = sys.modules.get("board.unpack")
     if u is not None and "open" not in u.__dict__:
