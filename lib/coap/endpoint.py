@@ -84,8 +84,13 @@ class Endpoint(Server):
         self._tx = []
         self._ex = []
         # peer, mid, expiry, reply bytes or None (ignore): 4 slots per request, oldest first (one
-        # flat list: a list per entry cost 20 B more each, and the table fills in normal use)
-        self._dedup = []
+        # flat list: a list per entry cost 20 B more each, and the table fills in normal use).
+        # Its room is taken once, here, as a buffer is: a list keeps its allocation when items
+        # are deleted (MicroPython shrinks it only on clear()), so the table never regrows by
+        # doubling under a step's peak (a push's blocks filled it: 320 B, 32-bit) nor leaves
+        # the smaller lists it outgrew as holes
+        d = self._dedup = [None] * (4 * self.dedup_size)
+        del d[:]
         self.observations = []  # server.Observation, in the order they came
         self._b1 = []  # [peer, path, next offset, expiry, MID of the last block] (coap.block)
         self._carry = None
