@@ -283,6 +283,34 @@ def _on_trial(root):
     return "trial" in os.listdir(root)
 
 
+def test_bundle_begin_aborts_unless_aborted_since_the_last_transfer():
+    """BundleStore.begin's check (board.room) drops what is staged and makes the directories
+    (board.stage's abort) for a new store or one with a finished transfer, and skips that after
+    an abort, which the engine runs before every transfer: then only the room check loads at a
+    transfer's first block. Fails if begin forgets a stale package or aborts twice."""
+    d = _tmp()
+    try:
+        root = d + "/a/fw"
+        st = BundleStore(root)
+        calls = []
+        ab = st.abort
+        st.abort = lambda: calls.append(1) or ab()
+        st.begin(10)  # a new store: its directories made by the abort
+        assert calls == [1] and sorted(os.listdir(root)) == ["staged.part"]
+        st.write(_bundle({"x.py": b"1"}))
+        st.finish()
+        assert sorted(os.listdir(root)) == ["staged.bundle"]
+        st.begin(10)  # a finished transfer's package is dropped first
+        assert calls == [1, 1] and sorted(os.listdir(root)) == ["staged.part"]
+        st.abort()
+        assert calls == [1, 1, 1] and os.listdir(root) == []
+        st.begin(None)
+        assert calls == [1, 1, 1] and sorted(os.listdir(root)) == ["staged.part"]
+        assert "board.stage" not in sys.modules and "board.room" not in sys.modules
+    finally:
+        _rmtree(d)
+
+
 def test_bundle_apply_trial_rollback():
     d = _tmp()
     try:

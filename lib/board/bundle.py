@@ -41,7 +41,7 @@ class BundleStore:
         self.capacity = capacity
         self.reserve = reserve
         self._f = None
-        self._sha = None
+        self._sha = None  # the running hash; False: aborted, nothing staged (board.stage)
         self.offset = 0
 
     def begin(self, total_size=None):

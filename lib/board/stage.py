@@ -16,7 +16,6 @@ def abort(st):
     if st._f is not None:
         st._f.close()
         st._f = None
-    st._sha = None
     st.offset = 0
     root = st.root
     for n in ("/apply", "/staged.part", "/staged.bundle"):

@@ -187,9 +187,10 @@ class FwUpdate:
         # a whole package was received: the Write succeeded, /5/0/5 carries any failure
 
     def write_uri(self, uri, now):
-        """Write of /5/0/1: "" cancels; a coap(s) URI starts the Block2 download. The checks are
-        lwm2m.fwuri, loaded for them (it drops itself; `del`: gone before the first request goes
-        out): the transfer holds only lwm2m.fwpull."""
+        """Write of /5/0/1: "" cancels; a coap(s) URI readies the Block2 download, whose first
+        attempt tick() starts (the runner's timers right after this Write's receive: its step
+        and datagram are gone by then). The checks are lwm2m.fwuri, loaded for them (it drops
+        itself; `del`: gone before storage's abort): the transfer holds only lwm2m.fwpull."""
         from lwm2m.fwuri import pull
 
         v = pull(self, uri, now)
