@@ -1,7 +1,8 @@
 """BundleStore.begin's check (board.bundle): is there room for the package. Loaded at a
 transfer's first block, when a pull's datagram, its download and the package header's decision
-are live: so it holds only the check (132 B less there than with the abort and the directories
-beside it, which are board.stage's, run when the engine aborted before the transfer), and it is
+are live: so it holds only the check (a pull's first block 320 B lower than with the abort and
+the directories beside it, 32-bit .mpy: those are board.stage's, run when the engine aborted
+before the transfer), and it is
 gone as it starts (the caller holds what runs), before begin opens the staged file and its
 hash."""
 import os
