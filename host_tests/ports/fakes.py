@@ -124,14 +124,20 @@ def _esp32(b):
             return Partition("ota_1" if b.running == "ota_0" else "ota_0")
 
         def ioctl(self, op, arg):
+            if op == 6:  # MP_BLOCKDEV_IOCTL_BLOCK_ERASE: esp_partition_erase_range of one block
+                b.parts[self.label].pop(arg, None)
+                return 0
             return {4: self._BLOCKS, 5: self._BS}.get(op, 0)
 
         def writeblocks(self, n, buf, off=None):
+            # ports/esp32/esp32_partition.c: the 2-argument form erases the range first, the
+            # extended one (offset) only programs, which on NOR flash can only clear bits
             blk = b.parts[self.label]
             old = bytearray(blk.get(n, b"\xff" * self._BS)) if off is not None else bytearray(
-                b"\xff" * self._BS)  # the 2-argument form erases first
+                b"\xff" * self._BS)
             o = off or 0
-            old[o:o + len(buf)] = buf
+            for i in range(len(buf)):
+                old[o + i] &= buf[i]
             blk[n] = bytes(old)
 
         def readblocks(self, n, buf, off=0):

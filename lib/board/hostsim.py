@@ -84,7 +84,8 @@ class RamPartition:
             return len(self.data) // self.block_size
         if op == 5:
             return self.block_size
-        if op == 6:
+        if op == 6:  # erase one block (the real port: esp_partition_erase_range of a block)
+            self.erases += 1
             s = arg * self.block_size
             self.data[s:s + self.block_size] = b"\xff" * self.block_size
             return 0

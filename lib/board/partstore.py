@@ -17,79 +17,74 @@ class PartitionStore:
         self._part = part
         self._record = record
         self._running = running
-        # one flash sector, the only buffer a transfer needs: made by begin(), as the store also
-        # exists for a boot's confirm or a Read of /5, which need none (4 KB on a 112 KB heap)
-        self._buf = None
         self._sha = None
         self.offset = 0
-        self._fill = 0
-        self._block = 0
+        self._bs = 0  # the partition's block (erase sector) size, from begin()
         self._cap = 0
         self._done = None
 
     def begin(self, total_size=None):
-        bs = self._part.ioctl(5, 0)
-        if self._buf is None or bs != len(self._buf):
-            self._buf = bytearray(bs)
-        self._cap = self._part.ioctl(4, 0) * bs  # block count x block size
+        p = self._part
+        self._bs = bs = p.ioctl(5, 0)
+        self._cap = p.ioctl(4, 0) * bs  # block count x block size
         if total_size is not None and total_size > self._cap:
             raise FwError(2)  # no space: the image is bigger than the partition
         self._sha = hashlib.sha256()
-        self.offset = self._fill = self._block = 0
+        self.offset = 0
         self._done = None
 
     def write(self, data):
+        """Each piece goes to flash as it comes: a sector is erased as the image reaches its
+        start (ioctl 6), and written with the extended writeblocks(block, buf, offset), which
+        erases nothing, so no sector-sized buffer is held (4 KB of a 112 KB heap, through every
+        block and while the image waits for Execute Update)."""
         if self._sha is None:
             raise FwError(8)  # write before begin
         n = len(data)
-        if self.offset + n > self._cap:
+        o = self.offset
+        if o + n > self._cap:
             raise FwError(2)  # no space: the stream exceeds the partition
-        buf = self._buf
-        bs = len(buf)
+        p = self._part
+        bs = self._bs
         mv = memoryview(data)
         i = 0
         while i < n:
-            k = min(bs - self._fill, n - i)
-            buf[self._fill:self._fill + k] = mv[i:i + k]
-            self._fill += k
+            b, at = divmod(o + i, bs)
+            if not at:
+                p.ioctl(6, b)  # the sector's first byte: erase it (the writes never do)
+            k = min(bs - at, n - i)
+            p.writeblocks(b, mv[i:i + k], at)
             i += k
-            if self._fill == bs:
-                self._part.writeblocks(self._block, buf)  # 2-arg form erases the sector first
-                self._block += 1
-                self._fill = 0
         self._sha.update(data)
-        self.offset += n
+        self.offset = o + n
 
     def finish(self):
-        """Flush the last block, read the image back and check it; returns (length, sha256 hex)."""
+        """Read the image back and check it; returns (length, sha256 hex). The read-back goes
+        in 512-byte steps through a buffer made for it."""
         if self._sha is None:
             raise FwError(8)  # finish before begin
-        buf = self._buf
-        bs = len(buf)
-        if self._fill:
-            for j in range(self._fill, bs):
-                buf[j] = 0xFF
-            self._part.writeblocks(self._block, buf)
         digest = binascii.hexlify(self._sha.digest()).decode()
         self._sha = None
         h = hashlib.sha256()
-        left = self.offset
-        b = 0
-        mv = memoryview(buf)
-        while left > 0:
-            self._part.readblocks(b, buf)
-            h.update(mv[:min(bs, left)])
-            left -= bs
-            b += 1
+        mv = memoryview(bytearray(512))
+        bs = self._bs
+        o = 0
+        n = self.offset
+        while o < n:
+            b, at = divmod(o, bs)
+            k = min(512, bs - at, n - o)
+            self._part.readblocks(b, mv[:k], at)
+            h.update(mv[:k])
+            o += k
         if binascii.hexlify(h.digest()).decode() != digest:
             raise FwError(5)  # integrity: the read-back does not match
-        self._done = (self.offset, digest)
+        self._done = (n, digest)
         return self._done
 
     def abort(self):
         self._sha = None
         self._done = None
-        self.offset = self._fill = self._block = 0
+        self.offset = 0
 
     def apply(self):
         if self._done is None:
