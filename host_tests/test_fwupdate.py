@@ -719,6 +719,40 @@ def test_update_reboot_confirm_partition():
         _rmtree(root)
 
 
+def test_partition_image_survives_a_restart_in_downloaded():
+    """A restart (power cut) between the download and Execute Update: the image is still in the
+    OTA slot, and the record says Downloaded, so Update switches to it after a read-back
+    matches; a slot changed since is result 8, with no switch. Before: the store's checked
+    (length, digest) lived in RAM only, and every such Update failed (result 8)."""
+    part = RamPartition(size=512 * K)
+    img = _image(64 * K)
+    root = _root("q")
+    try:
+        u = fw.FwUpdate(PartitionStore(part), Store(root))
+        _push(u, _pkg(img, "esp-app", "4.0"))
+        assert u.get(3) == 2
+        boots = []
+        u = fw.FwUpdate(PartitionStore(part), Store(root), reboot=lambda: boots.append(1))
+        u.on_boot(0)
+        assert (u.get(3), u.get(6)) == (2, "esp-app")
+        u.execute_update(0)
+        assert part.boot and boots == [1] and u.get(3) == 3
+        # again, with the slot changed after the download: no switch, result 8
+        part.boot = False
+        u = fw.FwUpdate(PartitionStore(part), Store(root))
+        u.on_boot(0)
+        u.on_registered(0)
+        _push(u, _pkg(img, "esp-app", "4.1"))
+        part.data[100] ^= 0xFF
+        u = fw.FwUpdate(PartitionStore(part), Store(root))
+        u.on_boot(0)
+        assert u.get(3) == 2
+        u.execute_update(0)
+        assert not part.boot and (u.get(3), u.get(5)) == (0, 8)
+    finally:
+        _rmtree(root)
+
+
 def test_rollback_result_8_and_boot_mid_download():
     root = _root("r")
     try:

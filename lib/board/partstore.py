@@ -59,27 +59,35 @@ class PartitionStore:
         self.offset = o + n
 
     def finish(self):
-        """Read the image back and check it; returns (length, sha256 hex). The read-back goes
-        in 512-byte steps through a buffer made for it."""
+        """Read the image back and check it; returns (length, sha256 hex)."""
         if self._sha is None:
             raise FwError(8)  # finish before begin
         digest = binascii.hexlify(self._sha.digest()).decode()
         self._sha = None
+        if self._read_back(self.offset) != digest:
+            raise FwError(5)  # integrity: the read-back does not match
+        self._done = (self.offset, digest)
+        return self._done
+
+    def _read_back(self, n):
+        """The SHA-256 hex of the slot's first n bytes, read in 512-byte steps through a buffer
+        made for it."""
         h = hashlib.sha256()
         mv = memoryview(bytearray(512))
-        bs = self._bs
+        bs = self._bs or self._part.ioctl(5, 0)
         o = 0
-        n = self.offset
         while o < n:
             b, at = divmod(o, bs)
             k = min(512, bs - at, n - o)
             self._part.readblocks(b, mv[:k], at)
             h.update(mv[:k])
             o += k
-        if binascii.hexlify(h.digest()).decode() != digest:
-            raise FwError(5)  # integrity: the read-back does not match
-        self._done = (n, digest)
-        return self._done
+        return binascii.hexlify(h.digest()).decode()
+
+    def resume(self, length, sha256):
+        """A restart in Downloaded (the engine's record gives what finish() returned): the image
+        is still in the slot, so apply() may switch to it once a read-back matches again."""
+        self._done = (length, sha256, True)
 
     def abort(self):
         self._sha = None
@@ -87,8 +95,11 @@ class PartitionStore:
         self.offset = 0
 
     def apply(self):
-        if self._done is None:
+        d = self._done
+        if d is None:
             raise FwError(8)  # apply before finish
+        if len(d) > 2 and self._read_back(d[0]) != d[1]:  # resume()'s: checked here again
+            raise FwError(5)  # the slot no longer holds that image
         if self._record is not None:
             from .fwfile import _makedirs, _write  # boot-time helpers: no heap in a transfer
 

@@ -78,6 +78,12 @@ def on_boot(fu, now=None):
         # the storage driver's running hash died with the old process: nothing to resume
         fu.storage.abort()
         fu._set(_IDLE, _R_CONN_LOST)
+    elif fu.state == _DOWNLOADED:
+        # a store that keeps what its finish() checked in RAM only (an OTA slot) is told it
+        # again, so Execute Update after a restart applies the image rather than fails
+        r = getattr(fu.storage, "resume", None)
+        if r is not None:
+            r(fu.length, fu.sha256)
 
 
 def check(fu, r):
