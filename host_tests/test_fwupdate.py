@@ -1144,8 +1144,9 @@ def test_push_through_the_client_stand_in_never_loads_fwpkg():
 
 def test_stand_in_drops_the_engine_when_idle():
     """The engine and the modules a transfer loaded leave the heap again once nothing is under
-    way: after a cancelled push, and after the post-update confirm on the next boot (a package
-    staged or an update executed keeps it). The record brings the values back."""
+    way: after a cancelled push, once a package is staged (Downloaded: Execute Update loads it
+    again) and after the post-update confirm on the next boot (an update executed keeps it). The
+    record brings the values back."""
     import sys
 
     from lwm2m.objects import firmware
@@ -1217,8 +1218,11 @@ def test_stand_in_drops_the_engine_when_idle():
             base = heap_used()
         for off in range(0, len(pkg), K):
             u._block(0, off, pkg[off:off + K], off + K >= len(pkg))
-        assert u._fu is not None and u.state == DOWNLOADED  # staged: the Update follows
-        u._update(b"")
+        assert u._fu is None and loaded() == []  # staged: the engine waits on flash
+        assert u.get(3) == DOWNLOADED and u.get(6) == "app"  # the record's, on a Read
+        u.tick(0)
+        assert u._fu is None and loaded() == []
+        u._update(b"")  # Execute Update loads the engine again
         assert u._fu is not None and u.state == UPDATING and c.ops == ["reboot"]
         reboot()
         boot_apply(root + "/fw", root + "/app")  # the bundle goes in on trial

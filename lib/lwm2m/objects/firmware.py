@@ -47,8 +47,8 @@ class Firmware:
     """Object 5 instance 0; every value and transition lives in the engine, `fu`. For a client
     (for_client) the engine is loaded by the first operation on /5, or at boot when the store
     says a transfer or an update is under way, and dropped with the modules it brought in (about
-    15 KB of heap on a 32-bit board) once it is Idle with no update to confirm; the store's
-    record brings its values back with it. Any attribute this class lacks comes from the engine.
+    15 KB of heap on a 32-bit board) once it is Idle with no update to confirm, or Downloaded;
+    the store's record brings its values back with it. Any attribute this class lacks comes from the engine.
     Optional notification hooks, called after the engine accepted the operation (an LED, a log):
     on_package_block(offset, data, last), on_package_uri(uri), on_update(args)."""
 
@@ -105,9 +105,13 @@ class Firmware:
         return v
 
     def _idle(self):
-        """Drop a loaded engine that has nothing under way, and the modules it brought in."""
+        """Drop a loaded engine that has nothing under way, and the modules it brought in: Idle
+        with no update to confirm, or Downloaded (the image waits in the store, its length and
+        digest in the record; an OTA slot's store is told them again as the engine reloads for
+        Execute Update: board.partstore's resume). A Downloaded engine held 4.8 KB (32-bit, .mpy)
+        until the Update, which a server may send much later."""
         fu = self._fu
-        if self._new is not None and fu.state == IDLE and not fu.pending:
+        if self._new is not None and fu.state in (IDLE, DOWNLOADED) and not fu.pending:
             self._fu = None
             for m in self._new:
                 unload(m)  # and the package's reference
