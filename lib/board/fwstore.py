@@ -4,7 +4,9 @@ Both backends: begin(total_size=None), write(data) streamed, offset, finish() ->
 sha256_hex), abort(), apply() (boot the new image next), boot_result(), confirm() (after the
 first successful registration of the new image); a BundleStore's last three are board.fwfile's
 functions of the store (board.fwfile.step tells it by its root). The caller persists the Firmware
-Update object state. A push loads only its board's store: board.partstore (ESP32 OTA slot;
+Update object state; a store that keeps what finish() checked in RAM only has resume(length,
+sha256_hex), which the engine calls as it restores a Downloaded record (PartitionStore: apply()
+then switches once a read-back matches). A push loads only its board's store: board.partstore (ESP32 OTA slot;
 board.nostore when there is none) or board.bundle (a staged application bundle, host and Pico
 W; board.unpack checks it); boot-time apply and rollback are board.fwboot (with the bundle
 writer the host tools use), and the file helpers only those and the steps past a transfer use
