@@ -37,7 +37,9 @@ class PartitionStore:
         """Each piece goes to flash as it comes: a sector is erased as the image reaches its
         start (ioctl 6), and written with the extended writeblocks(block, buf, offset), which
         erases nothing, so no sector-sized buffer is held (4 KB of a 112 KB heap, through every
-        block and while the image waits for Execute Update)."""
+        block and while the image waits for Execute Update). Pieces land at any offset: fine on
+        stock firmware, which has no flash encryption (with it, esp_partition_write would want
+        16-byte aligned writes)."""
         if self._sha is None:
             raise FwError(8)  # write before begin
         n = len(data)
