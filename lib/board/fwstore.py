@@ -6,8 +6,8 @@ first successful registration of the new image); a BundleStore's last three are 
 functions of the store (board.fwfile.step tells it by its root). The caller persists the Firmware
 Update object state; a store that keeps what finish() checked in RAM only has resume(length,
 sha256_hex), which the engine calls as it restores a Downloaded record (PartitionStore: apply()
-then switches once a read-back matches). A push loads only its board's store: board.partstore (ESP32 OTA slot;
-board.nostore when there is none) or board.bundle (a staged application bundle, host and Pico
+then switches once a read-back matches). A push loads only its board's store: board.partstore
+(ESP32 OTA slot; board.nostore when there is none) or board.bundle (a staged application bundle, host and Pico
 W; board.unpack checks it); boot-time apply and rollback are board.fwboot (with the bundle
 writer the host tools use), and the file helpers only those and the steps past a transfer use
 are board.fwfile (BundleStore.abort, board.stage, and an extraction make their directories

@@ -48,7 +48,8 @@ class Firmware:
     (for_client) the engine is loaded by the first operation on /5, or at boot when the store
     says a transfer or an update is under way, and dropped with the modules it brought in (about
     15 KB of heap on a 32-bit board) once it is Idle with no update to confirm, or Downloaded;
-    the store's record brings its values back with it. Any attribute this class lacks comes from the engine.
+    the store's record brings its values back with it. Any attribute this class lacks comes
+    from the engine.
     Optional notification hooks, called after the engine accepted the operation (an LED, a log):
     on_package_block(offset, data, last), on_package_uri(uri), on_update(args)."""
 
