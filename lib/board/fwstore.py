@@ -7,11 +7,11 @@ functions of the store (board.fwfile.step tells it by its root). The caller pers
 Update object state; a store that keeps what finish() checked in RAM only has resume(length,
 sha256_hex), which the engine calls as it restores a Downloaded record (PartitionStore: apply()
 then switches once a read-back matches). A push loads only its board's store: board.partstore
-(ESP32 OTA slot; board.nostore when there is none) or board.bundle (a staged application bundle, host and Pico
-W; board.unpack checks it); boot-time apply and rollback are board.fwboot (with the bundle
-writer the host tools use), and the file helpers only those and the steps past a transfer use
-are board.fwfile (BundleStore.abort, board.stage, and an extraction make their directories
-themselves).
+(ESP32 OTA slot; board.nostore when there is none) or board.bundle (a staged application
+bundle, host and Pico W; board.unpack checks it); boot-time apply and rollback are board.fwboot
+(with the bundle writer the host tools use), and the file helpers only those and the steps past
+a transfer use are board.fwfile (BundleStore.abort, board.stage, and an extraction make their
+directories themselves).
 Those names are imported from their own modules: a forwarding __getattr__ here cost every
 transfer 432 B of heap on a 32-bit board. A digest's hex is spelled out where it is needed
 (binascii.hexlify(h.digest()).decode()): a shared helper cost a push more than the copies.
