@@ -60,4 +60,3 @@ def head(fu, data):
     # a raw package: what the magic test held back goes first, then the whole block, so
     # storage sees the blocks as they came
     return (h[:k], data) if k else (data,)
-

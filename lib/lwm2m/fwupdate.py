@@ -193,7 +193,7 @@ class FwUpdate:
         itself; `del`: gone before storage's abort): the transfer holds only lwm2m.fwpull."""
         from lwm2m.fwuri import pull
 
-        v = pull(self, uri, now)
+        v = pull(self, uri)
         del pull
         if v is not None:  # stop what there is, then the URI's outcome (lwm2m.fwuri.pull)
             self.uri = uri

@@ -122,12 +122,12 @@ def protocols(fu):
     return {0: 0, 1: 1} if c else {0: 0}
 
 
-def pull(fu, uri, now):
+def pull(fu, uri):
     """FwUpdate.write_uri's checks: "" cancels (None); a coap(s) URI is parsed here, once: the
     outcome is (result, u), u = (coaps?, host, port, the GET for a client's engine or None) for a
     pull to start, None when the URI is refused with that result. The caller stops what there
     is and takes the outcome once this module is gone (storage's abort loads board.stage: both
-    with the Write's step were its heap peak), and starts the pull after (fwupdate.tick).
+    with the Write's step were its heap peak); its next tick() starts the pull.
     Dropped here: this call holds it."""
     unload("fwuri")
     if not uri:
