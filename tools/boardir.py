@@ -17,6 +17,28 @@ DEFAULT_CONFIG = {
 }
 
 
+# Board-side code a probe script includes (written next to main.py, lib/ on its path):
+# after_pass(fn) runs fn() once the runner's pass under way is done, the datagram and the steps
+# it started gone and the runner's receive spare back (it is given up for each read until the
+# timers after it have run), so every checkpoint of every probe sees the runner the same way.
+AFTER_PASS = r"""
+import coap.runner as _runner
+
+_after = []
+_pass_timers = _runner.Runner._timers
+
+
+def _timers_then(self, now):
+    _pass_timers(self, now)
+    while _after:
+        _after.pop(0)()
+
+
+_runner.Runner._timers = _timers_then
+after_pass = _after.append
+"""
+
+
 def _compile_lib(lib):
     """Replace every .py under lib with its .mpy (what `make deploy` puts on a board)."""
     import subprocess

@@ -6,9 +6,11 @@ next to main.py) that wraps board.bundle.BundleStore: after every block written 
 runs gc.collect() and records gc.mem_alloc(), so the peak is the live heap while a block is in
 flight (garbage excluded); it records too after storage begin(), in the bundle check, at a pull's
 first request, as each module a transfer loads for a step has loaded, and as the header decision
-at the first block starts (its import hook's own frame, ~100 B, is counted there); the base is gc.mem_alloc() after gc.collect() once the runner's pass
-that registered is done (the client idle, its receive spare back: measured inside that pass, the
-registration response and its step were in it, 1.6 KB). Against tools/lwm2m_server.LwM2MServer on loopback: a 256 KB package pushed with
+at the first block starts (its import hook's own frame, ~100 B, is counted there); the base is
+gc.mem_alloc() after gc.collect() once the runner's pass that registered is done (boardir's
+AFTER_PASS: the client idle, its receive spare back; measured inside that pass, the registration
+response and its step were in it, 1.6 KB). Against tools/lwm2m_server.LwM2MServer on loopback:
+a 256 KB package pushed with
 Block1 (1024-byte blocks) to /5/0/0, then pulled with Block2 from a second server's Package URI.
 Throughput is package bytes / wall time from the first request to State Downloaded, measured in
 a separate run without the probe's gc work. Environment (from tools/bench/bench.py): LWM2M_MIN_HEAPSIZE_K
@@ -27,7 +29,7 @@ benchpath.add("lib", "tools/cpy")
 
 import lwm2m_server as L  # noqa: E402
 from bench_lwm2m import print_table  # noqa: E402
-from boardir import make_board_dir  # noqa: E402
+from boardir import AFTER_PASS, make_board_dir  # noqa: E402
 from hostenv import micropython  # noqa: E402
 from proc import Proc  # noqa: E402
 from testpkg import blob_package  # noqa: E402
@@ -41,7 +43,7 @@ import gc
 import sys
 sys.path.insert(0, "lib")
 import lwm2m.objects.firmware as P
-
+''' + AFTER_PASS + r'''
 MEASURE = %(measure)r
 st = {"base": None, "peak": 0, "begin": 0, "start": 0, "pre": 0, "post": 0}
 
@@ -75,27 +77,20 @@ _reg = P._Lazy.on_registered
 
 def on_registered(self, now=None):
     _reg(self, now)
-    st["reg"] = True
+    if st["base"] is None:
+        # the base: the registered client idle, once the pass that registered is done (outside
+        # the receive that brought the response and the timers after it)
+        after_pass(base)
 
 
-# the base: the registered client idle, taken when the runner's first pass after registration
-# is done (outside the receive that brought the response and the timers after it: that datagram
-# gone, the runner's receive spare back)
-import coap.runner as R
-
-_timers = R.Runner._timers
-
-
-def timers(self, now):
-    _timers(self, now)
-    if st["base"] is None and "reg" in st:
+def base():
+    if st["base"] is None:
         gc.collect()
         st["base"] = gc.mem_alloc()
         say("base", st["base"])
 
 
 P._Lazy.on_registered = on_registered
-R.Runner._timers = timers
 _engine = P._load
 
 

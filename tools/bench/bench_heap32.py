@@ -19,7 +19,7 @@ from benchpath import TOP  # first: tools/ and tools/bench/ on sys.path
 import bench_lwm2m as B  # noqa: E402
 import heapfit  # noqa: E402
 import lwm2m_server as L  # noqa: E402
-from boardir import make_board_dir  # noqa: E402
+from boardir import AFTER_PASS, make_board_dir  # noqa: E402
 from mpy_build import OPT  # noqa: E402
 from proc import Proc  # noqa: E402
 
@@ -60,31 +60,25 @@ import lwm2m.client as C
 
 gc.collect()
 print("LEVEL imports", gc.mem_alloc() - b)
+''' + AFTER_PASS + r'''
 _tick = C.Client.tick
-_timers = coap.runner.Runner._timers
-done = []
 
 
 def tick(self, now):
     r = _tick(self, now)
     if self.regs and all(x.registered for x in self.regs.values()):
-        done.append(1)
+        after_pass(registered)  # the level once the pass that registered is done
     return r
 
 
-def timers(self, now):
-    # the level once the runner's pass that registered is done: its receive spare back (it is
-    # given up for each read until the timers after it have run)
-    _timers(self, now)
-    if done:
-        gc.collect()
-        print("LEVEL registered", gc.mem_alloc() - b)
-        print("LEVEL modules", len(sys.modules))
-        raise KeyboardInterrupt
+def registered():
+    gc.collect()
+    print("LEVEL registered", gc.mem_alloc() - b)
+    print("LEVEL modules", len(sys.modules))
+    raise KeyboardInterrupt
 
 
 C.Client.tick = tick
-coap.runner.Runner._timers = timers
 main.main()
 '''
 

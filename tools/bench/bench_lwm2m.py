@@ -21,7 +21,7 @@ import tempfile
 from benchpath import TOP  # first: tools/ and tools/bench/ on sys.path
 
 import lwm2m_server as L  # noqa: E402
-from boardir import make_board_dir  # noqa: E402
+from boardir import AFTER_PASS, make_board_dir  # noqa: E402
 from hostenv import micropython  # noqa: E402
 from proc import Proc  # noqa: E402
 
@@ -100,8 +100,8 @@ import main
 import board
 import board.host
 import coap.endpoint
-import coap.runner
 import lwm2m.client as C
+''' + AFTER_PASS + r'''
 import lwm2m.config
 from lwm2m.model import object_def, resource
 
@@ -157,7 +157,7 @@ class Bench(C.Client):
         observed = sum(self.reporter._count.values())
         if MODE == "heap" and observed >= ARG:
             self.b_done = True
-            PENDING.append((len(self.regs), observed))  # taken once the runner's pass is done
+            after_pass(lambda r=len(self.regs): report(r, observed))
         elif MODE == "notify" and observed >= 1:
             self.b_start = now
             self.b_end = time.ticks_add(now, ARG)
@@ -167,22 +167,15 @@ class Bench(C.Client):
 
 
 C.Client = Bench  # lwm2m.client.run() looks the class up at call time
-PENDING = []
-_timers = coap.runner.Runner._timers
 
 
-def timers(self, now):
-    # the heap once the runner's pass is done, its receive spare back (given up for each read
-    # until the timers after it have run)
-    _timers(self, now)
-    while PENDING:
-        regs, observed = PENDING.pop()
-        gc.collect()
-        late = [m for m in sys.modules if m not in MODS]
-        out("heap", BASE, gc.mem_alloc(), regs, observed, ",".join(sorted(late)) or "-", CAP)
+def report(regs, observed):
+    # the heap once the runner's pass is done (after_pass)
+    gc.collect()
+    late = [m for m in sys.modules if m not in MODS]
+    out("heap", BASE, gc.mem_alloc(), regs, observed, ",".join(sorted(late)) or "-", CAP)
 
 
-coap.runner.Runner._timers = timers
 CAP = coap.endpoint.Endpoint.max_observations
 if CAP < 10:  # the scenario needs ten observations; the default may be lower (reported)
     coap.endpoint.Endpoint.max_observations = 10

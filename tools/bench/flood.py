@@ -24,6 +24,7 @@ import benchpath  # noqa: F401  first: tools/ and tools/bench/ on sys.path
 
 import bench_lwm2m as B  # noqa: E402
 import lwm2m_server as L  # noqa: E402
+from boardir import AFTER_PASS  # noqa: E402
 
 EP = "flood-1"
 HEAP_KIB = 268
@@ -46,9 +47,8 @@ EVERY = int(sys.argv[1])
 IDLE = int(sys.argv[2])
 
 import main
-import coap.runner as R
 import lwm2m.client as C
-
+''' + AFTER_PASS + r'''
 
 def out(*a):
     print("FLOOD", *a)
@@ -79,7 +79,7 @@ class Flood(C.Client):
         ep.receive = receive
 
     def report(self, what):
-        PENDING.append((what, self.f_n))  # taken when the runner's pass is done (below)
+        after_pass(lambda n=self.f_n: report(what, n))  # every checkpoint the same way
 
     def tick(self, now):
         nxt = super().tick(now)
@@ -97,21 +97,13 @@ class Flood(C.Client):
 
 
 C.Client = Flood  # lwm2m.client.run() looks the class up at call time
-PENDING = []
-_timers = R.Runner._timers
 
 
-def timers(self, now):
-    # a checkpoint once the runner's pass is done, its receive spare back (it is given up for
-    # each read until the timers after it have run): every checkpoint sees the same runner
-    _timers(self, now)
-    while PENDING:
-        what, n = PENDING.pop(0)
-        gc.collect()
-        out(what, n, gc.mem_alloc(), gc.mem_free())
+def report(what, n):
+    gc.collect()
+    out(what, n, gc.mem_alloc(), gc.mem_free())
 
 
-R.Runner._timers = timers
 gc.collect()
 out("start", 0, gc.mem_alloc(), gc.mem_free())
 sys.exit(main.main())
