@@ -361,23 +361,32 @@ class FakeNet:
             done(None, now)
 
 
+def _stack():
+    """(function name, file name) of every frame under the caller: CPython only (MicroPython
+    has no sys._getframe, and there this gives [])."""
+    import sys
+
+    out = []
+    f = sys._getframe(1) if hasattr(sys, "_getframe") else None
+    while f is not None:
+        out.append((f.f_code.co_name, f.f_code.co_filename))
+        f = f.f_back
+    return out
+
+
 def test_pull_first_request_goes_out_in_the_tick_after_the_write():
     """A Package URI write only readies the pull (lwm2m.fwuri checks and parses the URI and
     leaves): the first GET goes out in the engine's next tick, with no frame of the Write (its
     step, its datagram, fwuri) under it: they and the first request at once were a pull's heap
     peak. Fails when write_uri starts the attempt itself (CPython: frames)."""
-    import sys
-
     calls = []
     seen = []
 
     def net(uri, start_block, sink, done, now, peer):
         calls.append(uri)
-        f = sys._getframe() if hasattr(sys, "_getframe") else None
-        while f is not None:
-            seen.append(f.f_code.co_name)
-            seen.append(f.f_code.co_filename)
-            f = f.f_back
+        for name, file in _stack():
+            seen.append(name)
+            seen.append(file)
         return "h"
 
     u, st, store = _make(download=net)
@@ -395,15 +404,8 @@ def test_uri_write_stops_what_there_is_with_fwuri_gone():
     for it) only once lwm2m.fwuri has given its outcome and returned: both at once, with the
     Write's step, were a pull's heap peak. Fails if an abort runs under a frame of fwuri
     (CPython: frames; an empty URI's cancel is fwuri's own, no transfer)."""
-    import sys
-
     def fwuri_on_stack():
-        f = sys._getframe() if hasattr(sys, "_getframe") else None
-        while f is not None:
-            if f.f_code.co_filename.endswith("fwuri.py"):
-                return True
-            f = f.f_back
-        return False
+        return any(file.endswith("fwuri.py") for _, file in _stack())
 
     net = FakeNet(_image(4 * K))
     u, st, store = _make(download=net)
